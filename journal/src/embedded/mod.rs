@@ -1,0 +1,626 @@
+//! The embedded backend: an append-only segmented log (the truth) plus a sled index derived
+//! from it. Nothing to install; one process owns a data directory at a time.
+//!
+//! ```text
+//! DATA_DIR/LOCK                 held (flock) while a process has the store open
+//! DATA_DIR/journal/NNNNNNNNNN.seg  segment files, preallocated and zero-filled
+//! DATA_DIR/index/               sled: stream index, heads, batch starts, checkpoint
+//! ```
+//!
+//! Opening the store cuts a torn tail off the log, refuses to open a damaged one, and brings
+//! the index up to the end of the log.
+
+mod index;
+mod scan;
+mod segment;
+mod verify;
+mod writer;
+
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use async_trait::async_trait;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use self::index::{Checkpoint, EventLocation, Index, IndexEntry};
+use self::scan::{LogCursor, Raw, ScanStep, Scanner, TailState};
+use self::segment::{
+    create_segment, list_segments, open_for_write, read_up_to, remove_temp_segments, zero_range,
+    Location, ReadHandles,
+};
+use self::writer::{AppendRequest, Writer};
+use crate::clock::StampClock;
+use crate::error::{LogPlace, StoreError};
+use crate::event::{AppendResult, ExpectedVersion, NewEvent, RecordedEvent, StreamInfo};
+use crate::ids::{Position, Seq, StreamName, Timestamp};
+use crate::limits::{
+    APPEND_BYTES_MAX, APPEND_QUEUE_MAX, BATCH_BYTES_MAX, INDEX_CACHE_BYTES_DEFAULT, READ_BATCH_MAX,
+    SEGMENT_BYTES_DEFAULT,
+};
+use crate::record::{decode_record, encoded_len_max};
+use crate::store::{check_append, EventStore};
+
+pub use self::verify::{verify, Problem, VerifyReport};
+
+/// Smallest segment size accepted; small segments are for tests of roll-over.
+pub const SEGMENT_BYTES_MIN: u64 = 64 * 1024;
+
+/// Entries indexed per sled batch while catching up on open.
+const CATCH_UP_ENTRIES_PER_APPLY: usize = 4096;
+
+#[derive(Clone, Debug)]
+pub struct EmbeddedConfig {
+    pub data_dir: PathBuf,
+    /// Size of each segment file. Appends larger than a segment are refused.
+    pub segment_bytes: u64,
+    /// sled's page cache. Bounded because sled's default is 1 GiB.
+    pub index_cache_bytes: u64,
+}
+
+impl EmbeddedConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> EmbeddedConfig {
+        EmbeddedConfig {
+            data_dir: data_dir.into(),
+            segment_bytes: SEGMENT_BYTES_DEFAULT,
+            index_cache_bytes: INDEX_CACHE_BYTES_DEFAULT,
+        }
+    }
+
+    pub fn journal_dir(&self) -> PathBuf {
+        journal_dir(&self.data_dir)
+    }
+
+    pub fn index_dir(&self) -> PathBuf {
+        self.data_dir.join("index")
+    }
+}
+
+pub fn journal_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("journal")
+}
+
+/// State shared by the writer thread and readers.
+pub struct Shared {
+    index: Index,
+    committed: watch::Sender<Position>,
+    poisoned: Mutex<Option<String>>,
+    handles: ReadHandles,
+    journal_dir: PathBuf,
+}
+
+impl Shared {
+    fn poisoned(&self) -> Option<String> {
+        self.poisoned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn poison(&self, reason: String) {
+        *self.poisoned.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
+    }
+
+    fn read_event(&self, at: EventLocation) -> Result<RecordedEvent, StoreError> {
+        let corrupt = |reason: String| StoreError::Corrupt {
+            place: LogPlace {
+                position: Some(at.position),
+                segment: at.location.segment,
+                offset: at.location.offset,
+            },
+            reason,
+        };
+        let file = self
+            .handles
+            .get(at.location.segment)
+            .map_err(|e| StoreError::io(format!("opening segment {}", at.location.segment), e))?;
+        let bytes = read_up_to(&file, at.location.offset, at.len as usize)
+            .map_err(|e| StoreError::io(format!("reading position {}", at.position.0), e))?;
+        let (record, _) = decode_record(&bytes).map_err(|e| corrupt(e.to_string()))?;
+        if record.event.position != at.position {
+            return Err(corrupt(format!(
+                "the index expects position {} here, the record holds {}",
+                at.position.0, record.event.position.0
+            )));
+        }
+        Ok(record.event)
+    }
+
+    fn read_stream(
+        &self,
+        stream: &StreamName,
+        from: Seq,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let locations = self.index.stream_range(stream, from, limit)?;
+        let mut events = Vec::with_capacity(locations.len());
+        for (seq, at) in locations {
+            let event = self.read_event(at)?;
+            if event.stream != *stream || event.seq != seq {
+                return Err(StoreError::Corrupt {
+                    place: LogPlace {
+                        position: Some(at.position),
+                        segment: at.location.segment,
+                        offset: at.location.offset,
+                    },
+                    reason: format!(
+                        "the index expects {stream} seq {}, the record holds {} seq {}",
+                        seq.0, event.stream, event.seq.0
+                    ),
+                });
+            }
+            events.push(event);
+        }
+        Ok(events)
+    }
+
+    fn read_all(&self, from: Position, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        let committed = *self.committed.borrow();
+        let from = from.max(Position::START);
+        if from > committed || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let Some((mut expected, start)) = self.index.batch_at_or_before(from)? else {
+            return Ok(Vec::new());
+        };
+        let io = |e| StoreError::io("reading the journal", e);
+        let mut cursor = LogCursor::open(&self.journal_dir, start).map_err(io)?;
+        let mut events = Vec::new();
+        // Positions are dense, so the scan stops at the committed position and never touches
+        // bytes of a batch that is still being written.
+        while expected <= committed && events.len() < limit {
+            match cursor.next().map_err(io)? {
+                Raw::Record(scanned) => {
+                    if scanned.record.event.position != expected {
+                        return Err(StoreError::Corrupt {
+                            place: place(Some(expected), scanned.location),
+                            reason: format!(
+                                "expected position {}, found {}",
+                                expected.0, scanned.record.event.position.0
+                            ),
+                        });
+                    }
+                    if expected >= from {
+                        events.push(scanned.record.event);
+                    }
+                    expected = expected.next();
+                }
+                Raw::Bad { location, error } => {
+                    return Err(StoreError::Corrupt {
+                        place: place(Some(expected), location),
+                        reason: error.to_string(),
+                    });
+                }
+                Raw::SegmentEnd { location } => {
+                    if !cursor.next_segment().map_err(io)? {
+                        return Err(StoreError::Corrupt {
+                            place: place(Some(expected), location),
+                            reason: format!(
+                                "the log ends before the committed position {}",
+                                committed.0
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(events)
+    }
+}
+
+fn place(position: Option<Position>, location: Location) -> LogPlace {
+    LogPlace {
+        position,
+        segment: location.segment,
+        offset: location.offset,
+    }
+}
+
+/// The embedded event store. Dropping it stops the writer after the appends already queued.
+pub struct EmbeddedStore {
+    shared: Arc<Shared>,
+    queue: Option<mpsc::Sender<AppendRequest>>,
+    writer: Option<JoinHandle<()>>,
+    append_bytes_max: usize,
+    _lock: File,
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the store in `config.data_dir`: recovers the log's tail, catches the
+    /// index up, and starts the writer thread.
+    pub fn open(config: EmbeddedConfig) -> Result<EmbeddedStore, StoreError> {
+        if config.segment_bytes < SEGMENT_BYTES_MIN {
+            return Err(StoreError::io(
+                "checking the configuration",
+                std::io::Error::other(format!(
+                    "segment size {} is below the minimum {SEGMENT_BYTES_MIN}",
+                    config.segment_bytes
+                )),
+            ));
+        }
+        let journal_dir = config.journal_dir();
+        fs::create_dir_all(&journal_dir)
+            .map_err(|e| StoreError::io(format!("creating {}", journal_dir.display()), e))?;
+        let lock = lock_data_dir(&config.data_dir, LockMode::Exclusive)?;
+        remove_temp_segments(&journal_dir)
+            .map_err(|e| StoreError::io("removing unfinished segments", e))?;
+        let mut segments =
+            list_segments(&journal_dir).map_err(|e| StoreError::io("listing segments", e))?;
+        if segments.is_empty() {
+            create_segment(&journal_dir, 1, config.segment_bytes)
+                .map_err(|e| StoreError::io("creating the first segment", e))?;
+            segments.push(1);
+        }
+        let index = Index::open(&config.index_dir(), config.index_cache_bytes)?;
+        let recovered = recover(&journal_dir, &config.index_dir(), &index, segments[0])?;
+        let segment = open_for_write(&journal_dir, recovered.next.segment)
+            .map_err(|e| StoreError::io("opening the segment to append to", e))?;
+        let shared = Arc::new(Shared {
+            index,
+            committed: watch::Sender::new(Position(recovered.next_position.0 - 1)),
+            poisoned: Mutex::new(None),
+            handles: ReadHandles::new(journal_dir.clone()),
+            journal_dir: journal_dir.clone(),
+        });
+        let append_bytes_max = APPEND_BYTES_MAX.min(config.segment_bytes as usize);
+        let writer = Writer {
+            dir: journal_dir,
+            segment_bytes: config.segment_bytes,
+            batch_bytes_max: BATCH_BYTES_MAX.min(append_bytes_max),
+            segment,
+            next: recovered.next,
+            next_position: recovered.next_position,
+            clock: StampClock::starting_after(recovered.last_recorded_at),
+            shared: shared.clone(),
+            preparing: None,
+            buf: Vec::new(),
+            carry: None,
+        };
+        let (queue, receiver) = mpsc::channel(APPEND_QUEUE_MAX);
+        let writer = std::thread::Builder::new()
+            .name("duro-journal-writer".into())
+            .spawn(move || writer.run(receiver))
+            .map_err(|e| StoreError::io("starting the writer thread", e))?;
+        Ok(EmbeddedStore {
+            shared,
+            queue: Some(queue),
+            writer: Some(writer),
+            append_bytes_max,
+            _lock: lock,
+        })
+    }
+
+    /// The position of the last committed event.
+    pub fn committed(&self) -> Position {
+        *self.shared.committed.borrow()
+    }
+
+    async fn blocking<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Shared) -> Result<T, StoreError> + Send + 'static,
+    {
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || work(&shared))
+            .await
+            .map_err(|_| StoreError::Closed)?
+    }
+}
+
+impl Drop for EmbeddedStore {
+    fn drop(&mut self) {
+        // Closing the queue lets the writer finish what is queued and exit; joining it
+        // releases sled's lock before the data directory's lock is released.
+        self.queue.take();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+#[async_trait]
+impl EventStore for EmbeddedStore {
+    async fn append(
+        &self,
+        stream: &StreamName,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError> {
+        check_append(stream, &events)?;
+        let encoded_bytes_max: usize = events
+            .iter()
+            .map(|e| encoded_len_max(stream.as_str().len(), e.data.len()))
+            .sum();
+        if encoded_bytes_max > self.append_bytes_max {
+            return Err(StoreError::InvalidAppend {
+                stream: stream.clone(),
+                reason: format!(
+                    "the append encodes to up to {encoded_bytes_max} bytes; at most {} are allowed",
+                    self.append_bytes_max
+                ),
+            });
+        }
+        if let Some(reason) = self.shared.poisoned() {
+            return Err(StoreError::Poisoned { reason });
+        }
+        let (reply, answer) = oneshot::channel();
+        let request = AppendRequest {
+            stream: stream.clone(),
+            expected,
+            events,
+            encoded_bytes_max,
+            reply,
+        };
+        let queue = self.queue.as_ref().ok_or(StoreError::Closed)?;
+        queue.send(request).await.map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamName,
+        from: Seq,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let stream = stream.clone();
+        let limit = limit.min(READ_BATCH_MAX);
+        self.blocking(move |shared| shared.read_stream(&stream, from, limit))
+            .await
+    }
+
+    async fn read_all(
+        &self,
+        from: Position,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let limit = limit.min(READ_BATCH_MAX);
+        self.blocking(move |shared| shared.read_all(from, limit))
+            .await
+    }
+
+    async fn stream_version(&self, stream: &StreamName) -> Result<u64, StoreError> {
+        let stream = stream.clone();
+        self.blocking(move |shared| shared.index.head(&stream))
+            .await
+    }
+
+    async fn list_streams(
+        &self,
+        prefix: &str,
+        after: Option<&StreamName>,
+        limit: usize,
+    ) -> Result<Vec<StreamInfo>, StoreError> {
+        let prefix = prefix.to_owned();
+        let after = after.cloned();
+        let limit = limit.min(READ_BATCH_MAX);
+        self.blocking(move |shared| shared.index.list_heads(&prefix, after.as_ref(), limit))
+            .await
+    }
+
+    fn subscribe(&self) -> watch::Receiver<Position> {
+        self.shared.committed.subscribe()
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LockMode {
+    Exclusive,
+    Shared,
+}
+
+/// Takes the data directory's lock so that two processes never write one journal. The lock
+/// is released when the returned file is closed, including by the kernel after kill -9.
+pub(crate) fn lock_data_dir(data_dir: &Path, mode: LockMode) -> Result<File, StoreError> {
+    fs::create_dir_all(data_dir)
+        .map_err(|e| StoreError::io(format!("creating {}", data_dir.display()), e))?;
+    let path = data_dir.join("LOCK");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
+    let locked = match mode {
+        LockMode::Exclusive => file.try_lock(),
+        LockMode::Shared => file.try_lock_shared(),
+    };
+    match locked {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
+            path: data_dir.to_path_buf(),
+        }),
+        Err(fs::TryLockError::Error(e)) => {
+            Err(StoreError::io(format!("locking {}", path.display()), e))
+        }
+    }
+}
+
+/// Where appending resumes after recovery.
+struct Recovered {
+    next: Location,
+    next_position: Position,
+    last_recorded_at: Timestamp,
+}
+
+/// Reads the log from the index's checkpoint to its end: indexes every whole batch found,
+/// cuts a torn tail, and refuses a damaged log.
+fn recover(
+    journal_dir: &Path,
+    index_dir: &Path,
+    index: &Index,
+    first_segment: u64,
+) -> Result<Recovered, StoreError> {
+    let checkpoint = index.checkpoint()?;
+    let (start, start_position, mut last_recorded_at) = match checkpoint {
+        Some(c) => (c.next, c.next_position, c.last_recorded_at),
+        None => (
+            Location {
+                segment: first_segment,
+                offset: 0,
+            },
+            Position::START,
+            Timestamp(0),
+        ),
+    };
+    if let Some(c) = checkpoint {
+        check_checkpoint(journal_dir, index_dir, index, &c)?;
+    }
+    let mut scanner = Scanner::new(journal_dir, start, start_position)?;
+    let mut ready: Vec<IndexEntry> = Vec::new();
+    let mut open_batch: Vec<IndexEntry> = Vec::new();
+    let mut indexed_to = (start, start_position);
+    let tail = loop {
+        match scanner.next()? {
+            ScanStep::Record(scanned) => {
+                let event = &scanned.record.event;
+                let ends_batch = scanned.record.ends_batch();
+                open_batch.push(IndexEntry {
+                    stream: event.stream.clone(),
+                    seq: event.seq,
+                    at: EventLocation {
+                        position: event.position,
+                        location: scanned.location,
+                        len: scanned.len,
+                    },
+                    starts_batch: scanned.record.batch_first == event.position,
+                });
+                last_recorded_at = last_recorded_at.max(event.recorded_at);
+                if ends_batch {
+                    ready.append(&mut open_batch);
+                    indexed_to = (
+                        Location {
+                            segment: scanned.location.segment,
+                            offset: scanned.location.offset + u64::from(scanned.len),
+                        },
+                        event.position.next(),
+                    );
+                    if ready.len() >= CATCH_UP_ENTRIES_PER_APPLY {
+                        index.apply(&ready, checkpoint_at(indexed_to, last_recorded_at))?;
+                        ready.clear();
+                    }
+                }
+            }
+            ScanStep::End(tail) => break tail,
+        }
+    };
+    match tail {
+        TailState::Clean => {}
+        TailState::Torn {
+            truncate_at,
+            first_dropped,
+            reason,
+            nonzero,
+        } => {
+            tracing::warn!(
+                position = first_dropped.0,
+                segment = truncate_at.segment,
+                offset = truncate_at.offset,
+                %reason,
+                "cutting a torn tail off the journal (a batch that was never acknowledged)"
+            );
+            cut_tail(journal_dir, truncate_at, &nonzero)?;
+        }
+        TailState::Corrupt { place, reason, .. } => {
+            return Err(StoreError::Corrupt { place, reason });
+        }
+    }
+    // Appending resumes right after the last whole batch. Everything past it is zero now
+    // (a torn tail was just cut), even when the scan's stop lay in a later, empty segment.
+    let (next, next_position) = indexed_to;
+    index.apply(
+        &ready,
+        Checkpoint {
+            next_position,
+            next,
+            last_recorded_at,
+        },
+    )?;
+    Ok(Recovered {
+        next,
+        next_position,
+        last_recorded_at,
+    })
+}
+
+fn checkpoint_at(indexed_to: (Location, Position), last_recorded_at: Timestamp) -> Checkpoint {
+    Checkpoint {
+        next: indexed_to.0,
+        next_position: indexed_to.1,
+        last_recorded_at,
+    }
+}
+
+/// The checkpoint must point just past a record the log really has: the index of another
+/// journal, or of a log cut by hand, would otherwise hand out positions twice.
+fn check_checkpoint(
+    journal_dir: &Path,
+    index_dir: &Path,
+    index: &Index,
+    checkpoint: &Checkpoint,
+) -> Result<(), StoreError> {
+    if checkpoint.next_position <= Position::START {
+        return Ok(());
+    }
+    let last = Position(checkpoint.next_position.0 - 1);
+    let ahead = |reason: String| StoreError::IndexAhead {
+        index_dir: index_dir.to_path_buf(),
+        reason,
+    };
+    let Some((batch_position, batch_location)) = index.batch_at_or_before(last)? else {
+        return Err(ahead(format!(
+            "no batch is indexed before position {}",
+            last.0
+        )));
+    };
+    let mut cursor = LogCursor::open(journal_dir, batch_location)
+        .map_err(|_| ahead(format!("segment {} is missing", batch_location.segment)))?;
+    let mut expected = batch_position;
+    loop {
+        match cursor.next() {
+            Ok(Raw::Record(scanned)) if scanned.record.event.position == expected => {
+                if expected == last {
+                    let end = scanned.location.offset + u64::from(scanned.len);
+                    if scanned.location.segment == checkpoint.next.segment
+                        && end == checkpoint.next.offset
+                    {
+                        return Ok(());
+                    }
+                    return Err(ahead(format!(
+                        "position {} ends at segment {}, offset {}, not where the index says",
+                        last.0, scanned.location.segment, end
+                    )));
+                }
+                expected = expected.next();
+            }
+            _ => {
+                return Err(ahead(format!(
+                    "the journal has no record at position {} where the index expects one",
+                    expected.0
+                )))
+            }
+        }
+    }
+}
+
+/// Zeros every byte of a torn tail and makes that durable.
+fn cut_tail(journal_dir: &Path, from: Location, nonzero: &[Location]) -> Result<(), StoreError> {
+    let io = |e| StoreError::io("cutting the torn tail", e);
+    for end in nonzero {
+        let start = if end.segment == from.segment {
+            from.offset
+        } else if end.segment > from.segment {
+            0
+        } else {
+            continue;
+        };
+        if end.offset <= start {
+            continue;
+        }
+        let file = open_for_write(journal_dir, end.segment).map_err(io)?;
+        zero_range(&file, start, end.offset).map_err(io)?;
+        file.sync_data().map_err(io)?;
+    }
+    Ok(())
+}

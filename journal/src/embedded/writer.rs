@@ -1,0 +1,283 @@
+//! The single writer thread: group commit.
+//!
+//! Appends queue on a bounded channel. The writer takes every append waiting (up to a batch's
+//! byte limit), checks each one's expected version, encodes them into one buffer, writes it
+//! with one `pwrite` and makes it durable with one `fdatasync`, then updates the index and
+//! answers every caller. While one batch is being synced the next one queues up, so
+//! concurrent appends share the cost of a sync.
+//!
+//! Being the only writer is what makes optimistic concurrency simple: versions are checked
+//! and seqs assigned by one thread, in queue order.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::index::{Checkpoint, EventLocation, IndexEntry};
+use super::segment::{create_segment, open_for_write, segment_path, Location};
+use super::Shared;
+use crate::clock::StampClock;
+use crate::error::StoreError;
+use crate::event::{AppendResult, ExpectedVersion, NewEvent};
+use crate::ids::{Position, Seq, StreamName};
+use crate::record::{encode_record, RecordRef};
+
+pub struct AppendRequest {
+    pub stream: StreamName,
+    pub expected: ExpectedVersion,
+    pub events: Vec<NewEvent>,
+    /// The most bytes this append can take once encoded (see `record::encoded_len_max`).
+    pub encoded_bytes_max: usize,
+    pub reply: oneshot::Sender<Result<AppendResult, StoreError>>,
+}
+
+pub struct Writer {
+    pub dir: PathBuf,
+    pub segment_bytes: u64,
+    pub batch_bytes_max: usize,
+    pub segment: File,
+    pub next: Location,
+    pub next_position: Position,
+    pub clock: StampClock,
+    pub shared: Arc<Shared>,
+    /// Creation of the segment after the current one, running in the background so that a
+    /// roll-over rarely waits for 64 MiB of zeros to be written.
+    pub preparing: Option<JoinHandle<std::io::Result<()>>>,
+    pub buf: Vec<u8>,
+    pub carry: Option<AppendRequest>,
+}
+
+/// An append that passed its version check, with the coordinates it was given.
+struct Admitted {
+    request: AppendRequest,
+    result: AppendResult,
+}
+
+impl Writer {
+    pub fn run(mut self, mut queue: mpsc::Receiver<AppendRequest>) {
+        self.prepare_next_segment();
+        loop {
+            let first = match self.carry.take() {
+                Some(request) => request,
+                None => match queue.blocking_recv() {
+                    Some(request) => request,
+                    None => break,
+                },
+            };
+            let mut bytes = first.encoded_bytes_max;
+            let mut batch = vec![first];
+            while bytes < self.batch_bytes_max {
+                let Ok(request) = queue.try_recv() else { break };
+                if bytes + request.encoded_bytes_max > self.batch_bytes_max {
+                    self.carry = Some(request);
+                    break;
+                }
+                bytes += request.encoded_bytes_max;
+                batch.push(request);
+            }
+            self.commit(batch);
+        }
+        if let Err(error) = self.shared.index.flush() {
+            tracing::warn!(%error, "index flush at shutdown failed; it will catch up on open");
+        }
+        if let Some(preparing) = self.preparing.take() {
+            let _ = preparing.join();
+        }
+    }
+
+    fn commit(&mut self, batch: Vec<AppendRequest>) {
+        if let Some(reason) = self.shared.poisoned() {
+            for request in batch {
+                let _ = request.reply.send(Err(StoreError::Poisoned {
+                    reason: reason.clone(),
+                }));
+            }
+            return;
+        }
+        let admitted = self.admit(batch);
+        if admitted.is_empty() {
+            return;
+        }
+        match self.write_batch(&admitted) {
+            Ok(()) => {
+                for Admitted { request, result } in admitted {
+                    let _ = request.reply.send(Ok(result));
+                }
+            }
+            Err(error) => {
+                // The outcome of this batch is unknown (it may or may not be on disk), and
+                // after a failed fdatasync the page cache can no longer be trusted: refuse
+                // further appends until the store is reopened and re-reads the log.
+                let reason = error.to_string();
+                tracing::error!(%reason, "journal write failed; refusing further appends");
+                self.shared.poison(reason.clone());
+                for Admitted { request, .. } in admitted {
+                    let _ = request.reply.send(Err(StoreError::Poisoned {
+                        reason: reason.clone(),
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Checks expected versions in queue order; answers the losers with `Conflict`.
+    fn admit(&mut self, batch: Vec<AppendRequest>) -> Vec<Admitted> {
+        let mut heads: HashMap<StreamName, u64> = HashMap::new();
+        let mut next_position = self.next_position;
+        let mut admitted = Vec::with_capacity(batch.len());
+        for request in batch {
+            let actual = match heads.get(&request.stream) {
+                Some(version) => *version,
+                None => match self.shared.index.head(&request.stream) {
+                    Ok(version) => version,
+                    Err(error) => {
+                        let _ = request.reply.send(Err(error));
+                        continue;
+                    }
+                },
+            };
+            if !request.expected.admits(actual) {
+                let _ = request.reply.send(Err(StoreError::Conflict {
+                    stream: request.stream.clone(),
+                    expected: request.expected,
+                    actual,
+                }));
+                continue;
+            }
+            let count = request.events.len() as u64;
+            heads.insert(request.stream.clone(), actual + count);
+            let result = AppendResult {
+                first_position: next_position,
+                first_seq: Seq(actual + 1),
+                count,
+            };
+            next_position = Position(next_position.0 + count);
+            admitted.push(Admitted { request, result });
+        }
+        admitted
+    }
+
+    /// Encodes, writes, syncs and indexes one batch.
+    fn write_batch(&mut self, admitted: &[Admitted]) -> Result<(), StoreError> {
+        let batch_first = self.next_position;
+        let batch_count: u64 = admitted.iter().map(|a| a.result.count).sum();
+        let recorded_at = self.clock.stamp();
+        self.buf.clear();
+        // (offset within the buffer, length) of each record, in order.
+        let mut spans = Vec::with_capacity(batch_count as usize);
+        for Admitted { request, result } in admitted {
+            for (i, event) in request.events.iter().enumerate() {
+                let start = self.buf.len();
+                let len = encode_record(
+                    RecordRef {
+                        position: Position(result.first_position.0 + i as u64),
+                        batch_first,
+                        batch_count: batch_count as u32,
+                        stream: &request.stream,
+                        seq: Seq(result.first_seq.0 + i as u64),
+                        event_type: event.event_type,
+                        recorded_at,
+                        data: &event.data,
+                    },
+                    &mut self.buf,
+                );
+                spans.push((start as u64, len as u32));
+            }
+        }
+        if self.next.offset + self.buf.len() as u64 > self.segment_bytes {
+            self.roll()?;
+        }
+        let base = self.next;
+        self.segment
+            .write_all_at(&self.buf, base.offset)
+            .map_err(|e| StoreError::io(format!("writing segment {}", base.segment), e))?;
+        self.segment
+            .sync_data()
+            .map_err(|e| StoreError::io(format!("syncing segment {}", base.segment), e))?;
+
+        let mut entries = Vec::with_capacity(spans.len());
+        let mut spans = spans.into_iter();
+        for Admitted { request, result } in admitted {
+            for i in 0..result.count {
+                let Some((start, len)) = spans.next() else {
+                    break;
+                };
+                let position = Position(result.first_position.0 + i);
+                entries.push(IndexEntry {
+                    stream: request.stream.clone(),
+                    seq: Seq(result.first_seq.0 + i),
+                    at: EventLocation {
+                        position,
+                        location: Location {
+                            segment: base.segment,
+                            offset: base.offset + start,
+                        },
+                        len,
+                    },
+                    starts_batch: position == batch_first,
+                });
+            }
+        }
+        let next = Location {
+            segment: base.segment,
+            offset: base.offset + self.buf.len() as u64,
+        };
+        let next_position = Position(batch_first.0 + batch_count);
+        let checkpoint = Checkpoint {
+            next_position,
+            next,
+            last_recorded_at: recorded_at,
+        };
+        self.shared.index.apply(&entries, checkpoint)?;
+        self.next = next;
+        self.next_position = next_position;
+        self.shared
+            .committed
+            .send_replace(Position(next_position.0 - 1));
+        Ok(())
+    }
+
+    /// Moves on to the next segment; the current one keeps zeros past its last record.
+    fn roll(&mut self) -> Result<(), StoreError> {
+        let number = self.next.segment + 1;
+        if let Some(preparing) = self.preparing.take() {
+            match preparing.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, number, "preparing the next segment failed; retrying")
+                }
+                Err(_) => tracing::warn!(number, "segment preparation panicked; retrying"),
+            }
+        }
+        let segment = if segment_path(&self.dir, number).exists() {
+            open_for_write(&self.dir, number)
+        } else {
+            create_segment(&self.dir, number, self.segment_bytes)
+        }
+        .map_err(|e| StoreError::io(format!("opening segment {number}"), e))?;
+        self.segment = segment;
+        self.next = Location {
+            segment: number,
+            offset: 0,
+        };
+        self.prepare_next_segment();
+        Ok(())
+    }
+
+    fn prepare_next_segment(&mut self) {
+        let number = self.next.segment + 1;
+        if segment_path(&self.dir, number).exists() {
+            return;
+        }
+        let dir = self.dir.clone();
+        let size = self.segment_bytes;
+        self.preparing = Some(std::thread::spawn(move || {
+            create_segment(&dir, number, size).map(|_| ())
+        }));
+    }
+}

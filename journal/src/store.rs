@@ -1,0 +1,86 @@
+//! The `EventStore` trait: the one interface the engine and the API use to reach the
+//! journal, whatever backs it (the embedded log, PostgreSQL, or the in-memory twin).
+//!
+//! Its shape maps onto a relational backend without changing callers: `append` is an insert
+//! guarded by a unique (stream, seq) constraint and a global sequence; reads are range scans.
+
+use async_trait::async_trait;
+use tokio::sync::watch;
+
+use crate::error::StoreError;
+use crate::event::{AppendResult, ExpectedVersion, NewEvent, RecordedEvent, StreamInfo};
+use crate::ids::{Position, Seq, StreamName};
+
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Appends `events` to `stream` if its version satisfies `expected`, atomically: after
+    /// any crash either all of them are in the journal or none is. Returns only once they are
+    /// durable. Fails with [`StoreError::Conflict`] when the stream's version does not match.
+    async fn append(
+        &self,
+        stream: &StreamName,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError>;
+
+    /// Up to `limit` events of `stream` with seq >= `from`, in seq order.
+    async fn read_stream(
+        &self,
+        stream: &StreamName,
+        from: Seq,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Up to `limit` events of the global log with position >= `from`, in position order.
+    /// Only durable, committed events are returned.
+    async fn read_all(
+        &self,
+        from: Position,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// The seq of the stream's last event, 0 if it has none.
+    async fn stream_version(&self, stream: &StreamName) -> Result<u64, StoreError>;
+
+    /// Streams whose name starts with `prefix`, in name order, after `after` if given.
+    async fn list_streams(
+        &self,
+        prefix: &str,
+        after: Option<&StreamName>,
+        limit: usize,
+    ) -> Result<Vec<StreamInfo>, StoreError>;
+
+    /// The position of the last committed event, updated after every append: a subscriber
+    /// learns of new events without polling.
+    fn subscribe(&self) -> watch::Receiver<Position>;
+}
+
+/// Checks an append's shape before any backend touches storage, so every backend rejects the
+/// same inputs with the same error.
+pub fn check_append(stream: &StreamName, events: &[NewEvent]) -> Result<(), StoreError> {
+    use crate::limits::{APPEND_EVENTS_MAX, EVENT_DATA_BYTES_MAX};
+    let invalid = |reason: String| StoreError::InvalidAppend {
+        stream: stream.clone(),
+        reason,
+    };
+    if events.is_empty() {
+        return Err(invalid("an append needs at least one event".into()));
+    }
+    if events.len() > APPEND_EVENTS_MAX {
+        return Err(invalid(format!(
+            "{} events in one append; at most {APPEND_EVENTS_MAX} are allowed",
+            events.len()
+        )));
+    }
+    if let Some((index, event)) = events
+        .iter()
+        .enumerate()
+        .find(|(_, e)| e.data.len() > EVENT_DATA_BYTES_MAX)
+    {
+        return Err(invalid(format!(
+            "event {index} has {} bytes of data; at most {EVENT_DATA_BYTES_MAX} are allowed",
+            event.data.len()
+        )));
+    }
+    Ok(())
+}
