@@ -50,9 +50,11 @@ pub enum StoreError {
     #[error("data directory {path} is locked by another process (is a duro server running?)")]
     Locked { path: PathBuf },
 
-    /// The derived index refers to records the log does not have: it belongs to another
-    /// journal or the log was truncated by hand. Deleting the index directory rebuilds it.
-    #[error("index is ahead of the journal: {reason}; delete {index_dir} to rebuild it from the journal")]
+    /// The derived index refers to records the log does not have: either records that were
+    /// acknowledged are damaged, or the index belongs to another journal (a restore that
+    /// replaced the journal but kept the index). Only in the second case is deleting the index
+    /// (which rebuilds it from the journal) the fix.
+    #[error("the index has records the journal lacks: {reason}. If the journal was replaced or restored, delete {index_dir} to rebuild the index; otherwise acknowledged records are damaged: run `duro journal verify`")]
     IndexAhead { index_dir: PathBuf, reason: String },
 
     /// A write or fdatasync failed. After a failed fdatasync the kernel may have dropped the
