@@ -1,0 +1,91 @@
+//! Liveness and readiness: `/healthz` answers while the process runs; `/readyz` answers 200
+//! only while the journal can be read.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::{ApiError, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({ "success": true, "data": { "status": "ok" } }))
+}
+
+async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let committed = state.engine.committed_position();
+    // Reading the last committed record proves the journal is readable, not just open.
+    if committed.0 > 0 {
+        state
+            .engine
+            .store()
+            .read_all(committed, 1)
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    }
+    Ok(Json(json!({
+        "success": true,
+        "data": { "status": "ready", "journalPosition": committed.0 }
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use engine::Engine;
+    use http_body_util::BodyExt;
+    use journal::MemoryStore;
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    use crate::{router, AppState};
+
+    async fn get(path: &str) -> (StatusCode, Value) {
+        let state = AppState {
+            engine: Engine::new(Arc::new(MemoryStore::new())),
+        };
+        let response = router(state)
+            .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+            .await
+            .expect("response");
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (status, serde_json::from_slice(&bytes).expect("json body"))
+    }
+
+    #[tokio::test]
+    async fn health_and_readiness_answer_with_the_envelope() {
+        let (status, body) = get("/healthz").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["success"], true);
+        let (status, body) = get("/readyz").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["data"]["status"], "ready");
+        assert_eq!(body["data"]["journalPosition"], 0);
+    }
+
+    #[tokio::test]
+    async fn unknown_routes_get_a_json_not_found() {
+        let (status, body) = get("/api/v1/nothing-here").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["success"], false);
+        assert_eq!(body["error"]["code"], "NOT_FOUND");
+        assert!(body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("/api/v1/nothing-here")));
+    }
+}

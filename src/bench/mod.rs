@@ -1,0 +1,12 @@
+//! Benchmarks run from the binary (`duro bench ...`), so they measure the build users run.
+
+pub mod journal;
+
+/// The value below which `fraction` of the sorted samples fall.
+pub fn percentile(sorted: &[u64], fraction: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((sorted.len() as f64 * fraction).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}

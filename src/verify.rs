@@ -1,0 +1,37 @@
+//! `duro journal verify`: print what the journal holds, or every problem with its position.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use journal::embedded::verify;
+
+pub fn run(data_dir: &Path) -> ExitCode {
+    let report = match verify(data_dir) {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!("error: cannot verify {}: {error}", data_dir.display());
+            return ExitCode::from(2);
+        }
+    };
+    for problem in &report.problems {
+        println!("problem at {}: {}", problem.place, problem.message);
+    }
+    if let Some(torn) = &report.torn_tail {
+        println!("torn tail (never acknowledged; cut when the store next opens): {torn}");
+    }
+    println!(
+        "{} segments, {} streams, {} events, {} bytes, last position {}",
+        report.segments,
+        report.streams,
+        report.events,
+        report.bytes,
+        report.last_position.map_or(0, |p| p.0)
+    );
+    if report.is_ok() {
+        println!("ok");
+        ExitCode::SUCCESS
+    } else {
+        println!("{} problems found", report.problems.len());
+        ExitCode::from(1)
+    }
+}
