@@ -61,7 +61,10 @@ fn run_and_kill(data_dir: &Path, run_for: Duration) -> Vec<Ack> {
             let mut line = String::new();
             while reader.read_line(&mut line).unwrap_or(0) > 0 {
                 if line.ends_with('\n') {
-                    lines.lock().expect("lines").push(line.trim_end().to_string());
+                    lines
+                        .lock()
+                        .expect("lines")
+                        .push(line.trim_end().to_string());
                 }
                 line.clear();
             }
@@ -86,12 +89,19 @@ async fn check(data_dir: &Path, acks: &[Ack]) {
             .read_stream(&stream, Seq(ack.first_seq), ack.count as usize)
             .await
             .expect("read acknowledged events");
-        assert_eq!(events.len() as u64, ack.count, "acknowledged append {ack:?} is whole");
+        assert_eq!(
+            events.len() as u64,
+            ack.count,
+            "acknowledged append {ack:?} is whole"
+        );
         for (i, event) in events.iter().enumerate() {
             assert_eq!(event.position, Position(ack.first_position + i as u64));
             let data = String::from_utf8(event.data.clone()).expect("utf8");
             let prefix = format!("{}:{i}:{}:", ack.append_id, ack.count);
-            assert!(data.starts_with(&prefix), "event {i} of {ack:?} holds {data:?}");
+            assert!(
+                data.starts_with(&prefix),
+                "event {i} of {ack:?} holds {data:?}"
+            );
         }
     }
     // Group everything in the journal by append: each append has all its events or none.
@@ -131,7 +141,10 @@ async fn acknowledged_appends_survive_sigkill() {
         acks.extend(new);
         check(dir.path(), &acks).await;
     }
-    assert!(rounds_with_acks >= KILLS / 2, "the child made progress in most rounds");
+    assert!(
+        rounds_with_acks >= KILLS / 2,
+        "the child made progress in most rounds"
+    );
     assert!(acks.len() > 100, "only {} appends acknowledged", acks.len());
     let report = verify(dir.path()).expect("verify");
     assert!(report.is_ok(), "{:?}", report.problems);

@@ -27,6 +27,7 @@ pub async fn check_all(store: Arc<dyn EventStore>) {
     global_log_reads_in_position_order(store.as_ref()).await;
     streams_list_by_prefix(store.as_ref()).await;
     subscribers_learn_of_new_positions(store.as_ref()).await;
+    acknowledged_appends_are_visible_at_once(store.as_ref(), 500).await;
     concurrent_writers_never_share_a_seq(store.clone(), 64, 5).await;
 }
 
@@ -206,6 +207,42 @@ pub async fn subscribers_learn_of_new_positions(store: &dyn EventStore) {
         .expect("notified")
         .expect("sender alive");
     assert!(*receiver.borrow() >= result.last_position());
+}
+
+/// Read-your-writes: as soon as an append returns, every read sees it (backends that index
+/// in the background must not open a window where it is invisible).
+pub async fn acknowledged_appends_are_visible_at_once(store: &dyn EventStore, appends: u64) {
+    for i in 0..appends {
+        let s = stream(&format!("conf-visible-{i}"));
+        let result = store
+            .append(&s, ExpectedVersion::NoStream, vec![event("x"), event("y")])
+            .await
+            .expect("append");
+        assert_eq!(
+            store.stream_version(&s).await.expect("version"),
+            2,
+            "append {i}"
+        );
+        let events = store.read_stream(&s, Seq(1), 10).await.expect("read");
+        assert_eq!(events.len(), 2, "append {i}: read_stream");
+        let all = store
+            .read_all(result.first_position, 10)
+            .await
+            .expect("read all");
+        assert!(
+            all.len() >= 2 && all[1].data == b"y",
+            "append {i}: read_all"
+        );
+        let listed = store
+            .list_streams(s.as_str(), None, 10)
+            .await
+            .expect("list");
+        assert_eq!(
+            listed.first().map(|l| l.version),
+            Some(2),
+            "append {i}: list"
+        );
+    }
 }
 
 /// `writers` tasks each append `per_writer` events to one stream, each append guarded by the

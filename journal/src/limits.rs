@@ -26,6 +26,10 @@ pub const BATCH_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// growing the queue without bound.
 pub const APPEND_QUEUE_MAX: usize = 4096;
 
+/// Durable batches whose index entries may wait for sled. Beyond this the writer waits for
+/// the indexer, which bounds the memory the in-memory overlay of those entries takes.
+pub const INDEX_QUEUE_BATCHES_MAX: usize = 256;
+
 /// Most records returned by one read call, whatever limit the caller asks for.
 pub const READ_BATCH_MAX: usize = 10_000;
 

@@ -11,6 +11,8 @@
 //! the index up to the end of the log.
 
 mod index;
+mod indexer;
+mod overlay;
 mod scan;
 mod segment;
 mod verify;
@@ -25,6 +27,7 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use self::index::{Checkpoint, EventLocation, Index, IndexEntry};
+use self::overlay::Overlay;
 use self::scan::{LogCursor, Raw, ScanStep, Scanner, TailState};
 use self::segment::{
     create_segment, list_segments, open_for_write, read_up_to, remove_temp_segments, zero_range,
@@ -36,8 +39,8 @@ use crate::error::{LogPlace, StoreError};
 use crate::event::{AppendResult, ExpectedVersion, NewEvent, RecordedEvent, StreamInfo};
 use crate::ids::{Position, Seq, StreamName, Timestamp};
 use crate::limits::{
-    APPEND_BYTES_MAX, APPEND_QUEUE_MAX, BATCH_BYTES_MAX, INDEX_CACHE_BYTES_DEFAULT, READ_BATCH_MAX,
-    SEGMENT_BYTES_DEFAULT,
+    APPEND_BYTES_MAX, APPEND_QUEUE_MAX, BATCH_BYTES_MAX, INDEX_CACHE_BYTES_DEFAULT,
+    INDEX_QUEUE_BATCHES_MAX, READ_BATCH_MAX, SEGMENT_BYTES_DEFAULT,
 };
 use crate::record::{decode_record, encoded_len_max};
 use crate::store::{check_append, EventStore};
@@ -84,6 +87,7 @@ pub fn journal_dir(data_dir: &Path) -> PathBuf {
 /// State shared by the writer thread and readers.
 pub struct Shared {
     index: Index,
+    overlay: Overlay,
     committed: watch::Sender<Position>,
     poisoned: Mutex<Option<String>>,
     handles: ReadHandles,
@@ -100,6 +104,66 @@ impl Shared {
 
     fn poison(&self, reason: String) {
         *self.poisoned.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
+    }
+
+    /// The stream's last seq: the overlay holds the newest heads, sled the rest.
+    fn head(&self, stream: &StreamName) -> Result<u64, StoreError> {
+        match self.overlay.head(stream) {
+            Some(version) => Ok(version),
+            None => self.index.head(stream),
+        }
+    }
+
+    fn stream_range(
+        &self,
+        stream: &StreamName,
+        from: Seq,
+        limit: usize,
+    ) -> Result<Vec<(Seq, EventLocation)>, StoreError> {
+        // Overlay first: an entry leaves it only once it is in sled (see `overlay`).
+        let recent = self.overlay.stream_range(stream, from);
+        let mut merged: std::collections::BTreeMap<Seq, EventLocation> = self
+            .index
+            .stream_range(stream, from, limit)?
+            .into_iter()
+            .collect();
+        merged.extend(recent);
+        Ok(merged.into_iter().take(limit).collect())
+    }
+
+    fn batch_at_or_before(
+        &self,
+        position: Position,
+    ) -> Result<Option<(Position, Location)>, StoreError> {
+        let recent = self.overlay.batch_at_or_before(position);
+        let indexed = self.index.batch_at_or_before(position)?;
+        Ok(recent.into_iter().chain(indexed).max_by_key(|(p, _)| *p))
+    }
+
+    fn list_streams(
+        &self,
+        prefix: &str,
+        after: Option<&StreamName>,
+        limit: usize,
+    ) -> Result<Vec<StreamInfo>, StoreError> {
+        let recent = self.overlay.heads_with_prefix(prefix);
+        let mut merged: std::collections::BTreeMap<StreamName, u64> = self
+            .index
+            .list_heads(prefix, after, limit)?
+            .into_iter()
+            .map(|info| (info.stream, info.version))
+            .collect();
+        for info in recent {
+            if after.is_none_or(|after| info.stream > *after) {
+                let version = merged.entry(info.stream).or_insert(0);
+                *version = (*version).max(info.version);
+            }
+        }
+        Ok(merged
+            .into_iter()
+            .take(limit)
+            .map(|(stream, version)| StreamInfo { stream, version })
+            .collect())
     }
 
     fn read_event(&self, at: EventLocation) -> Result<RecordedEvent, StoreError> {
@@ -133,7 +197,7 @@ impl Shared {
         from: Seq,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let locations = self.index.stream_range(stream, from, limit)?;
+        let locations = self.stream_range(stream, from, limit)?;
         let mut events = Vec::with_capacity(locations.len());
         for (seq, at) in locations {
             let event = self.read_event(at)?;
@@ -161,7 +225,7 @@ impl Shared {
         if from > committed || limit == 0 {
             return Ok(Vec::new());
         }
-        let Some((mut expected, start)) = self.index.batch_at_or_before(from)? else {
+        let Some((mut expected, start)) = self.batch_at_or_before(from)? else {
             return Ok(Vec::new());
         };
         let io = |e| StoreError::io("reading the journal", e);
@@ -258,12 +322,21 @@ impl EmbeddedStore {
             .map_err(|e| StoreError::io("opening the segment to append to", e))?;
         let shared = Arc::new(Shared {
             index,
+            overlay: Overlay::default(),
             committed: watch::Sender::new(Position(recovered.next_position.0 - 1)),
             poisoned: Mutex::new(None),
             handles: ReadHandles::new(journal_dir.clone()),
             journal_dir: journal_dir.clone(),
         });
         let append_bytes_max = APPEND_BYTES_MAX.min(config.segment_bytes as usize);
+        let (index_jobs, index_receiver) = std::sync::mpsc::sync_channel(INDEX_QUEUE_BATCHES_MAX);
+        let indexer = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("duro-journal-indexer".into())
+                .spawn(move || indexer::run(shared, index_receiver))
+                .map_err(|e| StoreError::io("starting the indexer thread", e))?
+        };
         let writer = Writer {
             dir: journal_dir,
             segment_bytes: config.segment_bytes,
@@ -276,6 +349,8 @@ impl EmbeddedStore {
             preparing: None,
             buf: Vec::new(),
             carry: None,
+            index_jobs: Some(index_jobs),
+            indexer: Some(indexer),
         };
         let (queue, receiver) = mpsc::channel(APPEND_QUEUE_MAX);
         let writer = std::thread::Builder::new()
@@ -381,8 +456,7 @@ impl EventStore for EmbeddedStore {
 
     async fn stream_version(&self, stream: &StreamName) -> Result<u64, StoreError> {
         let stream = stream.clone();
-        self.blocking(move |shared| shared.index.head(&stream))
-            .await
+        self.blocking(move |shared| shared.head(&stream)).await
     }
 
     async fn list_streams(
@@ -394,7 +468,7 @@ impl EventStore for EmbeddedStore {
         let prefix = prefix.to_owned();
         let after = after.cloned();
         let limit = limit.min(READ_BATCH_MAX);
-        self.blocking(move |shared| shared.index.list_heads(&prefix, after.as_ref(), limit))
+        self.blocking(move |shared| shared.list_streams(&prefix, after.as_ref(), limit))
             .await
     }
 

@@ -19,6 +19,7 @@ use std::thread::JoinHandle;
 use tokio::sync::{mpsc, oneshot};
 
 use super::index::{Checkpoint, EventLocation, IndexEntry};
+use super::indexer::IndexJob;
 use super::segment::{create_segment, open_for_write, segment_path, Location};
 use super::Shared;
 use crate::clock::StampClock;
@@ -50,6 +51,9 @@ pub struct Writer {
     pub preparing: Option<JoinHandle<std::io::Result<()>>>,
     pub buf: Vec<u8>,
     pub carry: Option<AppendRequest>,
+    /// Entries of durable batches, on their way to sled (bounded: backpressure).
+    pub index_jobs: Option<std::sync::mpsc::SyncSender<IndexJob>>,
+    pub indexer: Option<JoinHandle<()>>,
 }
 
 /// An append that passed its version check, with the coordinates it was given.
@@ -82,6 +86,11 @@ impl Writer {
             }
             self.commit(batch);
         }
+        // Let the indexer write out what it holds before sled is flushed.
+        self.index_jobs.take();
+        if let Some(indexer) = self.indexer.take() {
+            let _ = indexer.join();
+        }
         if let Err(error) = self.shared.index.flush() {
             tracing::warn!(%error, "index flush at shutdown failed; it will catch up on open");
         }
@@ -104,9 +113,16 @@ impl Writer {
             return;
         }
         match self.write_batch(&admitted) {
-            Ok(()) => {
+            Ok(job) => {
                 for Admitted { request, result } in admitted {
                     let _ = request.reply.send(Ok(result));
+                }
+                // After the replies: waiting here for a lagging indexer delays the next
+                // batch, not this one.
+                if let Some(index_jobs) = &self.index_jobs {
+                    if index_jobs.send(job).is_err() {
+                        self.shared.poison("the indexer thread stopped".into());
+                    }
                 }
             }
             Err(error) => {
@@ -133,7 +149,7 @@ impl Writer {
         for request in batch {
             let actual = match heads.get(&request.stream) {
                 Some(version) => *version,
-                None => match self.shared.index.head(&request.stream) {
+                None => match self.shared.head(&request.stream) {
                     Ok(version) => version,
                     Err(error) => {
                         let _ = request.reply.send(Err(error));
@@ -162,8 +178,9 @@ impl Writer {
         admitted
     }
 
-    /// Encodes, writes, syncs and indexes one batch.
-    fn write_batch(&mut self, admitted: &[Admitted]) -> Result<(), StoreError> {
+    /// Encodes, writes and syncs one batch, and makes it visible to readers through the
+    /// overlay. Returns the sled work still to do.
+    fn write_batch(&mut self, admitted: &[Admitted]) -> Result<IndexJob, StoreError> {
         let batch_first = self.next_position;
         let batch_count: u64 = admitted.iter().map(|a| a.result.count).sum();
         let recorded_at = self.clock.stamp();
@@ -233,13 +250,16 @@ impl Writer {
             next,
             last_recorded_at: recorded_at,
         };
-        self.shared.index.apply(&entries, checkpoint)?;
+        self.shared.overlay.insert(&entries);
         self.next = next;
         self.next_position = next_position;
         self.shared
             .committed
             .send_replace(Position(next_position.0 - 1));
-        Ok(())
+        Ok(IndexJob {
+            entries,
+            checkpoint,
+        })
     }
 
     /// Moves on to the next segment; the current one keeps zeros past its last record.
