@@ -5,15 +5,25 @@
 //! `apply_batch`:
 //!
 //! ```text
-//! b'e' stream 0x00 seq(u64 BE)  -> position(u64 LE) segment(u64 LE) offset(u64 LE) len(u32 LE)
-//! b'h' stream                   -> version(u64 LE)            the stream's last seq
-//! b'b' position(u64 BE)         -> segment(u64 LE) offset(u64 LE)   where a batch starts
-//! b'm' "checkpoint"             -> next position, next location, last recorded_at
+//! b'e' stream 0x00 first_seq(u64 BE) -> a run: for seqs first_seq, first_seq+1, ... in turn,
+//!                                       position(u64 LE) segment(u64 LE) offset(u64 LE) len(u32 LE)
+//! b'h' stream                        -> version(u64 LE)            the stream's last seq
+//! b'b' position(u64 BE)              -> segment(u64 LE) offset(u64 LE)   where a batch starts
+//! b'm' "checkpoint"                  -> next position, next location, last recorded_at,
+//!                                       the last record's location (as in a run)
 //! ```
+//!
+//! A stream's events are indexed in runs: all of its events written to sled in one apply
+//! share one key. sled's cost is per key, so a stream that gains ten events between two
+//! applies costs one insert, not ten. Runs never need rewriting; a reader that meets two runs
+//! covering the same seq (possible only after a crash between two applies of one catch-up)
+//! takes each seq once. Batch starts are kept sparsely, one every `BATCH_STRIDE` positions:
+//! a global read scans forward from the nearest one.
 //!
 //! sled may lose its last writes in a crash (its flush is not an fsync); the checkpoint then
 //! lags, and opening the store re-indexes the log from it.
 
+use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::Path;
 
@@ -26,6 +36,10 @@ const EVENT_PREFIX: u8 = b'e';
 const HEAD_PREFIX: u8 = b'h';
 const BATCH_PREFIX: u8 = b'b';
 const CHECKPOINT_KEY: &[u8] = b"mcheckpoint";
+const LOCATION_BYTES: usize = 28;
+
+/// Positions between two batch starts kept in sled: bounds how far a global read scans.
+const BATCH_STRIDE: u64 = 256;
 
 /// Where an event's record lies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,10 +65,14 @@ pub struct Checkpoint {
     pub next_position: Position,
     pub next: Location,
     pub last_recorded_at: Timestamp,
+    /// The last indexed record, which opening the store checks is really in the log.
+    pub last: Option<EventLocation>,
 }
 
 pub struct Index {
     db: sled::Db,
+    /// The last batch start written to sled (0 for none), to keep them `BATCH_STRIDE` apart.
+    last_batch_key: std::sync::atomic::AtomicU64,
 }
 
 fn event_key(stream: &StreamName, seq: Seq) -> Vec<u8> {
@@ -80,6 +98,11 @@ fn batch_key(position: Position) -> [u8; 9] {
     key
 }
 
+fn run_first_seq(key: &[u8]) -> Option<Seq> {
+    let bytes: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;
+    Some(Seq(u64::from_be_bytes(bytes)))
+}
+
 fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
     let slice = bytes.get(at..at + 8)?;
     let mut array = [0u8; 8];
@@ -87,8 +110,8 @@ fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(array))
 }
 
-fn encode_location(at: &EventLocation) -> [u8; 28] {
-    let mut value = [0u8; 28];
+fn encode_location(at: &EventLocation) -> [u8; LOCATION_BYTES] {
+    let mut value = [0u8; LOCATION_BYTES];
     value[0..8].copy_from_slice(&at.position.0.to_le_bytes());
     value[8..16].copy_from_slice(&at.location.segment.to_le_bytes());
     value[16..24].copy_from_slice(&at.location.offset.to_le_bytes());
@@ -115,7 +138,16 @@ impl Index {
             .cache_capacity(cache_bytes)
             .open()
             .map_err(|e| StoreError::index(format!("opening {}", path.display()), e))?;
-        Ok(Index { db })
+        let index = Index {
+            db,
+            last_batch_key: std::sync::atomic::AtomicU64::new(0),
+        };
+        if let Some((position, _)) = index.batch_at_or_before(Position(u64::MAX))? {
+            index
+                .last_batch_key
+                .store(position.0, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(index)
     }
 
     fn damaged(what: &str) -> StoreError {
@@ -138,6 +170,11 @@ impl Index {
                 offset: field(2)?,
             },
             last_recorded_at: Timestamp(field(3)? as i64),
+            last: if value.len() >= 32 + LOCATION_BYTES {
+                decode_location(&value[32..]).filter(|at| at.position.0 > 0)
+            } else {
+                None
+            },
         }))
     }
 
@@ -153,26 +190,44 @@ impl Index {
         }
     }
 
-    /// Writes `entries` and the checkpoint in one atomic sled batch.
+    /// Writes `entries` (in position order) and the checkpoint in one atomic sled batch.
     pub fn apply(&self, entries: &[IndexEntry], checkpoint: Checkpoint) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
+        // One run per stream: its events in this apply, which follow on seq by seq.
+        let mut runs: HashMap<&StreamName, (Seq, Vec<u8>)> = HashMap::new();
         let mut batch = sled::Batch::default();
+        let mut last_batch_key = self.last_batch_key.load(Ordering::Relaxed);
         for entry in entries {
-            batch.insert(
-                event_key(&entry.stream, entry.seq),
-                &encode_location(&entry.at)[..],
-            );
-            batch.insert(
-                head_key(entry.stream.as_str()),
-                &entry.seq.0.to_le_bytes()[..],
-            );
-            if entry.starts_batch {
+            let run = runs
+                .entry(&entry.stream)
+                .or_insert_with(|| (entry.seq, Vec::new()));
+            let next_in_run = run.0 .0 + (run.1.len() / LOCATION_BYTES) as u64;
+            if entry.seq.0 != next_in_run {
+                // Not contiguous (never expected): close the run and start another.
+                batch.insert(event_key(&entry.stream, run.0), std::mem::take(&mut run.1));
+                run.0 = entry.seq;
+            }
+            run.1.extend_from_slice(&encode_location(&entry.at));
+            let stride_passed =
+                last_batch_key == 0 || entry.at.position.0 >= last_batch_key + BATCH_STRIDE;
+            if entry.starts_batch && stride_passed {
                 let mut value = [0u8; 16];
                 value[0..8].copy_from_slice(&entry.at.location.segment.to_le_bytes());
                 value[8..16].copy_from_slice(&entry.at.location.offset.to_le_bytes());
                 batch.insert(&batch_key(entry.at.position)[..], &value[..]);
+                last_batch_key = entry.at.position.0;
             }
         }
-        let mut value = [0u8; 32];
+        for (stream, (first_seq, locations)) in runs {
+            let count = (locations.len() / LOCATION_BYTES) as u64;
+            let version = first_seq.0 + count - 1;
+            batch.insert(event_key(stream, first_seq), locations);
+            batch.insert(head_key(stream.as_str()), &version.to_le_bytes()[..]);
+        }
+        let mut value = [0u8; 32 + LOCATION_BYTES];
+        if let Some(last) = &checkpoint.last {
+            value[32..].copy_from_slice(&encode_location(last));
+        }
         value[0..8].copy_from_slice(&checkpoint.next_position.0.to_le_bytes());
         value[8..16].copy_from_slice(&checkpoint.next.segment.to_le_bytes());
         value[16..24].copy_from_slice(&checkpoint.next.offset.to_le_bytes());
@@ -180,7 +235,9 @@ impl Index {
         batch.insert(CHECKPOINT_KEY, &value[..]);
         self.db
             .apply_batch(batch)
-            .map_err(|e| StoreError::index("writing index entries", e))
+            .map_err(|e| StoreError::index("writing index entries", e))?;
+        self.last_batch_key.store(last_batch_key, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Locations of up to `limit` events of `stream` from seq `from`.
@@ -190,16 +247,39 @@ impl Index {
         from: Seq,
         limit: usize,
     ) -> Result<Vec<(Seq, EventLocation)>, StoreError> {
-        let start = event_key(stream, from);
-        let end = event_key(stream, Seq(u64::MAX));
+        let read_error = |e| StoreError::index("reading a stream", e);
+        // The run holding `from` starts at or before it; later runs follow in key order.
+        let first_run = self
+            .db
+            .range(event_key(stream, Seq(0))..=event_key(stream, from))
+            .next_back()
+            .transpose()
+            .map_err(read_error)?;
+        let later_runs = self.db.range((
+            Bound::Excluded(event_key(stream, from)),
+            Bound::Included(event_key(stream, Seq(u64::MAX))),
+        ));
         let mut found = Vec::new();
-        for item in self.db.range(start..=end).take(limit) {
-            let (key, value) = item.map_err(|e| StoreError::index("reading a stream", e))?;
-            let seq_bytes: [u8; 8] = key[key.len() - 8..]
-                .try_into()
-                .map_err(|_| Self::damaged("event"))?;
-            let at = decode_location(&value).ok_or_else(|| Self::damaged("event"))?;
-            found.push((Seq(u64::from_be_bytes(seq_bytes)), at));
+        let mut next = from;
+        for item in first_run.into_iter().map(Ok).chain(later_runs) {
+            let (key, value) = item.map_err(read_error)?;
+            let first_seq = run_first_seq(&key).ok_or_else(|| Self::damaged("event"))?;
+            if value.len() % LOCATION_BYTES != 0 {
+                return Err(Self::damaged("event"));
+            }
+            for (i, chunk) in value.chunks_exact(LOCATION_BYTES).enumerate() {
+                let seq = Seq(first_seq.0 + i as u64);
+                // Skip seqs before `from` and any a previous (overlapping) run already gave.
+                if seq < next {
+                    continue;
+                }
+                if found.len() >= limit {
+                    return Ok(found);
+                }
+                let at = decode_location(chunk).ok_or_else(|| Self::damaged("event"))?;
+                found.push((seq, at));
+                next = seq.next();
+            }
         }
         Ok(found)
     }

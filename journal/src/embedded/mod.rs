@@ -51,7 +51,7 @@ pub use self::verify::{verify, Problem, VerifyReport};
 pub const SEGMENT_BYTES_MIN: u64 = 64 * 1024;
 
 /// Entries indexed per sled batch while catching up on open.
-const CATCH_UP_ENTRIES_PER_APPLY: usize = 4096;
+const CATCH_UP_ENTRIES_PER_APPLY: usize = 1024;
 
 #[derive(Clone, Debug)]
 pub struct EmbeddedConfig {
@@ -527,24 +527,23 @@ fn recover(
     first_segment: u64,
 ) -> Result<Recovered, StoreError> {
     let checkpoint = index.checkpoint()?;
-    let (start, start_position, mut last_recorded_at) = match checkpoint {
-        Some(c) => (c.next, c.next_position, c.last_recorded_at),
-        None => (
-            Location {
-                segment: first_segment,
-                offset: 0,
-            },
-            Position::START,
-            Timestamp(0),
-        ),
-    };
-    if let Some(c) = checkpoint {
-        check_checkpoint(journal_dir, index_dir, index, &c)?;
+    if let Some(c) = &checkpoint {
+        check_checkpoint(journal_dir, index_dir, c)?;
     }
-    let mut scanner = Scanner::new(journal_dir, start, start_position)?;
+    // What the index covers; moved on after every whole batch.
+    let mut indexed = checkpoint.unwrap_or(Checkpoint {
+        next_position: Position::START,
+        next: Location {
+            segment: first_segment,
+            offset: 0,
+        },
+        last_recorded_at: Timestamp(0),
+        last: None,
+    });
+    let mut scanner = Scanner::new(journal_dir, indexed.next, indexed.next_position)?;
     let mut ready: Vec<IndexEntry> = Vec::new();
     let mut open_batch: Vec<IndexEntry> = Vec::new();
-    let mut indexed_to = (start, start_position);
+    let mut last_recorded_at = indexed.last_recorded_at;
     let tail = loop {
         match scanner.next()? {
             ScanStep::Record(scanned) => {
@@ -563,15 +562,17 @@ fn recover(
                 last_recorded_at = last_recorded_at.max(event.recorded_at);
                 if ends_batch {
                     ready.append(&mut open_batch);
-                    indexed_to = (
-                        Location {
+                    indexed = Checkpoint {
+                        next_position: event.position.next(),
+                        next: Location {
                             segment: scanned.location.segment,
                             offset: scanned.location.offset + u64::from(scanned.len),
                         },
-                        event.position.next(),
-                    );
+                        last_recorded_at,
+                        last: ready.last().map(|entry| entry.at),
+                    };
                     if ready.len() >= CATCH_UP_ENTRIES_PER_APPLY {
-                        index.apply(&ready, checkpoint_at(indexed_to, last_recorded_at))?;
+                        index.apply(&ready, indexed)?;
                         ready.clear();
                     }
                 }
@@ -602,80 +603,52 @@ fn recover(
     }
     // Appending resumes right after the last whole batch. Everything past it is zero now
     // (a torn tail was just cut), even when the scan's stop lay in a later, empty segment.
-    let (next, next_position) = indexed_to;
-    index.apply(
-        &ready,
-        Checkpoint {
-            next_position,
-            next,
-            last_recorded_at,
-        },
-    )?;
+    index.apply(&ready, indexed)?;
     Ok(Recovered {
-        next,
-        next_position,
-        last_recorded_at,
+        next: indexed.next,
+        next_position: indexed.next_position,
+        last_recorded_at: indexed.last_recorded_at,
     })
 }
 
-fn checkpoint_at(indexed_to: (Location, Position), last_recorded_at: Timestamp) -> Checkpoint {
-    Checkpoint {
-        next: indexed_to.0,
-        next_position: indexed_to.1,
-        last_recorded_at,
-    }
-}
-
 /// The checkpoint must point just past a record the log really has: the index of another
-/// journal, or of a log cut by hand, would otherwise hand out positions twice.
+/// journal, or acknowledged records cut off the log, would otherwise hand out positions twice.
 fn check_checkpoint(
     journal_dir: &Path,
     index_dir: &Path,
-    index: &Index,
     checkpoint: &Checkpoint,
 ) -> Result<(), StoreError> {
-    if checkpoint.next_position <= Position::START {
+    let Some(last) = checkpoint.last else {
         return Ok(());
-    }
-    let last = Position(checkpoint.next_position.0 - 1);
+    };
     let ahead = |reason: String| StoreError::IndexAhead {
         index_dir: index_dir.to_path_buf(),
         reason,
     };
-    let Some((batch_position, batch_location)) = index.batch_at_or_before(last)? else {
-        return Err(ahead(format!(
-            "no batch is indexed before position {}",
-            last.0
-        )));
+    let missing = || {
+        ahead(format!(
+            "the journal has no record at position {} (segment {}, offset {}) where the index expects one",
+            last.position.0, last.location.segment, last.location.offset
+        ))
     };
-    let mut cursor = LogCursor::open(journal_dir, batch_location)
-        .map_err(|_| ahead(format!("segment {} is missing", batch_location.segment)))?;
-    let mut expected = batch_position;
-    loop {
-        match cursor.next() {
-            Ok(Raw::Record(scanned)) if scanned.record.event.position == expected => {
-                if expected == last {
-                    let end = scanned.location.offset + u64::from(scanned.len);
-                    if scanned.location.segment == checkpoint.next.segment
-                        && end == checkpoint.next.offset
-                    {
-                        return Ok(());
-                    }
-                    return Err(ahead(format!(
-                        "position {} ends at segment {}, offset {}, not where the index says",
-                        last.0, scanned.location.segment, end
-                    )));
-                }
-                expected = expected.next();
-            }
-            _ => {
-                return Err(ahead(format!(
-                    "the journal has no record at position {} where the index expects one",
-                    expected.0
-                )))
-            }
-        }
+    let file = std::fs::File::open(segment::segment_path(journal_dir, last.location.segment))
+        .map_err(|_| missing())?;
+    let bytes = read_up_to(&file, last.location.offset, last.len as usize)
+        .map_err(|e| StoreError::io("reading the last indexed record", e))?;
+    let Ok((record, len)) = decode_record(&bytes) else {
+        return Err(missing());
+    };
+    let end = Location {
+        segment: last.location.segment,
+        offset: last.location.offset + len as u64,
+    };
+    if record.event.position != last.position
+        || last.position.next() != checkpoint.next_position
+        || end != checkpoint.next
+    {
+        return Err(missing());
     }
+    Ok(())
 }
 
 /// Zeros every byte of a torn tail and makes that durable.

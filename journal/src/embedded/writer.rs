@@ -249,6 +249,7 @@ impl Writer {
             next_position,
             next,
             last_recorded_at: recorded_at,
+            last: entries.last().map(|entry| entry.at),
         };
         self.shared.overlay.insert(&entries);
         self.next = next;
