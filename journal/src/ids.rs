@@ -14,7 +14,7 @@ use crate::limits::STREAM_NAME_BYTES_MAX;
 pub struct Position(pub u64);
 
 impl Position {
-    /// The position before the first record: reading from `Position::START` reads everything.
+    /// The position of the first record: reading from `Position::START` reads everything.
     pub const START: Position = Position(1);
     /// "Nothing yet": the committed position of an empty store.
     pub const NONE: Position = Position(0);

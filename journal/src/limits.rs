@@ -15,7 +15,8 @@ pub const APPEND_EVENTS_MAX: usize = 10_000;
 pub const RECORD_BYTES_MAX: usize = EVENT_DATA_BYTES_MAX + 1024;
 
 /// Largest total size of one append's encoded records. An append is written in one batch,
-/// and a batch never spans two segments, so segments must be at least this large.
+/// and a batch never spans two segments, so a store whose segments are smaller than this
+/// accepts appends only up to its segment size.
 pub const APPEND_BYTES_MAX: usize = 16 * 1024 * 1024;
 
 /// The writer stops adding appends to a group-commit batch once it holds this many bytes;

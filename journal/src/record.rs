@@ -201,6 +201,28 @@ pub fn decode_header(bytes: &[u8]) -> Result<Header, DecodeError> {
     })
 }
 
+/// The total length a header announces, if its magic is right and the length is sane,
+/// whatever its version and flags.
+pub fn frame_len(header: &[u8]) -> Option<usize> {
+    if header.len() < HEADER_BYTES || header[0..4] != MAGIC {
+        return None;
+    }
+    let length = u32::from_le_bytes([header[8], header[9], header[10], header[11]]) as usize;
+    (length <= RECORD_BYTES_MAX - HEADER_BYTES).then_some(HEADER_BYTES + length)
+}
+
+/// Whether `bytes` (a whole frame, as long as `frame_len` says) carry a matching checksum.
+pub fn checksum_matches(bytes: &[u8]) -> bool {
+    let Some(len) = frame_len(bytes) else {
+        return false;
+    };
+    if bytes.len() < len {
+        return false;
+    }
+    let stored = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
+    crc32c::crc32c_append(crc32c::crc32c(&bytes[0..12]), &bytes[HEADER_BYTES..len]) == stored
+}
+
 /// Decodes the record at the start of `bytes`. Returns it and its encoded length.
 pub fn decode_record(bytes: &[u8]) -> Result<(Record, usize), DecodeError> {
     let header = decode_header(bytes)?;

@@ -191,20 +191,7 @@ async fn a_file_cut_mid_record_loses_only_that_record() {
 #[tokio::test]
 async fn a_torn_multi_event_append_disappears_whole() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let before = {
-        let store = open(dir.path());
-        fill(&store, 10).await;
-        let before = read_everything(&store).await;
-        store
-            .append(
-                &stream("batch"),
-                ExpectedVersion::NoStream,
-                vec![event("one"), event("two"), event("three")],
-            )
-            .await
-            .expect("append");
-        before
-    };
+    let before = ten_then_a_batch_of_three(dir.path()).await;
     // Zero the middle record of the last append, as if its sector never reached the disk
     // while the sectors around it did.
     let segment = segment_file(dir.path(), 1);
@@ -231,6 +218,120 @@ async fn a_torn_multi_event_append_disappears_whole() {
         .await
         .expect("read")
         .is_empty());
+}
+
+/// Appends 10 single events and then one 3-event append; returns the events before it.
+async fn ten_then_a_batch_of_three(dir: &Path) -> Vec<RecordedEvent> {
+    let store = open(dir);
+    fill(&store, 10).await;
+    let before = read_everything(&store).await;
+    store
+        .append(
+            &stream("batch"),
+            ExpectedVersion::NoStream,
+            vec![event("one"), event("two"), event("three")],
+        )
+        .await
+        .expect("append");
+    before
+}
+
+#[tokio::test]
+async fn a_batch_torn_before_its_first_record_is_cut_even_with_a_next_segment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let before = ten_then_a_batch_of_three(dir.path()).await;
+    assert!(
+        segment_file(dir.path(), 2).exists(),
+        "the next segment is prepared"
+    );
+    // The batch's first sector never reached the disk; the rest of it did.
+    let segment = segment_file(dir.path(), 1);
+    let records = records_in(&segment);
+    let (offset, len, position) = records[10];
+    assert_eq!(position, Position(11));
+    let file = OpenOptions::new().write(true).open(&segment).expect("open");
+    file.write_all_at(&vec![0u8; len], offset).expect("zero");
+    drop(file);
+    fs::remove_dir_all(dir.path().join("index")).expect("remove index");
+
+    let report = verify(dir.path()).expect("verify");
+    assert!(report.is_ok(), "{:?}", report.problems);
+    assert!(report.torn_tail.is_some());
+    let store = open(dir.path());
+    assert_eq!(read_everything(&store).await, before);
+    assert_eq!(
+        store
+            .stream_version(&stream("batch"))
+            .await
+            .expect("version"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn stray_bytes_after_the_last_record_are_cut_not_left_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let before = {
+        let store = open(dir.path());
+        fill(&store, 10).await;
+        read_everything(&store).await
+    };
+    let segment = segment_file(dir.path(), 1);
+    let (offset, len, _) = *records_in(&segment).last().expect("records");
+    let stray_at = offset + len as u64 + 100;
+    let file = OpenOptions::new().write(true).open(&segment).expect("open");
+    file.write_all_at(&[0xAB; 50], stray_at)
+        .expect("stray bytes");
+    drop(file);
+
+    let store = open(dir.path());
+    assert_eq!(read_everything(&store).await, before);
+    drop(store);
+    let bytes = fs::read(&segment).expect("read");
+    assert!(
+        bytes[stray_at as usize..stray_at as usize + 50]
+            .iter()
+            .all(|b| *b == 0),
+        "the stray bytes were zeroed"
+    );
+    let report = verify(dir.path()).expect("verify");
+    assert!(report.is_ok() && report.torn_tail.is_none(), "{report:?}");
+}
+
+#[tokio::test]
+async fn a_record_from_a_newer_format_is_never_cut() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = open(dir.path());
+        fill(&store, 5).await;
+    }
+    // Rewrite the last record as format version 2 with a valid checksum.
+    let segment = segment_file(dir.path(), 1);
+    let (offset, len, _) = *records_in(&segment).last().expect("records");
+    let mut bytes = fs::read(&segment).expect("read");
+    let record = &mut bytes[offset as usize..offset as usize + len];
+    record[4] = 2;
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&record[0..12]), &record[16..]);
+    record[12..16].copy_from_slice(&crc.to_le_bytes());
+    let record = record.to_vec();
+    let file = OpenOptions::new().write(true).open(&segment).expect("open");
+    file.write_all_at(&record, offset).expect("rewrite");
+    drop(file);
+    fs::remove_dir_all(dir.path().join("index")).expect("remove index");
+
+    match EmbeddedStore::open(config(dir.path())) {
+        Err(StoreError::Corrupt { place, reason }) => {
+            assert_eq!(place.position, Some(Position(5)));
+            assert!(reason.contains("newer Duro"), "{reason}");
+        }
+        Err(other) => panic!("expected a refusal, got {other}"),
+        Ok(_) => panic!("a record of a newer format must not be cut"),
+    }
+    let after = fs::read(&segment).expect("read");
+    assert_eq!(
+        &after[offset as usize..offset as usize + len],
+        record.as_slice()
+    );
 }
 
 #[tokio::test]

@@ -15,9 +15,9 @@
 //!
 //! A stream's events are indexed in runs: all of its events written to sled in one apply
 //! share one key. sled's cost is per key, so a stream that gains ten events between two
-//! applies costs one insert, not ten. Runs never need rewriting; a reader that meets two runs
-//! covering the same seq (possible only after a crash between two applies of one catch-up)
-//! takes each seq once. Batch starts are kept sparsely, one every `BATCH_STRIDE` positions:
+//! applies costs one insert, not ten. Runs never overlap: every apply carries the checkpoint
+//! it reaches in the same atomic sled batch, and indexing resumes from that checkpoint, so no
+//! event is indexed twice. (A reader still takes each seq once, as a guard.) Batch starts are kept sparsely, one every `BATCH_STRIDE` positions:
 //! a global read scans forward from the nearest one.
 //!
 //! sled may lose its last writes in a crash (its flush is not an fsync); the checkpoint then
@@ -170,11 +170,9 @@ impl Index {
                 offset: field(2)?,
             },
             last_recorded_at: Timestamp(field(3)? as i64),
-            last: if value.len() >= 32 + LOCATION_BYTES {
-                decode_location(&value[32..]).filter(|at| at.position.0 > 0)
-            } else {
-                None
-            },
+            last: decode_location(value.get(32..).ok_or_else(|| Self::damaged("checkpoint"))?)
+                .ok_or_else(|| Self::damaged("checkpoint"))
+                .map(|at| (at.position.0 > 0).then_some(at))?,
         }))
     }
 

@@ -304,8 +304,13 @@ impl EmbeddedStore {
             ));
         }
         let journal_dir = config.journal_dir();
-        fs::create_dir_all(&journal_dir)
-            .map_err(|e| StoreError::io(format!("creating {}", journal_dir.display()), e))?;
+        if !journal_dir.is_dir() {
+            fs::create_dir_all(&journal_dir)
+                .map_err(|e| StoreError::io(format!("creating {}", journal_dir.display()), e))?;
+            // Make the new directory's entry durable before any record depends on it.
+            segment::sync_dir(&config.data_dir)
+                .map_err(|e| StoreError::io(format!("syncing {}", config.data_dir.display()), e))?;
+        }
         let lock = lock_data_dir(&config.data_dir, LockMode::Exclusive)?;
         remove_temp_segments(&journal_dir)
             .map_err(|e| StoreError::io("removing unfinished segments", e))?;
@@ -320,6 +325,10 @@ impl EmbeddedStore {
         let recovered = recover(&journal_dir, &config.index_dir(), &index, segments[0])?;
         let segment = open_for_write(&journal_dir, recovered.next.segment)
             .map_err(|e| StoreError::io("opening the segment to append to", e))?;
+        let segment_capacity = segment
+            .metadata()
+            .map_err(|e| StoreError::io("reading the size of the segment to append to", e))?
+            .len();
         let shared = Arc::new(Shared {
             index,
             overlay: Overlay::default(),
@@ -340,6 +349,7 @@ impl EmbeddedStore {
         let writer = Writer {
             dir: journal_dir,
             segment_bytes: config.segment_bytes,
+            segment_capacity,
             batch_bytes_max: BATCH_BYTES_MAX.min(append_bytes_max),
             segment,
             next: recovered.next,

@@ -22,7 +22,8 @@ use super::segment::{list_segments, read_up_to, segment_path, Location};
 use crate::error::{LogPlace, StoreError};
 use crate::ids::Position;
 use crate::record::{
-    decode_header, decode_record, is_zeroed, DecodeError, Record, HEADER_BYTES, MAGIC,
+    checksum_matches, decode_header, decode_record, frame_len, is_zeroed, DecodeError, Record,
+    HEADER_BYTES, MAGIC,
 };
 
 const READ_CHUNK_BYTES: usize = 1024 * 1024;
@@ -128,6 +129,18 @@ impl LogCursor {
             }
             Err(error) => Ok(Raw::Bad { location, error }),
         }
+    }
+
+    /// Whether the bytes at `location` have a sound frame (magic, a sane length, a matching
+    /// checksum) whatever their format version and flags say.
+    pub fn frame_is_intact(&mut self, location: Location) -> io::Result<bool> {
+        self.move_to(location)?;
+        let header = self.reader.bytes_at(location.offset, HEADER_BYTES)?;
+        let Some(len) = frame_len(header) else {
+            return Ok(false);
+        };
+        let bytes = self.reader.bytes_at(location.offset, len)?;
+        Ok(checksum_matches(bytes))
     }
 
     /// Moves to the start of the next segment; false if there is none.
@@ -242,6 +255,9 @@ impl Scanner {
                     return Ok(ScanStep::Record(scanned));
                 }
                 Raw::Bad { location, error } => {
+                    if let Some(refusal) = self.newer_format(location, &error)? {
+                        return Ok(ScanStep::End(refusal));
+                    }
                     return self
                         .classify(location, Some(error.to_string()))
                         .map(ScanStep::End);
@@ -253,6 +269,34 @@ impl Scanner {
                 }
             }
         }
+    }
+
+    /// A whole record of a format this build cannot read (its checksum holds) is not a torn
+    /// write: cutting it would destroy data a newer Duro wrote. It stops the scan as damage
+    /// does, so the store refuses to open.
+    fn newer_format(
+        &mut self,
+        location: Location,
+        error: &DecodeError,
+    ) -> Result<Option<TailState>, StoreError> {
+        if !matches!(
+            error,
+            DecodeError::UnsupportedVersion { .. } | DecodeError::ReservedFlags { .. }
+        ) {
+            return Ok(None);
+        }
+        let intact = self
+            .cursor
+            .frame_is_intact(location)
+            .map_err(|e| StoreError::io("reading the journal", e))?;
+        Ok(intact.then(|| TailState::Corrupt {
+            place: self.place(location),
+            reason: format!(
+                "{error}: the record is intact, so it was written by a newer Duro; open this \
+                 journal with that version"
+            ),
+            resume_at: None,
+        }))
     }
 
     /// At zeros: either move on to the next segment (returns None) or end the scan.
@@ -269,23 +313,20 @@ impl Scanner {
                 .classify(location, None)
                 .map(|t| Some(ScanStep::End(t)));
         }
-        // A batch never spans segments and the writer never leaves a gap inside one, so
-        // anything valid after the zeros in this segment is a hole in the log.
+        // The writer never leaves a gap inside a segment, so bytes after these zeros are
+        // either the rest of a batch torn by a crash (its first sectors never reached the
+        // disk) or damage. The full classification tells which.
         let rest = search_after(
             &self.dir,
             location,
             Some(location.segment),
             self.expected_next,
         )?;
-        if let Some(found) = rest.first_valid {
-            return Ok(Some(ScanStep::End(TailState::Corrupt {
-                place: self.place(location),
-                reason: format!(
-                    "zeros where a record should be, followed by position {} at offset {}",
-                    found.record.event.position.0, found.location.offset
-                ),
-                resume_at: Some(found),
-            })));
+        if rest.first_valid.is_some() || !rest.nonzero.is_empty() {
+            let reason = "zeros inside a segment with data after them".to_string();
+            return self
+                .classify(location, Some(reason))
+                .map(|t| Some(ScanStep::End(t)));
         }
         self.cursor
             .next_segment()

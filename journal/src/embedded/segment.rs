@@ -35,10 +35,15 @@ pub fn list_segments(dir: &Path) -> io::Result<Vec<u64>> {
     for entry in fs::read_dir(dir)? {
         let name = entry?.file_name();
         let Some(name) = name.to_str() else { continue };
-        if let Some(stem) = name.strip_suffix(SEGMENT_SUFFIX) {
-            if let Ok(number) = stem.parse::<u64>() {
-                numbers.push(number);
-            }
+        let Some(stem) = name.strip_suffix(SEGMENT_SUFFIX) else {
+            continue;
+        };
+        // Exactly the names `segment_path` makes, so that listing and opening agree.
+        if stem.len() != 10 || !stem.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        if let Ok(number) = stem.parse::<u64>() {
+            numbers.push(number);
         }
     }
     numbers.sort_unstable();

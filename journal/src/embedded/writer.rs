@@ -39,7 +39,12 @@ pub struct AppendRequest {
 
 pub struct Writer {
     pub dir: PathBuf,
+    /// Size of new segments.
     pub segment_bytes: u64,
+    /// Size of the segment being written, which an older configuration may have made
+    /// smaller or larger than `segment_bytes`: writing past its preallocated end would make
+    /// every fdatasync carry metadata.
+    pub segment_capacity: u64,
     pub batch_bytes_max: usize,
     pub segment: File,
     pub next: Location,
@@ -206,7 +211,7 @@ impl Writer {
                 spans.push((start as u64, len as u32));
             }
         }
-        if self.next.offset + self.buf.len() as u64 > self.segment_bytes {
+        if self.next.offset + self.buf.len() as u64 > self.segment_capacity {
             self.roll()?;
         }
         let base = self.next;
@@ -281,6 +286,10 @@ impl Writer {
             create_segment(&self.dir, number, self.segment_bytes)
         }
         .map_err(|e| StoreError::io(format!("opening segment {number}"), e))?;
+        self.segment_capacity = segment
+            .metadata()
+            .map_err(|e| StoreError::io(format!("reading the size of segment {number}"), e))?
+            .len();
         self.segment = segment;
         self.next = Location {
             segment: number,
