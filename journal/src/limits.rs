@@ -23,8 +23,8 @@ pub const APPEND_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// bounds the writer's buffer and the latency of the batch's single write.
 pub const BATCH_BYTES_MAX: usize = 4 * 1024 * 1024;
 
-/// Appends waiting for the writer. Callers beyond this wait (backpressure) instead of
-/// growing the queue without bound.
+/// Appends in flight (queued or being committed). Callers beyond this wait (backpressure)
+/// instead of growing the queue without bound.
 pub const APPEND_QUEUE_MAX: usize = 4096;
 
 /// Durable batches whose index entries may wait for sled. Beyond this the writer waits for

@@ -16,6 +16,8 @@ pub trait EventStore: Send + Sync + 'static {
     /// Appends `events` to `stream` if its version satisfies `expected`, atomically: after
     /// any crash either all of them are in the journal or none is. Returns only once they are
     /// durable. Fails with [`StoreError::Conflict`] when the stream's version does not match.
+    /// If the returned future is dropped before it completes, the append may still happen:
+    /// callers that must know retry with [`ExpectedVersion::Exact`] and read the stream.
     async fn append(
         &self,
         stream: &StreamName,

@@ -10,6 +10,7 @@
 //! Opening the store cuts a torn tail off the log, refuses to open a damaged one, and brings
 //! the index up to the end of the log.
 
+mod group_commit;
 mod index;
 mod indexer;
 mod overlay;
@@ -24,8 +25,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use async_trait::async_trait;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
+use self::group_commit::GroupCommit;
 use self::index::{Checkpoint, EventLocation, Index, IndexEntry};
 use self::overlay::Overlay;
 use self::scan::{LogCursor, Raw, ScanStep, Scanner, TailState};
@@ -84,7 +86,7 @@ pub fn journal_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("journal")
 }
 
-/// State shared by the writer thread and readers.
+/// State shared by the writer, the indexer and readers.
 pub struct Shared {
     index: Index,
     overlay: Overlay,
@@ -284,15 +286,17 @@ fn place(position: Option<Position>, location: Location) -> LogPlace {
 /// The embedded event store. Dropping it stops the writer after the appends already queued.
 pub struct EmbeddedStore {
     shared: Arc<Shared>,
-    queue: Option<mpsc::Sender<AppendRequest>>,
-    writer: Option<JoinHandle<()>>,
+    commit: Arc<GroupCommit>,
+    /// Bounds the appends in flight (`APPEND_QUEUE_MAX`): callers beyond it wait.
+    in_flight: Arc<tokio::sync::Semaphore>,
+    committer: Option<JoinHandle<()>>,
     append_bytes_max: usize,
     _lock: File,
 }
 
 impl EmbeddedStore {
     /// Opens (or creates) the store in `config.data_dir`: recovers the log's tail, catches the
-    /// index up, and starts the writer thread.
+    /// index up, and starts the indexer and committer threads.
     pub fn open(config: EmbeddedConfig) -> Result<EmbeddedStore, StoreError> {
         if config.segment_bytes < SEGMENT_BYTES_MIN {
             return Err(StoreError::io(
@@ -346,11 +350,11 @@ impl EmbeddedStore {
                 .spawn(move || indexer::run(shared, index_receiver))
                 .map_err(|e| StoreError::io("starting the indexer thread", e))?
         };
+        let batch_bytes_max = BATCH_BYTES_MAX.min(append_bytes_max);
         let writer = Writer {
             dir: journal_dir,
             segment_bytes: config.segment_bytes,
             segment_capacity,
-            batch_bytes_max: BATCH_BYTES_MAX.min(append_bytes_max),
             segment,
             next: recovered.next,
             next_position: recovered.next_position,
@@ -358,19 +362,22 @@ impl EmbeddedStore {
             shared: shared.clone(),
             preparing: None,
             buf: Vec::new(),
-            carry: None,
             index_jobs: Some(index_jobs),
             indexer: Some(indexer),
         };
-        let (queue, receiver) = mpsc::channel(APPEND_QUEUE_MAX);
-        let writer = std::thread::Builder::new()
-            .name("duro-journal-writer".into())
-            .spawn(move || writer.run(receiver))
-            .map_err(|e| StoreError::io("starting the writer thread", e))?;
+        let commit = Arc::new(GroupCommit::new(writer, batch_bytes_max));
+        let committer = {
+            let commit = commit.clone();
+            std::thread::Builder::new()
+                .name("duro-journal-committer".into())
+                .spawn(move || commit.run_committer())
+                .map_err(|e| StoreError::io("starting the committer thread", e))?
+        };
         Ok(EmbeddedStore {
             shared,
-            queue: Some(queue),
-            writer: Some(writer),
+            commit,
+            in_flight: Arc::new(tokio::sync::Semaphore::new(APPEND_QUEUE_MAX)),
+            committer: Some(committer),
             append_bytes_max,
             _lock: lock,
         })
@@ -395,11 +402,11 @@ impl EmbeddedStore {
 
 impl Drop for EmbeddedStore {
     fn drop(&mut self) {
-        // Closing the queue lets the writer finish what is queued and exit; joining it
-        // releases sled's lock before the data directory's lock is released.
-        self.queue.take();
-        if let Some(writer) = self.writer.take() {
-            let _ = writer.join();
+        // The committer finishes what is queued, then stops the indexer and flushes sled;
+        // joining it releases sled's lock before the data directory's lock is released.
+        self.commit.shut_down();
+        if let Some(committer) = self.committer.take() {
+            let _ = committer.join();
         }
     }
 }
@@ -437,8 +444,12 @@ impl EventStore for EmbeddedStore {
             encoded_bytes_max,
             reply,
         };
-        let queue = self.queue.as_ref().ok_or(StoreError::Closed)?;
-        queue.send(request).await.map_err(|_| StoreError::Closed)?;
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        self.commit.submit(request);
         answer.await.map_err(|_| StoreError::Closed)?
     }
 

@@ -1,13 +1,10 @@
-//! The single writer thread: group commit.
+//! The writer: the one owner of the log's end. `commit` takes a group of appends, checks each
+//! one's expected version, encodes them into one buffer, writes it with one `pwrite`, makes
+//! it durable with one `fdatasync`, publishes the batch to readers and answers every caller.
+//! Who calls `commit`, and when, is `group_commit`'s business.
 //!
-//! Appends queue on a bounded channel. The writer takes every append waiting (up to a batch's
-//! byte limit), checks each one's expected version, encodes them into one buffer, writes it
-//! with one `pwrite` and makes it durable with one `fdatasync`, then updates the index and
-//! answers every caller. While one batch is being synced the next one queues up, so
-//! concurrent appends share the cost of a sync.
-//!
-//! Being the only writer is what makes optimistic concurrency simple: versions are checked
-//! and seqs assigned by one thread, in queue order.
+//! Being the only writer (it sits behind a mutex) is what makes optimistic concurrency
+//! simple: versions are checked and seqs assigned in queue order, one group at a time.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -16,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::index::{Checkpoint, EventLocation, IndexEntry};
 use super::indexer::IndexJob;
@@ -45,7 +42,6 @@ pub struct Writer {
     /// smaller or larger than `segment_bytes`: writing past its preallocated end would make
     /// every fdatasync carry metadata.
     pub segment_capacity: u64,
-    pub batch_bytes_max: usize,
     pub segment: File,
     pub next: Location,
     pub next_position: Position,
@@ -55,7 +51,6 @@ pub struct Writer {
     /// roll-over rarely waits for 64 MiB of zeros to be written.
     pub preparing: Option<JoinHandle<std::io::Result<()>>>,
     pub buf: Vec<u8>,
-    pub carry: Option<AppendRequest>,
     /// Entries of durable batches, on their way to sled (bounded: backpressure).
     pub index_jobs: Option<std::sync::mpsc::SyncSender<IndexJob>>,
     pub indexer: Option<JoinHandle<()>>,
@@ -68,30 +63,14 @@ struct Admitted {
 }
 
 impl Writer {
-    pub fn run(mut self, mut queue: mpsc::Receiver<AppendRequest>) {
+    /// Called once before the first batch.
+    pub fn start(&mut self) {
         self.prepare_next_segment();
-        loop {
-            let first = match self.carry.take() {
-                Some(request) => request,
-                None => match queue.blocking_recv() {
-                    Some(request) => request,
-                    None => break,
-                },
-            };
-            let mut bytes = first.encoded_bytes_max;
-            let mut batch = vec![first];
-            while bytes < self.batch_bytes_max {
-                let Ok(request) = queue.try_recv() else { break };
-                if bytes + request.encoded_bytes_max > self.batch_bytes_max {
-                    self.carry = Some(request);
-                    break;
-                }
-                bytes += request.encoded_bytes_max;
-                batch.push(request);
-            }
-            self.commit(batch);
-        }
-        // Let the indexer write out what it holds before sled is flushed.
+    }
+
+    /// Called once after the last batch: lets the indexer write out what it holds, then
+    /// flushes sled.
+    pub fn shutdown(&mut self) {
         self.index_jobs.take();
         if let Some(indexer) = self.indexer.take() {
             let _ = indexer.join();
@@ -104,7 +83,8 @@ impl Writer {
         }
     }
 
-    fn commit(&mut self, batch: Vec<AppendRequest>) {
+    /// Commits one group of appends: version checks, one write, one fdatasync, answers.
+    pub fn commit(&mut self, batch: Vec<AppendRequest>) {
         if let Some(reason) = self.shared.poisoned() {
             for request in batch {
                 let _ = request.reply.send(Err(StoreError::Poisoned {
