@@ -1,10 +1,28 @@
-//! Duro's engine: workflow definitions, the pure run state machine and the executor.
+//! Duro's engine: workflow definitions, the pure run state machine and (next) the executor.
 //!
-//! For now it holds the event store the rest of the engine will be built on, so that the
-//! binary is wired end to end (`duro serve` opens the journal through the engine). The run
-//! state machine, steps, templates and the executor are the next piece of work.
+//! - `definition`: workflows as users write them, checked into steps.
+//! - `events`: the facts of a run, as stored in its journal stream.
+//! - `run`: the run's state and `evolve`, the fold of its events.
+//! - `decide`: what should happen next, as commands.
+//! - `template`: `{{ ... }}` templates over a run's input and step outputs.
+//! - `duration`, `retry`: durations and retry policies.
+//! - `workflows`: definitions and their versions in `workflow-{id}` streams.
+//!
+//! Architecture invariant: `run`, `decide`, `definition`, `template`, `duration` and `retry`
+//! do no I/O, never read the clock and use no randomness: timestamps and ids come from
+//! events, jitter from a hash of the run and step ids. Replaying a journal therefore always
+//! gives the same state and the same commands.
 //!
 //! Architecture invariant: the engine reaches storage only through `journal::EventStore`.
+
+pub mod decide;
+pub mod definition;
+pub mod duration;
+pub mod events;
+pub mod retry;
+pub mod run;
+pub mod template;
+pub mod workflows;
 
 use std::sync::Arc;
 

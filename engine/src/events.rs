@@ -1,0 +1,152 @@
+//! The facts of a run, in the past tense, as they are stored in its `run-{id}` stream.
+//!
+//! Encoded with postcard. postcard cannot carry `serde_json::Value` (it is not
+//! self-describing), so user JSON (input, outputs, payloads) travels as JSON text. The
+//! journal stores each event's type tag in the record header: `RunEvent::tag` gives it, and
+//! the tags below are part of the journal format, never reused or renumbered.
+
+use journal::EventType;
+use serde::{Deserialize, Serialize};
+
+/// Why a step attempt failed, as recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepError {
+    /// A machine-readable code (an HTTP status, "TIMEOUT", "TEMPLATE_ERROR", ...).
+    pub code: Option<String>,
+    pub message: String,
+    /// Whether the executor judged the failure worth retrying (network errors, 5xx, 429).
+    pub retryable: bool,
+}
+
+/// Why a whole run failed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunError {
+    pub step_id: Option<String>,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum RunEvent {
+    RunStarted {
+        run_id: String,
+        workflow_id: String,
+        workflow_version: u64,
+        input_json: String,
+        idempotency_key: Option<String>,
+        connection_id: Option<String>,
+    },
+    /// The executor is about to carry out `attempt` of a step; durable before the side effect.
+    StepStarted {
+        step_id: String,
+        attempt: u32,
+    },
+    StepCompleted {
+        step_id: String,
+        attempt: u32,
+        output_json: String,
+    },
+    StepFailed {
+        step_id: String,
+        attempt: u32,
+        error: StepError,
+    },
+    /// The step will get attempt `next_attempt` once the timer at `fire_at_ms` fires.
+    StepRetryScheduled {
+        step_id: String,
+        next_attempt: u32,
+        fire_at_ms: i64,
+    },
+    /// A delay step sleeps until `fire_at_ms`.
+    TimerScheduled {
+        step_id: String,
+        fire_at_ms: i64,
+    },
+    /// The timer of `step_id` (a delay, a retry wait or a wait timeout) fired.
+    TimerFired {
+        step_id: String,
+    },
+    /// A wait step paused the run until resumed, or until `timeout_at_ms`.
+    RunPaused {
+        step_id: String,
+        timeout_at_ms: Option<i64>,
+    },
+    RunResumed {
+        step_id: String,
+        payload_json: String,
+    },
+    RunCancelled {
+        reason: String,
+    },
+    RunCompleted {
+        output_json: String,
+    },
+    RunFailed {
+        error: RunError,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot decode run event (type {tag}): {reason}")]
+pub struct EventDecodeError {
+    pub tag: u16,
+    pub reason: String,
+}
+
+impl RunEvent {
+    /// The journal's type tag for this event. Part of the journal format: never renumber.
+    pub fn tag(&self) -> EventType {
+        EventType(match self {
+            RunEvent::RunStarted { .. } => 100,
+            RunEvent::StepStarted { .. } => 101,
+            RunEvent::StepCompleted { .. } => 102,
+            RunEvent::StepFailed { .. } => 103,
+            RunEvent::StepRetryScheduled { .. } => 104,
+            RunEvent::TimerScheduled { .. } => 105,
+            RunEvent::TimerFired { .. } => 106,
+            RunEvent::RunPaused { .. } => 107,
+            RunEvent::RunResumed { .. } => 108,
+            RunEvent::RunCancelled { .. } => 109,
+            RunEvent::RunCompleted { .. } => 110,
+            RunEvent::RunFailed { .. } => 111,
+        })
+    }
+
+    /// The event's name as the API shows it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RunEvent::RunStarted { .. } => "RunStarted",
+            RunEvent::StepStarted { .. } => "StepStarted",
+            RunEvent::StepCompleted { .. } => "StepCompleted",
+            RunEvent::StepFailed { .. } => "StepFailed",
+            RunEvent::StepRetryScheduled { .. } => "StepRetryScheduled",
+            RunEvent::TimerScheduled { .. } => "TimerScheduled",
+            RunEvent::TimerFired { .. } => "TimerFired",
+            RunEvent::RunPaused { .. } => "RunPaused",
+            RunEvent::RunResumed { .. } => "RunResumed",
+            RunEvent::RunCancelled { .. } => "RunCancelled",
+            RunEvent::RunCompleted { .. } => "RunCompleted",
+            RunEvent::RunFailed { .. } => "RunFailed",
+        }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        // Every field is a plain value postcard encodes; serializing to a Vec cannot fail.
+        postcard::to_stdvec(self).unwrap_or_else(|error| unreachable!("postcard: {error}"))
+    }
+
+    /// Decodes an event read from the journal; the tag must agree with the payload.
+    pub fn decode(tag: EventType, data: &[u8]) -> Result<RunEvent, EventDecodeError> {
+        let event: RunEvent = postcard::from_bytes(data).map_err(|e| EventDecodeError {
+            tag: tag.0,
+            reason: e.to_string(),
+        })?;
+        if event.tag() != tag {
+            return Err(EventDecodeError {
+                tag: tag.0,
+                reason: format!("the payload is a {}", event.name()),
+            });
+        }
+        Ok(event)
+    }
+}

@@ -1,0 +1,270 @@
+//! A run's state, and `evolve`: the fold of its events. No logic lives here beyond recording
+//! what the events say (the decisions are in `decide`); no clock, no randomness, no I/O.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::events::{RunError, RunEvent, StepError};
+
+/// Where a run stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Pending,
+    Running,
+    /// Waiting on a durable timer (a delay or a retry's backoff).
+    Sleeping,
+    /// Waiting to be resumed (a wait step).
+    Paused,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl RunStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Completed | RunStatus::Failed | RunStatus::Cancelled
+        )
+    }
+
+    /// The one list of legal status changes, checked on every fold.
+    pub fn can_transition_to(self, next: RunStatus) -> bool {
+        use RunStatus::*;
+        match (self, next) {
+            (a, b) if a == b => true,
+            (Pending, Running | Sleeping | Paused | Completed | Failed | Cancelled) => true,
+            (Running, Sleeping | Paused | Completed | Failed | Cancelled) => true,
+            (Sleeping, Running | Paused | Completed | Failed | Cancelled) => true,
+            (Paused, Running | Sleeping | Completed | Failed | Cancelled) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Where one step stands.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "camelCase")]
+pub enum StepState {
+    /// `attempt` was started (and may be in flight, or lost in a crash).
+    Running {
+        attempt: u32,
+    },
+    /// `attempt` failed; whether it is retried is decided next.
+    AttemptFailed {
+        attempt: u32,
+        error: StepError,
+    },
+    /// Attempt `next_attempt` waits for its backoff timer.
+    RetryWaiting {
+        next_attempt: u32,
+        fire_at_ms: i64,
+    },
+    /// The retry timer fired: attempt `next_attempt` is due.
+    RetryDue {
+        next_attempt: u32,
+    },
+    /// A delay step sleeps.
+    Sleeping {
+        fire_at_ms: i64,
+    },
+    /// A wait step holds the run.
+    Paused {
+        timeout_at_ms: Option<i64>,
+    },
+    /// A wait step's timeout fired.
+    TimedOut,
+    Completed {
+        output_json: String,
+        attempts: u32,
+    },
+}
+
+/// Everything known about a run, folded from its events.
+#[derive(Clone, Debug, PartialEq, Default, Serialize)]
+pub struct RunState {
+    pub run_id: String,
+    pub workflow_id: String,
+    pub workflow_version: u64,
+    pub input_json: String,
+    pub status: Option<RunStatus>,
+    pub steps: BTreeMap<String, StepState>,
+    pub output_json: Option<String>,
+    pub error: Option<RunError>,
+    /// Events folded so far: the stream version this state reflects.
+    pub events: u64,
+    /// Events that did not fit the state (a bug or a foreign writer); kept, never dropped.
+    pub anomalies: Vec<String>,
+}
+
+impl RunState {
+    pub fn status(&self) -> RunStatus {
+        self.status.unwrap_or(RunStatus::Pending)
+    }
+
+    pub fn step(&self, step_id: &str) -> Option<&StepState> {
+        self.steps.get(step_id)
+    }
+
+    fn set_status(&mut self, next: RunStatus) {
+        let current = self.status();
+        if self.status.is_some() && !current.can_transition_to(next) {
+            self.anomalies
+                .push(format!("illegal status change {current:?} -> {next:?}"));
+            return;
+        }
+        self.status = Some(next);
+    }
+
+    fn set_step(&mut self, step_id: &str, state: StepState) {
+        self.steps.insert(step_id.to_owned(), state);
+    }
+}
+
+/// Folds one event into the state. Replaying a run is `events.fold(RunState::default(), evolve)`.
+pub fn evolve(mut state: RunState, event: &RunEvent) -> RunState {
+    state.events += 1;
+    if state.status().is_terminal() {
+        state
+            .anomalies
+            .push(format!("{} after the run ended", event.name()));
+        return state;
+    }
+    match event {
+        RunEvent::RunStarted {
+            run_id,
+            workflow_id,
+            workflow_version,
+            input_json,
+            ..
+        } => {
+            state.run_id = run_id.clone();
+            state.workflow_id = workflow_id.clone();
+            state.workflow_version = *workflow_version;
+            state.input_json = input_json.clone();
+            state.status = Some(RunStatus::Pending);
+        }
+        RunEvent::StepStarted { step_id, attempt } => {
+            state.set_step(step_id, StepState::Running { attempt: *attempt });
+            state.set_status(RunStatus::Running);
+        }
+        RunEvent::StepCompleted {
+            step_id,
+            attempt,
+            output_json,
+        } => {
+            state.set_step(
+                step_id,
+                StepState::Completed {
+                    output_json: output_json.clone(),
+                    attempts: *attempt,
+                },
+            );
+            state.set_status(RunStatus::Running);
+        }
+        RunEvent::StepFailed {
+            step_id,
+            attempt,
+            error,
+        } => {
+            state.set_step(
+                step_id,
+                StepState::AttemptFailed {
+                    attempt: *attempt,
+                    error: error.clone(),
+                },
+            );
+        }
+        RunEvent::StepRetryScheduled {
+            step_id,
+            next_attempt,
+            fire_at_ms,
+        } => {
+            state.set_step(
+                step_id,
+                StepState::RetryWaiting {
+                    next_attempt: *next_attempt,
+                    fire_at_ms: *fire_at_ms,
+                },
+            );
+            state.set_status(RunStatus::Sleeping);
+        }
+        RunEvent::TimerScheduled {
+            step_id,
+            fire_at_ms,
+        } => {
+            state.set_step(
+                step_id,
+                StepState::Sleeping {
+                    fire_at_ms: *fire_at_ms,
+                },
+            );
+            state.set_status(RunStatus::Sleeping);
+        }
+        RunEvent::TimerFired { step_id } => timer_fired(&mut state, step_id),
+        RunEvent::RunPaused {
+            step_id,
+            timeout_at_ms,
+        } => {
+            state.set_step(
+                step_id,
+                StepState::Paused {
+                    timeout_at_ms: *timeout_at_ms,
+                },
+            );
+            state.set_status(RunStatus::Paused);
+        }
+        RunEvent::RunResumed {
+            step_id,
+            payload_json,
+        } => {
+            state.set_step(
+                step_id,
+                StepState::Completed {
+                    output_json: payload_json.clone(),
+                    attempts: 1,
+                },
+            );
+            state.set_status(RunStatus::Running);
+        }
+        RunEvent::RunCancelled { .. } => state.set_status(RunStatus::Cancelled),
+        RunEvent::RunCompleted { output_json } => {
+            state.output_json = Some(output_json.clone());
+            state.set_status(RunStatus::Completed);
+        }
+        RunEvent::RunFailed { error } => {
+            state.error = Some(error.clone());
+            state.set_status(RunStatus::Failed);
+        }
+    }
+    state
+}
+
+/// A timer means what the step it belongs to is waiting for.
+fn timer_fired(state: &mut RunState, step_id: &str) {
+    let next = match state.steps.get(step_id) {
+        Some(StepState::RetryWaiting { next_attempt, .. }) => StepState::RetryDue {
+            next_attempt: *next_attempt,
+        },
+        Some(StepState::Sleeping { fire_at_ms }) => StepState::Completed {
+            output_json: format!("{{\"sleptUntilMs\":{fire_at_ms}}}"),
+            attempts: 1,
+        },
+        Some(StepState::Paused { .. }) => StepState::TimedOut,
+        other => {
+            state
+                .anomalies
+                .push(format!("TimerFired for step {step_id} in state {other:?}"));
+            return;
+        }
+    };
+    state.set_step(step_id, next);
+    state.set_status(RunStatus::Running);
+}
+
+/// Replays a whole history.
+pub fn replay<'a>(events: impl IntoIterator<Item = &'a RunEvent>) -> RunState {
+    events.into_iter().fold(RunState::default(), evolve)
+}

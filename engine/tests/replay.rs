@@ -1,0 +1,327 @@
+//! The state machine's promises, checked on generated workflows and outcomes:
+//! folding a journal twice gives the same state; a run interrupted after any prefix of its
+//! journal and continued from that prefix writes exactly the journal the uninterrupted run
+//! writes (so it ends in the same state with the same output); no step completes twice.
+//!
+//! The executor here is a simulation: each attempt's outcome comes from a script, time is a
+//! function of the journal's length, and a wait step is resumed or times out as scripted.
+
+use std::collections::HashMap;
+
+use engine::decide::{decide, Command};
+use engine::definition::{DelaySpec, OnTimeout, Step, StepKind};
+use engine::events::{RunError, RunEvent, StepError};
+use engine::retry::RetryPolicy;
+use engine::run::{replay, RunState, RunStatus, StepState};
+use proptest::prelude::*;
+
+/// What happens to attempt `a` of step `s` (missing: success), and whether wait steps time out.
+#[derive(Clone, Debug)]
+struct Script {
+    failures: HashMap<(usize, u32), bool>,
+    wait_times_out: bool,
+}
+
+fn now_ms(journal: &[RunEvent]) -> i64 {
+    1_000 * journal.len() as i64
+}
+
+/// Carries out one command, appending what the real executor would record.
+fn carry_out(
+    steps: &[Step],
+    script: &Script,
+    state: &RunState,
+    command: &Command,
+    journal: &mut Vec<RunEvent>,
+) {
+    let index_of = |id: &str| steps.iter().position(|s| s.id == id).expect("known step");
+    let now = now_ms(journal);
+    match command {
+        Command::ExecuteStep { step_id, attempt } => {
+            if state.step(step_id) != Some(&StepState::Running { attempt: *attempt }) {
+                journal.push(RunEvent::StepStarted {
+                    step_id: step_id.clone(),
+                    attempt: *attempt,
+                });
+            }
+            match script.failures.get(&(index_of(step_id), *attempt)) {
+                None => journal.push(RunEvent::StepCompleted {
+                    step_id: step_id.clone(),
+                    attempt: *attempt,
+                    output_json: format!("\"{step_id} attempt {attempt}\""),
+                }),
+                Some(retryable) => journal.push(RunEvent::StepFailed {
+                    step_id: step_id.clone(),
+                    attempt: *attempt,
+                    error: StepError {
+                        code: None,
+                        message: "scripted".into(),
+                        retryable: *retryable,
+                    },
+                }),
+            }
+        }
+        Command::ScheduleRetry {
+            step_id,
+            next_attempt,
+            wait_ms,
+        } => journal.push(RunEvent::StepRetryScheduled {
+            step_id: step_id.clone(),
+            next_attempt: *next_attempt,
+            fire_at_ms: now + *wait_ms as i64,
+        }),
+        Command::StartDelay { step_id, delay } => {
+            let DelaySpec::For { duration_ms } = delay else {
+                panic!("only fixed delays are generated")
+            };
+            journal.push(RunEvent::TimerScheduled {
+                step_id: step_id.clone(),
+                fire_at_ms: now + *duration_ms as i64,
+            })
+        }
+        Command::AwaitTimer { step_id, .. } => journal.push(RunEvent::TimerFired {
+            step_id: step_id.clone(),
+        }),
+        Command::Pause {
+            step_id,
+            timeout_ms,
+        } => journal.push(RunEvent::RunPaused {
+            step_id: step_id.clone(),
+            timeout_at_ms: timeout_ms.map(|t| now + t as i64),
+        }),
+        Command::AwaitResume { step_id } => {
+            let has_timeout = matches!(
+                state.step(step_id),
+                Some(StepState::Paused {
+                    timeout_at_ms: Some(_)
+                })
+            );
+            if !(script.wait_times_out && has_timeout) {
+                journal.push(RunEvent::RunResumed {
+                    step_id: step_id.clone(),
+                    payload_json: "{\"approved\":true}".into(),
+                });
+            }
+        }
+        Command::CompleteStep {
+            step_id,
+            output_json,
+        } => journal.push(RunEvent::StepCompleted {
+            step_id: step_id.clone(),
+            attempt: 1,
+            output_json: output_json.clone(),
+        }),
+        Command::CompleteRun { output_json } => journal.push(RunEvent::RunCompleted {
+            output_json: output_json.clone(),
+        }),
+        Command::FailRun { error } => journal.push(RunEvent::RunFailed {
+            error: error.clone(),
+        }),
+    }
+}
+
+/// Runs from `journal` until the run ends, one command at a time (the first that records
+/// something), as the executor would after a restart.
+fn run_to_end(steps: &[Step], script: &Script, mut journal: Vec<RunEvent>) -> Vec<RunEvent> {
+    for _ in 0..10_000 {
+        let state = replay(&journal);
+        if state.status().is_terminal() {
+            return journal;
+        }
+        let before = journal.len();
+        for command in decide(steps, &state) {
+            carry_out(steps, script, &state, &command, &mut journal);
+            if journal.len() > before {
+                break;
+            }
+        }
+        assert!(
+            journal.len() > before,
+            "the run is stuck in {:?}",
+            state.status()
+        );
+    }
+    panic!("the run did not end");
+}
+
+fn started() -> RunEvent {
+    RunEvent::RunStarted {
+        run_id: "run_test".into(),
+        workflow_id: "wf_test".into(),
+        workflow_version: 1,
+        input_json: "{}".into(),
+        idempotency_key: None,
+        connection_id: None,
+    }
+}
+
+fn step_strategy(index: usize) -> impl Strategy<Value = Step> {
+    let kind = prop_oneof![
+        Just(StepKind::Transform {
+            mapping: serde_json::json!({})
+        }),
+        Just(StepKind::Http {
+            config: serde_json::json!({"url": "http://localhost/"})
+        }),
+        (0u64..5_000).prop_map(|duration_ms| StepKind::Delay(DelaySpec::For { duration_ms })),
+        (proptest::option::of(1u64..10_000), any::<bool>()).prop_map(|(timeout_ms, go_on)| {
+            StepKind::Wait {
+                timeout_ms,
+                on_timeout: if go_on {
+                    OnTimeout::Continue
+                } else {
+                    OnTimeout::Fail
+                },
+            }
+        }),
+    ];
+    (kind, 1u32..5, 0.0f64..1.0).prop_map(move |(kind, max_attempts, jitter)| Step {
+        id: format!("step-{index}"),
+        kind,
+        retry: RetryPolicy {
+            max_attempts,
+            jitter,
+            ..RetryPolicy::default()
+        },
+        timeout_ms: None,
+    })
+}
+
+fn workflow() -> impl Strategy<Value = Vec<Step>> {
+    (1usize..7).prop_flat_map(|n| (0..n).map(step_strategy).collect::<Vec<_>>())
+}
+
+fn script() -> impl Strategy<Value = Script> {
+    (
+        proptest::collection::hash_map((0usize..7, 1u32..5), any::<bool>(), 0..10),
+        any::<bool>(),
+    )
+        .prop_map(|(failures, wait_times_out)| Script {
+            failures,
+            wait_times_out,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn any_prefix_continued_writes_the_same_journal(steps in workflow(), script in script()) {
+        let full = run_to_end(&steps, &script, vec![started()]);
+        let final_state = replay(&full);
+        prop_assert!(final_state.status().is_terminal());
+        prop_assert!(final_state.anomalies.is_empty(), "{:?}", final_state.anomalies);
+        prop_assert_eq!(replay(&full), final_state.clone(), "folding twice gives the same state");
+        for cut in 1..full.len() {
+            let continued = run_to_end(&steps, &script, full[..cut].to_vec());
+            prop_assert_eq!(&continued, &full, "continued after {} events", cut);
+        }
+        let mut completions: HashMap<&str, usize> = HashMap::new();
+        for event in &full {
+            if let RunEvent::StepCompleted { step_id, .. } = event {
+                *completions.entry(step_id.as_str()).or_default() += 1;
+            }
+        }
+        prop_assert!(completions.values().all(|n| *n == 1), "{:?}", completions);
+    }
+
+    #[test]
+    fn a_run_completes_exactly_when_every_step_completes(steps in workflow(), script in script()) {
+        let full = run_to_end(&steps, &script, vec![started()]);
+        let state = replay(&full);
+        let all_done = steps.iter().all(|s| matches!(state.step(&s.id), Some(StepState::Completed { .. })));
+        prop_assert_eq!(state.status() == RunStatus::Completed, all_done);
+        if state.status() == RunStatus::Failed {
+            let RunError { step_id, .. } = state.error.clone().expect("a failed run has an error");
+            prop_assert!(step_id.is_some());
+        }
+    }
+}
+
+#[test]
+fn a_step_that_fails_twice_then_succeeds_completes_on_its_third_attempt() {
+    let steps = vec![Step {
+        id: "charge".into(),
+        kind: StepKind::Http {
+            config: serde_json::json!({"url": "http://localhost/"}),
+        },
+        retry: RetryPolicy::default(),
+        timeout_ms: None,
+    }];
+    let script = Script {
+        failures: HashMap::from([((0, 1), true), ((0, 2), true)]),
+        wait_times_out: false,
+    };
+    let journal = run_to_end(&steps, &script, vec![started()]);
+    let names: Vec<&str> = journal.iter().map(RunEvent::name).collect();
+    assert_eq!(
+        names,
+        vec![
+            "RunStarted",
+            "StepStarted",
+            "StepFailed",
+            "StepRetryScheduled",
+            "TimerFired",
+            "StepStarted",
+            "StepFailed",
+            "StepRetryScheduled",
+            "TimerFired",
+            "StepStarted",
+            "StepCompleted",
+            "RunCompleted",
+        ]
+    );
+    let state = replay(&journal);
+    assert_eq!(state.output_json.as_deref(), Some("\"charge attempt 3\""));
+}
+
+#[test]
+fn a_non_retryable_failure_fails_the_run_with_the_steps_error() {
+    let steps = vec![Step {
+        id: "charge".into(),
+        kind: StepKind::Http {
+            config: serde_json::json!({"url": "http://localhost/"}),
+        },
+        retry: RetryPolicy::default(),
+        timeout_ms: None,
+    }];
+    let script = Script {
+        failures: HashMap::from([((0, 1), false)]),
+        wait_times_out: false,
+    };
+    let state = replay(&run_to_end(&steps, &script, vec![started()]));
+    assert_eq!(state.status(), RunStatus::Failed);
+    assert_eq!(
+        state.error.and_then(|e| e.step_id).as_deref(),
+        Some("charge")
+    );
+}
+
+#[test]
+fn events_round_trip_through_their_encoding() {
+    let events = vec![
+        started(),
+        RunEvent::StepFailed {
+            step_id: "a".into(),
+            attempt: 2,
+            error: StepError {
+                code: Some("503".into()),
+                message: "unavailable".into(),
+                retryable: true,
+            },
+        },
+        RunEvent::RunResumed {
+            step_id: "w".into(),
+            payload_json: "{\"x\":[1,2]}".into(),
+        },
+    ];
+    for event in events {
+        let decoded = RunEvent::decode(event.tag(), &event.encode()).expect("decodes");
+        assert_eq!(decoded, event);
+    }
+    let wrong_tag = RunEvent::decode(journal::EventType(101), &started().encode());
+    assert!(
+        wrong_tag.is_err(),
+        "a payload under another event's tag is refused"
+    );
+}
