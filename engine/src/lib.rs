@@ -7,6 +7,7 @@
 //! - `template`: `{{ ... }}` templates over a run's input and step outputs.
 //! - `duration`, `retry`: durations and retry policies.
 //! - `workflows`: definitions and their versions in `workflow-{id}` streams.
+//! - `executor`: starts runs, drives them with `decide`, recovers them after a restart.
 //!
 //! Architecture invariant: `run`, `decide`, `definition`, `template`, `duration` and `retry`
 //! do no I/O, never read the clock and use no randomness: timestamps and ids come from
@@ -19,6 +20,7 @@ pub mod decide;
 pub mod definition;
 pub mod duration;
 pub mod events;
+pub mod executor;
 pub mod retry;
 pub mod run;
 pub mod template;

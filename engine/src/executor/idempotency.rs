@@ -1,0 +1,87 @@
+//! Idempotency keys: `(workflow, key)` names the first run started with it for 24 hours.
+//!
+//! Each key is a stream, `idem-{workflow}-{sha256(key)}`, of claims. Starting a run appends a
+//! claim expecting the stream to be as last read, so of concurrent starts exactly one claim
+//! lands and every other start reads the winner's run id: optimistic concurrency does the
+//! arbitration, on any backend.
+
+use std::sync::Arc;
+
+use journal::{EventStore, EventType, ExpectedVersion, NewEvent, Seq, StoreError, StreamName};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// How long a key keeps naming its run.
+pub const KEY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+/// Longest idempotency key accepted, in bytes.
+pub const KEY_BYTES_MAX: usize = 255;
+const CLAIM_TAG: EventType = EventType(300);
+
+#[derive(Serialize, Deserialize)]
+struct Claim {
+    run_id: String,
+    claimed_at_ms: i64,
+}
+
+/// The outcome of claiming a key.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Claimed {
+    /// This start owns the key: start `run_id`.
+    New,
+    /// An earlier start owns it: its run.
+    Existing { run_id: String },
+}
+
+pub fn key_stream(workflow_id: &str, key: &str) -> Result<StreamName, StoreError> {
+    let digest = Sha256::digest(key.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    StreamName::new(format!("idem-{workflow_id}-{hex}")).map_err(|e| StoreError::InvalidAppend {
+        stream: StreamName::new("idem").unwrap_or_else(|_| unreachable!("a valid name")),
+        reason: e.to_string(),
+    })
+}
+
+/// Claims `key` for `run_id`, unless a claim younger than the TTL exists.
+pub async fn claim(
+    store: &Arc<dyn EventStore>,
+    stream: &StreamName,
+    run_id: &str,
+    now_ms: i64,
+) -> Result<Claimed, StoreError> {
+    loop {
+        let version = store.stream_version(stream).await?;
+        if version > 0 {
+            let last = store.read_stream(stream, Seq(version), 1).await?;
+            if let Some(event) = last.first() {
+                let claim: Claim =
+                    postcard::from_bytes(&event.data).map_err(|e| StoreError::Index {
+                        context: format!("reading idempotency claim {stream}"),
+                        message: e.to_string(),
+                    })?;
+                if now_ms - claim.claimed_at_ms < KEY_TTL_MS {
+                    return Ok(Claimed::Existing {
+                        run_id: claim.run_id,
+                    });
+                }
+            }
+        }
+        let claim = Claim {
+            run_id: run_id.to_owned(),
+            claimed_at_ms: now_ms,
+        };
+        let data = postcard::to_stdvec(&claim).unwrap_or_else(|e| unreachable!("postcard: {e}"));
+        match store
+            .append(
+                stream,
+                ExpectedVersion::Exact(version),
+                vec![NewEvent::new(CLAIM_TAG, data)],
+            )
+            .await
+        {
+            Ok(_) => return Ok(Claimed::New),
+            // Another start claimed it first: read its claim.
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(other) => return Err(other),
+        }
+    }
+}

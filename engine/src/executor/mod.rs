@@ -1,0 +1,478 @@
+//! The executor: starts runs, drives each one to its end by carrying out what `decide` says
+//! and recording the outcomes, and on start continues every unfinished run.
+//!
+//! A run is driven by one task at a time per process. Every event it appends expects the
+//! stream version it last read, so a resume or a cancel arriving meanwhile (or another
+//! process) can never interleave with it: the loser of the race re-reads and decides again.
+//! A side effect happens only after the `StepStarted` that announces it is durable.
+
+mod clock;
+mod driver;
+mod idempotency;
+mod steps;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use journal::{EventStore, ExpectedVersion, NewEvent, Seq, StoreError, StreamName};
+use serde_json::Value;
+use tokio::sync::Notify;
+
+use crate::definition::WorkflowStatus;
+use crate::events::{RunError, RunEvent, StepError};
+use crate::run::{evolve, RunState, RunStatus, StepState};
+use crate::workflows::{WorkflowError, Workflows};
+
+pub use clock::{Clock, SystemClock};
+pub use idempotency::{KEY_BYTES_MAX, KEY_TTL_MS};
+
+/// Most events one run may have; reading stops there.
+pub const RUN_EVENTS_MAX: usize = 100_000;
+/// Runs listed per page while recovering.
+const RECOVERY_PAGE: usize = 1000;
+
+/// A request to start a run.
+#[derive(Clone, Debug, Default)]
+pub struct StartRun {
+    pub workflow_id: String,
+    pub input: Option<Value>,
+    pub idempotency_key: Option<String>,
+    pub connection_id: Option<String>,
+}
+
+/// A run that was started, or found through its idempotency key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Started {
+    pub run_id: String,
+    pub workflow_id: String,
+    pub workflow_version: u64,
+    /// True when the idempotency key named an earlier run.
+    pub existing: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunsError {
+    #[error(transparent)]
+    Workflow(#[from] WorkflowError),
+    #[error("Workflow must be active to run. Current status: {0}")]
+    NotActive(String),
+    #[error("run {0} not found")]
+    RunNotFound(String),
+    #[error("run {run_id} is {status}, not paused")]
+    NotPaused { run_id: String, status: String },
+    #[error("run {run_id} has already ended ({status})")]
+    Ended { run_id: String, status: String },
+    #[error("invalid idempotency key: {0}")]
+    BadKey(String),
+    #[error("stored run event is unreadable: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A step as a run's reader sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepView {
+    pub id: String,
+    pub status: &'static str,
+    pub attempts: u32,
+    pub output: Option<Value>,
+    pub error: Option<StepError>,
+}
+
+/// A run as its journal tells it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunView {
+    pub run_id: String,
+    pub workflow_id: String,
+    pub workflow_version: u64,
+    pub status: RunStatus,
+    pub input: Value,
+    pub output: Option<Value>,
+    pub error: Option<RunError>,
+    pub steps: Vec<StepView>,
+    pub started_at_us: Option<i64>,
+    pub completed_at_us: Option<i64>,
+}
+
+/// A run folded from its stream, with what the driver needs besides the state.
+pub(crate) struct Loaded {
+    pub state: RunState,
+    /// The stream version the state reflects.
+    pub version: u64,
+    pub input: Value,
+    /// Outputs of completed steps, for templates.
+    pub outputs: Vec<(String, Value)>,
+    pub started_at_us: Option<i64>,
+    pub ended_at_us: Option<i64>,
+}
+
+pub(crate) struct Inner {
+    store: Arc<dyn EventStore>,
+    workflows: Workflows,
+    clock: Arc<dyn Clock>,
+    http: reqwest::Client,
+    /// Runs with a driver task in this process, and how to wake it.
+    drivers: Mutex<HashMap<String, Arc<Notify>>>,
+}
+
+/// The executor's handle: cheap to clone.
+#[derive(Clone)]
+pub struct Runs {
+    inner: Arc<Inner>,
+}
+
+pub fn run_stream(run_id: &str) -> Result<StreamName, RunsError> {
+    StreamName::new(format!("run-{run_id}")).map_err(|_| RunsError::RunNotFound(run_id.to_owned()))
+}
+
+fn new_run_id() -> String {
+    format!("run_{}", uuid::Uuid::now_v7().simple())
+}
+
+fn parse_json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+impl Runs {
+    pub fn new(store: Arc<dyn EventStore>, clock: Arc<dyn Clock>) -> Runs {
+        Runs {
+            inner: Arc::new(Inner {
+                workflows: Workflows::new(store.clone()),
+                store,
+                clock,
+                http: reqwest::Client::new(),
+                drivers: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub fn workflows(&self) -> &Workflows {
+        &self.inner.workflows
+    }
+
+    /// Starts a run of the workflow's current version and returns once `RunStarted` is
+    /// durable. With an idempotency key seen in the last 24 hours, returns that run instead.
+    pub async fn start(&self, request: StartRun) -> Result<Started, RunsError> {
+        let workflow = self.inner.workflows.get(&request.workflow_id).await?;
+        if workflow.status != WorkflowStatus::Active {
+            let status = serde_json::to_value(workflow.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            return Err(RunsError::NotActive(status));
+        }
+        let mut run_id = new_run_id();
+        let mut existing = false;
+        if let Some(key) = &request.idempotency_key {
+            if key.is_empty() || key.len() > KEY_BYTES_MAX {
+                return Err(RunsError::BadKey(format!(
+                    "must be 1 to {KEY_BYTES_MAX} bytes"
+                )));
+            }
+            let stream = idempotency::key_stream(&workflow.id, key)?;
+            let now = self.inner.clock.now_ms();
+            if let idempotency::Claimed::Existing { run_id: earlier } =
+                idempotency::claim(&self.inner.store, &stream, &run_id, now).await?
+            {
+                run_id = earlier;
+                existing = true;
+            }
+        }
+        let stream = run_stream(&run_id)?;
+        let started = RunEvent::RunStarted {
+            run_id: run_id.clone(),
+            workflow_id: workflow.id.clone(),
+            workflow_version: workflow.version(),
+            input_json: request
+                .input
+                .clone()
+                .unwrap_or_else(|| Value::Object(Default::default()))
+                .to_string(),
+            idempotency_key: request.idempotency_key.clone(),
+            connection_id: request.connection_id.clone(),
+        };
+        // An earlier start that claimed the key may have died before writing RunStarted;
+        // then this start writes it. If the run exists, NoStream fails harmlessly.
+        let appended = self
+            .inner
+            .store
+            .append(
+                &stream,
+                ExpectedVersion::NoStream,
+                vec![NewEvent::new(started.tag(), started.encode())],
+            )
+            .await;
+        match appended {
+            Ok(_) | Err(StoreError::Conflict { .. }) => {}
+            Err(other) => return Err(other.into()),
+        }
+        let loaded = self.load(&run_id).await?;
+        self.ensure_driver(&run_id);
+        Ok(Started {
+            run_id,
+            workflow_id: loaded.state.workflow_id,
+            workflow_version: loaded.state.workflow_version,
+            existing,
+        })
+    }
+
+    pub async fn get(&self, run_id: &str) -> Result<RunView, RunsError> {
+        let loaded = self.load(run_id).await?;
+        if loaded.version == 0 {
+            return Err(RunsError::RunNotFound(run_id.to_owned()));
+        }
+        Ok(view(loaded))
+    }
+
+    /// Resumes a paused run; `payload` becomes the waiting step's output.
+    pub async fn resume(&self, run_id: &str, payload: Value) -> Result<RunView, RunsError> {
+        loop {
+            let loaded = self.load(run_id).await?;
+            let status = loaded.state.status();
+            let paused = loaded
+                .state
+                .steps
+                .iter()
+                .find(|(_, s)| matches!(s, StepState::Paused { .. }))
+                .map(|(id, _)| id.clone());
+            let Some(step_id) = paused.filter(|_| status == RunStatus::Paused) else {
+                return Err(RunsError::NotPaused {
+                    run_id: run_id.to_owned(),
+                    status: status_name(status).to_owned(),
+                });
+            };
+            let event = RunEvent::RunResumed {
+                step_id,
+                payload_json: payload.to_string(),
+            };
+            if self.append(run_id, loaded.version, &event).await? {
+                self.ensure_driver(run_id);
+                return self.get(run_id).await;
+            }
+        }
+    }
+
+    /// Cancels a run that has not ended.
+    pub async fn cancel(&self, run_id: &str, reason: &str) -> Result<RunView, RunsError> {
+        loop {
+            let loaded = self.load(run_id).await?;
+            if loaded.version == 0 {
+                return Err(RunsError::RunNotFound(run_id.to_owned()));
+            }
+            let status = loaded.state.status();
+            if status.is_terminal() {
+                return Err(RunsError::Ended {
+                    run_id: run_id.to_owned(),
+                    status: status_name(status).to_owned(),
+                });
+            }
+            let event = RunEvent::RunCancelled {
+                reason: reason.to_owned(),
+            };
+            if self.append(run_id, loaded.version, &event).await? {
+                self.ensure_driver(run_id);
+                return self.get(run_id).await;
+            }
+        }
+    }
+
+    /// Continues every run that has not ended (after a restart). Returns how many.
+    pub async fn recover(&self) -> Result<usize, RunsError> {
+        let mut after: Option<StreamName> = None;
+        let mut resumed = 0;
+        loop {
+            let page = self
+                .inner
+                .store
+                .list_streams("run-", after.as_ref(), RECOVERY_PAGE)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.stream.clone());
+            for info in &page {
+                let run_id = info.stream.as_str().trim_start_matches("run-");
+                let loaded = self.load(run_id).await?;
+                if !loaded.state.status().is_terminal() {
+                    self.ensure_driver(run_id);
+                    resumed += 1;
+                }
+            }
+        }
+        Ok(resumed)
+    }
+
+    /// The run once it has ended, or as it stands when `timeout` runs out.
+    pub async fn wait_for_end(
+        &self,
+        run_id: &str,
+        timeout: Duration,
+    ) -> Result<RunView, RunsError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut committed = self.inner.store.subscribe();
+        loop {
+            let view = self.get(run_id).await?;
+            if view.status.is_terminal() {
+                return Ok(view);
+            }
+            tokio::select! {
+                changed = committed.changed() => if changed.is_err() { return Ok(view) },
+                _ = tokio::time::sleep_until(deadline) => return Ok(view),
+            }
+        }
+    }
+
+    /// Starts a driver for the run unless one runs; wakes it otherwise.
+    fn ensure_driver(&self, run_id: &str) {
+        let mut drivers = self.inner.drivers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(wake) = drivers.get(run_id) {
+            wake.notify_one();
+            return;
+        }
+        let wake = Arc::new(Notify::new());
+        drivers.insert(run_id.to_owned(), wake.clone());
+        tokio::spawn(driver::drive(self.clone(), run_id.to_owned(), wake));
+    }
+
+    pub(crate) fn forget_driver(&self, run_id: &str) {
+        self.inner
+            .drivers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(run_id);
+    }
+
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+
+    /// Reads and folds a run's stream.
+    pub(crate) async fn load(&self, run_id: &str) -> Result<Loaded, RunsError> {
+        let stream = run_stream(run_id)?;
+        let mut loaded = Loaded {
+            state: RunState::default(),
+            version: 0,
+            input: Value::Null,
+            outputs: Vec::new(),
+            started_at_us: None,
+            ended_at_us: None,
+        };
+        loop {
+            let page = self
+                .inner
+                .store
+                .read_stream(&stream, Seq(loaded.version + 1), RUN_EVENTS_MAX)
+                .await?;
+            if page.is_empty() || loaded.version as usize >= RUN_EVENTS_MAX {
+                break;
+            }
+            for recorded in page {
+                let event = RunEvent::decode(recorded.event_type, &recorded.data).map_err(|e| {
+                    RunsError::Corrupt(format!("{stream} seq {}: {e}", recorded.seq.0))
+                })?;
+                loaded.started_at_us.get_or_insert(recorded.recorded_at.0);
+                loaded.state = evolve(std::mem::take(&mut loaded.state), &event);
+                if loaded.state.status().is_terminal() && loaded.ended_at_us.is_none() {
+                    loaded.ended_at_us = Some(recorded.recorded_at.0);
+                }
+                loaded.version = recorded.seq.0;
+            }
+        }
+        loaded.input = parse_json(&loaded.state.input_json);
+        loaded.outputs = loaded
+            .state
+            .steps
+            .iter()
+            .filter_map(|(id, s)| match s {
+                StepState::Completed { output_json, .. } => {
+                    Some((id.clone(), parse_json(output_json)))
+                }
+                _ => None,
+            })
+            .collect();
+        Ok(loaded)
+    }
+
+    /// Appends one event expecting `version`; false if another writer got there first.
+    pub(crate) async fn append(
+        &self,
+        run_id: &str,
+        version: u64,
+        event: &RunEvent,
+    ) -> Result<bool, RunsError> {
+        let stream = run_stream(run_id)?;
+        match self
+            .inner
+            .store
+            .append(
+                &stream,
+                ExpectedVersion::Exact(version),
+                vec![NewEvent::new(event.tag(), event.encode())],
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict { .. }) => Ok(false),
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+pub fn status_name(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Pending => "pending",
+        RunStatus::Running => "running",
+        RunStatus::Sleeping => "sleeping",
+        RunStatus::Paused => "paused",
+        RunStatus::Completed => "completed",
+        RunStatus::Failed => "failed",
+        RunStatus::Cancelled => "cancelled",
+    }
+}
+
+fn view(loaded: Loaded) -> RunView {
+    let state = loaded.state;
+    let steps = state
+        .steps
+        .iter()
+        .map(|(id, step)| step_view(id, step))
+        .collect();
+    RunView {
+        run_id: state.run_id.clone(),
+        workflow_id: state.workflow_id.clone(),
+        workflow_version: state.workflow_version,
+        status: state.status(),
+        input: loaded.input,
+        output: state.output_json.as_deref().map(parse_json),
+        error: state.error.clone(),
+        steps,
+        started_at_us: loaded.started_at_us,
+        completed_at_us: loaded.ended_at_us,
+    }
+}
+
+fn step_view(id: &str, step: &StepState) -> StepView {
+    let (status, attempts, output, error) = match step {
+        StepState::Running { attempt } => ("running", *attempt, None, None),
+        StepState::AttemptFailed { attempt, error } => {
+            ("failed", *attempt, None, Some(error.clone()))
+        }
+        StepState::RetryWaiting { next_attempt, .. } | StepState::RetryDue { next_attempt } => {
+            ("retrying", next_attempt - 1, None, None)
+        }
+        StepState::Sleeping { .. } => ("sleeping", 1, None, None),
+        StepState::Paused { .. } => ("paused", 1, None, None),
+        StepState::TimedOut => ("timed_out", 1, None, None),
+        StepState::Completed {
+            output_json,
+            attempts,
+        } => ("completed", *attempts, Some(parse_json(output_json)), None),
+    };
+    StepView {
+        id: id.to_owned(),
+        status,
+        attempts,
+        output,
+        error,
+    }
+}

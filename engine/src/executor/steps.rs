@@ -1,0 +1,153 @@
+//! Carrying out one attempt of a step: rendering a transform, sending an HTTP request. The
+//! only place where a step touches the outside world.
+
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use crate::definition::{Step, StepKind};
+use crate::events::StepError;
+use crate::template;
+
+/// Largest response body kept as a step's output.
+pub const RESPONSE_BYTES_MAX: usize = 1024 * 1024;
+/// Default timeout of an HTTP step's attempt when neither the step nor its config sets one.
+pub const HTTP_TIMEOUT_MS_DEFAULT: u64 = 30_000;
+
+/// The template context of a run: `{"input", "steps": {id: {"output"}}, "run": {"id"}}`.
+pub fn context(run_id: &str, input: &Value, outputs: &[(String, Value)]) -> Value {
+    let steps: Map<String, Value> = outputs
+        .iter()
+        .map(|(id, output)| (id.clone(), json!({ "output": output })))
+        .collect();
+    json!({ "input": input, "steps": steps, "run": { "id": run_id } })
+}
+
+fn failure(code: &str, message: impl Into<String>, retryable: bool) -> StepError {
+    StepError {
+        code: Some(code.to_owned()),
+        message: message.into(),
+        retryable,
+    }
+}
+
+/// Runs attempt `attempt` of `step`; the output as JSON, or why it failed.
+pub async fn execute(
+    http: &reqwest::Client,
+    step: &Step,
+    attempt: u32,
+    run_id: &str,
+    context: &Value,
+) -> Result<Value, StepError> {
+    match &step.kind {
+        StepKind::Transform { mapping } => template::render_value(mapping, context)
+            .map_err(|e| failure("TEMPLATE_ERROR", format!("config.mapping.{e}"), false)),
+        StepKind::Http { config } => {
+            let rendered = template::render_value(config, context)
+                .map_err(|e| failure("TEMPLATE_ERROR", format!("config.{e}"), false))?;
+            let idempotency_key = format!("{run_id}:{}:{attempt}", step.id);
+            send(http, &rendered, step.timeout_ms, &idempotency_key).await
+        }
+        StepKind::Delay(_) | StepKind::Wait { .. } => Err(failure(
+            "INTERNAL",
+            format!("step {} is not executed but waited for", step.id),
+            false,
+        )),
+    }
+}
+
+/// Sends the request `config` describes. 5xx, 408, 429 and network errors are retryable;
+/// other 4xx are not.
+async fn send(
+    http: &reqwest::Client,
+    config: &Value,
+    step_timeout_ms: Option<u64>,
+    idempotency_key: &str,
+) -> Result<Value, StepError> {
+    let method = config
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or("GET");
+    let method = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+        .map_err(|_| failure("BAD_REQUEST", format!("bad HTTP method {method:?}"), false))?;
+    let url = config
+        .get("url")
+        .and_then(Value::as_str)
+        .ok_or_else(|| failure("BAD_REQUEST", "config.url is not a string", false))?;
+    let config_timeout = config
+        .get("timeout")
+        .and_then(Value::as_str)
+        .and_then(|t| crate::duration::DurationMs::parse(t).ok())
+        .map(|d| d.0);
+    let timeout_ms = step_timeout_ms
+        .or(config_timeout)
+        .unwrap_or(HTTP_TIMEOUT_MS_DEFAULT);
+    let mut request = http
+        .request(method, url)
+        .timeout(Duration::from_millis(timeout_ms))
+        .header("Idempotency-Key", idempotency_key);
+    if let Some(Value::Object(headers)) = config.get("headers") {
+        for (name, value) in headers {
+            let value = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            request = request.header(name.as_str(), value);
+        }
+    }
+    match config.get("body") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(text)) => request = request.body(text.clone()),
+        Some(body) => request = request.json(body),
+    }
+    let response = request.send().await.map_err(|e| {
+        let code = if e.is_timeout() { "TIMEOUT" } else { "NETWORK" };
+        failure(code, e.to_string(), true)
+    })?;
+    let status = response.status();
+    let headers: Map<String, Value> = response
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((
+                name.to_string(),
+                Value::String(value.to_str().ok()?.to_owned()),
+            ))
+        })
+        .collect();
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| failure("NETWORK", e.to_string(), true))?;
+    if bytes.len() > RESPONSE_BYTES_MAX {
+        return Err(failure(
+            "RESPONSE_TOO_LARGE",
+            format!(
+                "response body of {} bytes exceeds {RESPONSE_BYTES_MAX}",
+                bytes.len()
+            ),
+            false,
+        ));
+    }
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    let output = json!({ "status": status.as_u16(), "headers": headers, "body": body });
+    if status.is_success() {
+        return Ok(output);
+    }
+    let code = status.as_u16();
+    let retryable = status.is_server_error() || code == 408 || code == 429;
+    Err(StepError {
+        code: Some(code.to_string()),
+        message: format!("HTTP {status} from {url}: {}", excerpt(&output["body"])),
+        retryable,
+    })
+}
+
+fn excerpt(body: &Value) -> String {
+    let text = match body {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    text.chars().take(200).collect()
+}

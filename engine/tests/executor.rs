@@ -1,0 +1,332 @@
+//! Runs driven to their end by the executor: outputs, retries over real HTTP, pause and
+//! resume, idempotency keys, and timers that survive a restart.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use engine::definition::{WorkflowSpec, WorkflowStatus};
+use engine::executor::{Runs, RunsError, StartRun, SystemClock};
+use engine::run::RunStatus;
+use journal::{EmbeddedConfig, EmbeddedStore, EventStore, MemoryStore};
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn runs_on(store: Arc<dyn EventStore>) -> Runs {
+    Runs::new(store, Arc::new(SystemClock))
+}
+
+async fn active_workflow(runs: &Runs, workflow_id: &str, definition: Value) {
+    let spec: WorkflowSpec = serde_json::from_value(definition).expect("workflow JSON");
+    runs.workflows()
+        .create(workflow_id, &spec)
+        .await
+        .expect("create workflow");
+    runs.workflows()
+        .set_status(workflow_id, WorkflowStatus::Active)
+        .await
+        .expect("activate");
+}
+
+fn start(workflow_id: &str, input: Value) -> StartRun {
+    StartRun {
+        workflow_id: workflow_id.into(),
+        input: Some(input),
+        ..StartRun::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_order_total_yields_numbers() {
+    let runs = runs_on(Arc::new(MemoryStore::new()));
+    active_workflow(
+        &runs,
+        "wf_order",
+        json!({
+            "name": "Process Customer Order",
+            "steps": [{
+                "id": "calculate-total", "type": "transform",
+                "config": { "mapping": {
+                    "subtotal": "{{input.items | map: 'quantity * price' | sum}}",
+                    "tax": "{{input.items | map: 'quantity * price' | sum | times: 0.08}}",
+                    "total": "{{input.items | map: 'quantity * price' | sum | times: 1.08}}"
+                }}
+            }]
+        }),
+    )
+    .await;
+    let input = json!({ "customerId": "cus_1", "items": [{ "productId": "p", "quantity": 2, "price": 1999 }] });
+    let started = runs.start(start("wf_order", input)).await.expect("start");
+    assert_eq!(started.workflow_version, 1);
+    let run = runs.wait_for_end(&started.run_id, WAIT).await.expect("run");
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+    let output = run.output.expect("output");
+    assert_eq!(output["subtotal"], json!(3998));
+    assert!((output["tax"].as_f64().expect("number") - 319.84).abs() < 1e-9);
+    assert!((output["total"].as_f64().expect("number") - 4317.84).abs() < 1e-9);
+    assert_eq!(run.steps[0].status, "completed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_active_workflows_run() {
+    let runs = runs_on(Arc::new(MemoryStore::new()));
+    let spec: WorkflowSpec = serde_json::from_value(json!({
+        "name": "Draft", "steps": [{ "id": "a", "type": "transform", "config": { "mapping": {} } }]
+    }))
+    .expect("spec");
+    runs.workflows()
+        .create("wf_draft", &spec)
+        .await
+        .expect("create");
+    match runs.start(start("wf_draft", json!({}))).await {
+        Err(RunsError::NotActive(status)) => assert_eq!(status, "draft"),
+        other => panic!("expected NotActive, got {other:?}"),
+    }
+}
+
+/// A server that answers 503 to the first `failures` requests, then 200, recording every
+/// Idempotency-Key it sees.
+async fn flaky_server(failures: usize) -> (String, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let app = {
+        let seen = seen.clone();
+        Router::new().route(
+            "/charge",
+            post(move |headers: HeaderMap| {
+                let seen = seen.clone();
+                async move {
+                    let key = headers
+                        .get("idempotency-key")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string();
+                    let mut seen = seen.lock().expect("lock");
+                    seen.push(key);
+                    if seen.len() <= failures {
+                        (StatusCode::SERVICE_UNAVAILABLE, "try later".to_string())
+                    } else {
+                        (StatusCode::OK, json!({ "charged": true }).to_string())
+                    }
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{address}/charge"), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_step_retries_5xx_with_one_idempotency_key_per_attempt() {
+    let (url, seen) = flaky_server(2).await;
+    let runs = runs_on(Arc::new(MemoryStore::new()));
+    active_workflow(&runs, "wf_charge", json!({
+        "name": "Charge",
+        "steps": [{
+            "id": "charge", "type": "http",
+            "config": { "method": "POST", "url": url, "body": { "amount": "{{input.amount}}" } },
+            "retry": { "maxAttempts": 3, "initialInterval": "50ms" }
+        }]
+    }))
+    .await;
+    let started = runs
+        .start(start("wf_charge", json!({ "amount": 9900 })))
+        .await
+        .expect("start");
+    let run = runs.wait_for_end(&started.run_id, WAIT).await.expect("run");
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+    assert_eq!(run.steps[0].attempts, 3);
+    let output = run.output.expect("output");
+    assert_eq!(output["status"], json!(200));
+    assert_eq!(output["body"], json!({ "charged": true }));
+    let keys = seen.lock().expect("lock").clone();
+    let expected: Vec<String> = (1..=3)
+        .map(|a| format!("{}:charge:{a}", started.run_id))
+        .collect();
+    assert_eq!(keys, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_4xx_fails_the_run_at_once_with_the_steps_error() {
+    let runs = runs_on(Arc::new(MemoryStore::new()));
+    let app = Router::new().route(
+        "/x",
+        post(|| async { (StatusCode::UNPROCESSABLE_ENTITY, "no") }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/x", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    active_workflow(
+        &runs,
+        "wf_4xx",
+        json!({
+            "name": "Refused",
+            "steps": [{ "id": "call", "type": "http", "config": { "method": "POST", "url": url } }]
+        }),
+    )
+    .await;
+    let started = runs.start(start("wf_4xx", json!({}))).await.expect("start");
+    let run = runs.wait_for_end(&started.run_id, WAIT).await.expect("run");
+    assert_eq!(run.status, RunStatus::Failed);
+    let error = run.error.expect("error");
+    assert_eq!(error.step_id.as_deref(), Some("call"));
+    assert_eq!(error.code.as_deref(), Some("422"));
+    assert_eq!(run.steps[0].attempts, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_run_resumes_with_its_payload_as_the_steps_output() {
+    let runs = runs_on(Arc::new(MemoryStore::new()));
+    active_workflow(&runs, "wf_approval", json!({
+        "name": "Approval",
+        "steps": [
+            { "id": "approve", "type": "wait" },
+            { "id": "record", "type": "transform", "config": { "mapping": { "by": "{{steps.approve.output.by}}" } } }
+        ]
+    }))
+    .await;
+    let started = runs
+        .start(start("wf_approval", json!({})))
+        .await
+        .expect("start");
+    let paused = runs
+        .wait_for_end(&started.run_id, Duration::from_millis(500))
+        .await
+        .expect("run");
+    assert_eq!(paused.status, RunStatus::Paused);
+    runs.resume(&started.run_id, json!({ "by": "ada" }))
+        .await
+        .expect("resume");
+    let run = runs.wait_for_end(&started.run_id, WAIT).await.expect("run");
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_eq!(run.output, Some(json!({ "by": "ada" })));
+    assert!(matches!(
+        runs.resume(&started.run_id, json!({})).await,
+        Err(RunsError::NotPaused { .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_run_stops() {
+    let runs = runs_on(Arc::new(MemoryStore::new()));
+    active_workflow(
+        &runs,
+        "wf_slow",
+        json!({
+            "name": "Slow",
+            "steps": [{ "id": "nap", "type": "delay", "config": { "duration": "1h" } }]
+        }),
+    )
+    .await;
+    let started = runs
+        .start(start("wf_slow", json!({})))
+        .await
+        .expect("start");
+    let cancelled = runs
+        .cancel(&started.run_id, "changed my mind")
+        .await
+        .expect("cancel");
+    assert_eq!(cancelled.status, RunStatus::Cancelled);
+    assert!(matches!(
+        runs.cancel(&started.run_id, "again").await,
+        Err(RunsError::Ended { .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_starts_with_one_idempotency_key_make_one_run() {
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let runs = runs_on(store.clone());
+    active_workflow(&runs, "wf_once", json!({
+        "name": "Once", "steps": [{ "id": "a", "type": "transform", "config": { "mapping": { "x": 1 } } }]
+    }))
+    .await;
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let runs = runs.clone();
+        tasks.push(tokio::spawn(async move {
+            let request = StartRun {
+                idempotency_key: Some("process-order-123".into()),
+                ..start("wf_once", json!({ "orderId": "order_123" }))
+            };
+            runs.start(request).await.expect("start")
+        }));
+    }
+    let mut run_ids: HashMap<String, usize> = HashMap::new();
+    for task in tasks {
+        *run_ids.entry(task.await.expect("task").run_id).or_default() += 1;
+    }
+    assert_eq!(run_ids.len(), 1, "{run_ids:?}");
+    let runs_in_store = store.list_streams("run-", None, 100).await.expect("list");
+    assert_eq!(runs_in_store.len(), 1);
+}
+
+/// Runs `phase` on a fresh runtime with the store at `dir`, then drops the runtime (every
+/// task stops, as in a crash of the process) and closes the store.
+fn in_process(
+    dir: &std::path::Path,
+    phase: impl FnOnce(Runs) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>,
+) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let store = runtime.block_on(async {
+        let mut config = EmbeddedConfig::new(dir);
+        config.segment_bytes = 1024 * 1024;
+        Arc::new(EmbeddedStore::open(config).expect("open"))
+    });
+    let runs = Runs::new(store.clone(), Arc::new(SystemClock));
+    runtime.block_on(phase(runs));
+    drop(runtime);
+    drop(store);
+}
+
+#[test]
+fn a_sleeping_run_wakes_after_a_restart_even_when_its_timer_fell_due_while_down() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run_id = Arc::new(Mutex::new(String::new()));
+    {
+        let run_id = run_id.clone();
+        in_process(dir.path(), move |runs| {
+            Box::pin(async move {
+                active_workflow(&runs, "wf_nap", json!({
+                    "name": "Nap",
+                    "steps": [
+                        { "id": "nap", "type": "delay", "config": { "duration": "300ms" } },
+                        { "id": "after", "type": "transform", "config": { "mapping": { "woke": true } } }
+                    ]
+                }))
+                .await;
+                let started = runs.start(start("wf_nap", json!({}))).await.expect("start");
+                let sleeping = runs
+                    .wait_for_end(&started.run_id, Duration::from_millis(100))
+                    .await
+                    .expect("run");
+                assert_eq!(sleeping.status, RunStatus::Sleeping);
+                *run_id.lock().expect("lock") = started.run_id;
+            })
+        });
+    }
+    // The process is down for longer than the delay.
+    std::thread::sleep(Duration::from_millis(600));
+    let run_id = run_id.lock().expect("lock").clone();
+    in_process(dir.path(), move |runs| {
+        Box::pin(async move {
+            assert_eq!(runs.recover().await.expect("recover"), 1);
+            let run = runs.wait_for_end(&run_id, WAIT).await.expect("run");
+            assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+            assert_eq!(run.output, Some(json!({ "woke": true })));
+        })
+    });
+}
