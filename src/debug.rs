@@ -1,4 +1,6 @@
-//! `duro debug append-loop`: the child process of the crash tests. It appends batches whose
+//! Child processes of the crash tests.
+//!
+//! `duro debug append-loop`: the journal's crash test. It appends batches whose
 //! contents say what they should be, and prints a line for every append acknowledged, so a
 //! test can kill it at any moment and check the journal against what was acknowledged.
 //!
@@ -78,4 +80,85 @@ fn say(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
+}
+
+#[derive(Args)]
+pub struct RunLoadArgs {
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// Base URL of the test's counter server (it serves /count and /flaky).
+    #[arg(long)]
+    counter_url: String,
+    /// Runs to start, with idempotency keys crash-0 .. crash-(N-1), so restarts start none twice.
+    #[arg(long, default_value_t = 200)]
+    runs: usize,
+}
+
+/// The crash test's workflow: five steps, two HTTP calls to the counter server, a 1 s
+/// delay, and a call the server fails twice per run before it succeeds.
+fn crash_workflow(counter_url: &str) -> serde_json::Value {
+    serde_json::json!({
+        "name": "Crash test",
+        "steps": [
+            { "id": "prepare", "type": "transform", "config": { "mapping": { "n": "{{input.n}}" } } },
+            { "id": "call-a", "type": "http", "config": { "method": "POST", "url": format!("{counter_url}/count"), "body": { "n": "{{steps.prepare.output.n}}" } } },
+            { "id": "nap", "type": "delay", "config": { "duration": "1s" } },
+            { "id": "flaky", "type": "http", "config": { "method": "POST", "url": format!("{counter_url}/flaky") },
+              "retry": { "maxAttempts": 5, "initialInterval": "100ms" } },
+            { "id": "finish", "type": "transform", "config": { "mapping": { "n": "{{input.n}}", "status": "{{steps.flaky.output.status}}" } } }
+        ]
+    })
+}
+
+/// Prints `started <i> <run id>` per run and `all done` once every run has ended.
+pub fn run_load(args: RunLoadArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(drive_load(args))
+}
+
+async fn drive_load(args: RunLoadArgs) -> anyhow::Result<()> {
+    use engine::definition::{WorkflowSpec, WorkflowStatus};
+    use engine::executor::{Runs, StartRun, SystemClock};
+    use engine::workflows::WorkflowError;
+
+    let mut config = EmbeddedConfig::new(&args.data_dir);
+    config.segment_bytes = 1024 * 1024;
+    let store: Arc<dyn EventStore> =
+        Arc::new(EmbeddedStore::open(config).context("opening the journal")?);
+    let runs = Runs::new(store, Arc::new(SystemClock));
+    runs.recover().await?;
+    let spec: WorkflowSpec = serde_json::from_value(crash_workflow(&args.counter_url))?;
+    match runs.workflows().create("wf_crash", &spec).await {
+        Ok(_) | Err(WorkflowError::Conflict(_)) => {}
+        Err(other) => return Err(other.into()),
+    }
+    runs.workflows()
+        .set_status("wf_crash", WorkflowStatus::Active)
+        .await?;
+    let mut run_ids = Vec::with_capacity(args.runs);
+    for n in 0..args.runs {
+        let started = runs
+            .start(StartRun {
+                workflow_id: "wf_crash".into(),
+                input: Some(serde_json::json!({ "n": n })),
+                idempotency_key: Some(format!("crash-{n}")),
+                connection_id: None,
+            })
+            .await?;
+        say(&format!("started {n} {}", started.run_id));
+        run_ids.push(started.run_id);
+    }
+    loop {
+        let mut open = 0;
+        for run_id in &run_ids {
+            if !runs.get(run_id).await?.status.is_terminal() {
+                open += 1;
+            }
+        }
+        if open == 0 {
+            say("all done");
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }

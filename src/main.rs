@@ -76,6 +76,8 @@ enum BenchCommand {
 enum DebugCommand {
     /// Append checkable batches in a loop and print each acknowledged append (crash tests).
     AppendLoop(debug::AppendLoopArgs),
+    /// Start a fixed set of checkable runs and drive them until all have ended (crash tests).
+    RunLoad(debug::RunLoadArgs),
 }
 
 fn main() -> ExitCode {
@@ -92,6 +94,9 @@ fn main() -> ExitCode {
         Command::Debug {
             command: DebugCommand::AppendLoop(args),
         } => debug::append_loop(args),
+        Command::Debug {
+            command: DebugCommand::RunLoad(args),
+        } => debug::run_load(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -24,8 +24,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         position = store.committed().0,
         "journal open"
     );
+    let store: Arc<dyn journal::EventStore> = Arc::new(store);
+    // Continue every run that was under way when the process last stopped.
+    let runs = engine::executor::Runs::new(store.clone(), Arc::new(engine::executor::SystemClock));
+    let recovered = runs.recover().await.context("recovering unfinished runs")?;
+    tracing::info!(recovered, "runs recovered");
     let state = api::AppState {
-        engine: Engine::new(Arc::new(store)),
+        engine: Engine::new(store),
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -31,7 +31,8 @@ pub enum Command {
     },
     /// Nothing to do but wait for `RunResumed` (from outside the engine).
     AwaitResume { step_id: String },
-    /// Record `StepCompleted` with this output (a wait step that timed out and continues).
+    /// Record `StepCompleted` with this output (a delay that elapsed, a wait that was
+    /// resumed or that timed out and continues).
     CompleteStep {
         step_id: String,
         output_json: String,
@@ -112,6 +113,15 @@ fn decide_step(step: &Step, current: Option<&StepState>, state: &RunState) -> Ve
             commands
         }
         Some(StepState::TimedOut) => timed_out(step),
+        // Every step ends with its own StepCompleted, also those that waited.
+        Some(StepState::Elapsed { fire_at_ms }) => vec![Command::CompleteStep {
+            step_id,
+            output_json: format!("{{\"sleptUntilMs\":{fire_at_ms}}}"),
+        }],
+        Some(StepState::Resumed { payload_json }) => vec![Command::CompleteStep {
+            step_id,
+            output_json: payload_json.clone(),
+        }],
         Some(StepState::Completed { .. }) => Vec::new(),
     }
 }

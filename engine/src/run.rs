@@ -76,6 +76,14 @@ pub enum StepState {
     },
     /// A wait step's timeout fired.
     TimedOut,
+    /// A delay step's timer fired; its `StepCompleted` comes next.
+    Elapsed {
+        fire_at_ms: i64,
+    },
+    /// A wait step was resumed with this payload; its `StepCompleted` comes next.
+    Resumed {
+        payload_json: String,
+    },
     Completed {
         output_json: String,
         attempts: u32,
@@ -222,9 +230,8 @@ pub fn evolve(mut state: RunState, event: &RunEvent) -> RunState {
         } => {
             state.set_step(
                 step_id,
-                StepState::Completed {
-                    output_json: payload_json.clone(),
-                    attempts: 1,
+                StepState::Resumed {
+                    payload_json: payload_json.clone(),
                 },
             );
             state.set_status(RunStatus::Running);
@@ -248,9 +255,8 @@ fn timer_fired(state: &mut RunState, step_id: &str) {
         Some(StepState::RetryWaiting { next_attempt, .. }) => StepState::RetryDue {
             next_attempt: *next_attempt,
         },
-        Some(StepState::Sleeping { fire_at_ms }) => StepState::Completed {
-            output_json: format!("{{\"sleptUntilMs\":{fire_at_ms}}}"),
-            attempts: 1,
+        Some(StepState::Sleeping { fire_at_ms }) => StepState::Elapsed {
+            fire_at_ms: *fire_at_ms,
         },
         Some(StepState::Paused { .. }) => StepState::TimedOut,
         other => {

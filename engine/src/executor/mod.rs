@@ -463,6 +463,7 @@ fn step_view(id: &str, step: &StepState) -> StepView {
         StepState::Sleeping { .. } => ("sleeping", 1, None, None),
         StepState::Paused { .. } => ("paused", 1, None, None),
         StepState::TimedOut => ("timed_out", 1, None, None),
+        StepState::Elapsed { .. } | StepState::Resumed { .. } => ("running", 1, None, None),
         StepState::Completed {
             output_json,
             attempts,

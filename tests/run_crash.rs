@@ -1,0 +1,190 @@
+//! Runs survive kill -9: a real `duro debug run-load` process starts 200 runs of a 5-step
+//! workflow (HTTP calls to a counter server run by this test, a 1 s delay, a call that fails
+//! twice per run) and is SIGKILLed at random moments at least 10 times, then restarted until
+//! every run has ended. Then every run is completed, every step has exactly one
+//! StepCompleted in its journal, and every request the counter server saw for a (run, step)
+//! carried that pair in its Idempotency-Key.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use engine::events::RunEvent;
+use journal::{EmbeddedConfig, EmbeddedStore, EventStore, Seq, StreamName};
+use rand::Rng;
+
+const RUNS: usize = 200;
+const KILLS: usize = 10;
+
+/// Every request the counter server saw: (path, Idempotency-Key).
+type Seen = Arc<Mutex<Vec<(String, String)>>>;
+
+async fn counter_server() -> (String, Seen) {
+    let seen: Seen = Arc::new(Mutex::new(Vec::new()));
+    let record = |path: &'static str, seen: Seen| {
+        move |headers: HeaderMap| {
+            let seen = seen.clone();
+            async move {
+                let key = headers
+                    .get("idempotency-key")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                let mut seen = seen.lock().expect("lock");
+                seen.push((path.to_string(), key.clone()));
+                // /flaky fails the first two requests of each run.
+                let run = key.split(':').next().unwrap_or_default().to_string();
+                let tries = seen
+                    .iter()
+                    .filter(|(p, k)| p == path && k.starts_with(&format!("{run}:")))
+                    .count();
+                if path == "/flaky" && tries <= 2 {
+                    (StatusCode::SERVICE_UNAVAILABLE, "{}")
+                } else {
+                    (StatusCode::OK, "{\"ok\":true}")
+                }
+            }
+        }
+    };
+    let app = Router::new()
+        .route("/count", post(record("/count", seen.clone())))
+        .route("/flaky", post(record("/flaky", seen.clone())));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+fn spawn_child(data_dir: &Path, counter_url: &str) -> (Child, Arc<Mutex<Vec<String>>>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_duro"))
+        .args([
+            "debug",
+            "run-load",
+            "--runs",
+            &RUNS.to_string(),
+            "--counter-url",
+            counter_url,
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start duro debug run-load");
+    let stdout = child.stdout.take().expect("stdout");
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    {
+        let lines = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                lines.lock().expect("lines").push(line);
+            }
+        });
+    }
+    (child, lines)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_finish_exactly_once_across_sigkills() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (url, seen) = counter_server().await;
+    let mut rng = rand::rng();
+    for _ in 0..KILLS {
+        let (mut child, _) = spawn_child(dir.path(), &url);
+        tokio::time::sleep(Duration::from_millis(rng.random_range(200..1500))).await;
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+    }
+    // Restart once more and let every run finish.
+    let (mut child, lines) = spawn_child(dir.path(), &url);
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while !lines.lock().expect("lines").iter().any(|l| l == "all done") {
+        assert!(
+            Instant::now() < deadline,
+            "runs did not all end within 180 s"
+        );
+        assert!(
+            child.try_wait().expect("child").is_none(),
+            "the child exited early"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    child.wait().expect("reap");
+    let started: HashMap<String, String> = lines
+        .lock()
+        .expect("lines")
+        .iter()
+        .filter_map(|l| {
+            let mut words = l.strip_prefix("started ")?.split(' ');
+            Some((words.next()?.to_string(), words.next()?.to_string()))
+        })
+        .collect();
+    assert_eq!(started.len(), RUNS);
+    check_journal(dir.path(), &started, &seen).await;
+}
+
+async fn check_journal(dir: &Path, started: &HashMap<String, String>, seen: &Seen) {
+    let mut config = EmbeddedConfig::new(dir);
+    config.segment_bytes = 1024 * 1024;
+    let store = EmbeddedStore::open(config).expect("open");
+    let run_streams = store
+        .list_streams("run-", None, 10_000)
+        .await
+        .expect("list");
+    assert_eq!(run_streams.len(), RUNS, "one run per idempotency key");
+    let run_ids: HashSet<&str> = started.values().map(String::as_str).collect();
+    for run_id in &run_ids {
+        let stream = StreamName::new(format!("run-{run_id}")).expect("stream");
+        let events = store
+            .read_stream(&stream, Seq(1), 1000)
+            .await
+            .expect("read");
+        let mut completions: HashMap<String, usize> = HashMap::new();
+        let mut completed_run = false;
+        for recorded in &events {
+            match RunEvent::decode(recorded.event_type, &recorded.data).expect("decode") {
+                RunEvent::StepCompleted { step_id, .. } => {
+                    *completions.entry(step_id).or_default() += 1
+                }
+                RunEvent::RunCompleted { .. } => completed_run = true,
+                _ => {}
+            }
+        }
+        assert!(completed_run, "run {run_id} completed");
+        for step in ["prepare", "call-a", "nap", "flaky", "finish"] {
+            assert_eq!(
+                completions.get(step),
+                Some(&1),
+                "run {run_id} step {step}: {completions:?}"
+            );
+        }
+    }
+    let seen = seen.lock().expect("lock");
+    assert!(
+        seen.len() >= RUNS * 4,
+        "every run called /count once and /flaky three times at least"
+    );
+    for (path, key) in seen.iter() {
+        let mut parts = key.split(':');
+        let (run, step, attempt) = (parts.next(), parts.next(), parts.next());
+        assert!(
+            run.is_some_and(|r| run_ids.contains(r)),
+            "{path} saw key {key:?}"
+        );
+        let expected_step = if path == "/count" { "call-a" } else { "flaky" };
+        assert_eq!(step, Some(expected_step), "{path} saw key {key:?}");
+        assert!(
+            attempt.is_some_and(|a| a.parse::<u32>().is_ok()),
+            "{path} saw key {key:?}"
+        );
+    }
+}
