@@ -1,6 +1,11 @@
-//! The driver of one run: fold, decide, carry out the first command, record its outcome,
-//! repeat until the run ends. Errors (a store hiccup, say) are retried with backoff; the
-//! journal is the only state, so retrying is always safe.
+//! The driver of one run: fold, decide, carry out, record, until the run ends.
+//!
+//! Work that touches nothing outside the journal (a transform, scheduling a timer, finishing
+//! the run) is decided and folded in memory and recorded together in one append, so a run of
+//! pure steps costs one fdatasync, not two per step. Work that reaches the world (an HTTP
+//! call) is preceded by its own durable `StepStarted`. Errors (a store hiccup, say) are
+//! retried with backoff from a fresh read: the journal is the only state, so that is always
+//! safe.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,30 +13,44 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::Notify;
 
-use super::steps;
-use super::{Loaded, Runs, RunsError};
+use super::{outputs_of, steps, Loaded, Runs, RunsError};
 use crate::decide::{decide, Command};
-use crate::definition::{DelaySpec, Step};
+use crate::definition::{DelaySpec, Step, StepKind};
 use crate::events::{RunEvent, StepError};
-use crate::run::StepState;
+use crate::run::{evolve, RunState, StepState};
 use crate::template::Template;
 
 /// Longest pause between retries of a driver that keeps failing.
 const DRIVER_BACKOFF_MS_MAX: u64 = 10_000;
+/// Most events decided in memory before they are recorded.
+const PENDING_EVENTS_MAX: usize = 256;
 
 enum Progress {
     Continue,
     Ended,
 }
 
+/// What the driver remembers between turns.
+struct Memory {
+    loaded: Option<Loaded>,
+    steps: Option<Vec<Step>>,
+    /// The stream may have changed behind the driver's back (it was woken, or lost a race).
+    stale: bool,
+}
+
 pub(super) async fn drive(runs: Runs, run_id: String, wake: Arc<Notify>) {
-    let mut steps: Option<Vec<Step>> = None;
+    let mut memory = Memory {
+        loaded: None,
+        steps: None,
+        stale: true,
+    };
     let mut failures: u32 = 0;
     loop {
-        match step_once(&runs, &run_id, &wake, &mut steps).await {
+        match turn(&runs, &run_id, &wake, &mut memory).await {
             Ok(Progress::Continue) => failures = 0,
             Ok(Progress::Ended) => break,
             Err(error) => {
+                memory.loaded = None;
                 failures = failures.saturating_add(1);
                 let backoff = (100u64 << failures.min(10)).min(DRIVER_BACKOFF_MS_MAX);
                 tracing::warn!(%run_id, %error, backoff_ms = backoff, "run driver failed; retrying");
@@ -42,59 +61,153 @@ pub(super) async fn drive(runs: Runs, run_id: String, wake: Arc<Notify>) {
     runs.forget_driver(&run_id);
 }
 
-async fn step_once(
+async fn turn(
     runs: &Runs,
     run_id: &str,
     wake: &Notify,
-    steps: &mut Option<Vec<Step>>,
+    memory: &mut Memory,
 ) -> Result<Progress, RunsError> {
-    let loaded = runs.load(run_id).await?;
+    let loaded = match memory.loaded.take() {
+        Some(mut loaded) => {
+            if memory.stale {
+                runs.refresh(run_id, &mut loaded).await?;
+            }
+            loaded
+        }
+        None => runs.load(run_id).await?,
+    };
+    memory.stale = false;
+    let loaded = memory.loaded.insert(loaded);
     if loaded.state.status.is_none() || loaded.state.status().is_terminal() {
         return Ok(Progress::Ended);
     }
-    if steps.is_none() {
+    if memory.steps.is_none() {
         let pinned = runs
             .inner()
             .workflows
             .steps_of(&loaded.state.workflow_id, loaded.state.workflow_version)
             .await?;
-        *steps = Some(pinned);
+        memory.steps = Some(pinned);
     }
-    let steps = steps.as_deref().unwrap_or_default();
-    let commands = decide(steps, &loaded.state);
-    let Some(first) = commands.first() else {
-        return Ok(Progress::Ended);
-    };
-    carry_out(runs, run_id, wake, steps, &loaded, first, &commands).await?;
-    Ok(Progress::Continue)
+    let steps = memory.steps.as_deref().unwrap_or_default();
+
+    // Decide and fold in memory for as long as nothing outside the journal is touched.
+    let now = runs.inner().clock.now_ms();
+    let mut tentative = loaded.state.clone();
+    let mut pending = Vec::new();
+    let mut effect = None;
+    while pending.len() < PENDING_EVENTS_MAX && !tentative.status().is_terminal() {
+        let commands = decide(steps, &tentative);
+        let Some(first) = commands.first() else { break };
+        match journal_only(run_id, steps, &loaded.input, &tentative, first, now) {
+            Some(events) => {
+                for event in events {
+                    tentative = evolve(tentative, &event);
+                    pending.push(event);
+                }
+            }
+            None => {
+                effect = Some(commands);
+                break;
+            }
+        }
+    }
+    if !pending.is_empty() {
+        record(runs, run_id, loaded, &pending, &mut memory.stale).await?;
+        return Ok(Progress::Continue);
+    }
+    match effect {
+        Some(commands) => {
+            touch_the_world(
+                runs,
+                run_id,
+                wake,
+                steps,
+                loaded,
+                &commands,
+                &mut memory.stale,
+            )
+            .await?;
+            Ok(Progress::Continue)
+        }
+        None => Ok(Progress::Ended),
+    }
 }
 
-async fn carry_out(
+/// Appends `events` in one append; folds them in on success, marks the state stale if another
+/// writer got there first.
+async fn record(
     runs: &Runs,
     run_id: &str,
-    wake: &Notify,
+    loaded: &mut Loaded,
+    events: &[RunEvent],
+    stale: &mut bool,
+) -> Result<bool, RunsError> {
+    let recorded = runs.append_all(run_id, loaded.version, events).await?;
+    if recorded {
+        for event in events {
+            loaded.apply(event);
+        }
+    } else {
+        *stale = true;
+    }
+    Ok(recorded)
+}
+
+/// The events that carry out `command` when it needs nothing outside the journal; None when
+/// it does (an HTTP call, a wait for a timer or a resume).
+fn journal_only(
+    run_id: &str,
     steps: &[Step],
-    loaded: &Loaded,
+    input: &Value,
+    state: &RunState,
     command: &Command,
-    all: &[Command],
-) -> Result<(), RunsError> {
-    let now = runs.inner().clock.now_ms();
-    let version = loaded.version;
-    let event = match command {
+    now: i64,
+) -> Option<Vec<RunEvent>> {
+    let context = || steps::context(run_id, input, &outputs_of(state));
+    Some(match command {
         Command::ExecuteStep { step_id, attempt } => {
-            return execute_step(runs, run_id, steps, loaded, step_id, *attempt).await;
+            let step = steps.iter().find(|s| s.id == *step_id)?;
+            let StepKind::Transform { mapping } = &step.kind else {
+                return None;
+            };
+            let outcome = match crate::template::render_value(mapping, &context()) {
+                Ok(output) => RunEvent::StepCompleted {
+                    step_id: step_id.clone(),
+                    attempt: *attempt,
+                    output_json: output.to_string(),
+                },
+                Err(e) => RunEvent::StepFailed {
+                    step_id: step_id.clone(),
+                    attempt: *attempt,
+                    error: StepError {
+                        code: Some("TEMPLATE_ERROR".into()),
+                        message: format!("config.mapping.{e}"),
+                        retryable: false,
+                    },
+                },
+            };
+            let started = RunEvent::StepStarted {
+                step_id: step_id.clone(),
+                attempt: *attempt,
+            };
+            if state.step(step_id) == Some(&StepState::Running { attempt: *attempt }) {
+                vec![outcome]
+            } else {
+                vec![started, outcome]
+            }
         }
         Command::ScheduleRetry {
             step_id,
             next_attempt,
             wait_ms,
-        } => RunEvent::StepRetryScheduled {
+        } => vec![RunEvent::StepRetryScheduled {
             step_id: step_id.clone(),
             next_attempt: *next_attempt,
             fire_at_ms: now.saturating_add(*wait_ms as i64),
-        },
+        }],
         Command::StartDelay { step_id, delay } => {
-            match delay_deadline(delay, now, run_id, loaded) {
+            vec![match delay_deadline(delay, now, &context()) {
                 Ok(fire_at_ms) => RunEvent::TimerScheduled {
                     step_id: step_id.clone(),
                     fire_at_ms,
@@ -104,29 +217,72 @@ async fn carry_out(
                     attempt: 1,
                     error,
                 },
-            }
+            }]
         }
         Command::AwaitTimer {
             step_id,
             fire_at_ms,
-        } => {
-            if !wait_until(runs, *fire_at_ms, wake).await {
-                return Ok(());
-            }
-            RunEvent::TimerFired {
+        } if *fire_at_ms <= now => {
+            vec![RunEvent::TimerFired {
                 step_id: step_id.clone(),
-            }
+            }]
         }
         Command::Pause {
             step_id,
             timeout_ms,
-        } => RunEvent::RunPaused {
+        } => vec![RunEvent::RunPaused {
             step_id: step_id.clone(),
             timeout_at_ms: timeout_ms.map(|t| now.saturating_add(t as i64)),
-        },
-        Command::AwaitResume { .. } => {
-            // A resume (or a cancel) wakes the driver; the wait's timeout, if any, fires here.
-            let timeout = all.iter().find_map(|c| match c {
+        }],
+        Command::CompleteStep {
+            step_id,
+            output_json,
+        } => vec![RunEvent::StepCompleted {
+            step_id: step_id.clone(),
+            attempt: 1,
+            output_json: output_json.clone(),
+        }],
+        Command::CompleteRun { output_json } => vec![RunEvent::RunCompleted {
+            output_json: output_json.clone(),
+        }],
+        Command::FailRun { error } => vec![RunEvent::RunFailed {
+            error: error.clone(),
+        }],
+        Command::AwaitTimer { .. } | Command::AwaitResume { .. } => return None,
+    })
+}
+
+/// Carries out a command that reaches outside the journal.
+async fn touch_the_world(
+    runs: &Runs,
+    run_id: &str,
+    wake: &Notify,
+    steps: &[Step],
+    loaded: &mut Loaded,
+    commands: &[Command],
+    stale: &mut bool,
+) -> Result<(), RunsError> {
+    match commands.first() {
+        Some(Command::ExecuteStep { step_id, attempt }) => {
+            execute_step(runs, run_id, steps, loaded, step_id, *attempt, stale).await
+        }
+        Some(Command::AwaitTimer {
+            step_id,
+            fire_at_ms,
+        }) => {
+            if wait_until(runs, *fire_at_ms, wake).await {
+                let fired = RunEvent::TimerFired {
+                    step_id: step_id.clone(),
+                };
+                record(runs, run_id, loaded, &[fired], stale).await?;
+            } else {
+                *stale = true;
+            }
+            Ok(())
+        }
+        Some(Command::AwaitResume { .. }) => {
+            // A resume or a cancel wakes the driver; the wait's timeout, if any, fires here.
+            let timeout = commands.iter().find_map(|c| match c {
                 Command::AwaitTimer {
                     step_id,
                     fire_at_ms,
@@ -134,63 +290,47 @@ async fn carry_out(
                 _ => None,
             });
             match timeout {
-                None => {
-                    wake.notified().await;
-                    return Ok(());
-                }
+                None => wake.notified().await,
                 Some((step_id, fire_at_ms)) => {
-                    if !wait_until(runs, fire_at_ms, wake).await {
+                    if wait_until(runs, fire_at_ms, wake).await {
+                        let fired = RunEvent::TimerFired { step_id };
+                        record(runs, run_id, loaded, &[fired], stale).await?;
                         return Ok(());
                     }
-                    RunEvent::TimerFired { step_id }
                 }
             }
+            *stale = true;
+            Ok(())
         }
-        Command::CompleteStep {
-            step_id,
-            output_json,
-        } => RunEvent::StepCompleted {
-            step_id: step_id.clone(),
-            attempt: 1,
-            output_json: output_json.clone(),
-        },
-        Command::CompleteRun { output_json } => RunEvent::RunCompleted {
-            output_json: output_json.clone(),
-        },
-        Command::FailRun { error } => RunEvent::RunFailed {
-            error: error.clone(),
-        },
-    };
-    runs.append(run_id, version, &event).await?;
-    Ok(())
+        _ => Ok(()),
+    }
 }
 
-/// Announces the attempt (durably), then carries it out and records the outcome.
+/// Announces the attempt durably, then carries it out and records the outcome.
 async fn execute_step(
     runs: &Runs,
     run_id: &str,
     steps: &[Step],
-    loaded: &Loaded,
+    loaded: &mut Loaded,
     step_id: &str,
     attempt: u32,
+    stale: &mut bool,
 ) -> Result<(), RunsError> {
     let Some(step) = steps.iter().find(|s| s.id == step_id) else {
         return Err(RunsError::Corrupt(format!(
             "decide named unknown step {step_id}"
         )));
     };
-    let mut version = loaded.version;
     if loaded.state.step(step_id) != Some(&StepState::Running { attempt }) {
         let started = RunEvent::StepStarted {
             step_id: step_id.to_owned(),
             attempt,
         };
-        if !runs.append(run_id, version, &started).await? {
+        if !record(runs, run_id, loaded, &[started], stale).await? {
             return Ok(());
         }
-        version += 1;
     }
-    let context = steps::context(run_id, &loaded.input, &loaded.outputs);
+    let context = steps::context(run_id, &loaded.input, &outputs_of(&loaded.state));
     let outcome = steps::execute(&runs.inner().http, step, attempt, run_id, &context).await;
     let event = match outcome {
         Ok(output) => RunEvent::StepCompleted {
@@ -204,7 +344,7 @@ async fn execute_step(
             error,
         },
     };
-    runs.append(run_id, version, &event).await?;
+    record(runs, run_id, loaded, &[event], stale).await?;
     Ok(())
 }
 
@@ -222,12 +362,7 @@ async fn wait_until(runs: &Runs, fire_at_ms: i64, wake: &Notify) -> bool {
 }
 
 /// When a delay step ends: `now + duration`, or its `until` time (a template yielding RFC 3339).
-fn delay_deadline(
-    delay: &DelaySpec,
-    now: i64,
-    run_id: &str,
-    loaded: &Loaded,
-) -> Result<i64, StepError> {
+fn delay_deadline(delay: &DelaySpec, now: i64, context: &Value) -> Result<i64, StepError> {
     let bad = |message: String| StepError {
         code: Some("BAD_DELAY".into()),
         message,
@@ -236,9 +371,8 @@ fn delay_deadline(
     match delay {
         DelaySpec::For { duration_ms } => Ok(now.saturating_add(*duration_ms as i64)),
         DelaySpec::Until { time } => {
-            let context = steps::context(run_id, &loaded.input, &loaded.outputs);
             let rendered = Template::parse(time)
-                .and_then(|t| t.render(&context))
+                .and_then(|t| t.render(context))
                 .map_err(|e| bad(format!("config.until: {e}")))?;
             let Value::String(text) = rendered else {
                 return Err(bad(format!(

@@ -102,10 +102,28 @@ pub(crate) struct Loaded {
     /// The stream version the state reflects.
     pub version: u64,
     pub input: Value,
-    /// Outputs of completed steps, for templates.
-    pub outputs: Vec<(String, Value)>,
     pub started_at_us: Option<i64>,
     pub ended_at_us: Option<i64>,
+}
+
+impl Loaded {
+    /// Folds one event that is now in the stream at the next seq.
+    pub fn apply(&mut self, event: &RunEvent) {
+        self.state = evolve(std::mem::take(&mut self.state), event);
+        self.version += 1;
+    }
+}
+
+/// Outputs of a state's completed steps, for templates.
+pub(crate) fn outputs_of(state: &RunState) -> Vec<(String, Value)> {
+    state
+        .steps
+        .iter()
+        .filter_map(|(id, s)| match s {
+            StepState::Completed { output_json, .. } => Some((id.clone(), parse_json(output_json))),
+            _ => None,
+        })
+        .collect()
 }
 
 pub(crate) struct Inner {
@@ -348,15 +366,21 @@ impl Runs {
 
     /// Reads and folds a run's stream.
     pub(crate) async fn load(&self, run_id: &str) -> Result<Loaded, RunsError> {
-        let stream = run_stream(run_id)?;
         let mut loaded = Loaded {
             state: RunState::default(),
             version: 0,
             input: Value::Null,
-            outputs: Vec::new(),
             started_at_us: None,
             ended_at_us: None,
         };
+        self.refresh(run_id, &mut loaded).await?;
+        Ok(loaded)
+    }
+
+    /// Folds the events appended since `loaded` was read.
+    pub(crate) async fn refresh(&self, run_id: &str, loaded: &mut Loaded) -> Result<(), RunsError> {
+        let stream = run_stream(run_id)?;
+        let had_input = loaded.version > 0;
         loop {
             let page = self
                 .inner
@@ -371,26 +395,41 @@ impl Runs {
                     RunsError::Corrupt(format!("{stream} seq {}: {e}", recorded.seq.0))
                 })?;
                 loaded.started_at_us.get_or_insert(recorded.recorded_at.0);
-                loaded.state = evolve(std::mem::take(&mut loaded.state), &event);
+                loaded.apply(&event);
                 if loaded.state.status().is_terminal() && loaded.ended_at_us.is_none() {
                     loaded.ended_at_us = Some(recorded.recorded_at.0);
                 }
-                loaded.version = recorded.seq.0;
             }
         }
-        loaded.input = parse_json(&loaded.state.input_json);
-        loaded.outputs = loaded
-            .state
-            .steps
+        if !had_input {
+            loaded.input = parse_json(&loaded.state.input_json);
+        }
+        Ok(())
+    }
+
+    /// Appends `events` as one atomic append expecting `version`; false if another writer
+    /// got there first.
+    pub(crate) async fn append_all(
+        &self,
+        run_id: &str,
+        version: u64,
+        events: &[RunEvent],
+    ) -> Result<bool, RunsError> {
+        let stream = run_stream(run_id)?;
+        let batch = events
             .iter()
-            .filter_map(|(id, s)| match s {
-                StepState::Completed { output_json, .. } => {
-                    Some((id.clone(), parse_json(output_json)))
-                }
-                _ => None,
-            })
+            .map(|e| NewEvent::new(e.tag(), e.encode()))
             .collect();
-        Ok(loaded)
+        match self
+            .inner
+            .store
+            .append(&stream, ExpectedVersion::Exact(version), batch)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict { .. }) => Ok(false),
+            Err(other) => Err(other.into()),
+        }
     }
 
     /// Appends one event expecting `version`; false if another writer got there first.
@@ -400,21 +439,8 @@ impl Runs {
         version: u64,
         event: &RunEvent,
     ) -> Result<bool, RunsError> {
-        let stream = run_stream(run_id)?;
-        match self
-            .inner
-            .store
-            .append(
-                &stream,
-                ExpectedVersion::Exact(version),
-                vec![NewEvent::new(event.tag(), event.encode())],
-            )
+        self.append_all(run_id, version, std::slice::from_ref(event))
             .await
-        {
-            Ok(_) => Ok(true),
-            Err(StoreError::Conflict { .. }) => Ok(false),
-            Err(other) => Err(other.into()),
-        }
     }
 }
 
