@@ -70,6 +70,8 @@ enum BenchCommand {
     /// Durable appends of 256-byte events by concurrent writers, beside the raw
     /// write+fdatasync latency of a preallocated file in the same directory.
     Journal(bench::journal::JournalBenchArgs),
+    /// Start and await runs of a K-step transform workflow with C concurrent starters.
+    Runs(bench::runs::RunsBenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -91,6 +93,9 @@ fn main() -> ExitCode {
         Command::Bench {
             command: BenchCommand::Journal(args),
         } => bench::journal::run(args),
+        Command::Bench {
+            command: BenchCommand::Runs(args),
+        } => bench::runs::run(args),
         Command::Debug {
             command: DebugCommand::AppendLoop(args),
         } => debug::append_loop(args),

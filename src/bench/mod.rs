@@ -1,6 +1,7 @@
 //! Benchmarks run from the binary (`duro bench ...`), so they measure the build users run.
 
 pub mod journal;
+pub mod runs;
 
 /// The value below which `fraction` of the sorted samples fall.
 pub fn percentile(sorted: &[u64], fraction: f64) -> u64 {

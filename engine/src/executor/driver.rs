@@ -33,16 +33,16 @@ enum Progress {
 /// What the driver remembers between turns.
 struct Memory {
     loaded: Option<Loaded>,
-    steps: Option<Vec<Step>>,
+    steps: Option<Arc<Vec<Step>>>,
     /// The stream may have changed behind the driver's back (it was woken, or lost a race).
     stale: bool,
 }
 
-pub(super) async fn drive(runs: Runs, run_id: String, wake: Arc<Notify>) {
+pub(super) async fn drive(runs: Runs, run_id: String, wake: Arc<Notify>, loaded: Option<Loaded>) {
     let mut memory = Memory {
-        loaded: None,
+        stale: loaded.is_none(),
+        loaded,
         steps: None,
-        stale: true,
     };
     let mut failures: u32 = 0;
     loop {
@@ -83,13 +83,15 @@ async fn turn(
     }
     if memory.steps.is_none() {
         let pinned = runs
-            .inner()
-            .workflows
             .steps_of(&loaded.state.workflow_id, loaded.state.workflow_version)
             .await?;
         memory.steps = Some(pinned);
     }
-    let steps = memory.steps.as_deref().unwrap_or_default();
+    let steps: &[Step] = memory
+        .steps
+        .as_deref()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
 
     // Decide and fold in memory for as long as nothing outside the journal is touched.
     let now = runs.inner().clock.now_ms();

@@ -17,12 +17,13 @@ use std::time::Duration;
 
 use journal::{EventStore, ExpectedVersion, NewEvent, Seq, StoreError, StreamName};
 use serde_json::Value;
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
+use crate::definition::Step;
 use crate::definition::WorkflowStatus;
 use crate::events::{RunError, RunEvent, StepError};
 use crate::run::{evolve, RunState, RunStatus, StepState};
-use crate::workflows::{WorkflowError, Workflows};
+use crate::workflows::{WorkflowError, WorkflowRecord, Workflows};
 
 pub use clock::{Clock, SystemClock};
 pub use idempotency::{KEY_BYTES_MAX, KEY_TTL_MS};
@@ -107,6 +108,16 @@ pub(crate) struct Loaded {
 }
 
 impl Loaded {
+    pub fn empty() -> Loaded {
+        Loaded {
+            state: RunState::default(),
+            version: 0,
+            input: Value::Null,
+            started_at_us: None,
+            ended_at_us: None,
+        }
+    }
+
     /// Folds one event that is now in the stream at the next seq.
     pub fn apply(&mut self, event: &RunEvent) {
         self.state = evolve(std::mem::take(&mut self.state), event);
@@ -132,7 +143,27 @@ pub(crate) struct Inner {
     clock: Arc<dyn Clock>,
     http: reqwest::Client,
     /// Runs with a driver task in this process, and how to wake it.
-    drivers: Mutex<HashMap<String, Arc<Notify>>>,
+    drivers: Mutex<HashMap<String, DriverHandle>>,
+    /// Checked steps of workflow versions (immutable, so never stale); bounded.
+    steps_cache: Mutex<HashMap<VersionKey, Arc<Vec<Step>>>>,
+    /// Workflow records with the stream version they reflect; bounded.
+    workflow_cache: Mutex<HashMap<String, Arc<WorkflowRecord>>>,
+}
+
+/// A workflow version: (workflow id, version).
+type VersionKey = (String, u64);
+
+/// How to reach a run's driver task: wake it, or learn when the run has ended.
+struct DriverHandle {
+    wake: Arc<Notify>,
+    ended: watch::Sender<bool>,
+}
+
+/// Entries kept in each of the executor's caches before they are emptied.
+const CACHE_ENTRIES_MAX: usize = 1024;
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The executor's handle: cheap to clone.
@@ -162,6 +193,8 @@ impl Runs {
                 clock,
                 http: reqwest::Client::new(),
                 drivers: Mutex::new(HashMap::new()),
+                steps_cache: Mutex::new(HashMap::new()),
+                workflow_cache: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -173,7 +206,7 @@ impl Runs {
     /// Starts a run of the workflow's current version and returns once `RunStarted` is
     /// durable. With an idempotency key seen in the last 24 hours, returns that run instead.
     pub async fn start(&self, request: StartRun) -> Result<Started, RunsError> {
-        let workflow = self.inner.workflows.get(&request.workflow_id).await?;
+        let workflow = self.workflow(&request.workflow_id).await?;
         if workflow.status != WorkflowStatus::Active {
             let status = serde_json::to_value(workflow.status)
                 .ok()
@@ -223,17 +256,33 @@ impl Runs {
             )
             .await;
         match appended {
-            Ok(_) | Err(StoreError::Conflict { .. }) => {}
-            Err(other) => return Err(other.into()),
+            // This start wrote RunStarted: its driver starts from that one event.
+            Ok(_) => {
+                let mut loaded = Loaded::empty();
+                loaded.apply(&started);
+                loaded.input = request
+                    .input
+                    .unwrap_or_else(|| Value::Object(Default::default()));
+                self.start_driver(&run_id, Some(loaded));
+                Ok(Started {
+                    run_id,
+                    workflow_id: workflow.id.clone(),
+                    workflow_version: workflow.version(),
+                    existing,
+                })
+            }
+            Err(StoreError::Conflict { .. }) => {
+                let loaded = self.load(&run_id).await?;
+                self.ensure_driver(&run_id);
+                Ok(Started {
+                    run_id,
+                    workflow_id: loaded.state.workflow_id,
+                    workflow_version: loaded.state.workflow_version,
+                    existing,
+                })
+            }
+            Err(other) => Err(other.into()),
         }
-        let loaded = self.load(&run_id).await?;
-        self.ensure_driver(&run_id);
-        Ok(Started {
-            run_id,
-            workflow_id: loaded.state.workflow_id,
-            workflow_version: loaded.state.workflow_version,
-            existing,
-        })
     }
 
     pub async fn get(&self, run_id: &str) -> Result<RunView, RunsError> {
@@ -327,37 +376,94 @@ impl Runs {
         timeout: Duration,
     ) -> Result<RunView, RunsError> {
         let deadline = tokio::time::Instant::now() + timeout;
+        // The driver says when the run ends; without one here, watch the whole journal.
+        let mut ended = lock(&self.inner.drivers)
+            .get(run_id)
+            .map(|d| d.ended.subscribe());
         let mut committed = self.inner.store.subscribe();
         loop {
             let view = self.get(run_id).await?;
             if view.status.is_terminal() {
                 return Ok(view);
             }
+            let changed = async {
+                match ended.as_mut() {
+                    Some(ended) => ended.changed().await.is_ok(),
+                    None => committed.changed().await.is_ok(),
+                }
+            };
             tokio::select! {
-                changed = committed.changed() => if changed.is_err() { return Ok(view) },
-                _ = tokio::time::sleep_until(deadline) => return Ok(view),
+                alive = changed => if !alive { ended = None },
+                _ = tokio::time::sleep_until(deadline) => return self.get(run_id).await,
             }
         }
     }
 
     /// Starts a driver for the run unless one runs; wakes it otherwise.
     fn ensure_driver(&self, run_id: &str) {
-        let mut drivers = self.inner.drivers.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(wake) = drivers.get(run_id) {
-            wake.notify_one();
+        self.start_driver(run_id, None);
+    }
+
+    /// As `ensure_driver`, handing a new driver the run as already folded.
+    fn start_driver(&self, run_id: &str, loaded: Option<Loaded>) {
+        let mut drivers = lock(&self.inner.drivers);
+        if let Some(driver) = drivers.get(run_id) {
+            driver.wake.notify_one();
             return;
         }
         let wake = Arc::new(Notify::new());
-        drivers.insert(run_id.to_owned(), wake.clone());
-        tokio::spawn(driver::drive(self.clone(), run_id.to_owned(), wake));
+        drivers.insert(
+            run_id.to_owned(),
+            DriverHandle {
+                wake: wake.clone(),
+                ended: watch::Sender::new(false),
+            },
+        );
+        tokio::spawn(driver::drive(self.clone(), run_id.to_owned(), wake, loaded));
     }
 
+    /// Called by a driver as it stops: tells waiters, then forgets the driver.
     pub(crate) fn forget_driver(&self, run_id: &str) {
-        self.inner
-            .drivers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(run_id);
+        if let Some(driver) = lock(&self.inner.drivers).remove(run_id) {
+            driver.ended.send_replace(true);
+        }
+    }
+
+    /// The workflow's record, read again only when its stream has changed.
+    async fn workflow(&self, workflow_id: &str) -> Result<Arc<WorkflowRecord>, RunsError> {
+        let stream = crate::workflows::stream_of(workflow_id)?;
+        let version = self.inner.store.stream_version(&stream).await?;
+        if let Some(record) = lock(&self.inner.workflow_cache).get(workflow_id) {
+            if record.stream_version == version {
+                return Ok(record.clone());
+            }
+        }
+        let record = Arc::new(self.inner.workflows.get(workflow_id).await?);
+        let mut cache = lock(&self.inner.workflow_cache);
+        if cache.len() >= CACHE_ENTRIES_MAX {
+            cache.clear();
+        }
+        cache.insert(workflow_id.to_owned(), record.clone());
+        Ok(record)
+    }
+
+    /// The checked steps of a workflow version (versions never change once written).
+    pub(crate) async fn steps_of(
+        &self,
+        workflow_id: &str,
+        version: u64,
+    ) -> Result<Arc<Vec<Step>>, RunsError> {
+        let key = (workflow_id.to_owned(), version);
+        if let Some(steps) = lock(&self.inner.steps_cache).get(&key) {
+            return Ok(steps.clone());
+        }
+        let steps = Arc::new(self.inner.workflows.steps_of(workflow_id, version).await?);
+        let mut cache = lock(&self.inner.steps_cache);
+        if cache.len() >= CACHE_ENTRIES_MAX {
+            cache.clear();
+        }
+        cache.insert(key, steps.clone());
+        Ok(steps)
     }
 
     pub(crate) fn inner(&self) -> &Inner {
@@ -366,13 +472,7 @@ impl Runs {
 
     /// Reads and folds a run's stream.
     pub(crate) async fn load(&self, run_id: &str) -> Result<Loaded, RunsError> {
-        let mut loaded = Loaded {
-            state: RunState::default(),
-            version: 0,
-            input: Value::Null,
-            started_at_us: None,
-            ended_at_us: None,
-        };
+        let mut loaded = Loaded::empty();
         self.refresh(run_id, &mut loaded).await?;
         Ok(loaded)
     }
