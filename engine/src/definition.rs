@@ -129,6 +129,11 @@ impl WorkflowSpec {
         if let Some(schema) = &self.input_schema {
             if !schema.is_object() {
                 problems.push(problem(&["inputSchema"], "must be a JSON Schema object"));
+            } else if let Err(message) = crate::input::check_schema(schema) {
+                problems.push(problem(
+                    &["inputSchema"],
+                    &format!("not a valid JSON Schema: {message}"),
+                ));
             }
         }
         if self.steps.is_empty() {

@@ -4,6 +4,7 @@
 //! - `events`: the facts of a run, as stored in its journal stream.
 //! - `run`: the run's state and `evolve`, the fold of its events.
 //! - `decide`: what should happen next, as commands.
+//! - `input`: run input against the workflow's inputSchema (defaults, violations).
 //! - `template`: `{{ ... }}` templates over a run's input and step outputs.
 //! - `duration`, `retry`: durations and retry policies.
 //! - `workflows`: definitions and their versions in `workflow-{id}` streams.
@@ -21,6 +22,7 @@ pub mod definition;
 pub mod duration;
 pub mod events;
 pub mod executor;
+pub mod input;
 pub mod retry;
 pub mod run;
 pub mod template;

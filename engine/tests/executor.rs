@@ -330,3 +330,52 @@ fn a_sleeping_run_wakes_after_a_restart_even_when_its_timer_fell_due_while_down(
         })
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_is_checked_against_the_schema_with_defaults_applied() {
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let runs = runs_on(store.clone());
+    active_workflow(&runs, "wf_invoice", json!({
+        "name": "Create Invoice",
+        "inputSchema": {
+            "type": "object",
+            "required": ["customerId", "amount"],
+            "properties": {
+                "customerId": { "type": "string", "pattern": "^cus_[a-zA-Z0-9]+$" },
+                "amount": { "type": "number", "minimum": 100 },
+                "currency": { "type": "string", "enum": ["usd", "eur", "gbp"], "default": "usd" }
+            }
+        },
+        "steps": [{ "id": "echo", "type": "transform", "config": { "mapping": { "currency": "{{input.currency}}" } } }]
+    }))
+    .await;
+    match runs
+        .start(start("wf_invoice", json!({ "amount": 9900 })))
+        .await
+    {
+        Err(RunsError::InvalidInput(problems)) => {
+            assert_eq!(problems.len(), 1);
+            assert_eq!(problems[0].path, vec!["customerId"]);
+            assert_eq!(problems[0].message, "Required");
+        }
+        other => panic!("expected InvalidInput, got {other:?}"),
+    }
+    assert!(
+        store
+            .list_streams("run-", None, 10)
+            .await
+            .expect("list")
+            .is_empty(),
+        "nothing was started"
+    );
+    let started = runs
+        .start(start(
+            "wf_invoice",
+            json!({ "customerId": "cus_xxx", "amount": 9900 }),
+        ))
+        .await
+        .expect("start");
+    let run = runs.wait_for_end(&started.run_id, WAIT).await.expect("run");
+    assert_eq!(run.input["currency"], json!("usd"));
+    assert_eq!(run.output, Some(json!({ "currency": "usd" })));
+}

@@ -19,8 +19,8 @@ use journal::{EventStore, ExpectedVersion, NewEvent, Seq, StoreError, StreamName
 use serde_json::Value;
 use tokio::sync::{watch, Notify};
 
-use crate::definition::Step;
 use crate::definition::WorkflowStatus;
+use crate::definition::{Problem, Step};
 use crate::events::{RunError, RunEvent, StepError};
 use crate::run::{evolve, RunState, RunStatus, StepState};
 use crate::workflows::{WorkflowError, WorkflowRecord, Workflows};
@@ -64,6 +64,8 @@ pub enum RunsError {
     NotPaused { run_id: String, status: String },
     #[error("run {run_id} has already ended ({status})")]
     Ended { run_id: String, status: String },
+    #[error("Input validation failed")]
+    InvalidInput(Vec<Problem>),
     #[error("invalid idempotency key: {0}")]
     BadKey(String),
     #[error("stored run event is unreadable: {0}")]
@@ -214,6 +216,15 @@ impl Runs {
                 .unwrap_or_default();
             return Err(RunsError::NotActive(status));
         }
+        let schema = workflow
+            .versions
+            .last()
+            .and_then(|spec| spec.input_schema.as_ref());
+        let input = request
+            .input
+            .clone()
+            .unwrap_or_else(|| Value::Object(Default::default()));
+        let input = crate::input::prepare(schema, input).map_err(RunsError::InvalidInput)?;
         let mut run_id = new_run_id();
         let mut existing = false;
         if let Some(key) = &request.idempotency_key {
@@ -236,11 +247,7 @@ impl Runs {
             run_id: run_id.clone(),
             workflow_id: workflow.id.clone(),
             workflow_version: workflow.version(),
-            input_json: request
-                .input
-                .clone()
-                .unwrap_or_else(|| Value::Object(Default::default()))
-                .to_string(),
+            input_json: input.to_string(),
             idempotency_key: request.idempotency_key.clone(),
             connection_id: request.connection_id.clone(),
         };
@@ -260,9 +267,7 @@ impl Runs {
             Ok(_) => {
                 let mut loaded = Loaded::empty();
                 loaded.apply(&started);
-                loaded.input = request
-                    .input
-                    .unwrap_or_else(|| Value::Object(Default::default()));
+                loaded.input = input;
                 self.start_driver(&run_id, Some(loaded));
                 Ok(Started {
                     run_id,
