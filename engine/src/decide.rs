@@ -43,21 +43,63 @@ pub enum Command {
     FailRun { error: RunError },
 }
 
-/// The commands that move the run on. Steps run one after another, in definition order.
+/// The commands that move the run on. Steps run one after another, in definition order; a
+/// condition's chosen branch runs in its place.
 pub fn decide(steps: &[Step], state: &RunState) -> Vec<Command> {
     if state.status.is_none() || state.status().is_terminal() {
         return Vec::new();
     }
-    let mut last_output = "null".to_string();
+    match walk(steps, state) {
+        Walk::Pending(commands) => commands,
+        Walk::Done(last_output) => vec![Command::CompleteRun {
+            output_json: last_output.unwrap_or_else(|| "null".into()),
+        }],
+    }
+}
+
+enum Walk {
+    /// Something in these steps is not finished: what to do about it.
+    Pending(Vec<Command>),
+    /// All finished; the output of the last step that ran.
+    Done(Option<String>),
+}
+
+fn walk(steps: &[Step], state: &RunState) -> Walk {
+    let mut last = None;
     for step in steps {
         match state.step(&step.id) {
-            Some(StepState::Completed { output_json, .. }) => last_output = output_json.clone(),
-            current => return decide_step(step, current, state),
+            Some(StepState::Completed { output_json, .. }) => {
+                last = Some(output_json.clone());
+                if let StepKind::Condition {
+                    then_steps,
+                    else_steps,
+                    ..
+                } = &step.kind
+                {
+                    let branch = if took_then(output_json) {
+                        then_steps
+                    } else {
+                        else_steps
+                    };
+                    match walk(branch, state) {
+                        Walk::Pending(commands) => return Walk::Pending(commands),
+                        Walk::Done(Some(output)) => last = Some(output),
+                        Walk::Done(None) => {}
+                    }
+                }
+            }
+            current => return Walk::Pending(decide_step(step, current, state)),
         }
     }
-    vec![Command::CompleteRun {
-        output_json: last_output,
-    }]
+    Walk::Done(last)
+}
+
+/// Whether a condition's recorded output says it took its `then` branch.
+fn took_then(output_json: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(output_json)
+        .ok()
+        .and_then(|output| output.get("branch")?.as_str().map(|b| b == "then"))
+        .unwrap_or(false)
 }
 
 fn decide_step(step: &Step, current: Option<&StepState>, state: &RunState) -> Vec<Command> {
@@ -129,10 +171,12 @@ fn decide_step(step: &Step, current: Option<&StepState>, state: &RunState) -> Ve
 fn first_command(step: &Step) -> Command {
     let step_id = step.id.clone();
     match &step.kind {
-        StepKind::Transform { .. } | StepKind::Http { .. } => Command::ExecuteStep {
-            step_id,
-            attempt: 1,
-        },
+        StepKind::Transform { .. } | StepKind::Http { .. } | StepKind::Condition { .. } => {
+            Command::ExecuteStep {
+                step_id,
+                attempt: 1,
+            }
+        }
         StepKind::Delay(delay) => Command::StartDelay {
             step_id,
             delay: delay.clone(),

@@ -98,7 +98,49 @@ pub enum StepKind {
         timeout_ms: Option<u64>,
         on_timeout: OnTimeout,
     },
+    /// Runs `then_steps` or `else_steps`; its output records the branch taken.
+    Condition {
+        test: ConditionTest,
+        then_steps: Vec<Step>,
+        else_steps: Vec<Step>,
+    },
 }
+
+/// What a condition step tests.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConditionTest {
+    /// `"if": "{{...}}"`: true unless the value is null, false, 0, "" or empty.
+    Truthy { value: Value },
+    /// `"left"`, `"operator"`, `"right"` (templates on either side).
+    Compare {
+        left: Value,
+        operator: Operator,
+        right: Value,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operator {
+    Equals,
+    NotEquals,
+    GreaterThan,
+    GreaterThanOrEqual,
+    LessThan,
+    LessThanOrEqual,
+    Contains,
+    Exists,
+}
+
+const OPERATORS: [(&str, Operator); 8] = [
+    ("equals", Operator::Equals),
+    ("notEquals", Operator::NotEquals),
+    ("greaterThan", Operator::GreaterThan),
+    ("greaterThanOrEqual", Operator::GreaterThanOrEqual),
+    ("lessThan", Operator::LessThan),
+    ("lessThanOrEqual", Operator::LessThanOrEqual),
+    ("contains", Operator::Contains),
+    ("exists", Operator::Exists),
+];
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum DelaySpec {
@@ -117,7 +159,7 @@ pub enum OnTimeout {
     Continue,
 }
 
-const STEP_TYPES: &str = "transform, http, delay, wait";
+const STEP_TYPES: &str = "transform, http, delay, wait, condition";
 
 impl WorkflowSpec {
     /// Checks the definition and returns its steps, or every problem found.
@@ -145,27 +187,80 @@ impl WorkflowSpec {
                 &format!("at most {STEPS_MAX} steps are allowed"),
             ));
         }
-        let mut steps = Vec::new();
-        for (index, spec) in self.steps.iter().enumerate() {
-            let at = |rest: &[&str]| -> Vec<String> {
-                ["steps".to_string(), index.to_string()]
-                    .into_iter()
-                    .chain(rest.iter().map(|s| s.to_string()))
-                    .collect()
-            };
-            let earlier: Vec<&str> = self.steps[..index].iter().map(|s| s.id.as_str()).collect();
-            check_step_id(spec, &earlier, &at, &mut problems);
-            check_templates(spec, &earlier, &at, &mut problems);
-            if let Some(step) = check_step(spec, &at, &mut problems) {
-                steps.push(step);
-            }
-        }
+        let mut seen = Vec::new();
+        let steps = check_steps(
+            &self.steps,
+            &["steps".to_string()],
+            &mut seen,
+            &mut problems,
+        );
         if problems.is_empty() {
             Ok(steps)
         } else {
             Err(problems)
         }
     }
+}
+
+/// Checks a list of steps (the workflow's, or a branch's). `seen` holds the ids of every step
+/// before these in document order: the only steps their templates may read, and the ids
+/// they must not repeat.
+fn check_steps(
+    specs: &[StepSpec],
+    base: &[String],
+    seen: &mut Vec<String>,
+    problems: &mut Vec<Problem>,
+) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for (index, spec) in specs.iter().enumerate() {
+        let at = |rest: &[&str]| -> Vec<String> {
+            base.iter()
+                .cloned()
+                .chain([index.to_string()])
+                .chain(rest.iter().map(|s| s.to_string()))
+                .collect()
+        };
+        let earlier: Vec<&str> = seen.iter().map(String::as_str).collect();
+        check_step_id(spec, &earlier, &at, problems);
+        let own_templates = templates_of(spec);
+        check_templates(spec, &own_templates, &earlier, &at, problems);
+        seen.push(spec.id.clone());
+        if let Some(step) = check_step(spec, &at, seen, problems) {
+            steps.push(step);
+        }
+    }
+    steps
+}
+
+/// The part of a step's config that holds its own templates (a condition's branches hold
+/// other steps, checked as steps).
+fn templates_of(spec: &StepSpec) -> Value {
+    if spec.kind != "condition" {
+        return spec.config.clone();
+    }
+    let mut own = spec.config.clone();
+    if let Value::Object(map) = &mut own {
+        map.remove("then");
+        map.remove("else");
+    }
+    own
+}
+
+/// The step with `id` anywhere in `steps`, branches included.
+pub fn find_step<'a>(steps: &'a [Step], id: &str) -> Option<&'a Step> {
+    steps.iter().find_map(|step| {
+        if step.id == id {
+            return Some(step);
+        }
+        match &step.kind {
+            StepKind::Condition {
+                then_steps,
+                else_steps,
+                ..
+            } => find_step(then_steps, id).or_else(|| find_step(else_steps, id)),
+            _ => None,
+        }
+    })
 }
 
 fn problem(path: &[&str], message: &str) -> Problem {
@@ -207,11 +302,12 @@ fn check_step_id(
 /// steps that run before this one.
 fn check_templates(
     spec: &StepSpec,
+    config: &Value,
     earlier: &[&str],
     at: &dyn Fn(&[&str]) -> Vec<String>,
     problems: &mut Vec<Problem>,
 ) {
-    let (errors, references) = template::check_value(&spec.config);
+    let (errors, references) = template::check_value(config);
     for error in errors {
         let mut path = at(&["config"]);
         path.extend(error.path.iter().cloned());
@@ -240,6 +336,7 @@ fn check_templates(
 fn check_step(
     spec: &StepSpec,
     at: &dyn Fn(&[&str]) -> Vec<String>,
+    seen: &mut Vec<String>,
     problems: &mut Vec<Problem>,
 ) -> Option<Step> {
     let before = problems.len();
@@ -260,7 +357,11 @@ fn check_step(
         .timeout
         .as_deref()
         .and_then(|text| duration_at(text, at(&["timeout"]), problems));
-    let kind = check_kind(spec, at, problems);
+    let kind = if spec.kind == "condition" {
+        check_condition(&spec.config, at, seen, problems)
+    } else {
+        check_kind(spec, at, problems)
+    };
     if problems.len() != before {
         return None;
     }
@@ -326,9 +427,9 @@ fn check_kind(
                 spec.kind
             ),
         ),
-        "condition" | "foreach" => fail(
+        "foreach" => fail(
             at(&["type"]),
-            format!("{} steps are not supported yet", spec.kind),
+            "foreach steps are not supported yet".to_string(),
         ),
         other => fail(
             at(&["type"]),
@@ -390,5 +491,66 @@ fn check_wait(
     Some(StepKind::Wait {
         timeout_ms,
         on_timeout,
+    })
+}
+
+fn check_condition(
+    config: &Value,
+    at: &dyn Fn(&[&str]) -> Vec<String>,
+    seen: &mut Vec<String>,
+    problems: &mut Vec<Problem>,
+) -> Option<StepKind> {
+    let test = match (config.get("if"), config.get("operator")) {
+        (Some(value), None) => Some(ConditionTest::Truthy {
+            value: value.clone(),
+        }),
+        (None, Some(Value::String(name))) => match OPERATORS.iter().find(|(n, _)| n == name) {
+            Some((_, operator)) => Some(ConditionTest::Compare {
+                left: config.get("left").cloned().unwrap_or(Value::Null),
+                operator: *operator,
+                right: config.get("right").cloned().unwrap_or(Value::Null),
+            }),
+            None => {
+                let names: Vec<&str> = OPERATORS.iter().map(|(n, _)| *n).collect();
+                problems.push(Problem {
+                    path: at(&["config", "operator"]),
+                    message: format!(
+                        "unknown operator {name:?}; expected one of {}",
+                        names.join(", ")
+                    ),
+                });
+                None
+            }
+        },
+        _ => {
+            problems.push(Problem {
+                path: at(&["config"]),
+                message: "a condition step needs either \"if\" (a template) or \"left\", \"operator\" and \"right\"".into(),
+            });
+            None
+        }
+    };
+    let mut branch = |name: &str| -> Vec<Step> {
+        let specs: Vec<StepSpec> = match config.get(name) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(value) => match serde_json::from_value(value.clone()) {
+                Ok(specs) => specs,
+                Err(error) => {
+                    problems.push(Problem {
+                        path: at(&["config", name]),
+                        message: format!("must be a list of steps: {error}"),
+                    });
+                    return Vec::new();
+                }
+            },
+        };
+        check_steps(&specs, &at(&["config", name]), seen, problems)
+    };
+    let then_steps = branch("then");
+    let else_steps = branch("else");
+    Some(StepKind::Condition {
+        test: test?,
+        then_steps,
+        else_steps,
     })
 }

@@ -129,3 +129,33 @@ fn a_workflow_needs_a_name_and_steps() {
     let paths: Vec<&str> = found.iter().map(|(path, _)| path.as_str()).collect();
     assert_eq!(paths, vec!["name", "steps"]);
 }
+
+#[test]
+fn branches_are_checked_as_steps_with_paths_into_them() {
+    let found = problems(json!({
+        "name": "Branchy",
+        "steps": [
+            { "id": "a", "type": "transform", "config": { "mapping": {} } },
+            { "id": "check", "type": "condition", "config": {
+                "if": "{{input.ok}}",
+                "then": [
+                    { "id": "a", "type": "transform", "config": { "mapping": {} } },
+                    { "id": "later-ref", "type": "transform", "config": { "mapping": { "x": "{{steps.after.output}}" } } }
+                ],
+                "else": [{ "id": "bad", "type": "delay", "config": {} }]
+            } },
+            { "id": "after", "type": "condition", "config": { "operator": "bigger", "left": 1, "right": 2 } }
+        ]
+    }));
+    let paths: Vec<&str> = found.iter().map(|(path, _)| path.as_str()).collect();
+    assert_eq!(
+        paths,
+        vec![
+            "steps.1.config.then.0.id",
+            "steps.1.config.then.1.config.mapping.x",
+            "steps.1.config.else.0.config",
+            "steps.2.config.operator",
+        ],
+        "{found:?}"
+    );
+}

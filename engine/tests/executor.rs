@@ -379,3 +379,47 @@ async fn input_is_checked_against_the_schema_with_defaults_applied() {
     assert_eq!(run.input["currency"], json!("usd"));
     assert_eq!(run.output, Some(json!({ "currency": "usd" })));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_condition_runs_one_branch_then_carries_on() {
+    let runs = runs_on(Arc::new(MemoryStore::new()));
+    active_workflow(&runs, "wf_tier", json!({
+        "name": "Tier",
+        "steps": [
+            { "id": "check", "type": "condition",
+              "config": {
+                "left": "{{input.amount}}", "operator": "greaterThan", "right": 1000,
+                "then": [{ "id": "big", "type": "transform", "config": { "mapping": { "tier": "big" } } }],
+                "else": [{ "id": "small", "type": "transform", "config": { "mapping": { "tier": "small" } } }]
+              } },
+            { "id": "label", "type": "transform",
+              "config": { "mapping": { "label": "{{steps.big.output.tier | default: steps.small.output.tier}}" } } }
+        ]
+    }))
+    .await;
+    for (amount, tier, ran, skipped) in
+        [(5000, "big", "big", "small"), (10, "small", "small", "big")]
+    {
+        let started = runs
+            .start(start("wf_tier", json!({ "amount": amount })))
+            .await
+            .expect("start");
+        let run = runs.wait_for_end(&started.run_id, WAIT).await.expect("run");
+        assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+        assert_eq!(run.output, Some(json!({ "label": tier })));
+        let step_ids: Vec<&str> = run.steps.iter().map(|s| s.id.as_str()).collect();
+        assert!(
+            step_ids.contains(&ran) && !step_ids.contains(&skipped),
+            "{step_ids:?}"
+        );
+        let check = run.steps.iter().find(|s| s.id == "check").expect("check");
+        assert_eq!(
+            check
+                .output
+                .as_ref()
+                .and_then(|o| o.get("branch"))
+                .and_then(|b| b.as_str()),
+            Some(if tier == "big" { "then" } else { "else" })
+        );
+    }
+}

@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 
 use super::{outputs_of, steps, Loaded, Runs, RunsError};
 use crate::decide::{decide, Command};
-use crate::definition::{DelaySpec, Step, StepKind};
+use crate::definition::{find_step, DelaySpec, Step};
 use crate::events::{RunEvent, StepError};
 use crate::run::{evolve, RunState, StepState};
 use crate::template::Template;
@@ -169,24 +169,17 @@ fn journal_only(
     let context = || steps::context(run_id, input, &outputs_of(state));
     Some(match command {
         Command::ExecuteStep { step_id, attempt } => {
-            let step = steps.iter().find(|s| s.id == *step_id)?;
-            let StepKind::Transform { mapping } = &step.kind else {
-                return None;
-            };
-            let outcome = match crate::template::render_value(mapping, &context()) {
+            let step = find_step(steps, step_id)?;
+            let outcome = match steps::pure_outcome(step, &context())? {
                 Ok(output) => RunEvent::StepCompleted {
                     step_id: step_id.clone(),
                     attempt: *attempt,
                     output_json: output.to_string(),
                 },
-                Err(e) => RunEvent::StepFailed {
+                Err(error) => RunEvent::StepFailed {
                     step_id: step_id.clone(),
                     attempt: *attempt,
-                    error: StepError {
-                        code: Some("TEMPLATE_ERROR".into()),
-                        message: format!("config.mapping.{e}"),
-                        retryable: false,
-                    },
+                    error,
                 },
             };
             let started = RunEvent::StepStarted {
@@ -318,7 +311,7 @@ async fn execute_step(
     attempt: u32,
     stale: &mut bool,
 ) -> Result<(), RunsError> {
-    let Some(step) = steps.iter().find(|s| s.id == step_id) else {
+    let Some(step) = find_step(steps, step_id) else {
         return Err(RunsError::Corrupt(format!(
             "decide named unknown step {step_id}"
         )));

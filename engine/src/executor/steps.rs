@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use crate::definition::{Step, StepKind};
+use crate::definition::{ConditionTest, Operator, Step, StepKind};
 use crate::events::StepError;
 use crate::template;
 
@@ -31,6 +31,71 @@ fn failure(code: &str, message: impl Into<String>, retryable: bool) -> StepError
     }
 }
 
+/// The outcome of a step that touches nothing outside the journal (a transform, a
+/// condition); None for the others.
+pub fn pure_outcome(step: &Step, context: &Value) -> Option<Result<Value, StepError>> {
+    match &step.kind {
+        StepKind::Transform { mapping } => Some(
+            template::render_value(mapping, context)
+                .map_err(|e| failure("TEMPLATE_ERROR", format!("config.mapping.{e}"), false)),
+        ),
+        StepKind::Condition { test, .. } => Some(evaluate(test, context).map(|result| {
+            let branch = if result { "then" } else { "else" };
+            json!({ "branch": branch, "result": result })
+        })),
+        _ => None,
+    }
+}
+
+fn evaluate(test: &ConditionTest, context: &Value) -> Result<bool, StepError> {
+    let render = |field: &str, value: &Value| {
+        template::render_value(value, context)
+            .map_err(|e| failure("TEMPLATE_ERROR", format!("config.{field}: {e}"), false))
+    };
+    match test {
+        ConditionTest::Truthy { value } => Ok(truthy(&render("if", value)?)),
+        ConditionTest::Compare {
+            left,
+            operator,
+            right,
+        } => {
+            let (left, right) = (render("left", left)?, render("right", right)?);
+            Ok(compare(&left, *operator, &right))
+        }
+    }
+}
+
+/// False for null, false, 0, "" and empty arrays and objects.
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+fn compare(left: &Value, operator: Operator, right: &Value) -> bool {
+    let numbers = left.as_f64().zip(right.as_f64());
+    match operator {
+        Operator::Equals => numbers.map_or(left == right, |(l, r)| l == r),
+        Operator::NotEquals => !numbers.map_or(left == right, |(l, r)| l == r),
+        Operator::GreaterThan => numbers.is_some_and(|(l, r)| l > r),
+        Operator::GreaterThanOrEqual => numbers.is_some_and(|(l, r)| l >= r),
+        Operator::LessThan => numbers.is_some_and(|(l, r)| l < r),
+        Operator::LessThanOrEqual => numbers.is_some_and(|(l, r)| l <= r),
+        Operator::Contains => match (left, right) {
+            (Value::String(l), Value::String(r)) => l.contains(r.as_str()),
+            (Value::Array(items), needle) => items.contains(needle),
+            (Value::Object(map), Value::String(key)) => map.contains_key(key),
+            _ => false,
+        },
+        Operator::Exists => !left.is_null(),
+    }
+}
+
 /// Runs attempt `attempt` of `step`; the output as JSON, or why it failed.
 pub async fn execute(
     http: &reqwest::Client,
@@ -40,14 +105,16 @@ pub async fn execute(
     context: &Value,
 ) -> Result<Value, StepError> {
     match &step.kind {
-        StepKind::Transform { mapping } => template::render_value(mapping, context)
-            .map_err(|e| failure("TEMPLATE_ERROR", format!("config.mapping.{e}"), false)),
+        StepKind::Transform { .. } => pure_outcome(step, context)
+            .unwrap_or_else(|| Err(failure("INTERNAL", "a transform has an outcome", false))),
         StepKind::Http { config } => {
             let rendered = template::render_value(config, context)
                 .map_err(|e| failure("TEMPLATE_ERROR", format!("config.{e}"), false))?;
             let idempotency_key = format!("{run_id}:{}:{attempt}", step.id);
             send(http, &rendered, step.timeout_ms, &idempotency_key).await
         }
+        StepKind::Condition { .. } => pure_outcome(step, context)
+            .unwrap_or_else(|| Err(failure("INTERNAL", "a condition has an outcome", false))),
         StepKind::Delay(_) | StepKind::Wait { .. } => Err(failure(
             "INTERNAL",
             format!("step {} is not executed but waited for", step.id),
