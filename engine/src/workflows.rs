@@ -118,20 +118,12 @@ impl Workflows {
         spec: &WorkflowSpec,
     ) -> Result<WorkflowRecord, WorkflowError> {
         spec.check().map_err(WorkflowError::Invalid)?;
-        let record = self.get(workflow_id).await?;
-        let new_version =
-            record.current.steps != spec.steps || record.current.input_schema != spec.input_schema;
-        let event = WorkflowEvent::WorkflowUpdated {
+        self.change(workflow_id, |record| WorkflowEvent::WorkflowUpdated {
             spec_json: to_json(spec),
-            new_version,
-        };
-        self.append(
-            workflow_id,
-            ExpectedVersion::Exact(record.stream_version),
-            event,
-        )
-        .await?;
-        self.get(workflow_id).await
+            new_version: record.current.steps != spec.steps
+                || record.current.input_schema != spec.input_schema,
+        })
+        .await
     }
 
     pub async fn set_status(
@@ -139,8 +131,21 @@ impl Workflows {
         workflow_id: &str,
         status: WorkflowStatus,
     ) -> Result<WorkflowRecord, WorkflowError> {
+        self.change(workflow_id, |_| WorkflowEvent::WorkflowStatusChanged {
+            status,
+        })
+        .await
+    }
+
+    /// Appends the event `make` derives from the current record, expecting the record's
+    /// stream version (a concurrent change makes this one fail with `Conflict`).
+    async fn change(
+        &self,
+        workflow_id: &str,
+        make: impl FnOnce(&WorkflowRecord) -> WorkflowEvent,
+    ) -> Result<WorkflowRecord, WorkflowError> {
         let record = self.get(workflow_id).await?;
-        let event = WorkflowEvent::WorkflowStatusChanged { status };
+        let event = make(&record);
         self.append(
             workflow_id,
             ExpectedVersion::Exact(record.stream_version),

@@ -16,7 +16,7 @@ use journal::{
 };
 use serde::Serialize;
 
-use super::percentile;
+use super::{percentile, round2};
 
 const EVENT_DATA_BYTES: usize = 256;
 const RAW_PROBE_FILE_BYTES: u64 = 64 * 1024 * 1024;
@@ -87,10 +87,6 @@ pub fn run(args: JournalBenchArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-fn round2(value: f64) -> f64 {
-    (value * 100.0).round() / 100.0
 }
 
 /// Runs the writers for the configured time; returns events, elapsed seconds and each

@@ -11,3 +11,8 @@ pub fn percentile(sorted: &[u64], fraction: f64) -> u64 {
     let rank = ((sorted.len() as f64 * fraction).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1]
 }
+
+/// Rounds to two decimals, for figures people read.
+pub fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}

@@ -14,7 +14,7 @@ use engine::run::RunStatus;
 use journal::{EmbeddedConfig, EmbeddedStore, EventStore};
 use serde::Serialize;
 
-use super::percentile;
+use super::{percentile, round2};
 
 #[derive(Args)]
 pub struct RunsBenchArgs {
@@ -92,10 +92,6 @@ pub fn run(args: RunsBenchArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-fn round2(value: f64) -> f64 {
-    (value * 100.0).round() / 100.0
 }
 
 async fn measure(args: &RunsBenchArgs) -> anyhow::Result<(u64, f64, Vec<u64>)> {
