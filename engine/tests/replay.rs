@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use engine::decide::{decide, Command};
-use engine::definition::{DelaySpec, OnTimeout, Step, StepKind};
+use engine::definition::{find_step, ConditionTest, DelaySpec, OnTimeout, Step, StepKind};
 use engine::events::{RunError, RunEvent, StepError};
 use engine::retry::RetryPolicy;
 use engine::run::{replay, RunState, RunStatus, StepState};
@@ -20,6 +20,8 @@ use proptest::prelude::*;
 struct Script {
     failures: HashMap<(usize, u32), bool>,
     wait_times_out: bool,
+    /// Which branch every condition takes.
+    take_then: bool,
 }
 
 fn now_ms(journal: &[RunEvent]) -> i64 {
@@ -34,7 +36,8 @@ fn carry_out(
     command: &Command,
     journal: &mut Vec<RunEvent>,
 ) {
-    let index_of = |id: &str| steps.iter().position(|s| s.id == id).expect("known step");
+    // Failures are scripted for top-level steps; steps inside branches always succeed.
+    let index_of = |id: &str| steps.iter().position(|s| s.id == id).unwrap_or(usize::MAX);
     let now = now_ms(journal);
     match command {
         Command::ExecuteStep { step_id, attempt } => {
@@ -43,6 +46,19 @@ fn carry_out(
                     step_id: step_id.clone(),
                     attempt: *attempt,
                 });
+            }
+            let is_condition = matches!(
+                find_step(steps, step_id).map(|s| &s.kind),
+                Some(StepKind::Condition { .. })
+            );
+            if is_condition {
+                let branch = if script.take_then { "then" } else { "else" };
+                journal.push(RunEvent::StepCompleted {
+                    step_id: step_id.clone(),
+                    attempt: *attempt,
+                    output_json: format!("{{\"branch\":\"{branch}\"}}"),
+                });
+                return;
             }
             match script.failures.get(&(index_of(step_id), *attempt)) {
                 None => journal.push(RunEvent::StepCompleted {
@@ -187,18 +203,52 @@ fn step_strategy(index: usize) -> impl Strategy<Value = Step> {
     })
 }
 
+/// A condition at `index` whose branches hold up to two simple steps each.
+fn condition_strategy(index: usize) -> impl Strategy<Value = Step> {
+    let branch = move |name: &'static str| {
+        proptest::collection::vec(step_strategy(0), 0..3).prop_map(move |steps| {
+            steps
+                .into_iter()
+                .enumerate()
+                .map(|(j, step)| Step {
+                    id: format!("step-{index}-{name}-{j}"),
+                    ..step
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    (branch("then"), branch("else")).prop_map(move |(then_steps, else_steps)| Step {
+        id: format!("step-{index}"),
+        kind: StepKind::Condition {
+            test: ConditionTest::Truthy {
+                value: serde_json::json!(true),
+            },
+            then_steps,
+            else_steps,
+        },
+        retry: RetryPolicy::default(),
+        timeout_ms: None,
+    })
+}
+
 fn workflow() -> impl Strategy<Value = Vec<Step>> {
-    (1usize..7).prop_flat_map(|n| (0..n).map(step_strategy).collect::<Vec<_>>())
+    (1usize..7).prop_flat_map(|n| {
+        (0..n)
+            .map(|i| prop_oneof![4 => step_strategy(i), 1 => condition_strategy(i)])
+            .collect::<Vec<_>>()
+    })
 }
 
 fn script() -> impl Strategy<Value = Script> {
     (
         proptest::collection::hash_map((0usize..7, 1u32..5), any::<bool>(), 0..10),
         any::<bool>(),
+        any::<bool>(),
     )
-        .prop_map(|(failures, wait_times_out)| Script {
+        .prop_map(|(failures, wait_times_out, take_then)| Script {
             failures,
             wait_times_out,
+            take_then,
         })
 }
 
@@ -229,7 +279,9 @@ proptest! {
     fn a_run_completes_exactly_when_every_step_completes(steps in workflow(), script in script()) {
         let full = run_to_end(&steps, &script, vec![started()]);
         let state = replay(&full);
-        let all_done = steps.iter().all(|s| matches!(state.step(&s.id), Some(StepState::Completed { .. })));
+        let all_done = steps
+            .iter()
+            .all(|s| matches!(state.step(&s.id), Some(StepState::Completed { .. })));
         prop_assert_eq!(state.status() == RunStatus::Completed, all_done);
         if state.status() == RunStatus::Failed {
             let RunError { step_id, .. } = state.error.clone().expect("a failed run has an error");
@@ -251,6 +303,7 @@ fn a_step_that_fails_twice_then_succeeds_completes_on_its_third_attempt() {
     let script = Script {
         failures: HashMap::from([((0, 1), true), ((0, 2), true)]),
         wait_times_out: false,
+        take_then: false,
     };
     let journal = run_to_end(&steps, &script, vec![started()]);
     let names: Vec<&str> = journal.iter().map(RunEvent::name).collect();
@@ -288,6 +341,7 @@ fn a_non_retryable_failure_fails_the_run_with_the_steps_error() {
     let script = Script {
         failures: HashMap::from([((0, 1), false)]),
         wait_times_out: false,
+        take_then: false,
     };
     let state = replay(&run_to_end(&steps, &script, vec![started()]));
     assert_eq!(state.status(), RunStatus::Failed);
