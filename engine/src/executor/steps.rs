@@ -105,21 +105,20 @@ pub async fn execute(
     context: &Value,
 ) -> Result<Value, StepError> {
     match &step.kind {
-        StepKind::Transform { .. } => pure_outcome(step, context)
-            .unwrap_or_else(|| Err(failure("INTERNAL", "a transform has an outcome", false))),
         StepKind::Http { config } => {
             let rendered = template::render_value(config, context)
                 .map_err(|e| failure("TEMPLATE_ERROR", format!("config.{e}"), false))?;
             let idempotency_key = format!("{run_id}:{}:{attempt}", step.id);
             send(http, &rendered, step.timeout_ms, &idempotency_key).await
         }
-        StepKind::Condition { .. } => pure_outcome(step, context)
-            .unwrap_or_else(|| Err(failure("INTERNAL", "a condition has an outcome", false))),
-        StepKind::Delay(_) | StepKind::Wait { .. } => Err(failure(
-            "INTERNAL",
-            format!("step {} is not executed but waited for", step.id),
-            false,
-        )),
+        // Transforms and conditions; delays and waits are waited for, never executed.
+        _ => pure_outcome(step, context).unwrap_or_else(|| {
+            Err(failure(
+                "INTERNAL",
+                format!("step {} is waited for, not executed", step.id),
+                false,
+            ))
+        }),
     }
 }
 
