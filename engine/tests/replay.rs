@@ -252,6 +252,27 @@ fn script() -> impl Strategy<Value = Script> {
         })
 }
 
+/// Whether every step on the run's path completed: each step, and inside a condition the
+/// steps of the branch it took.
+fn path_completed(steps: &[Step], state: &RunState) -> bool {
+    steps.iter().all(|step| {
+        let Some(StepState::Completed { output_json, .. }) = state.step(&step.id) else {
+            return false;
+        };
+        match &step.kind {
+            StepKind::Condition {
+                then_steps,
+                else_steps,
+                ..
+            } => {
+                let took_then = output_json.contains("\"then\"");
+                path_completed(if took_then { then_steps } else { else_steps }, state)
+            }
+            _ => true,
+        }
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
@@ -279,9 +300,7 @@ proptest! {
     fn a_run_completes_exactly_when_every_step_completes(steps in workflow(), script in script()) {
         let full = run_to_end(&steps, &script, vec![started()]);
         let state = replay(&full);
-        let all_done = steps
-            .iter()
-            .all(|s| matches!(state.step(&s.id), Some(StepState::Completed { .. })));
+        let all_done = path_completed(&steps, &state);
         prop_assert_eq!(state.status() == RunStatus::Completed, all_done);
         if state.status() == RunStatus::Failed {
             let RunError { step_id, .. } = state.error.clone().expect("a failed run has an error");

@@ -96,14 +96,25 @@ async fn turn(
     // Decide and fold in memory for as long as nothing outside the journal is touched.
     let now = runs.inner().clock.now_ms();
     let mut tentative = loaded.state.clone();
+    // Built once per turn and extended with each output decided below, so a run of K pure
+    // steps parses each output once, not K times.
+    let mut context = steps::context(run_id, &loaded.input, &outputs_of(&tentative));
     let mut pending = Vec::new();
     let mut effect = None;
     while pending.len() < PENDING_EVENTS_MAX && !tentative.status().is_terminal() {
         let commands = decide(steps, &tentative);
         let Some(first) = commands.first() else { break };
-        match journal_only(run_id, steps, &loaded.input, &tentative, first, now) {
+        match journal_only(steps, &context, &tentative, first, now) {
             Some(events) => {
                 for event in events {
+                    if let RunEvent::StepCompleted {
+                        step_id,
+                        output_json,
+                        ..
+                    } = &event
+                    {
+                        steps::add_output(&mut context, step_id, output_json);
+                    }
                     tentative = evolve(tentative, &event);
                     pending.push(event);
                 }
@@ -159,18 +170,16 @@ async fn record(
 /// The events that carry out `command` when it needs nothing outside the journal; None when
 /// it does (an HTTP call, a wait for a timer or a resume).
 fn journal_only(
-    run_id: &str,
     steps: &[Step],
-    input: &Value,
+    context: &Value,
     state: &RunState,
     command: &Command,
     now: i64,
 ) -> Option<Vec<RunEvent>> {
-    let context = || steps::context(run_id, input, &outputs_of(state));
     Some(match command {
         Command::ExecuteStep { step_id, attempt } => {
             let step = find_step(steps, step_id)?;
-            let outcome = match steps::pure_outcome(step, &context())? {
+            let outcome = match steps::pure_outcome(step, context)? {
                 Ok(output) => RunEvent::StepCompleted {
                     step_id: step_id.clone(),
                     attempt: *attempt,
@@ -202,7 +211,7 @@ fn journal_only(
             fire_at_ms: now.saturating_add(*wait_ms as i64),
         }],
         Command::StartDelay { step_id, delay } => {
-            vec![match delay_deadline(delay, now, &context()) {
+            vec![match delay_deadline(delay, now, context) {
                 Ok(fire_at_ms) => RunEvent::TimerScheduled {
                     step_id: step_id.clone(),
                     fire_at_ms,

@@ -23,6 +23,14 @@ pub fn context(run_id: &str, input: &Value, outputs: &[(String, Value)]) -> Valu
     json!({ "input": input, "steps": steps, "run": { "id": run_id } })
 }
 
+/// Adds a step's output (JSON text) to a context made by `context`.
+pub fn add_output(context: &mut Value, step_id: &str, output_json: &str) {
+    let output = serde_json::from_str(output_json).unwrap_or(Value::Null);
+    if let Some(Value::Object(steps)) = context.get_mut("steps") {
+        steps.insert(step_id.to_owned(), json!({ "output": output }));
+    }
+}
+
 fn failure(code: &str, message: impl Into<String>, retryable: bool) -> StepError {
     StepError {
         code: Some(code.to_owned()),
