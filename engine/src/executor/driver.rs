@@ -17,7 +17,7 @@ use super::{outputs_of, steps, Loaded, Runs, RunsError};
 use crate::decide::{decide, Command};
 use crate::definition::{find_step, DelaySpec, Step};
 use crate::events::{RunEvent, StepError};
-use crate::run::{evolve, RunState, StepState};
+use crate::run::{evolve, StepState};
 use crate::template::Template;
 
 /// Longest pause between retries of a driver that keeps failing.
@@ -104,7 +104,7 @@ async fn turn(
     while pending.len() < PENDING_EVENTS_MAX && !tentative.status().is_terminal() {
         let commands = decide(steps, &tentative);
         let Some(first) = commands.first() else { break };
-        match journal_only(steps, &context, &tentative, first, now) {
+        match journal_only(steps, &context, first, now) {
             Some(events) => {
                 for event in events {
                     if let RunEvent::StepCompleted {
@@ -172,7 +172,6 @@ async fn record(
 fn journal_only(
     steps: &[Step],
     context: &Value,
-    state: &RunState,
     command: &Command,
     now: i64,
 ) -> Option<Vec<RunEvent>> {
@@ -191,15 +190,9 @@ fn journal_only(
                     error,
                 },
             };
-            let started = RunEvent::StepStarted {
-                step_id: step_id.clone(),
-                attempt: *attempt,
-            };
-            if state.step(step_id) == Some(&StepState::Running { attempt: *attempt }) {
-                vec![outcome]
-            } else {
-                vec![started, outcome]
-            }
+            // No StepStarted: nothing outside the journal happens, so there is nothing to
+            // announce before it, and the outcome is recorded in the same append anyway.
+            vec![outcome]
         }
         Command::ScheduleRetry {
             step_id,
