@@ -309,16 +309,21 @@ proptest! {
     }
 }
 
-#[test]
-fn a_step_that_fails_twice_then_succeeds_completes_on_its_third_attempt() {
-    let steps = vec![Step {
+/// One HTTP step, "charge", with the default retry policy (three attempts).
+fn charge_step() -> Step {
+    Step {
         id: "charge".into(),
         kind: StepKind::Http {
             config: serde_json::json!({"url": "http://localhost/"}),
         },
         retry: RetryPolicy::default(),
         timeout_ms: None,
-    }];
+    }
+}
+
+#[test]
+fn a_step_that_fails_twice_then_succeeds_completes_on_its_third_attempt() {
+    let steps = vec![charge_step()];
     let script = Script {
         failures: HashMap::from([((0, 1), true), ((0, 2), true)]),
         wait_times_out: false,
@@ -349,14 +354,7 @@ fn a_step_that_fails_twice_then_succeeds_completes_on_its_third_attempt() {
 
 #[test]
 fn a_non_retryable_failure_fails_the_run_with_the_steps_error() {
-    let steps = vec![Step {
-        id: "charge".into(),
-        kind: StepKind::Http {
-            config: serde_json::json!({"url": "http://localhost/"}),
-        },
-        retry: RetryPolicy::default(),
-        timeout_ms: None,
-    }];
+    let steps = vec![charge_step()];
     let script = Script {
         failures: HashMap::from([((0, 1), false)]),
         wait_times_out: false,
