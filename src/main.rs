@@ -2,15 +2,17 @@
 //! itself lives in the `journal`, `engine` and `api` crates and in the modules below.
 
 mod bench;
+mod config;
 mod debug;
+mod keys_cmd;
+mod projections_cmd;
 mod serve;
 mod verify;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -26,11 +28,21 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server: the REST API on the embedded journal.
-    Serve(ServeArgs),
+    Serve(serve::ServeArgs),
     /// Inspect the journal of a data directory (the server must not be running).
     Journal {
         #[command(subcommand)]
         command: JournalCommand,
+    },
+    /// Create, list and revoke API keys (the server must not be running).
+    Keys {
+        #[command(subcommand)]
+        command: keys_cmd::KeysCommand,
+    },
+    /// Manage the read models (listings of runs and workflows) of a data directory.
+    Projections {
+        #[command(subcommand)]
+        command: ProjectionsCommand,
     },
     /// Measure performance (figures for docs/benchmarks.md).
     Bench {
@@ -45,21 +57,21 @@ enum Command {
     },
 }
 
-#[derive(Args)]
-pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "DURO_LISTEN", default_value = "127.0.0.1:3000")]
-    listen: SocketAddr,
-    /// Directory holding the journal and its index.
-    #[arg(long, env = "DURO_DATA_DIR", default_value = "./duro-data")]
-    data_dir: PathBuf,
-}
-
 #[derive(Subcommand)]
 enum JournalCommand {
     /// Read every record: checksums, positions, batches and each stream's sequence.
     /// Exits 0 when the journal is sound, 1 when problems were found, 2 when it could not be read.
     Verify {
+        #[arg(long, env = "DURO_DATA_DIR")]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProjectionsCommand {
+    /// Drop the read models and rebuild them from the journal (the server must not be
+    /// running). Prints the counts and the time taken.
+    Rebuild {
         #[arg(long, env = "DURO_DATA_DIR")]
         data_dir: PathBuf,
     },
@@ -72,6 +84,8 @@ enum BenchCommand {
     Journal(bench::journal::JournalBenchArgs),
     /// Start and await runs of a K-step transform workflow with C concurrent starters.
     Runs(bench::runs::RunsBenchArgs),
+    /// The REST API over loopback: run requests (with or without ?wait) or run reads.
+    Http(bench::http::HttpBenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -90,12 +104,19 @@ fn main() -> ExitCode {
         Command::Journal {
             command: JournalCommand::Verify { data_dir },
         } => return verify::run(&data_dir),
+        Command::Keys { command } => keys_cmd::run(command),
+        Command::Projections {
+            command: ProjectionsCommand::Rebuild { data_dir },
+        } => projections_cmd::rebuild(&data_dir),
         Command::Bench {
             command: BenchCommand::Journal(args),
         } => bench::journal::run(args),
         Command::Bench {
             command: BenchCommand::Runs(args),
         } => bench::runs::run(args),
+        Command::Bench {
+            command: BenchCommand::Http(args),
+        } => bench::http::run(args),
         Command::Debug {
             command: DebugCommand::AppendLoop(args),
         } => debug::append_loop(args),

@@ -1,19 +1,80 @@
 //! `duro serve`: open the journal, serve the API, stop cleanly on SIGTERM or Ctrl-C.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use engine::Engine;
+use api::ApiConfig;
+use clap::Args;
 use journal::{EmbeddedConfig, EmbeddedStore};
 
-use crate::ServeArgs;
+use crate::config;
 
-pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(serve(args))
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:3000].
+    #[arg(long, env = "DURO_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Directory holding the journal and its index [default: ./duro-data].
+    #[arg(long, env = "DURO_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Run/execute requests each API key may make per minute [default: 500].
+    #[arg(long, env = "DURO_EXECUTE_RATE_LIMIT")]
+    execute_rate_limit: Option<u32>,
+    /// Largest request body accepted, in bytes [default: 1048576].
+    #[arg(long, env = "DURO_MAX_BODY_BYTES")]
+    max_body_bytes: Option<usize>,
+    /// Settings file (TOML); without it ./duro.toml is read if it exists.
+    #[arg(long, env = "DURO_CONFIG")]
+    config: Option<PathBuf>,
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+/// The settings in force after flags, environment, file and defaults.
+struct Settings {
+    listen: SocketAddr,
+    data_dir: PathBuf,
+    api: ApiConfig,
+}
+
+fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
+    let file = config::load(args.config.as_deref())?;
+    let defaults = ApiConfig::default();
+    let listen = args
+        .listen
+        .or(file.listen)
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 3000)));
+    let api = ApiConfig {
+        execute_per_minute: args
+            .execute_rate_limit
+            .or(file.execute_rate_limit)
+            .unwrap_or(defaults.execute_per_minute),
+        max_body_bytes: args
+            .max_body_bytes
+            .or(file.max_body_bytes)
+            .unwrap_or(defaults.max_body_bytes),
+        max_wait_secs: file.max_wait_seconds.unwrap_or(defaults.max_wait_secs),
+    };
+    if api.execute_per_minute == 0 {
+        anyhow::bail!("execute_rate_limit must be at least 1 request per minute");
+    }
+    Ok(Settings {
+        listen,
+        data_dir: args
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./duro-data")),
+        api,
+    })
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = settings(args)?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(serve(settings))
+}
+
+async fn serve(args: Settings) -> anyhow::Result<()> {
     let config = EmbeddedConfig::new(&args.data_dir);
     let store = tokio::task::spawn_blocking(move || EmbeddedStore::open(config))
         .await
@@ -25,13 +86,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "journal open"
     );
     let store: Arc<dyn journal::EventStore> = Arc::new(store);
+    let state = api::AppState::new(store, Arc::new(engine::executor::SystemClock), args.api);
+    if let Ok(secret) = std::env::var("DURO_BOOTSTRAP_KEY") {
+        let key = state
+            .keys
+            .ensure_bootstrap(&secret)
+            .await
+            .context("creating the key of DURO_BOOTSTRAP_KEY")?;
+        tracing::info!(key = %key.id, "bootstrap key ready");
+    }
     // Continue every run that was under way when the process last stopped.
-    let runs = engine::executor::Runs::new(store.clone(), Arc::new(engine::executor::SystemClock));
-    let recovered = runs.recover().await.context("recovering unfinished runs")?;
+    let recovered = state
+        .runs
+        .recover()
+        .await
+        .context("recovering unfinished runs")?;
     tracing::info!(recovered, "runs recovered");
-    let state = api::AppState {
-        engine: Engine::new(store),
-    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

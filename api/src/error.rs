@@ -1,15 +1,66 @@
-//! The error envelope: `{"success": false, "error": {"code", "message", "details"}}`.
-//! Internal errors are logged with their cause and answered without it.
+//! The error envelope: `{"success": false, "error": {"code", "message", "details"}}`, and the
+//! one place where engine and journal errors become HTTP statuses. Internal errors are logged
+//! with their cause and answered without it.
 
-use axum::http::{StatusCode, Uri};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use engine::definition::Problem;
+use engine::executor::RunsError;
+use engine::workflows::WorkflowError;
+use serde::Serialize;
 use serde_json::json;
+
+use crate::keys::KeyError;
+
+/// One thing wrong with a request, as VALIDATION_ERROR details show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Detail {
+    pub path: Vec<String>,
+    pub message: String,
+}
+
+impl Detail {
+    pub fn new(path: &[&str], message: impl Into<String>) -> Detail {
+        Detail {
+            path: path.iter().map(|p| (*p).to_owned()).collect(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<Problem> for Detail {
+    fn from(problem: Problem) -> Detail {
+        Detail {
+            path: problem.path,
+            message: problem.message,
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
     NotFound(String),
+    /// 400 VALIDATION_ERROR with every problem found.
+    #[error("{message}")]
+    Validation {
+        message: String,
+        details: Vec<Detail>,
+    },
+    /// 400 INVALID_STATUS: the resource is in a state that does not allow the request.
+    #[error("{0}")]
+    InvalidStatus(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("Rate limit exceeded. Limit: {limit} requests per minute.")]
+    RateLimited { limit: u32, retry_after_secs: u64 },
+    #[error("request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -17,18 +68,95 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A VALIDATION_ERROR about one field.
+    pub fn invalid_field(path: &[&str], message: impl Into<String>) -> ApiError {
+        let detail = Detail::new(path, message);
+        ApiError::Validation {
+            message: format!("{}: {}", field_name(&detail.path), detail.message),
+            details: vec![detail],
+        }
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            ApiError::Validation { .. } => (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"),
+            ApiError::InvalidStatus(_) => (StatusCode::BAD_REQUEST, "INVALID_STATUS"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
+            ApiError::PayloadTooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE")
+            }
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
         }
     }
 }
 
+/// `["items", "0", "price"]` as `items.0.price`, the way users write it in templates.
+pub fn field_name(path: &[String]) -> String {
+    if path.is_empty() {
+        "body".to_owned()
+    } else {
+        path.join(".")
+    }
+}
+
 impl From<journal::StoreError> for ApiError {
     fn from(error: journal::StoreError) -> ApiError {
         ApiError::Internal(error.to_string())
+    }
+}
+
+impl From<WorkflowError> for ApiError {
+    fn from(error: WorkflowError) -> ApiError {
+        match error {
+            WorkflowError::NotFound(_) => ApiError::NotFound("Workflow not found".to_owned()),
+            WorkflowError::NoSuchVersion { .. } => ApiError::NotFound(error.to_string()),
+            WorkflowError::Invalid(problems) => ApiError::Validation {
+                message: "Workflow definition is invalid".to_owned(),
+                details: problems.into_iter().map(Detail::from).collect(),
+            },
+            WorkflowError::Conflict(_) => ApiError::Conflict(error.to_string()),
+            WorkflowError::Corrupt(_) | WorkflowError::Store(_) => {
+                ApiError::Internal(error.to_string())
+            }
+        }
+    }
+}
+
+impl From<RunsError> for ApiError {
+    fn from(error: RunsError) -> ApiError {
+        match error {
+            RunsError::Workflow(error) => error.into(),
+            RunsError::NotActive(_) => ApiError::InvalidStatus(error.to_string()),
+            RunsError::RunNotFound(_) => ApiError::NotFound("Run not found".to_owned()),
+            RunsError::NotPaused { .. } | RunsError::Ended { .. } => {
+                ApiError::InvalidStatus(error.to_string())
+            }
+            RunsError::InvalidInput(problems) => ApiError::Validation {
+                message: "Input validation failed".to_owned(),
+                details: problems.into_iter().map(Detail::from).collect(),
+            },
+            RunsError::BadKey(reason) => ApiError::invalid_field(&["idempotencyKey"], reason),
+            RunsError::Corrupt(_) | RunsError::Store(_) => ApiError::Internal(error.to_string()),
+        }
+    }
+}
+
+impl From<KeyError> for ApiError {
+    fn from(error: KeyError) -> ApiError {
+        match error {
+            KeyError::NotFound(_) => ApiError::NotFound(error.to_string()),
+            KeyError::Conflict(_) => ApiError::Conflict(error.to_string()),
+            KeyError::Store(_) | KeyError::Corrupt(_) => ApiError::Internal(error.to_string()),
+            other => ApiError::Validation {
+                message: other.to_string(),
+                details: Vec::new(),
+            },
+        }
     }
 }
 
@@ -42,11 +170,25 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
+        let details = match &self {
+            ApiError::Validation { details, .. } => json!(details),
+            _ => json!([]),
+        };
         let body = json!({
             "success": false,
-            "error": { "code": code, "message": message, "details": [] }
+            "error": { "code": code, "message": message, "details": details }
         });
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::RateLimited {
+            retry_after_secs, ..
+        } = &self
+        {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs.max(&1).to_owned()),
+            );
+        }
+        response
     }
 }
 

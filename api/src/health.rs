@@ -41,18 +41,20 @@ mod tests {
 
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
-    use engine::Engine;
+    use engine::executor::SystemClock;
     use http_body_util::BodyExt;
     use journal::MemoryStore;
     use serde_json::Value;
     use tower::ServiceExt;
 
-    use crate::{router, AppState};
+    use crate::{router, ApiConfig, AppState};
 
     async fn get(path: &str) -> (StatusCode, Value) {
-        let state = AppState {
-            engine: Engine::new(Arc::new(MemoryStore::new())),
-        };
+        let state = AppState::new(
+            Arc::new(MemoryStore::new()),
+            Arc::new(SystemClock),
+            ApiConfig::default(),
+        );
         let response = router(state)
             .oneshot(Request::get(path).body(Body::empty()).expect("request"))
             .await

@@ -1,26 +1,92 @@
 //! Duro's HTTP layer. Only this crate knows HTTP and JSON envelopes; errors from the engine
-//! and the journal are mapped to status codes here, once.
+//! and the journal are mapped to status codes here, once (`error`).
+//!
+//! - `auth`: API keys from headers, route scopes, per-key rate limits.
+//! - `body`: JSON request bodies within the size limit, errors naming the field.
+//! - `reply`: the success envelope and the JSON shapes of runs and workflows.
+//! - `routes`: the canonical `/api/v1` routes and the seed compatibility routes.
+//! - `keys`: API keys as journal streams (hashed secrets).
 
+pub mod auth;
+pub mod body;
 pub mod error;
 pub mod health;
+pub mod keys;
+pub mod metrics;
+pub mod openapi;
+pub mod reply;
+pub mod routes;
 
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
 use axum::Router;
+use engine::executor::{Clock, Runs};
 use engine::Engine;
+use journal::EventStore;
 use tokio::net::TcpListener;
 
 pub use error::ApiError;
 
-/// What every handler can reach.
+use crate::auth::RateLimits;
+use crate::keys::Keys;
+
+/// Settings of the HTTP layer (from flags, the environment or `duro.toml`).
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// Run/execute requests each API key may make per minute.
+    pub execute_per_minute: u32,
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// Longest `?wait=SECONDS` honoured.
+    pub max_wait_secs: u64,
+}
+
+impl Default for ApiConfig {
+    fn default() -> ApiConfig {
+        ApiConfig {
+            execute_per_minute: 500,
+            max_body_bytes: 1024 * 1024,
+            max_wait_secs: 300,
+        }
+    }
+}
+
+/// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Engine,
+    pub runs: Runs,
+    pub keys: Keys,
+    pub config: Arc<ApiConfig>,
+    pub limits: Arc<RateLimits>,
+}
+
+impl AppState {
+    /// Everything the API needs over `store`, whose appends are timed for `/metrics`.
+    pub fn new(store: Arc<dyn EventStore>, clock: Arc<dyn Clock>, config: ApiConfig) -> AppState {
+        metrics::install();
+        let store = metrics::MeteredStore::wrap(store);
+        AppState {
+            engine: Engine::new(store.clone()),
+            runs: Runs::new(store.clone(), clock),
+            keys: Keys::new(store),
+            limits: Arc::new(RateLimits::new(config.execute_per_minute)),
+            config: Arc::new(config),
+        }
+    }
 }
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
+        .merge(routes::router(&state))
+        .merge(openapi::router())
+        .route("/metrics", axum::routing::get(metrics::render))
+        .route_layer(axum::middleware::from_fn(metrics::track_requests))
         .fallback(error::not_found)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .with_state(state)
 }
 

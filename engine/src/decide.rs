@@ -4,8 +4,11 @@
 //! outcomes as events; it also skips work already under way (a command repeats until its
 //! outcome is recorded).
 
+use std::fmt::Write;
+
 use crate::definition::{DelaySpec, OnTimeout, Step, StepKind};
 use crate::events::RunError;
+use crate::foreach::item_step_id;
 use crate::retry::splitmix64;
 use crate::run::{RunState, StepState};
 
@@ -41,35 +44,47 @@ pub enum Command {
     CompleteRun { output_json: String },
     /// Record `RunFailed`.
     FailRun { error: RunError },
+    /// Render a foreach step's items and record `ForeachStarted` with their count (or
+    /// `StepFailed` when they are not an array of at most `FOREACH_ITEMS_MAX` elements).
+    ExpandForeach { step_id: String },
 }
 
 /// The commands that move the run on. Steps run one after another, in definition order; a
-/// condition's chosen branch runs in its place.
+/// condition's chosen branch runs in its place. A foreach's items run side by side, up to its
+/// concurrency: then there is one command (or, for a wait, a pair) per item in flight, each
+/// about a different step, and the executor may carry them out in any order.
 pub fn decide(steps: &[Step], state: &RunState) -> Vec<Command> {
     if state.status.is_none() || state.status().is_terminal() {
         return Vec::new();
     }
-    match walk(steps, state) {
+    match walk(steps, state, "") {
         Walk::Pending(commands) => commands,
         Walk::Done(last_output) => vec![Command::CompleteRun {
-            output_json: last_output.unwrap_or_else(|| "null".into()),
+            output_json: last_output.unwrap_or("null").to_owned(),
         }],
     }
 }
 
-enum Walk {
+enum Walk<'s> {
     /// Something in these steps is not finished: what to do about it.
     Pending(Vec<Command>),
-    /// All finished; the output of the last step that ran.
-    Done(Option<String>),
+    /// All finished; the output of the last step that ran (borrowed: a foreach walks every
+    /// finished item on every decision, and copying their outputs each time would dominate).
+    Done(Option<&'s str>),
 }
 
-fn walk(steps: &[Step], state: &RunState) -> Walk {
+/// Walks `steps`, whose journal ids are `prefix` + their ids (`prefix` is empty at the top,
+/// `"each[3]."` inside item 3 of foreach `each`).
+fn walk<'s>(steps: &[Step], state: &'s RunState, prefix: &str) -> Walk<'s> {
     let mut last = None;
+    let mut step_id = String::new();
     for step in steps {
-        match state.step(&step.id) {
+        step_id.clear();
+        step_id.push_str(prefix);
+        step_id.push_str(&step.id);
+        match state.step(&step_id) {
             Some(StepState::Completed { output_json, .. }) => {
-                last = Some(output_json.clone());
+                last = Some(output_json.as_str());
                 if let StepKind::Condition {
                     then_steps,
                     else_steps,
@@ -81,14 +96,14 @@ fn walk(steps: &[Step], state: &RunState) -> Walk {
                     } else {
                         else_steps
                     };
-                    match walk(branch, state) {
+                    match walk(branch, state, prefix) {
                         Walk::Pending(commands) => return Walk::Pending(commands),
                         Walk::Done(Some(output)) => last = Some(output),
                         Walk::Done(None) => {}
                     }
                 }
             }
-            current => return Walk::Pending(decide_step(step, current, state)),
+            current => return Walk::Pending(decide_step(step, step_id, current, state)),
         }
     }
     Walk::Done(last)
@@ -102,10 +117,14 @@ fn took_then(output_json: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn decide_step(step: &Step, current: Option<&StepState>, state: &RunState) -> Vec<Command> {
-    let step_id = step.id.clone();
+fn decide_step(
+    step: &Step,
+    step_id: String,
+    current: Option<&StepState>,
+    state: &RunState,
+) -> Vec<Command> {
     match current {
-        None => vec![first_command(step)],
+        None => vec![first_command(step, step_id)],
         Some(StepState::Running { attempt }) => vec![Command::ExecuteStep {
             step_id,
             attempt: *attempt,
@@ -115,7 +134,7 @@ fn decide_step(step: &Step, current: Option<&StepState>, state: &RunState) -> Ve
                 .retry
                 .retries(*attempt, error.retryable, error.code.as_deref())
             {
-                let seed = step_seed(&state.run_id, &step.id);
+                let seed = step_seed(&state.run_id, &step_id);
                 vec![Command::ScheduleRetry {
                     step_id,
                     next_attempt: attempt + 1,
@@ -154,7 +173,7 @@ fn decide_step(step: &Step, current: Option<&StepState>, state: &RunState) -> Ve
             }
             commands
         }
-        Some(StepState::TimedOut) => timed_out(step),
+        Some(StepState::TimedOut) => timed_out(step, step_id),
         // Every step ends with its own StepCompleted, also those that waited.
         Some(StepState::Elapsed { fire_at_ms }) => vec![Command::CompleteStep {
             step_id,
@@ -164,12 +183,74 @@ fn decide_step(step: &Step, current: Option<&StepState>, state: &RunState) -> Ve
             step_id,
             output_json: payload_json.clone(),
         }],
+        Some(StepState::Iterating { items }) => match &step.kind {
+            StepKind::Foreach {
+                concurrency, steps, ..
+            } => iterate(&step_id, *items, *concurrency, steps, state),
+            _ => vec![Command::FailRun {
+                error: RunError {
+                    step_id: Some(step_id.clone()),
+                    code: Some("INTERNAL".into()),
+                    message: format!("step {step_id} is recorded as a foreach but is not one"),
+                },
+            }],
+        },
         Some(StepState::Completed { .. }) => Vec::new(),
     }
 }
 
-fn first_command(step: &Step) -> Command {
-    let step_id = step.id.clone();
+/// The commands of a foreach's items. Items start in index order, and at most `concurrency`
+/// are started and unfinished at once; so started items are always a prefix of the indices.
+/// The first item that must fail the run fails it at once (its siblings are abandoned, as a
+/// failed `Promise.all` abandons its other promises). When every item is done, the foreach
+/// completes with the array of each item's last output.
+fn iterate(
+    step_id: &str,
+    items: u32,
+    concurrency: u32,
+    steps: &[Step],
+    state: &RunState,
+) -> Vec<Command> {
+    let mut outputs = Vec::new();
+    let mut commands = Vec::new();
+    let mut in_flight = 0u32;
+    let mut prefix = String::new();
+    for index in 0..items as usize {
+        prefix.clear();
+        // Writing to a String cannot fail.
+        let _ = write!(prefix, "{step_id}[{index}].");
+        match walk(steps, state, &prefix) {
+            Walk::Done(last) => outputs.push(last.unwrap_or("null")),
+            Walk::Pending(item_commands) => {
+                let started = steps.first().is_some_and(|first| {
+                    state
+                        .step(&item_step_id(step_id, index, &first.id))
+                        .is_some()
+                });
+                if !started && in_flight >= concurrency {
+                    break;
+                }
+                in_flight += 1;
+                if let Some(fail) = item_commands
+                    .iter()
+                    .find(|c| matches!(c, Command::FailRun { .. }))
+                {
+                    return vec![fail.clone()];
+                }
+                commands.extend(item_commands);
+            }
+        }
+    }
+    if !commands.is_empty() || outputs.len() < items as usize {
+        return commands;
+    }
+    vec![Command::CompleteStep {
+        step_id: step_id.to_owned(),
+        output_json: format!("[{}]", outputs.join(",")),
+    }]
+}
+
+fn first_command(step: &Step, step_id: String) -> Command {
     match &step.kind {
         StepKind::Transform { .. } | StepKind::Http { .. } | StepKind::Condition { .. } => {
             Command::ExecuteStep {
@@ -185,24 +266,25 @@ fn first_command(step: &Step) -> Command {
             step_id,
             timeout_ms: *timeout_ms,
         },
+        StepKind::Foreach { .. } => Command::ExpandForeach { step_id },
     }
 }
 
-fn timed_out(step: &Step) -> Vec<Command> {
+fn timed_out(step: &Step, step_id: String) -> Vec<Command> {
     let on_timeout = match &step.kind {
         StepKind::Wait { on_timeout, .. } => *on_timeout,
         _ => OnTimeout::Fail,
     };
     match on_timeout {
         OnTimeout::Continue => vec![Command::CompleteStep {
-            step_id: step.id.clone(),
+            step_id,
             output_json: "null".into(),
         }],
         OnTimeout::Fail => vec![Command::FailRun {
             error: RunError {
-                step_id: Some(step.id.clone()),
+                message: format!("step {step_id} was not resumed before its timeout"),
+                step_id: Some(step_id),
                 code: Some("WAIT_TIMEOUT".into()),
-                message: format!("step {} was not resumed before its timeout", step.id),
             },
         }],
     }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::duration::DurationMs;
+use crate::foreach::{ItemStepId, FOREACH_CONCURRENCY_DEFAULT, FOREACH_CONCURRENCY_MAX};
 use crate::retry::{RetryPolicy, RetrySpec};
 use crate::template;
 
@@ -104,6 +105,13 @@ pub enum StepKind {
         then_steps: Vec<Step>,
         else_steps: Vec<Step>,
     },
+    /// Runs `steps` once per element of the array `items` renders to, up to `concurrency`
+    /// items at once; its output is the array of each item's last output, in item order.
+    Foreach {
+        items: String,
+        concurrency: u32,
+        steps: Vec<Step>,
+    },
 }
 
 /// What a condition step tests.
@@ -159,7 +167,20 @@ pub enum OnTimeout {
     Continue,
 }
 
-const STEP_TYPES: &str = "transform, http, delay, wait, condition";
+const STEP_TYPES: &str = "transform, http, delay, wait, condition, foreach";
+
+/// The step ids around the steps being checked.
+#[derive(Clone, Default)]
+struct Scope {
+    /// Steps whose output a template here may read: those that run before, in document
+    /// order (a foreach's sub-steps only inside their own item).
+    readable: Vec<String>,
+    /// Every id used so far anywhere in the workflow: ids must be unique across it, sub-steps
+    /// included, so a composite journal id names one step.
+    taken: Vec<String>,
+    /// Inside a foreach, where only some step types may run.
+    in_foreach: bool,
+}
 
 impl WorkflowSpec {
     /// Checks the definition and returns its steps, or every problem found.
@@ -187,11 +208,11 @@ impl WorkflowSpec {
                 &format!("at most {STEPS_MAX} steps are allowed"),
             ));
         }
-        let mut seen = Vec::new();
+        let mut scope = Scope::default();
         let steps = check_steps(
             &self.steps,
             &["steps".to_string()],
-            &mut seen,
+            &mut scope,
             &mut problems,
         );
         if problems.is_empty() {
@@ -202,13 +223,12 @@ impl WorkflowSpec {
     }
 }
 
-/// Checks a list of steps (the workflow's, or a branch's). `seen` holds the ids of every step
-/// before these in document order: the only steps their templates may read, and the ids
-/// they must not repeat.
+/// Checks a list of steps (the workflow's, a branch's or a foreach's sub-steps) in `scope`,
+/// adding their ids to it.
 fn check_steps(
     specs: &[StepSpec],
     base: &[String],
-    seen: &mut Vec<String>,
+    scope: &mut Scope,
     problems: &mut Vec<Problem>,
 ) -> Vec<Step> {
     let mut steps = Vec::new();
@@ -220,34 +240,54 @@ fn check_steps(
                 .chain(rest.iter().map(|s| s.to_string()))
                 .collect()
         };
-        let earlier: Vec<&str> = seen.iter().map(String::as_str).collect();
-        check_step_id(spec, &earlier, &at, problems);
+        let taken: Vec<&str> = scope.taken.iter().map(String::as_str).collect();
+        check_step_id(spec, &taken, &at, problems);
+        let readable: Vec<&str> = scope.readable.iter().map(String::as_str).collect();
         let own_templates = templates_of(spec);
-        check_templates(spec, &own_templates, &earlier, &at, problems);
-        seen.push(spec.id.clone());
-        if let Some(step) = check_step(spec, &at, seen, problems) {
+        check_templates(spec, &own_templates, &readable, &at, problems);
+        scope.taken.push(spec.id.clone());
+        scope.readable.push(spec.id.clone());
+        if let Some(step) = check_step(spec, &at, scope, problems) {
             steps.push(step);
         }
     }
     steps
 }
 
-/// The part of a step's config that holds its own templates (a condition's branches hold
-/// other steps, checked as steps).
+/// The part of a step's config that holds its own templates (a condition's branches and a
+/// foreach's sub-steps hold other steps, checked as steps).
 fn templates_of(spec: &StepSpec) -> Value {
-    if spec.kind != "condition" {
-        return spec.config.clone();
-    }
+    let nested: &[&str] = match spec.kind.as_str() {
+        "condition" => &["then", "else"],
+        "foreach" => &["steps"],
+        _ => return spec.config.clone(),
+    };
     let mut own = spec.config.clone();
     if let Value::Object(map) = &mut own {
-        map.remove("then");
-        map.remove("else");
+        for key in nested {
+            map.remove(*key);
+        }
     }
     own
 }
 
-/// The step with `id` anywhere in `steps`, branches included.
+/// The step with `id` anywhere in `steps`, branches included. A composite id
+/// (`"each[3].charge"`) finds the sub-step (`charge` of foreach `each`).
 pub fn find_step<'a>(steps: &'a [Step], id: &str) -> Option<&'a Step> {
+    match ItemStepId::parse(id) {
+        Some(item) => {
+            let StepKind::Foreach { steps: subs, .. } = &find_plain(steps, item.foreach_id)?.kind
+            else {
+                return None;
+            };
+            find_plain(subs, item.sub_id)
+        }
+        None => find_plain(steps, id),
+    }
+}
+
+/// The step with the plain id `id` in `steps` or their branches (not inside a foreach).
+fn find_plain<'a>(steps: &'a [Step], id: &str) -> Option<&'a Step> {
     steps.iter().find_map(|step| {
         if step.id == id {
             return Some(step);
@@ -257,7 +297,7 @@ pub fn find_step<'a>(steps: &'a [Step], id: &str) -> Option<&'a Step> {
                 then_steps,
                 else_steps,
                 ..
-            } => find_step(then_steps, id).or_else(|| find_step(else_steps, id)),
+            } => find_plain(then_steps, id).or_else(|| find_plain(else_steps, id)),
             _ => None,
         }
     })
@@ -303,7 +343,7 @@ fn check_step_id(
 fn check_templates(
     spec: &StepSpec,
     config: &Value,
-    earlier: &[&str],
+    readable: &[&str],
     at: &dyn Fn(&[&str]) -> Vec<String>,
     problems: &mut Vec<Problem>,
 ) {
@@ -317,7 +357,7 @@ fn check_templates(
         });
     }
     for (field, step_id, position) in references {
-        if earlier.contains(&step_id.as_str()) {
+        if readable.contains(&step_id.as_str()) {
             continue;
         }
         let mut path = at(&["config"]);
@@ -336,7 +376,7 @@ fn check_templates(
 fn check_step(
     spec: &StepSpec,
     at: &dyn Fn(&[&str]) -> Vec<String>,
-    seen: &mut Vec<String>,
+    scope: &mut Scope,
     problems: &mut Vec<Problem>,
 ) -> Option<Step> {
     let before = problems.len();
@@ -357,10 +397,26 @@ fn check_step(
         .timeout
         .as_deref()
         .and_then(|text| duration_at(text, at(&["timeout"]), problems));
-    let kind = if spec.kind == "condition" {
-        check_condition(&spec.config, at, seen, problems)
-    } else {
-        check_kind(spec, at, problems)
+    let kind = match spec.kind.as_str() {
+        "condition" => check_condition(&spec.config, at, scope, problems),
+        "foreach" if scope.in_foreach => {
+            problems.push(Problem {
+                path: at(&["type"]),
+                message: "a foreach inside a foreach is not supported".into(),
+            });
+            None
+        }
+        "foreach" => check_foreach(spec, at, scope, problems),
+        "wait" if scope.in_foreach => {
+            problems.push(Problem {
+                path: at(&["type"]),
+                message:
+                    "wait steps are not supported inside foreach (a resume names one paused step)"
+                        .into(),
+            });
+            None
+        }
+        _ => check_kind(spec, at, problems),
     };
     if problems.len() != before {
         return None;
@@ -426,10 +482,6 @@ fn check_kind(
                 "{} steps are not supported yet; call the service with an http step",
                 spec.kind
             ),
-        ),
-        "foreach" => fail(
-            at(&["type"]),
-            "foreach steps are not supported yet".to_string(),
         ),
         other => fail(
             at(&["type"]),
@@ -497,7 +549,7 @@ fn check_wait(
 fn check_condition(
     config: &Value,
     at: &dyn Fn(&[&str]) -> Vec<String>,
-    seen: &mut Vec<String>,
+    scope: &mut Scope,
     problems: &mut Vec<Problem>,
 ) -> Option<StepKind> {
     let test = match (config.get("if"), config.get("operator")) {
@@ -531,20 +583,8 @@ fn check_condition(
         }
     };
     let mut branch = |name: &str| -> Vec<Step> {
-        let specs: Vec<StepSpec> = match config.get(name) {
-            None | Some(Value::Null) => Vec::new(),
-            Some(value) => match serde_json::from_value(value.clone()) {
-                Ok(specs) => specs,
-                Err(error) => {
-                    problems.push(Problem {
-                        path: at(&["config", name]),
-                        message: format!("must be a list of steps: {error}"),
-                    });
-                    return Vec::new();
-                }
-            },
-        };
-        check_steps(&specs, &at(&["config", name]), seen, problems)
+        let specs = step_specs(config.get(name), &at(&["config", name]), problems);
+        check_steps(&specs, &at(&["config", name]), scope, problems)
     };
     let then_steps = branch("then");
     let else_steps = branch("else");
@@ -552,5 +592,101 @@ fn check_condition(
         test: test?,
         then_steps,
         else_steps,
+    })
+}
+
+/// A list of steps nested in a config (a branch, a foreach's sub-steps); empty when missing.
+fn step_specs(
+    value: Option<&Value>,
+    path: &[String],
+    problems: &mut Vec<Problem>,
+) -> Vec<StepSpec> {
+    match value {
+        None | Some(Value::Null) => Vec::new(),
+        Some(value) => match serde_json::from_value(value.clone()) {
+            Ok(specs) => specs,
+            Err(error) => {
+                problems.push(Problem {
+                    path: path.to_vec(),
+                    message: format!("must be a list of steps: {error}"),
+                });
+                Vec::new()
+            }
+        },
+    }
+}
+
+/// `{"items": "{{...}}", "concurrency": n, "steps": [...]}`. Sub-steps may read the steps
+/// before the foreach and the earlier sub-steps of their own item (plus `item` and `index`);
+/// nothing after the foreach may read a sub-step, whose output exists once per item.
+fn check_foreach(
+    spec: &StepSpec,
+    at: &dyn Fn(&[&str]) -> Vec<String>,
+    scope: &mut Scope,
+    problems: &mut Vec<Problem>,
+) -> Option<StepKind> {
+    let config = &spec.config;
+    if !config.is_object() {
+        problems.push(Problem {
+            path: at(&["config"]),
+            message: "must be an object with items and steps".into(),
+        });
+        return None;
+    }
+    let items = match config.get("items") {
+        Some(Value::String(items)) => Some(items.clone()),
+        _ => {
+            problems.push(Problem {
+                path: at(&["config", "items"]),
+                message: "a foreach step needs items: a template yielding an array, like \"{{input.items}}\"".into(),
+            });
+            None
+        }
+    };
+    let concurrency = match config.get("concurrency") {
+        None | Some(Value::Null) => FOREACH_CONCURRENCY_DEFAULT,
+        Some(value) => match value.as_u64() {
+            Some(n @ 1..) if n <= u64::from(FOREACH_CONCURRENCY_MAX) => n as u32,
+            _ => {
+                problems.push(Problem {
+                    path: at(&["config", "concurrency"]),
+                    message: format!(
+                        "must be an integer from 1 to {FOREACH_CONCURRENCY_MAX}, not {value}"
+                    ),
+                });
+                FOREACH_CONCURRENCY_DEFAULT
+            }
+        },
+    };
+    let path = at(&["config", "steps"]);
+    let unparsed = problems.len();
+    let specs = step_specs(config.get("steps"), &path, problems);
+    // A list that did not parse has its own problem already.
+    if specs.is_empty() && problems.len() == unparsed {
+        problems.push(Problem {
+            path: path.clone(),
+            message: "a foreach step needs at least one sub-step".into(),
+        });
+    }
+    if specs.len() > STEPS_MAX {
+        problems.push(Problem {
+            path: path.clone(),
+            message: format!("at most {STEPS_MAX} sub-steps are allowed"),
+        });
+    }
+    // The foreach's own output is not readable inside it: it is not finished yet.
+    let mut readable = scope.readable.clone();
+    readable.retain(|id| *id != spec.id);
+    let mut inner = Scope {
+        readable,
+        taken: std::mem::take(&mut scope.taken),
+        in_foreach: true,
+    };
+    let steps = check_steps(&specs, &path, &mut inner, problems);
+    scope.taken = inner.taken;
+    Some(StepKind::Foreach {
+        items: items?,
+        concurrency,
+        steps,
     })
 }

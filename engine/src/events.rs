@@ -84,6 +84,13 @@ pub enum RunEvent {
     RunFailed {
         error: RunError,
     },
+    /// A foreach step's items rendered to an array of `items` elements; its item `i` runs
+    /// its sub-steps under the ids `"{step_id}[{i}].{subId}"`. Only the count is recorded:
+    /// the items are rendered again from the same recorded input and outputs when needed.
+    ForeachStarted {
+        step_id: String,
+        items: u32,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +116,7 @@ impl RunEvent {
             RunEvent::RunCancelled { .. } => 109,
             RunEvent::RunCompleted { .. } => 110,
             RunEvent::RunFailed { .. } => 111,
+            RunEvent::ForeachStarted { .. } => 112,
         })
     }
 
@@ -127,6 +135,7 @@ impl RunEvent {
             RunEvent::RunCancelled { .. } => "RunCancelled",
             RunEvent::RunCompleted { .. } => "RunCompleted",
             RunEvent::RunFailed { .. } => "RunFailed",
+            RunEvent::ForeachStarted { .. } => "ForeachStarted",
         }
     }
 

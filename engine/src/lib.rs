@@ -1,6 +1,7 @@
 //! Duro's engine: workflow definitions, the pure run state machine and (next) the executor.
 //!
 //! - `definition`: workflows as users write them, checked into steps.
+//! - `foreach`: the bounds of foreach steps and the journal ids of their items' sub-steps.
 //! - `events`: the facts of a run, as stored in its journal stream.
 //! - `run`: the run's state and `evolve`, the fold of its events.
 //! - `decide`: what should happen next, as commands.
@@ -22,6 +23,7 @@ pub mod definition;
 pub mod duration;
 pub mod events;
 pub mod executor;
+pub mod foreach;
 pub mod input;
 pub mod retry;
 pub mod run;

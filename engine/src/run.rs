@@ -88,6 +88,10 @@ pub enum StepState {
         output_json: String,
         attempts: u32,
     },
+    /// A foreach step runs over `items` items (their sub-steps are steps of their own).
+    Iterating {
+        items: u32,
+    },
 }
 
 /// Everything known about a run, folded from its events.
@@ -244,6 +248,10 @@ pub fn evolve(mut state: RunState, event: &RunEvent) -> RunState {
         RunEvent::RunFailed { error } => {
             state.error = Some(error.clone());
             state.set_status(RunStatus::Failed);
+        }
+        RunEvent::ForeachStarted { step_id, items } => {
+            state.set_step(step_id, StepState::Iterating { items: *items });
+            state.set_status(RunStatus::Running);
         }
     }
     state

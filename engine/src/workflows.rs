@@ -71,6 +71,9 @@ pub struct WorkflowRecord {
     pub current: WorkflowSpec,
     /// Stream version, for optimistic concurrency on the next change.
     pub stream_version: u64,
+    /// When the workflow was created and last changed (journal time, microseconds).
+    pub created_at_us: i64,
+    pub updated_at_us: i64,
 }
 
 impl WorkflowRecord {
@@ -137,6 +140,17 @@ impl Workflows {
         .await
     }
 
+    /// Deletes the workflow: it can no longer be read or run; its runs stay readable.
+    pub async fn delete(&self, workflow_id: &str) -> Result<(), WorkflowError> {
+        let record = self.get(workflow_id).await?;
+        self.append(
+            workflow_id,
+            ExpectedVersion::Exact(record.stream_version),
+            WorkflowEvent::WorkflowDeleted,
+        )
+        .await
+    }
+
     /// Appends the event `make` derives from the current record, expecting the record's
     /// stream version (a concurrent change makes this one fail with `Conflict`).
     async fn change(
@@ -167,7 +181,12 @@ impl Workflows {
             let event: WorkflowEvent = postcard::from_bytes(&recorded.data).map_err(|e| {
                 WorkflowError::Corrupt(format!("{stream} seq {}: {e}", recorded.seq.0))
             })?;
-            record = fold(record, event, recorded.seq.0)?;
+            record = fold(
+                record,
+                event,
+                recorded.seq.0,
+                recorded.recorded_at.as_micros(),
+            )?;
         }
         match record {
             Some(record) if !record.deleted => Ok(record),
@@ -228,6 +247,7 @@ fn fold(
     record: Option<WorkflowRecord>,
     event: WorkflowEvent,
     seq: u64,
+    at_us: i64,
 ) -> Result<Option<WorkflowRecord>, WorkflowError> {
     Ok(match (record, event) {
         (
@@ -245,6 +265,8 @@ fn fold(
                 versions: vec![spec.clone()],
                 current: spec,
                 stream_version: seq,
+                created_at_us: at_us,
+                updated_at_us: at_us,
             })
         }
         (Some(mut record), event) => {
@@ -268,6 +290,7 @@ fn fold(
                 }
             }
             record.stream_version = seq;
+            record.updated_at_us = at_us;
             Some(record)
         }
         (None, _) => {

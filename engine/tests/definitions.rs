@@ -159,3 +159,129 @@ fn branches_are_checked_as_steps_with_paths_into_them() {
         "{found:?}"
     );
 }
+
+#[test]
+fn a_foreach_checks_into_its_items_concurrency_and_sub_steps() {
+    let steps = spec(json!({
+        "name": "Per item",
+        "steps": [
+            { "id": "rate", "type": "transform", "config": { "mapping": { "pct": 10 } } },
+            { "id": "each", "type": "foreach", "config": {
+                "items": "{{input.items}}",
+                "steps": [
+                    { "id": "price", "type": "transform", "config": { "mapping": {
+                        "v": "{{item.price | times: steps.rate.output.pct}}", "at": "{{index}}"
+                    } } },
+                    { "id": "check", "type": "condition", "config": {
+                        "if": "{{steps.price.output.v}}",
+                        "then": [{ "id": "send", "type": "http", "config": { "url": "https://x/{{steps.price.output.v}}" } }]
+                    } },
+                    { "id": "pause", "type": "delay", "config": { "duration": "1s" } }
+                ]
+            } },
+            { "id": "each-fast", "type": "foreach", "config": {
+                "items": "{{steps.each.output}}", "concurrency": 4,
+                "steps": [{ "id": "echo", "type": "transform", "config": { "mapping": { "x": "{{item}}" } } }]
+            } }
+        ]
+    }))
+    .check()
+    .expect("valid");
+    let StepKind::Foreach {
+        items,
+        concurrency,
+        steps: subs,
+    } = &steps[1].kind
+    else {
+        panic!("a foreach: {:?}", steps[1].kind)
+    };
+    assert_eq!(items, "{{input.items}}");
+    assert_eq!(*concurrency, 1, "one item at a time unless asked");
+    let sub_ids: Vec<&str> = subs.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(sub_ids, ["price", "check", "pause"]);
+    assert!(matches!(
+        steps[2].kind,
+        StepKind::Foreach { concurrency: 4, .. }
+    ));
+    // An item's sub-step is found by its journal id.
+    let found = engine::definition::find_step(&steps, "each[7].send").expect("found");
+    assert_eq!(found.id, "send");
+    assert!(engine::definition::find_step(&steps, "each[7].echo").is_none());
+}
+
+#[test]
+fn foreach_problems_are_listed_with_paths_into_the_sub_steps() {
+    let found = problems(json!({
+        "name": "Loopy",
+        "steps": [
+            { "id": "a", "type": "transform", "config": { "mapping": {} } },
+            { "id": "each", "type": "foreach", "config": {
+                "items": 5,
+                "concurrency": 0,
+                "steps": [
+                    { "id": "a", "type": "transform", "config": { "mapping": {} } },
+                    { "id": "x", "type": "transform", "config": { "mapping": { "v": "{{steps.y.output}}" } } },
+                    { "id": "y", "type": "wait" },
+                    { "id": "inner", "type": "foreach", "config": { "items": "{{item}}", "steps": [] } },
+                    { "id": "z", "type": "transform", "config": { "mapping": { "v": "{{steps.each.output}}" } } }
+                ]
+            } },
+            { "id": "after", "type": "transform", "config": { "mapping": { "v": "{{steps.x.output}}" } } },
+            { "id": "y", "type": "transform", "config": { "mapping": {} } },
+            { "id": "empty", "type": "foreach", "config": { "items": "{{input.items}}", "concurrency": 101, "steps": [] } }
+        ]
+    }));
+    let paths: Vec<&str> = found.iter().map(|(path, _)| path.as_str()).collect();
+    assert_eq!(
+        paths,
+        vec![
+            "steps.1.config.items",
+            "steps.1.config.concurrency",
+            "steps.1.config.steps.0.id",
+            "steps.1.config.steps.1.config.mapping.v",
+            "steps.1.config.steps.2.type",
+            "steps.1.config.steps.3.type",
+            "steps.1.config.steps.4.config.mapping.v",
+            "steps.2.config.mapping.v",
+            "steps.3.id",
+            "steps.4.config.concurrency",
+            "steps.4.config.steps",
+        ],
+        "{found:?}"
+    );
+    let message = |i: usize| found[i].1.as_str();
+    assert!(
+        message(0).contains("a template yielding an array"),
+        "{}",
+        message(0)
+    );
+    assert!(message(1).contains("from 1 to 100"), "{}", message(1));
+    assert!(
+        message(2).contains("duplicate step id \"a\""),
+        "{}",
+        message(2)
+    );
+    assert!(message(3).contains("steps.y"), "{}", message(3));
+    assert!(
+        message(4).contains("not supported inside foreach"),
+        "{}",
+        message(4)
+    );
+    assert!(
+        message(5).contains("foreach inside a foreach is not supported"),
+        "{}",
+        message(5)
+    );
+    assert!(message(6).contains("steps.each"), "{}", message(6));
+    assert!(message(7).contains("steps.x"), "{}", message(7));
+    assert!(
+        message(8).contains("duplicate step id \"y\""),
+        "{}",
+        message(8)
+    );
+    assert!(
+        message(10).contains("at least one sub-step"),
+        "{}",
+        message(10)
+    );
+}

@@ -5,12 +5,16 @@
 //!
 //! The executor here is a simulation: each attempt's outcome comes from a script, time is a
 //! function of the journal's length, and a wait step is resumed or times out as scripted.
+//! Like the real driver, it announces an HTTP attempt with `StepStarted` and records its
+//! outcome later, and when `decide` asks for several things at once (a foreach's items) it
+//! carries out the one the script picks, so attempts of different items interleave.
 
 use std::collections::HashMap;
 
 use engine::decide::{decide, Command};
 use engine::definition::{find_step, ConditionTest, DelaySpec, OnTimeout, Step, StepKind};
 use engine::events::{RunError, RunEvent, StepError};
+use engine::foreach::{item_step_id, ItemStepId};
 use engine::retry::RetryPolicy;
 use engine::run::{replay, RunState, RunStatus, StepState};
 use proptest::prelude::*;
@@ -22,6 +26,37 @@ struct Script {
     wait_times_out: bool,
     /// Which branch every condition takes.
     take_then: bool,
+    /// How many items every foreach renders (None: its items are not an array).
+    items: Option<u32>,
+    /// What happens to attempt `a` of every sub-step of item `i`, keyed `(i, a)`.
+    item_failures: HashMap<(usize, u32), bool>,
+    /// Which of several commands to carry out, by the journal's length.
+    picks: Vec<usize>,
+}
+
+impl Script {
+    fn new(failures: HashMap<(usize, u32), bool>) -> Script {
+        Script {
+            failures,
+            wait_times_out: false,
+            take_then: false,
+            items: Some(0),
+            item_failures: HashMap::new(),
+            picks: vec![0],
+        }
+    }
+
+    /// The scripted outcome of `attempt` of `step_id`: None for success, else retryable.
+    fn failure(&self, steps: &[Step], step_id: &str, attempt: u32) -> Option<bool> {
+        match ItemStepId::parse(step_id) {
+            Some(item) => self.item_failures.get(&(item.index, attempt)).copied(),
+            // Failures are scripted for top-level steps; steps inside branches always succeed.
+            None => {
+                let index = steps.iter().position(|s| s.id == step_id)?;
+                self.failures.get(&(index, attempt)).copied()
+            }
+        }
+    }
 }
 
 fn now_ms(journal: &[RunEvent]) -> i64 {
@@ -36,21 +71,21 @@ fn carry_out(
     command: &Command,
     journal: &mut Vec<RunEvent>,
 ) {
-    // Failures are scripted for top-level steps; steps inside branches always succeed.
-    let index_of = |id: &str| steps.iter().position(|s| s.id == id).unwrap_or(usize::MAX);
     let now = now_ms(journal);
     match command {
         Command::ExecuteStep { step_id, attempt } => {
-            if state.step(step_id) != Some(&StepState::Running { attempt: *attempt }) {
+            let kind = find_step(steps, step_id).map(|s| &s.kind);
+            // An HTTP attempt is announced first and ends in a later step of the simulation;
+            // pure steps only record their outcome, as the driver does.
+            let effect = matches!(kind, Some(StepKind::Http { .. }));
+            if effect && state.step(step_id) != Some(&StepState::Running { attempt: *attempt }) {
                 journal.push(RunEvent::StepStarted {
                     step_id: step_id.clone(),
                     attempt: *attempt,
                 });
+                return;
             }
-            let is_condition = matches!(
-                find_step(steps, step_id).map(|s| &s.kind),
-                Some(StepKind::Condition { .. })
-            );
+            let is_condition = matches!(kind, Some(StepKind::Condition { .. }));
             if is_condition {
                 let branch = if script.take_then { "then" } else { "else" };
                 journal.push(RunEvent::StepCompleted {
@@ -60,7 +95,7 @@ fn carry_out(
                 });
                 return;
             }
-            match script.failures.get(&(index_of(step_id), *attempt)) {
+            match script.failure(steps, step_id, *attempt) {
                 None => journal.push(RunEvent::StepCompleted {
                     step_id: step_id.clone(),
                     attempt: *attempt,
@@ -72,7 +107,7 @@ fn carry_out(
                     error: StepError {
                         code: None,
                         message: "scripted".into(),
-                        retryable: *retryable,
+                        retryable,
                     },
                 }),
             }
@@ -133,6 +168,21 @@ fn carry_out(
         Command::FailRun { error } => journal.push(RunEvent::RunFailed {
             error: error.clone(),
         }),
+        Command::ExpandForeach { step_id } => journal.push(match script.items {
+            Some(items) => RunEvent::ForeachStarted {
+                step_id: step_id.clone(),
+                items,
+            },
+            None => RunEvent::StepFailed {
+                step_id: step_id.clone(),
+                attempt: 1,
+                error: StepError {
+                    code: Some("ITEMS_NOT_ARRAY".into()),
+                    message: "scripted".into(),
+                    retryable: false,
+                },
+            },
+        }),
     }
 }
 
@@ -145,8 +195,10 @@ fn run_to_end(steps: &[Step], script: &Script, mut journal: Vec<RunEvent>) -> Ve
             return journal;
         }
         let before = journal.len();
-        for command in decide(steps, &state) {
-            carry_out(steps, script, &state, &command, &mut journal);
+        let commands = decide(steps, &state);
+        let first = script.picks[journal.len() % script.picks.len()] % commands.len().max(1);
+        for command in commands[first..].iter().chain(&commands[..first]) {
+            carry_out(steps, script, &state, command, &mut journal);
             if journal.len() > before {
                 break;
             }
@@ -231,10 +283,42 @@ fn condition_strategy(index: usize) -> impl Strategy<Value = Step> {
     })
 }
 
+/// A foreach at `index` over up to three sub-steps (transforms, HTTP calls, delays: wait
+/// steps are not allowed inside a foreach).
+fn foreach_strategy(index: usize) -> impl Strategy<Value = Step> {
+    let sub_steps = proptest::collection::vec(step_strategy(0), 1..4).prop_map(move |steps| {
+        steps
+            .into_iter()
+            .filter(|step| !matches!(step.kind, StepKind::Wait { .. }))
+            .enumerate()
+            .map(|(j, step)| Step {
+                id: format!("step-{index}-sub-{j}"),
+                ..step
+            })
+            .collect::<Vec<_>>()
+    });
+    (sub_steps, 1u32..4).prop_map(move |(steps, concurrency)| Step {
+        id: format!("step-{index}"),
+        kind: StepKind::Foreach {
+            items: "{{input.items}}".into(),
+            concurrency,
+            steps,
+        },
+        retry: RetryPolicy::default(),
+        timeout_ms: None,
+    })
+}
+
 fn workflow() -> impl Strategy<Value = Vec<Step>> {
     (1usize..7).prop_flat_map(|n| {
         (0..n)
-            .map(|i| prop_oneof![4 => step_strategy(i), 1 => condition_strategy(i)])
+            .map(|i| {
+                prop_oneof![
+                    4 => step_strategy(i),
+                    1 => condition_strategy(i),
+                    1 => foreach_strategy(i),
+                ]
+            })
             .collect::<Vec<_>>()
     })
 }
@@ -244,12 +328,53 @@ fn script() -> impl Strategy<Value = Script> {
         proptest::collection::hash_map((0usize..7, 1u32..5), any::<bool>(), 0..10),
         any::<bool>(),
         any::<bool>(),
+        prop_oneof![1 => Just(None), 6 => (0u32..6).prop_map(Some)],
+        proptest::collection::hash_map((0usize..6, 1u32..5), any::<bool>(), 0..6),
+        proptest::collection::vec(0usize..8, 1..8),
     )
-        .prop_map(|(failures, wait_times_out, take_then)| Script {
-            failures,
-            wait_times_out,
-            take_then,
+        .prop_map(
+            |(failures, wait_times_out, take_then, items, item_failures, picks)| Script {
+                failures,
+                wait_times_out,
+                take_then,
+                items,
+                item_failures,
+                picks,
+            },
+        )
+}
+
+/// The foreach steps of a workflow.
+fn foreaches(steps: &[Step]) -> Vec<&Step> {
+    steps
+        .iter()
+        .flat_map(|step| match &step.kind {
+            StepKind::Condition {
+                then_steps,
+                else_steps,
+                ..
+            } => foreaches(then_steps)
+                .into_iter()
+                .chain(foreaches(else_steps))
+                .collect(),
+            StepKind::Foreach { .. } => vec![step],
+            _ => Vec::new(),
         })
+        .collect()
+}
+
+/// Whether item `index` of `foreach` has started, and whether it has finished (the generated
+/// sub-steps have no branches, so an item is finished when its last sub-step completed).
+fn item_progress(foreach: &Step, index: usize, state: &RunState) -> (bool, bool) {
+    let StepKind::Foreach { steps, .. } = &foreach.kind else {
+        return (false, false);
+    };
+    let state_of = |sub: Option<&Step>| {
+        sub.and_then(|sub| state.step(&item_step_id(&foreach.id, index, &sub.id)))
+    };
+    let started = state_of(steps.first()).is_some();
+    let finished = matches!(state_of(steps.last()), Some(StepState::Completed { .. }));
+    (started, finished)
 }
 
 /// Whether every step on the run's path completed: each step, and inside a condition the
@@ -267,6 +392,20 @@ fn path_completed(steps: &[Step], state: &RunState) -> bool {
             } => {
                 let took_then = output_json.contains("\"then\"");
                 path_completed(if took_then { then_steps } else { else_steps }, state)
+            }
+            StepKind::Foreach { steps: subs, .. } => {
+                let Some(items) = serde_json::from_str::<serde_json::Value>(output_json)
+                    .ok()
+                    .and_then(|output| output.as_array().map(Vec::len))
+                else {
+                    return false;
+                };
+                (0..items).all(|index| {
+                    subs.iter().all(|sub| {
+                        let id = item_step_id(&step.id, index, &sub.id);
+                        matches!(state.step(&id), Some(StepState::Completed { .. }))
+                    })
+                })
             }
             _ => true,
         }
@@ -286,6 +425,21 @@ proptest! {
         for cut in 1..full.len() {
             let continued = run_to_end(&steps, &script, full[..cut].to_vec());
             prop_assert_eq!(&continued, &full, "continued after {} events", cut);
+        }
+        for cut in 1..=full.len() {
+            let state = replay(&full[..cut]);
+            for foreach in foreaches(&steps) {
+                let StepKind::Foreach { concurrency, .. } = &foreach.kind else { continue };
+                let items = script.items.unwrap_or(0) as usize;
+                let in_flight = (0..items)
+                    .filter(|i| item_progress(foreach, *i, &state) == (true, false))
+                    .count();
+                prop_assert!(
+                    in_flight <= *concurrency as usize,
+                    "{} items of {} in flight after {} events (concurrency {})",
+                    in_flight, foreach.id, cut, concurrency
+                );
+            }
         }
         let mut completions: HashMap<&str, usize> = HashMap::new();
         for event in &full {
@@ -324,11 +478,7 @@ fn charge_step() -> Step {
 #[test]
 fn a_step_that_fails_twice_then_succeeds_completes_on_its_third_attempt() {
     let steps = vec![charge_step()];
-    let script = Script {
-        failures: HashMap::from([((0, 1), true), ((0, 2), true)]),
-        wait_times_out: false,
-        take_then: false,
-    };
+    let script = Script::new(HashMap::from([((0, 1), true), ((0, 2), true)]));
     let journal = run_to_end(&steps, &script, vec![started()]);
     let names: Vec<&str> = journal.iter().map(RunEvent::name).collect();
     assert_eq!(
@@ -355,11 +505,7 @@ fn a_step_that_fails_twice_then_succeeds_completes_on_its_third_attempt() {
 #[test]
 fn a_non_retryable_failure_fails_the_run_with_the_steps_error() {
     let steps = vec![charge_step()];
-    let script = Script {
-        failures: HashMap::from([((0, 1), false)]),
-        wait_times_out: false,
-        take_then: false,
-    };
+    let script = Script::new(HashMap::from([((0, 1), false)]));
     let state = replay(&run_to_end(&steps, &script, vec![started()]));
     assert_eq!(state.status(), RunStatus::Failed);
     assert_eq!(
@@ -395,4 +541,76 @@ fn events_round_trip_through_their_encoding() {
         wrong_tag.is_err(),
         "a payload under another event's tag is refused"
     );
+}
+
+#[test]
+fn a_foreach_interleaves_its_items_and_outputs_each_items_last_output_in_order() {
+    let call = Step {
+        id: "call".into(),
+        ..charge_step()
+    };
+    let steps = vec![Step {
+        id: "each".into(),
+        kind: StepKind::Foreach {
+            items: "{{input.items}}".into(),
+            concurrency: 2,
+            steps: vec![call],
+        },
+        retry: RetryPolicy::default(),
+        timeout_ms: None,
+    }];
+    let script = Script {
+        items: Some(3),
+        item_failures: HashMap::from([((1, 1), true)]),
+        // Picks that make items overlap: item 2 starts only once item 0 frees a slot.
+        picks: vec![0, 1, 1],
+        ..Script::new(HashMap::new())
+    };
+    let journal = run_to_end(&steps, &script, vec![started()]);
+    let lines: Vec<String> = journal
+        .iter()
+        .map(|event| match event {
+            RunEvent::StepStarted { step_id, attempt }
+            | RunEvent::StepCompleted {
+                step_id, attempt, ..
+            }
+            | RunEvent::StepFailed {
+                step_id, attempt, ..
+            } => format!("{} {step_id} {attempt}", event.name()),
+            RunEvent::StepRetryScheduled { step_id, .. }
+            | RunEvent::TimerFired { step_id }
+            | RunEvent::ForeachStarted { step_id, .. } => format!("{} {step_id}", event.name()),
+            other => other.name().to_string(),
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            "RunStarted",
+            "ForeachStarted each",
+            "StepStarted each[1].call 1",
+            "StepStarted each[0].call 1",
+            "StepFailed each[1].call 1",
+            "StepRetryScheduled each[1].call",
+            "StepCompleted each[0].call 1",
+            "StepStarted each[2].call 1",
+            "StepCompleted each[2].call 1",
+            "TimerFired each[1].call",
+            "StepStarted each[1].call 2",
+            "StepCompleted each[1].call 2",
+            "StepCompleted each 1",
+            "RunCompleted",
+        ]
+    );
+    let state = replay(&journal);
+    let expected =
+        "[\"each[0].call attempt 1\",\"each[1].call attempt 2\",\"each[2].call attempt 1\"]";
+    assert_eq!(state.output_json.as_deref(), Some(expected));
+    for cut in 1..journal.len() {
+        assert_eq!(
+            run_to_end(&steps, &script, journal[..cut].to_vec()),
+            journal,
+            "continued after {cut} events"
+        );
+    }
 }

@@ -47,7 +47,7 @@ struct RunsBenchResult {
     p99_ms: f64,
 }
 
-fn workflow(steps: usize) -> serde_json::Value {
+pub fn workflow(steps: usize) -> serde_json::Value {
     let steps: Vec<serde_json::Value> = (0..steps)
         .map(|i| {
             let value = if i == 0 {

@@ -1,29 +1,36 @@
 //! The driver of one run: fold, decide, carry out, record, until the run ends.
 //!
 //! Work that touches nothing outside the journal (a transform, scheduling a timer, finishing
-//! the run) is decided and folded in memory and recorded together in one append, so a run of
-//! pure steps costs one fdatasync, not two per step. Work that reaches the world (an HTTP
-//! call) is preceded by its own durable `StepStarted`. Errors (a store hiccup, say) are
-//! retried with backoff from a fresh read: the journal is the only state, so that is always
-//! safe.
+//! the run) is decided and folded in memory (`fold`) and recorded together in one append, so
+//! a run of pure steps costs one fdatasync, not two per step. Work that reaches the world (an
+//! HTTP call) is preceded by its durable `StepStarted`; the `StepStarted`s of every attempt
+//! `decide` asks for at once (a foreach's items) share one append, then the calls run side by
+//! side (`in_flight`) and each outcome is appended as it arrives, expecting the stream version
+//! the driver last read. Errors (a store hiccup, say) are retried with backoff from a fresh
+//! read: the journal is the only state, so that is always safe.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
 use tokio::sync::Notify;
 
+use super::fold::{outcome_event, Fold};
+use super::in_flight::{Finished, InFlight};
+use super::scope::Items;
 use super::{outputs_of, steps, Loaded, Runs, RunsError};
 use crate::decide::{decide, Command};
-use crate::definition::{find_step, DelaySpec, Step};
-use crate::events::{RunEvent, StepError};
-use crate::run::{evolve, StepState};
-use crate::template::Template;
+use crate::definition::{find_step, Step};
+use crate::events::RunEvent;
+use crate::run::{evolve, RunState, StepState};
 
 /// Longest pause between retries of a driver that keeps failing.
 const DRIVER_BACKOFF_MS_MAX: u64 = 10_000;
 /// Most events decided in memory before they are recorded.
 const PENDING_EVENTS_MAX: usize = 256;
+/// Most times an attempt's outcome is appended again after losing a race to another writer
+/// (a resume or a cancel). Past that the attempt is left running and carried out again, as
+/// after a crash.
+const OUTCOME_APPENDS_MAX: u32 = 8;
 
 enum Progress {
     Continue,
@@ -36,6 +43,10 @@ struct Memory {
     steps: Option<Arc<Vec<Step>>>,
     /// The stream may have changed behind the driver's back (it was woken, or lost a race).
     stale: bool,
+    /// Items of the run's foreach steps, rendered once.
+    items: Items,
+    /// HTTP attempts being carried out; aborted when the driver stops.
+    in_flight: InFlight,
 }
 
 pub(super) async fn drive(runs: Runs, run_id: String, wake: Arc<Notify>, loaded: Option<Loaded>) {
@@ -43,6 +54,8 @@ pub(super) async fn drive(runs: Runs, run_id: String, wake: Arc<Notify>, loaded:
         stale: loaded.is_none(),
         loaded,
         steps: None,
+        items: Items::default(),
+        in_flight: InFlight::default(),
     };
     let mut failures: u32 = 0;
     loop {
@@ -58,6 +71,8 @@ pub(super) async fn drive(runs: Runs, run_id: String, wake: Arc<Notify>, loaded:
             }
         }
     }
+    // Dropping `memory` aborts attempts still in flight: the run has ended without them.
+    drop(memory);
     runs.forget_driver(&run_id);
 }
 
@@ -81,69 +96,115 @@ async fn turn(
     if loaded.state.status.is_none() || loaded.state.status().is_terminal() {
         return Ok(Progress::Ended);
     }
-    if memory.steps.is_none() {
-        let pinned = runs
-            .steps_of(&loaded.state.workflow_id, loaded.state.workflow_version)
-            .await?;
-        memory.steps = Some(pinned);
-    }
-    let steps: &[Step] = memory
-        .steps
-        .as_deref()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-
-    // Decide and fold in memory for as long as nothing outside the journal is touched.
-    let now = runs.inner().clock.now_ms();
-    let mut tentative = loaded.state.clone();
-    // Built once per turn and extended with each output decided below, so a run of K pure
-    // steps parses each output once, not K times.
-    let mut context = steps::context(run_id, &loaded.input, &outputs_of(&tentative));
-    let mut pending = Vec::new();
-    let mut effect = None;
-    while pending.len() < PENDING_EVENTS_MAX && !tentative.status().is_terminal() {
-        let commands = decide(steps, &tentative);
-        let Some(first) = commands.first() else { break };
-        match journal_only(steps, &context, first, now) {
-            Some(events) => {
-                for event in events {
-                    if let RunEvent::StepCompleted {
-                        step_id,
-                        output_json,
-                        ..
-                    } = &event
-                    {
-                        steps::add_output(&mut context, step_id, output_json);
-                    }
-                    tentative = evolve(tentative, &event);
-                    pending.push(event);
-                }
-            }
-            None => {
-                effect = Some(commands);
-                break;
-            }
+    let steps = match &memory.steps {
+        Some(steps) => steps.clone(),
+        None => {
+            let pinned = runs
+                .steps_of(&loaded.state.workflow_id, loaded.state.workflow_version)
+                .await?;
+            memory.steps.insert(pinned).clone()
         }
-    }
+    };
+
+    let (pending, commands) = fold_in_memory(runs, run_id, &steps, loaded, &mut memory.items);
     if !pending.is_empty() {
         record(runs, run_id, loaded, &pending, &mut memory.stale).await?;
         return Ok(Progress::Continue);
     }
-    match effect {
-        Some(commands) => {
-            touch_the_world(
-                runs,
-                run_id,
-                wake,
-                steps,
-                loaded,
-                &commands,
-                &mut memory.stale,
-            )
-            .await?;
-            Ok(Progress::Continue)
+    if commands.is_empty() {
+        return Ok(Progress::Ended);
+    }
+    let started = start_attempts(
+        runs,
+        run_id,
+        &steps,
+        loaded,
+        &mut memory.items,
+        &mut memory.in_flight,
+        &commands,
+        &mut memory.stale,
+    )
+    .await?;
+    if !started {
+        return Ok(Progress::Continue);
+    }
+    let timer = commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::AwaitTimer {
+                step_id,
+                fire_at_ms,
+            } => Some((step_id, *fire_at_ms)),
+            _ => None,
+        })
+        .min_by_key(|(_, fire_at_ms)| *fire_at_ms);
+    let left_ms = timer.map_or(0, |(_, fire_at_ms)| {
+        fire_at_ms
+            .saturating_sub(runs.inner().clock.now_ms())
+            .max(0) as u64
+    });
+    let in_flight = &mut memory.in_flight;
+    tokio::select! {
+        finished = in_flight.next(), if !in_flight.is_empty() => {
+            record_outcome(runs, run_id, loaded, finished, &mut memory.stale).await?;
         }
-        None => Ok(Progress::Ended),
+        _ = tokio::time::sleep(Duration::from_millis(left_ms)), if timer.is_some() => {
+            if let Some((step_id, _)) = timer {
+                let fired = RunEvent::TimerFired { step_id: step_id.clone() };
+                record(runs, run_id, loaded, &[fired], &mut memory.stale).await?;
+            }
+        }
+        // A resume or a cancel changed the run: decide again from a fresh read.
+        _ = wake.notified() => memory.stale = true,
+    }
+    Ok(Progress::Continue)
+}
+
+/// Decides and folds in memory for as long as nothing outside the journal is touched. Returns
+/// the events to record, and (when there are none) the commands that remain, which all reach
+/// outside the journal or wait.
+fn fold_in_memory(
+    runs: &Runs,
+    run_id: &str,
+    steps: &[Step],
+    loaded: &Loaded,
+    items: &mut Items,
+) -> (Vec<RunEvent>, Vec<Command>) {
+    let now = runs.inner().clock.now_ms();
+    let context = steps::context(run_id, &loaded.input, &outputs_of(&loaded.state));
+    let mut fold = Fold::new(steps, items, context, now);
+    // Copied only once something is folded: a turn that only waits copies nothing.
+    let mut tentative: Option<RunState> = None;
+    let mut pending = Vec::new();
+    loop {
+        let state = tentative.as_ref().unwrap_or(&loaded.state);
+        if pending.len() >= PENDING_EVENTS_MAX || state.status().is_terminal() {
+            return (pending, Vec::new());
+        }
+        let commands = decide(steps, state);
+        // Commands decided together concern different steps (a foreach's items), so each
+        // can be carried out from the same state.
+        let mut batch = Vec::new();
+        for command in &commands {
+            if let Some(events) = fold.journal_only(state, command) {
+                batch.extend(events);
+            }
+        }
+        if batch.is_empty() {
+            let remaining = if pending.is_empty() {
+                commands
+            } else {
+                Vec::new()
+            };
+            return (pending, remaining);
+        }
+        let mut next = tentative.take().unwrap_or_else(|| loaded.state.clone());
+        for event in batch {
+            fold.note(&event);
+            next = evolve(next, &event);
+            pending.push(event);
+        }
+        tentative = Some(next);
     }
 }
 
@@ -167,222 +228,99 @@ async fn record(
     Ok(recorded)
 }
 
-/// The events that carry out `command` when it needs nothing outside the journal; None when
-/// it does (an HTTP call, a wait for a timer or a resume).
-fn journal_only(
-    steps: &[Step],
-    context: &Value,
-    command: &Command,
-    now: i64,
-) -> Option<Vec<RunEvent>> {
-    Some(match command {
-        Command::ExecuteStep { step_id, attempt } => {
-            let step = find_step(steps, step_id)?;
-            let outcome = match steps::pure_outcome(step, context)? {
-                Ok(output) => RunEvent::StepCompleted {
-                    step_id: step_id.clone(),
-                    attempt: *attempt,
-                    output_json: output.to_string(),
-                },
-                Err(error) => RunEvent::StepFailed {
-                    step_id: step_id.clone(),
-                    attempt: *attempt,
-                    error,
-                },
-            };
-            // No StepStarted: nothing outside the journal happens, so there is nothing to
-            // announce before it, and the outcome is recorded in the same append anyway.
-            vec![outcome]
-        }
-        Command::ScheduleRetry {
-            step_id,
-            next_attempt,
-            wait_ms,
-        } => vec![RunEvent::StepRetryScheduled {
-            step_id: step_id.clone(),
-            next_attempt: *next_attempt,
-            fire_at_ms: now.saturating_add(*wait_ms as i64),
-        }],
-        Command::StartDelay { step_id, delay } => {
-            vec![match delay_deadline(delay, now, context) {
-                Ok(fire_at_ms) => RunEvent::TimerScheduled {
-                    step_id: step_id.clone(),
-                    fire_at_ms,
-                },
-                Err(error) => RunEvent::StepFailed {
-                    step_id: step_id.clone(),
-                    attempt: 1,
-                    error,
-                },
-            }]
-        }
-        Command::AwaitTimer {
-            step_id,
-            fire_at_ms,
-        } if *fire_at_ms <= now => {
-            vec![RunEvent::TimerFired {
-                step_id: step_id.clone(),
-            }]
-        }
-        Command::Pause {
-            step_id,
-            timeout_ms,
-        } => vec![RunEvent::RunPaused {
-            step_id: step_id.clone(),
-            timeout_at_ms: timeout_ms.map(|t| now.saturating_add(t as i64)),
-        }],
-        Command::CompleteStep {
-            step_id,
-            output_json,
-        } => vec![RunEvent::StepCompleted {
-            step_id: step_id.clone(),
-            attempt: 1,
-            output_json: output_json.clone(),
-        }],
-        Command::CompleteRun { output_json } => vec![RunEvent::RunCompleted {
-            output_json: output_json.clone(),
-        }],
-        Command::FailRun { error } => vec![RunEvent::RunFailed {
-            error: error.clone(),
-        }],
-        Command::AwaitTimer { .. } | Command::AwaitResume { .. } => return None,
-    })
-}
-
-/// Carries out a command that reaches outside the journal.
-async fn touch_the_world(
+/// Starts every HTTP attempt `commands` ask for that is not already in flight: announces them
+/// in one durable append, then sends each on its own task. False if another writer got to the
+/// stream first (nothing was sent).
+#[allow(clippy::too_many_arguments)]
+async fn start_attempts(
     runs: &Runs,
     run_id: &str,
-    wake: &Notify,
     steps: &[Step],
     loaded: &mut Loaded,
+    items: &mut Items,
+    in_flight: &mut InFlight,
     commands: &[Command],
     stale: &mut bool,
-) -> Result<(), RunsError> {
-    match commands.first() {
-        Some(Command::ExecuteStep { step_id, attempt }) => {
-            execute_step(runs, run_id, steps, loaded, step_id, *attempt, stale).await
+) -> Result<bool, RunsError> {
+    let mut context = None;
+    let mut announce = Vec::new();
+    let mut attempts = Vec::new();
+    for command in commands {
+        let Command::ExecuteStep { step_id, attempt } = command else {
+            continue;
+        };
+        if in_flight.contains(step_id) {
+            continue;
         }
-        Some(Command::AwaitTimer {
-            step_id,
-            fire_at_ms,
-        }) => {
-            if wait_until(runs, *fire_at_ms, wake).await {
-                let fired = RunEvent::TimerFired {
-                    step_id: step_id.clone(),
-                };
-                record(runs, run_id, loaded, &[fired], stale).await?;
-            } else {
-                *stale = true;
+        let Some(step) = find_step(steps, step_id) else {
+            return Err(RunsError::Corrupt(format!(
+                "decide named unknown step {step_id}"
+            )));
+        };
+        let context = context.get_or_insert_with(|| {
+            steps::context(run_id, &loaded.input, &outputs_of(&loaded.state))
+        });
+        // An item whose scope cannot be built fails its attempt like a bad template does.
+        let request = match items.in_scope(steps, &loaded.state, context, step_id, |context| {
+            steps::request(step, step_id, *attempt, run_id, context)
+        }) {
+            Ok(Some(request)) => Ok(request),
+            Ok(None) => {
+                return Err(RunsError::Corrupt(format!(
+                    "step {step_id} is not one to call out for"
+                )))
             }
-            Ok(())
-        }
-        Some(Command::AwaitResume { .. }) => {
-            // A resume or a cancel wakes the driver; the wait's timeout, if any, fires here.
-            let timeout = commands.iter().find_map(|c| match c {
-                Command::AwaitTimer {
-                    step_id,
-                    fire_at_ms,
-                } => Some((step_id.clone(), *fire_at_ms)),
-                _ => None,
+            Err(error) => Err(error),
+        };
+        if loaded.state.step(step_id) != Some(&StepState::Running { attempt: *attempt }) {
+            announce.push(RunEvent::StepStarted {
+                step_id: step_id.clone(),
+                attempt: *attempt,
             });
-            match timeout {
-                None => wake.notified().await,
-                Some((step_id, fire_at_ms)) => {
-                    if wait_until(runs, fire_at_ms, wake).await {
-                        let fired = RunEvent::TimerFired { step_id };
-                        record(runs, run_id, loaded, &[fired], stale).await?;
-                        return Ok(());
-                    }
-                }
-            }
-            *stale = true;
-            Ok(())
         }
-        _ => Ok(()),
+        attempts.push((step_id.clone(), *attempt, request));
     }
+    if !announce.is_empty() && !record(runs, run_id, loaded, &announce, stale).await? {
+        return Ok(false);
+    }
+    let http = &runs.inner().http;
+    for (step_id, attempt, request) in attempts {
+        let http = http.clone();
+        in_flight.spawn(step_id, attempt, async move {
+            steps::perform(http, request?).await
+        });
+    }
+    Ok(true)
 }
 
-/// Announces the attempt durably, then carries it out and records the outcome.
-async fn execute_step(
+/// Records how an attempt ended, unless the run has moved on without it (it was cancelled, or
+/// failed because of another item). A race lost to a resume or a cancel is retried from a
+/// fresh read.
+async fn record_outcome(
     runs: &Runs,
     run_id: &str,
-    steps: &[Step],
     loaded: &mut Loaded,
-    step_id: &str,
-    attempt: u32,
+    finished: Finished,
     stale: &mut bool,
 ) -> Result<(), RunsError> {
-    let Some(step) = find_step(steps, step_id) else {
-        return Err(RunsError::Corrupt(format!(
-            "decide named unknown step {step_id}"
-        )));
-    };
-    if loaded.state.step(step_id) != Some(&StepState::Running { attempt }) {
-        let started = RunEvent::StepStarted {
-            step_id: step_id.to_owned(),
-            attempt,
-        };
-        if !record(runs, run_id, loaded, &[started], stale).await? {
+    let Finished {
+        step_id,
+        attempt,
+        result,
+    } = finished;
+    let event = outcome_event(&step_id, attempt, result);
+    for _ in 0..OUTCOME_APPENDS_MAX {
+        if *stale {
+            runs.refresh(run_id, loaded).await?;
+            *stale = false;
+        }
+        let running = loaded.state.step(&step_id) == Some(&StepState::Running { attempt });
+        if !running || loaded.state.status().is_terminal() {
+            return Ok(());
+        }
+        if record(runs, run_id, loaded, std::slice::from_ref(&event), stale).await? {
             return Ok(());
         }
     }
-    let context = steps::context(run_id, &loaded.input, &outputs_of(&loaded.state));
-    let outcome = steps::execute(&runs.inner().http, step, attempt, run_id, &context).await;
-    let event = match outcome {
-        Ok(output) => RunEvent::StepCompleted {
-            step_id: step_id.to_owned(),
-            attempt,
-            output_json: output.to_string(),
-        },
-        Err(error) => RunEvent::StepFailed {
-            step_id: step_id.to_owned(),
-            attempt,
-            error,
-        },
-    };
-    record(runs, run_id, loaded, &[event], stale).await?;
     Ok(())
-}
-
-/// Sleeps until `fire_at_ms` on the executor's clock. False if woken first (a resume or a
-/// cancel changed the run, so the caller decides again).
-async fn wait_until(runs: &Runs, fire_at_ms: i64, wake: &Notify) -> bool {
-    let left_ms = fire_at_ms.saturating_sub(runs.inner().clock.now_ms());
-    if left_ms <= 0 {
-        return true;
-    }
-    tokio::select! {
-        _ = tokio::time::sleep(Duration::from_millis(left_ms as u64)) => true,
-        _ = wake.notified() => false,
-    }
-}
-
-/// When a delay step ends: `now + duration`, or its `until` time (a template yielding RFC 3339).
-fn delay_deadline(delay: &DelaySpec, now: i64, context: &Value) -> Result<i64, StepError> {
-    let bad = |message: String| StepError {
-        code: Some("BAD_DELAY".into()),
-        message,
-        retryable: false,
-    };
-    match delay {
-        DelaySpec::For { duration_ms } => Ok(now.saturating_add(*duration_ms as i64)),
-        DelaySpec::Until { time } => {
-            let rendered = Template::parse(time)
-                .and_then(|t| t.render(context))
-                .map_err(|e| bad(format!("config.until: {e}")))?;
-            let Value::String(text) = rendered else {
-                return Err(bad(format!(
-                    "config.until must be an RFC 3339 time, not {rendered}"
-                )));
-            };
-            chrono::DateTime::parse_from_rfc3339(&text)
-                .map(|t| t.timestamp_millis())
-                .map_err(|e| {
-                    bad(format!(
-                        "config.until {text:?} is not an RFC 3339 time: {e}"
-                    ))
-                })
-        }
-    }
 }

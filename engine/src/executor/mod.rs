@@ -8,7 +8,10 @@
 
 mod clock;
 mod driver;
+mod fold;
 mod idempotency;
+mod in_flight;
+mod scope;
 mod steps;
 
 use std::collections::HashMap;
@@ -127,11 +130,14 @@ impl Loaded {
     }
 }
 
-/// Outputs of a state's completed steps, for templates.
+/// Outputs of a state's completed workflow-level steps, for templates. An item's sub-steps
+/// are left out: inside its item `steps.<subId>` names them (see `scope`), and nothing
+/// outside reads them.
 pub(crate) fn outputs_of(state: &RunState) -> Vec<(String, Value)> {
     state
         .steps
         .iter()
+        .filter(|(id, _)| !crate::foreach::is_item_step(id))
         .filter_map(|(id, s)| match s {
             StepState::Completed { output_json, .. } => Some((id.clone(), parse_json(output_json))),
             _ => None,
@@ -563,11 +569,13 @@ pub fn status_name(status: RunStatus) -> &'static str {
 
 fn view(loaded: Loaded) -> RunView {
     let state = loaded.state;
-    let steps = state
+    let mut steps: Vec<StepView> = state
         .steps
         .iter()
         .map(|(id, step)| step_view(id, step))
         .collect();
+    // Items in index order (item 10 after item 9, not after item 1), each after its foreach.
+    steps.sort_by(|a, b| view_order(&a.id).cmp(&view_order(&b.id)));
     RunView {
         run_id: state.run_id.clone(),
         workflow_id: state.workflow_id.clone(),
@@ -579,6 +587,14 @@ fn view(loaded: Loaded) -> RunView {
         steps,
         started_at_us: loaded.started_at_us,
         completed_at_us: loaded.ended_at_us,
+    }
+}
+
+/// Where a step appears in a run's view: a foreach's item steps right after it, by index.
+fn view_order(id: &str) -> (&str, usize, &str) {
+    match crate::foreach::ItemStepId::parse(id) {
+        Some(item) => (item.foreach_id, item.index + 1, item.sub_id),
+        None => (id, 0, ""),
     }
 }
 
@@ -595,6 +611,7 @@ fn step_view(id: &str, step: &StepState) -> StepView {
         StepState::Paused { .. } => ("paused", 1, None, None),
         StepState::TimedOut => ("timed_out", 1, None, None),
         StepState::Elapsed { .. } | StepState::Resumed { .. } => ("running", 1, None, None),
+        StepState::Iterating { .. } => ("running", 1, None, None),
         StepState::Completed {
             output_json,
             attempts,

@@ -104,30 +104,39 @@ fn compare(left: &Value, operator: Operator, right: &Value) -> bool {
     }
 }
 
-/// Runs attempt `attempt` of `step`; the output as JSON, or why it failed.
-pub async fn execute(
-    http: &reqwest::Client,
+/// One HTTP attempt, rendered and ready to send on its own task.
+pub struct Request {
+    /// The rendered config, or why it did not render (then sending fails at once).
+    config: Result<Value, StepError>,
+    timeout_ms: Option<u64>,
+    idempotency_key: String,
+}
+
+/// Renders attempt `attempt` of HTTP step `step`, known in the journal as `step_id` (an item's
+/// sub-step has a composite id), against its template context. None when `step` is not an
+/// HTTP step: the others are decided in memory or waited for, never sent.
+pub fn request(
     step: &Step,
+    step_id: &str,
     attempt: u32,
     run_id: &str,
     context: &Value,
-) -> Result<Value, StepError> {
-    match &step.kind {
-        StepKind::Http { config } => {
-            let rendered = template::render_value(config, context)
-                .map_err(|e| failure("TEMPLATE_ERROR", format!("config.{e}"), false))?;
-            let idempotency_key = format!("{run_id}:{}:{attempt}", step.id);
-            send(http, &rendered, step.timeout_ms, &idempotency_key).await
-        }
-        // Transforms and conditions; delays and waits are waited for, never executed.
-        _ => pure_outcome(step, context).unwrap_or_else(|| {
-            Err(failure(
-                "INTERNAL",
-                format!("step {} is waited for, not executed", step.id),
-                false,
-            ))
-        }),
-    }
+) -> Option<Request> {
+    let StepKind::Http { config } = &step.kind else {
+        return None;
+    };
+    Some(Request {
+        config: template::render_value(config, context)
+            .map_err(|e| failure("TEMPLATE_ERROR", format!("config.{e}"), false)),
+        timeout_ms: step.timeout_ms,
+        idempotency_key: format!("{run_id}:{step_id}:{attempt}"),
+    })
+}
+
+/// Sends a rendered request; the output as JSON, or why the attempt failed.
+pub async fn perform(http: reqwest::Client, request: Request) -> Result<Value, StepError> {
+    let config = request.config?;
+    send(&http, &config, request.timeout_ms, &request.idempotency_key).await
 }
 
 /// Sends the request `config` describes. 5xx, 408, 429 and network errors are retryable;

@@ -1,0 +1,136 @@
+//! Prometheus metrics at `GET /metrics`: HTTP requests by route and status, journal append
+//! latency, and whatever the engine records (runs by workflow, step durations) through the
+//! `metrics` facade. Labels are bounded: routes are matched templates, never raw paths.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use axum::extract::{MatchedPath, Request};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use journal::{
+    AppendResult, EventStore, ExpectedVersion, NewEvent, Position, RecordedEvent, Seq, StoreError,
+    StreamInfo, StreamName,
+};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::sync::watch;
+
+/// The process-wide recorder: one per process, installed by the first `AppState`.
+fn handle() -> &'static Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE.get_or_init(|| match PrometheusBuilder::new().install_recorder() {
+        Ok(handle) => Some(handle),
+        Err(error) => {
+            tracing::warn!(%error, "metrics recorder not installed");
+            None
+        }
+    })
+}
+
+/// Installs the recorder if it is not yet installed.
+pub fn install() {
+    let _ = handle();
+}
+
+/// `GET /metrics`: the Prometheus text format.
+pub async fn render() -> Response {
+    let text = handle().as_ref().map(|h| h.render()).unwrap_or_default();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+/// Middleware: counts every request by method, matched route and status, and times it.
+pub async fn track_requests(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("duro_http_requests_total", &labels).increment(1);
+    metrics::histogram!("duro_http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// An `EventStore` that times every append (`duro_journal_append_seconds`).
+pub struct MeteredStore {
+    inner: Arc<dyn EventStore>,
+}
+
+impl MeteredStore {
+    pub fn wrap(inner: Arc<dyn EventStore>) -> Arc<dyn EventStore> {
+        Arc::new(MeteredStore { inner })
+    }
+}
+
+#[async_trait]
+impl EventStore for MeteredStore {
+    async fn append(
+        &self,
+        stream: &StreamName,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError> {
+        let started = Instant::now();
+        let count = events.len() as u64;
+        let result = self.inner.append(stream, expected, events).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(StoreError::Conflict { .. }) => "conflict",
+            Err(_) => "error",
+        };
+        metrics::histogram!("duro_journal_append_seconds", "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
+        if result.is_ok() {
+            metrics::counter!("duro_journal_events_appended_total").increment(count);
+        }
+        result
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamName,
+        from: Seq,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.inner.read_stream(stream, from, limit).await
+    }
+
+    async fn read_all(
+        &self,
+        from: Position,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.inner.read_all(from, limit).await
+    }
+
+    async fn stream_version(&self, stream: &StreamName) -> Result<u64, StoreError> {
+        self.inner.stream_version(stream).await
+    }
+
+    async fn list_streams(
+        &self,
+        prefix: &str,
+        after: Option<&StreamName>,
+        limit: usize,
+    ) -> Result<Vec<StreamInfo>, StoreError> {
+        self.inner.list_streams(prefix, after, limit).await
+    }
+
+    fn subscribe(&self) -> watch::Receiver<Position> {
+        self.inner.subscribe()
+    }
+}

@@ -1,0 +1,497 @@
+//! Documentation-only operations: one empty function per canonical route, carrying its
+//! `#[utoipa::path]`. The real handlers live in `routes/`; the status codes and error codes
+//! here are the ones those handlers (and the scope, rate-limit and body layers in front of
+//! them) produce. When a handler changes what it answers, change its entry here.
+//!
+//! Every authenticated route can answer 401 UNAUTHORIZED (no key, unknown or revoked key),
+//! 403 FORBIDDEN (key without the route's scope) and 500 INTERNAL; every route that reads a
+//! JSON body can answer 413 PAYLOAD_TOO_LARGE and 400 VALIDATION_ERROR for a malformed body.
+
+#![allow(dead_code)]
+
+use super::schemas::{
+    CancelBody, ConnectionBody, CreatedKeyResponse, ErrorEnvelope, Forbidden, HealthResponse,
+    Internal, KeyCreate, KeyListResponse, KeyResponse, PayloadTooLarge, RateLimited, ReadyResponse,
+    ResumeBody, RunEventsResponse, RunListResponse, RunRequest, RunResponse, RunStartResponse,
+    RunStatus, Unauthorized, WorkflowDefinition, WorkflowDeletedResponse, WorkflowListResponse,
+    WorkflowPatch, WorkflowResponse, WorkflowStatus, WorkflowStatusBody, WorkflowVersionsResponse,
+};
+
+// ---------------------------------------------------------------------------------------
+// Workflows
+
+/// List workflows
+///
+/// Required scope: `workflows:read`. Newest first unless `sortBy`/`sortOrder` say
+/// otherwise; follow `pagination.nextCursor` for the next page.
+#[utoipa::path(
+    get,
+    path = "/api/v1/workflows",
+    tag = "workflows",
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, description = "Page size."),
+        ("cursor" = Option<String>, Query, description = "`pagination.nextCursor` of the previous page."),
+        ("q" = Option<String>, Query, description = "Search in workflow names."),
+        ("status" = Option<WorkflowStatus>, Query, description = "Only workflows with this status."),
+        ("sortBy" = Option<String>, Query, description = "Field to sort by, e.g. `name`, `createdAt`, `updatedAt`."),
+        ("sortOrder" = Option<String>, Query, description = "`asc` or `desc`."),
+    ),
+    responses(
+        (status = 200, description = "A page of workflows.", body = WorkflowListResponse),
+        (status = 400, description = "VALIDATION_ERROR: a query parameter is malformed; `details` names it.", body = ErrorEnvelope),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn list_workflows() {}
+
+/// Create a workflow
+///
+/// Required scope: `workflows:write`. The definition is checked in full: every problem is
+/// listed in `details` with its path. The workflow starts as `draft` unless `status` says
+/// otherwise, at version 1.
+#[utoipa::path(
+    post,
+    path = "/api/v1/workflows",
+    tag = "workflows",
+    request_body = WorkflowDefinition,
+    responses(
+        (status = 201, description = "Created; the workflow's detail.", body = WorkflowResponse),
+        (status = 400, description = "VALIDATION_ERROR: the body is malformed (\"<field>: <problem>\") or the definition is invalid (\"Workflow definition is invalid\", every problem in `details`).", body = ErrorEnvelope,
+            example = json!({"success": false, "error": {"code": "VALIDATION_ERROR", "message": "Workflow definition is invalid",
+                "details": [{"path": ["steps"], "message": "a workflow needs at least one step"}]}})),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn create_workflow() {}
+
+/// Get a workflow
+///
+/// Required scope: `workflows:read`. The current version's definition with the workflow's
+/// id, status, version and times.
+#[utoipa::path(
+    get,
+    path = "/api/v1/workflows/{id}",
+    tag = "workflows",
+    params(("id" = String, Path, description = "Workflow id.")),
+    responses(
+        (status = 200, description = "The workflow.", body = WorkflowResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Workflow not found\" (never existed, or deleted).", body = ErrorEnvelope),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn get_workflow() {}
+
+/// Update a workflow
+///
+/// Required scope: `workflows:write`. A partial update: fields present replace the current
+/// ones, `null` removes an optional one. A changed definition is a new version (runs already
+/// started keep theirs); `status` changes the status. An update that changes nothing makes
+/// no version.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/workflows/{id}",
+    tag = "workflows",
+    params(("id" = String, Path, description = "Workflow id.")),
+    request_body = WorkflowPatch,
+    responses(
+        (status = 200, description = "The updated workflow.", body = WorkflowResponse),
+        (status = 400, description = "VALIDATION_ERROR: malformed body, an attempt to change `id`, an unknown `status`, or the resulting definition is invalid (every problem in `details`).", body = ErrorEnvelope),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Workflow not found\".", body = ErrorEnvelope),
+        (status = 409, description = "CONFLICT: the workflow was changed by someone else at the same time; try again.", body = ErrorEnvelope),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn update_workflow() {}
+
+/// Delete a workflow
+///
+/// Required scope: `workflows:write`. The workflow can no longer be read or run; its runs
+/// stay readable.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/workflows/{id}",
+    tag = "workflows",
+    params(("id" = String, Path, description = "Workflow id.")),
+    responses(
+        (status = 200, description = "Deleted.", body = WorkflowDeletedResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Workflow not found\" (never existed, or already deleted).", body = ErrorEnvelope),
+        (status = 409, description = "CONFLICT: the workflow was changed by someone else at the same time; try again.", body = ErrorEnvelope),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn delete_workflow() {}
+
+/// Set a workflow's status
+///
+/// Required scope: `workflows:write`. Only `active` workflows run.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/workflows/{id}/status",
+    tag = "workflows",
+    params(("id" = String, Path, description = "Workflow id.")),
+    request_body = WorkflowStatusBody,
+    responses(
+        (status = 200, description = "The workflow with its new status.", body = WorkflowResponse),
+        (status = 400, description = "VALIDATION_ERROR: malformed body, or `status` is not one of \"draft\", \"active\", \"inactive\".", body = ErrorEnvelope,
+            example = json!({"success": false, "error": {"code": "VALIDATION_ERROR", "message": "status: must be one of \"draft\", \"active\", \"inactive\"",
+                "details": [{"path": ["status"], "message": "must be one of \"draft\", \"active\", \"inactive\""}]}})),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Workflow not found\".", body = ErrorEnvelope),
+        (status = 409, description = "CONFLICT: the workflow was changed by someone else at the same time; try again.", body = ErrorEnvelope),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn set_workflow_status() {}
+
+/// Set the connection a toolkit uses
+///
+/// Required scope: `workflows:write`. Records `connectionId` for `toolkitSlug` in the
+/// workflow's `connections` (an object of slug to id; an array of `{toolkitSlug,
+/// connectionId}` entries is updated in place). Like any definition change, makes a new
+/// version.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/workflows/{id}/connections",
+    tag = "workflows",
+    params(("id" = String, Path, description = "Workflow id.")),
+    request_body = ConnectionBody,
+    responses(
+        (status = 200, description = "The updated workflow.", body = WorkflowResponse),
+        (status = 400, description = "VALIDATION_ERROR: malformed body, or `toolkitSlug`/`connectionId` missing or empty.", body = ErrorEnvelope),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Workflow not found\".", body = ErrorEnvelope),
+        (status = 409, description = "CONFLICT: the workflow was changed by someone else at the same time; try again.", body = ErrorEnvelope),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn set_workflow_connection() {}
+
+/// List a workflow's versions
+///
+/// Required scope: `workflows:read`. Every version, oldest first, in one page.
+#[utoipa::path(
+    get,
+    path = "/api/v1/workflows/{id}/versions",
+    tag = "workflows",
+    params(("id" = String, Path, description = "Workflow id.")),
+    responses(
+        (status = 200, description = "Every version.", body = WorkflowVersionsResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Workflow not found\".", body = ErrorEnvelope),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn list_workflow_versions() {}
+
+/// Run a workflow
+///
+/// Required scope: `workflows:execute`, and each call takes one request from the key's
+/// execute rate limit. Starts a run of the workflow's current version and answers once the
+/// run is durably recorded: 202 with `{runId, status: "pending", workflowId,
+/// workflowVersion}`. An `idempotencyKey` (or `Idempotency-Key` header) seen for this
+/// workflow in the last 24 hours answers 200 with that first run instead. With
+/// `?wait=SECONDS`, waits up to that long (at most the server's limit, 300 s by default) and
+/// answers the run itself: 200 once it has ended, 202 as it stands if it has not.
+#[utoipa::path(
+    post,
+    path = "/api/v1/workflows/{id}/run",
+    tag = "runs",
+    params(
+        ("id" = String, Path, description = "Workflow id."),
+        ("wait" = Option<f64>, Query, minimum = 0, description = "Seconds to wait for the run to end (fractions allowed; capped by the server)."),
+        ("Idempotency-Key" = Option<String>, Header, description = "Used when the body has no `idempotencyKey`."),
+    ),
+    request_body(content = RunRequest, description = "Optional: an empty body is `{}`."),
+    responses(
+        (status = 200, description = "An idempotent repeat (the first run, as `RunStarted` with its current status), or with `wait` the run once it has ended (`Run`).", body = RunStartResponse),
+        (status = 202, description = "Started: `RunStarted` with status `pending`; with `wait`, the run (`Run`) as it stands at the deadline.", body = RunStartResponse),
+        (status = 400, description = "VALIDATION_ERROR: malformed body, `input` not an object, `input` invalid against the workflow's `inputSchema` (\"Input validation failed\", every problem in `details`), `idempotencyKey` not 1 to 255 bytes, `Idempotency-Key` not visible ASCII, or `wait` not a number of seconds. INVALID_STATUS: the workflow is not active.", body = ErrorEnvelope,
+            examples(
+                ("VALIDATION_ERROR" = (value = json!({"success": false, "error": {"code": "VALIDATION_ERROR", "message": "Input validation failed",
+                    "details": [{"path": ["customerId"], "message": "is required"}]}}))),
+                ("INVALID_STATUS" = (value = json!({"success": false, "error": {"code": "INVALID_STATUS", "message": "Workflow must be active to run. Current status: draft", "details": []}}))),
+            )),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Workflow not found\".", body = ErrorEnvelope),
+        (status = 413, response = PayloadTooLarge),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn run_workflow() {}
+
+// ---------------------------------------------------------------------------------------
+// Runs
+
+/// List runs
+///
+/// Required scope: `runs:read`. Newest first; follow `pagination.nextCursor` for the next
+/// page.
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs",
+    tag = "runs",
+    params(
+        ("workflowId" = Option<String>, Query, description = "Only runs of this workflow."),
+        ("status" = Option<RunStatus>, Query, description = "Only runs with this status."),
+        ("from" = Option<String>, Query, format = DateTime, description = "Only runs started at or after this time (RFC 3339)."),
+        ("to" = Option<String>, Query, format = DateTime, description = "Only runs started before this time (RFC 3339)."),
+        ("limit" = Option<u32>, Query, minimum = 1, description = "Page size."),
+        ("cursor" = Option<String>, Query, description = "`pagination.nextCursor` of the previous page."),
+    ),
+    responses(
+        (status = 200, description = "A page of runs.", body = RunListResponse),
+        (status = 400, description = "VALIDATION_ERROR: a query parameter is malformed; `details` names it.", body = ErrorEnvelope),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn list_runs() {}
+
+/// Get a run
+///
+/// Required scope: `runs:read`. The run as its journal tells it, with its steps.
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs/{id}",
+    tag = "runs",
+    params(("id" = String, Path, description = "Run id.")),
+    responses(
+        (status = 200, description = "The run.", body = RunResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Run not found\".", body = ErrorEnvelope),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn get_run() {}
+
+/// Get a run's events
+///
+/// Required scope: `runs:read`. The run's journal, in order, with stream numbers, journal
+/// positions and timestamps.
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs/{id}/events",
+    tag = "runs",
+    params(("id" = String, Path, description = "Run id.")),
+    responses(
+        (status = 200, description = "The run's events.", body = RunEventsResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Run not found\".", body = ErrorEnvelope),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn list_run_events() {}
+
+/// Resume a paused run
+///
+/// Required scope: `runs:write`. `payload` becomes the waiting step's output and the run
+/// goes on.
+#[utoipa::path(
+    post,
+    path = "/api/v1/runs/{id}/resume",
+    tag = "runs",
+    params(("id" = String, Path, description = "Run id.")),
+    request_body(content = ResumeBody, description = "Optional: an empty body resumes with `null`."),
+    responses(
+        (status = 200, description = "The run, resumed.", body = RunResponse),
+        (status = 400, description = "VALIDATION_ERROR: malformed body. INVALID_STATUS: the run is not paused (a run id that was never started counts as not paused).", body = ErrorEnvelope),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Run not found\" (the id cannot be a run id).", body = ErrorEnvelope),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn resume_run() {}
+
+/// Cancel a run
+///
+/// Required scope: `runs:write`. Cancels a run that has not ended.
+#[utoipa::path(
+    post,
+    path = "/api/v1/runs/{id}/cancel",
+    tag = "runs",
+    params(("id" = String, Path, description = "Run id.")),
+    request_body(content = CancelBody, description = "Optional: an empty body is `{}`."),
+    responses(
+        (status = 200, description = "The run, cancelled.", body = RunResponse),
+        (status = 400, description = "VALIDATION_ERROR: malformed body. INVALID_STATUS: the run has already ended.", body = ErrorEnvelope),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Run not found\".", body = ErrorEnvelope),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn cancel_run() {}
+
+// ---------------------------------------------------------------------------------------
+// Keys
+
+/// List API keys
+///
+/// Required scope: `admin`. Every key, revoked ones included; never a secret or a hash.
+#[utoipa::path(
+    get,
+    path = "/api/v1/keys",
+    tag = "keys",
+    responses(
+        (status = 200, description = "Every API key.", body = KeyListResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn list_keys() {}
+
+/// Create an API key
+///
+/// Required scope: `admin`. The answer holds the key's secret in `key`: it is shown this
+/// once and never stored.
+#[utoipa::path(
+    post,
+    path = "/api/v1/keys",
+    tag = "keys",
+    request_body = KeyCreate,
+    responses(
+        (status = 201, description = "Created, with its secret.", body = CreatedKeyResponse),
+        (status = 400, description = "VALIDATION_ERROR: malformed body, an unknown field or scope, an empty or too long name, a name with control characters, or no scope.", body = ErrorEnvelope),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn create_key() {}
+
+/// Get an API key
+///
+/// Required scope: `admin`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/keys/{id}",
+    tag = "keys",
+    params(("id" = String, Path, description = "Key id (`key_` and 32 hex digits).")),
+    responses(
+        (status = 200, description = "The key.", body = KeyResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"API key <id> not found\".", body = ErrorEnvelope),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn get_key() {}
+
+/// Revoke an API key
+///
+/// Required scope: `admin`. The key stops working at once; revoking a revoked key changes
+/// nothing. The key stays listed, with `revokedAt`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/keys/{id}",
+    tag = "keys",
+    params(("id" = String, Path, description = "Key id (`key_` and 32 hex digits).")),
+    responses(
+        (status = 200, description = "The revoked key.", body = KeyResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"API key <id> not found\".", body = ErrorEnvelope),
+        (status = 409, description = "CONFLICT: the key kept being changed by someone else at the same time; try again.", body = ErrorEnvelope),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn revoke_key() {}
+
+// ---------------------------------------------------------------------------------------
+// Operations (no API key)
+
+/// Liveness
+///
+/// No API key. Answers while the process runs.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "The process is up.", body = HealthResponse)),
+    security(())
+)]
+fn healthz() {}
+
+/// Readiness
+///
+/// No API key. Answers 200 only while the journal can be read.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready; the journal's committed position.", body = ReadyResponse),
+        (status = 503, description = "UNAVAILABLE: the journal cannot be read.", body = ErrorEnvelope),
+    ),
+    security(())
+)]
+fn readyz() {}
+
+/// Metrics
+///
+/// No API key. Prometheus metrics in the text exposition format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format.", body = String, content_type = "text/plain; version=0.0.4; charset=utf-8")),
+    security(())
+)]
+fn metrics() {}
+
+/// This document
+///
+/// No API key. The OpenAPI document of the canonical routes.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "operations",
+    responses((status = 200, description = "The OpenAPI document.", body = Object, content_type = "application/json")),
+    security(())
+)]
+fn openapi_document() {}

@@ -1,0 +1,31 @@
+//! The routes, grouped by the scope they need. Each group is its own router with the scope
+//! check as a route layer; groups sharing a path with different methods merge into one route.
+
+pub mod keys;
+pub mod runs;
+pub mod workflows;
+
+use axum::middleware::from_fn_with_state;
+use axum::Router;
+
+use crate::auth::{limit_execute, require_scope};
+use crate::keys::Scope;
+use crate::AppState;
+
+/// `routes`, each requiring `scope`.
+pub fn scoped(state: &AppState, scope: Scope, routes: Router<AppState>) -> Router<AppState> {
+    routes.route_layer(from_fn_with_state((state.clone(), scope), require_scope))
+}
+
+/// Run/execute `routes`: scope `workflows:execute` and the per-key execute rate limit.
+pub fn executing(state: &AppState, routes: Router<AppState>) -> Router<AppState> {
+    let limited = routes.route_layer(from_fn_with_state(state.limits.clone(), limit_execute));
+    scoped(state, Scope::WorkflowsExecute, limited)
+}
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .merge(workflows::router(state))
+        .merge(runs::router(state))
+        .merge(keys::router(state))
+}

@@ -1,0 +1,360 @@
+//! The workflow and run routes through the router: seed 001's examples as written, the
+//! documented errors, and the journal behind them.
+
+mod support;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use serde_json::{json, Value};
+use support::{assert_error, order_input, order_workflow, TestApi};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_request_as_in_seed_001_returns_pending_then_the_numbers() {
+    let api = TestApi::new().await;
+    let id = api.active_workflow(order_workflow()).await;
+    let started = api
+        .post(
+            &format!("/api/v1/workflows/{id}/run"),
+            json!({"input": order_input()}),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
+    let data = &started.body["data"];
+    assert_eq!(started.body["success"], true);
+    assert_eq!(data["status"], "pending");
+    assert_eq!(data["workflowId"], json!(id));
+    assert_eq!(data["workflowVersion"], 1);
+    let run_id = data["runId"].as_str().expect("runId");
+    assert!(run_id.starts_with("run_"), "{run_id}");
+
+    // The status polling loop of seed 001, bounded.
+    let mut run = Value::Null;
+    for _ in 0..200 {
+        run = api.get(&format!("/api/v1/runs/{run_id}")).await.body["data"].clone();
+        if run["status"] == "completed" || run["status"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(run["id"], json!(run_id));
+    assert_eq!(run["output"]["subtotal"], json!(3998));
+    // Liquid arithmetic is floating point: 3998 * 0.08 is 319.84000000000003.
+    assert!((run["output"]["tax"].as_f64().expect("tax") - 319.84).abs() < 1e-9);
+    assert!((run["output"]["total"].as_f64().expect("total") - 4317.84).abs() < 1e-9);
+    assert_eq!(run["steps"][0]["id"], "calculate-total");
+    assert_eq!(run["steps"][0]["status"], "completed");
+    assert!(
+        run["startedAt"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{run}"
+    );
+    assert!(run["completedAt"].is_string(), "{run}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_returns_the_finished_run_and_events_show_the_journal() {
+    let api = TestApi::new().await;
+    let id = api.active_workflow(order_workflow()).await;
+    let done = api
+        .post(
+            &format!("/api/v1/workflows/{id}/run?wait=30"),
+            json!({"input": order_input()}),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(done.body["data"]["status"], "completed");
+    assert!(done.body["data"]["output"]["total"].is_number());
+    let run_id = done.body["data"]["id"].as_str().expect("id");
+
+    let events = api.get(&format!("/api/v1/runs/{run_id}/events")).await;
+    assert_eq!(events.status, StatusCode::OK, "{}", events.body);
+    let events = events.body["data"].as_array().expect("events").clone();
+    let types: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(types, ["RunStarted", "StepCompleted", "RunCompleted"]);
+    assert_eq!(events[0]["seq"], 1);
+    assert_eq!(events[0]["data"]["input"]["customerId"], "cus_xxx");
+    assert_eq!(events[1]["data"]["stepId"], "calculate-total");
+    assert_eq!(events[1]["data"]["output"]["subtotal"], json!(3998));
+    assert!(events[1]["position"].as_u64().is_some());
+    assert!(events[2]["timestamp"]
+        .as_str()
+        .is_some_and(|t| t.ends_with('Z')));
+
+    let bad_wait = api
+        .post(&format!("/api/v1/workflows/{id}/run?wait=soon"), json!({}))
+        .await;
+    let error = assert_error(&bad_wait, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+    assert_eq!(error["details"][0]["path"], json!(["wait"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_idempotency_key_twice_returns_the_same_run() {
+    let api = TestApi::new().await;
+    let id = api.active_workflow(order_workflow()).await;
+    let body = json!({"input": order_input(), "idempotencyKey": "process-order-123"});
+    let first = api
+        .post(&format!("/api/v1/workflows/{id}/run"), body.clone())
+        .await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.body);
+    let second = api.post(&format!("/api/v1/workflows/{id}/run"), body).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+    assert_eq!(first.body["data"]["runId"], second.body["data"]["runId"]);
+    // The header form names the same key.
+    let request = Request::post(format!("/api/v1/workflows/{id}/run"))
+        .header("x-api-key", &api.admin)
+        .header("idempotency-key", "process-order-123")
+        .body(Body::from(json!({"input": order_input()}).to_string()))
+        .expect("request");
+    let third = api.raw(request).await;
+    assert_eq!(third.body["data"]["runId"], first.body["data"]["runId"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_errors_validation_not_found_and_invalid_status() {
+    let api = TestApi::new().await;
+    let created = api.post("/api/v1/workflows", order_workflow()).await;
+    let id = created.body["data"]["id"].as_str().expect("id").to_owned();
+    assert_eq!(created.body["data"]["status"], "draft");
+
+    let draft = api
+        .post(
+            &format!("/api/v1/workflows/{id}/run"),
+            json!({"input": order_input()}),
+        )
+        .await;
+    let error = assert_error(&draft, StatusCode::BAD_REQUEST, "INVALID_STATUS");
+    assert_eq!(
+        error["message"],
+        "Workflow must be active to run. Current status: draft"
+    );
+
+    api.patch(
+        &format!("/api/v1/workflows/{id}/status"),
+        json!({"status": "active"}),
+    )
+    .await;
+    let position = api.journal_position();
+    let invalid = api
+        .post(
+            &format!("/api/v1/workflows/{id}/run"),
+            json!({"input": {"items": []}}),
+        )
+        .await;
+    assert_eq!(invalid.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        invalid.body,
+        json!({
+            "success": false,
+            "error": {
+                "code": "VALIDATION_ERROR",
+                "message": "Input validation failed",
+                "details": [{ "path": ["customerId"], "message": "Required" }]
+            }
+        })
+    );
+    assert_eq!(
+        api.journal_position(),
+        position,
+        "a refused run writes nothing"
+    );
+
+    let missing = api
+        .post("/api/v1/workflows/wf_nope/run", json!({"input": {}}))
+        .await;
+    let error = assert_error(&missing, StatusCode::NOT_FOUND, "NOT_FOUND");
+    assert_eq!(error["message"], "Workflow not found");
+    assert_error(
+        &api.get("/api/v1/runs/run_nope").await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    );
+    assert_error(
+        &api.get("/api/v1/runs/run_nope/events").await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    );
+
+    let wrong_type = api
+        .post(
+            &format!("/api/v1/workflows/{id}/run"),
+            json!({"idempotencyKey": 7}),
+        )
+        .await;
+    let error = assert_error(&wrong_type, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+    assert_eq!(error["details"][0]["path"], json!(["idempotencyKey"]));
+    let not_object = api
+        .post(
+            &format!("/api/v1/workflows/{id}/run"),
+            json!({"input": [1, 2]}),
+        )
+        .await;
+    let error = assert_error(&not_object, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+    assert_eq!(error["details"][0]["path"], json!(["input"]));
+    assert_eq!(
+        api.journal_position(),
+        position,
+        "refused requests write nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_run_resumes_with_its_payload_and_an_ended_run_cannot_be_cancelled() {
+    let api = TestApi::new().await;
+    let id = api
+        .active_workflow(json!({
+            "name": "approval",
+            "steps": [
+                {"id": "approve", "type": "wait"},
+                {"id": "result", "type": "transform",
+                 "config": {"mapping": {"approved": "{{steps.approve.output.ok}}"}}}
+            ]
+        }))
+        .await;
+    let started = api
+        .post(&format!("/api/v1/workflows/{id}/run?wait=0.2"), json!({}))
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
+    assert_eq!(started.body["data"]["status"], "paused");
+    let run_id = started.body["data"]["id"].as_str().expect("id").to_owned();
+
+    let resumed = api
+        .post(
+            &format!("/api/v1/runs/{run_id}/resume"),
+            json!({"payload": {"ok": true}}),
+        )
+        .await;
+    assert_eq!(resumed.status, StatusCode::OK, "{}", resumed.body);
+    let mut run = Value::Null;
+    for _ in 0..200 {
+        run = api.get(&format!("/api/v1/runs/{run_id}")).await.body["data"].clone();
+        if run["status"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(run["output"], json!({"approved": true}), "{run}");
+
+    let again = api
+        .post(&format!("/api/v1/runs/{run_id}/resume"), json!({}))
+        .await;
+    assert_error(&again, StatusCode::BAD_REQUEST, "INVALID_STATUS");
+    let cancel = api
+        .post(&format!("/api/v1/runs/{run_id}/cancel"), Value::Null)
+        .await;
+    let error = assert_error(&cancel, StatusCode::BAD_REQUEST, "INVALID_STATUS");
+    assert!(error["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("completed")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_run_can_be_cancelled() {
+    let api = TestApi::new().await;
+    let id = api
+        .active_workflow(json!({"name": "w", "steps": [{"id": "w", "type": "wait"}]}))
+        .await;
+    let started = api
+        .post(&format!("/api/v1/workflows/{id}/run?wait=0.2"), json!({}))
+        .await;
+    let run_id = started.body["data"]["id"].as_str().expect("id").to_owned();
+    let cancelled = api
+        .post(
+            &format!("/api/v1/runs/{run_id}/cancel"),
+            json!({"reason": "no longer needed"}),
+        )
+        .await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
+    assert_eq!(cancelled.body["data"]["status"], "cancelled");
+    let events = api.get(&format!("/api/v1/runs/{run_id}/events")).await;
+    let last = events.body["data"]
+        .as_array()
+        .and_then(|e| e.last())
+        .cloned();
+    assert_eq!(
+        last.map(|e| (e["type"].clone(), e["data"]["reason"].clone())),
+        Some((json!("RunCancelled"), json!("no longer needed")))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_is_created_edited_versioned_and_deleted() {
+    let api = TestApi::new().await;
+    let id = api.active_workflow(order_workflow()).await;
+    let detail = api.get(&format!("/api/v1/workflows/{id}")).await;
+    assert_eq!(detail.status, StatusCode::OK);
+    assert_eq!(detail.body["data"]["name"], "Process Customer Order");
+    assert_eq!(detail.body["data"]["status"], "active");
+    assert_eq!(detail.body["data"]["version"], 1);
+
+    // A new description alone keeps the version; new steps make version 2.
+    let renamed = api
+        .patch(
+            &format!("/api/v1/workflows/{id}"),
+            json!({"description": "orders"}),
+        )
+        .await;
+    assert_eq!(renamed.body["data"]["version"], 1, "{}", renamed.body);
+    assert_eq!(renamed.body["data"]["description"], "orders");
+    let steps = json!([{"id": "one", "type": "transform", "config": {"mapping": {"x": "1"}}}]);
+    let edited = api
+        .patch(&format!("/api/v1/workflows/{id}"), json!({"steps": steps}))
+        .await;
+    assert_eq!(edited.body["data"]["version"], 2, "{}", edited.body);
+    let versions = api.get(&format!("/api/v1/workflows/{id}/versions")).await;
+    let versions = versions.body["data"].as_array().expect("versions").clone();
+    assert_eq!(versions.len(), 2);
+    assert_eq!(versions[0]["steps"][0]["id"], "calculate-total");
+    assert_eq!(versions[1]["steps"][0]["id"], "one");
+
+    let connected = api
+        .patch(
+            &format!("/api/v1/workflows/{id}/connections"),
+            json!({"toolkitSlug": "stripe", "connectionId": "conn_live"}),
+        )
+        .await;
+    assert_eq!(
+        connected.body["data"]["connections"],
+        json!({"stripe": "conn_live"})
+    );
+
+    let bad = api
+        .patch(
+            &format!("/api/v1/workflows/{id}"),
+            json!({"steps": [{"id": "x", "type": "teleport"}]}),
+        )
+        .await;
+    let error = assert_error(&bad, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+    assert_eq!(error["details"][0]["path"], json!(["steps", "0", "type"]));
+    let bad_status = api
+        .patch(
+            &format!("/api/v1/workflows/{id}/status"),
+            json!({"status": "paused"}),
+        )
+        .await;
+    let error = assert_error(&bad_status, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+    assert_eq!(error["details"][0]["path"], json!(["status"]));
+
+    let deleted = api
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/workflows/{id}"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+    assert_error(
+        &api.get(&format!("/api/v1/workflows/{id}")).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    );
+    assert_error(
+        &api.call(
+            Method::DELETE,
+            &format!("/api/v1/workflows/{id}"),
+            Value::Null,
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    );
+}

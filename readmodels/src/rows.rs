@@ -1,0 +1,216 @@
+//! What the read models store per run and per workflow (postcard rows), and the summaries
+//! queries return (serde, camelCase, RFC 3339 times).
+
+use chrono::{DateTime, SecondsFormat};
+use engine::definition::WorkflowStatus;
+use engine::run::RunStatus;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ReadModelError;
+
+/// One run, as its events so far tell it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RunRow {
+    pub run_id: String,
+    pub workflow_id: String,
+    pub workflow_version: u64,
+    /// [`run_status_code`].
+    pub status: u8,
+    /// µs since the epoch: `recorded_at` of `RunStarted`.
+    pub started_at: i64,
+    /// `recorded_at` of the event that ended the run.
+    pub completed_at: Option<i64>,
+    /// The message of `RunFailed`.
+    pub error: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+/// One workflow, as its events so far tell it. Deleted workflows keep their row (marked) but
+/// leave every listing index.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct WorkflowRow {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// [`workflow_status_code`].
+    pub status: u8,
+    pub version: u64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deleted: bool,
+}
+
+pub(crate) fn encode_row<T: Serialize>(row: &T) -> Vec<u8> {
+    // Rows are plain strings and integers; postcard cannot fail on them.
+    postcard::to_stdvec(row).unwrap_or_else(|error| unreachable!("postcard: {error}"))
+}
+
+pub(crate) fn decode_row<T: for<'de> Deserialize<'de>>(
+    what: &str,
+    bytes: &[u8],
+) -> Result<T, ReadModelError> {
+    postcard::from_bytes(bytes).map_err(|e| ReadModelError::Corrupt(format!("{what}: {e}")))
+}
+
+/// Stored codes of run statuses: part of the read models' format (see `FORMAT_VERSION`).
+pub(crate) fn run_status_code(status: RunStatus) -> u8 {
+    match status {
+        RunStatus::Pending => 1,
+        RunStatus::Running => 2,
+        RunStatus::Sleeping => 3,
+        RunStatus::Paused => 4,
+        RunStatus::Completed => 5,
+        RunStatus::Failed => 6,
+        RunStatus::Cancelled => 7,
+    }
+}
+
+pub(crate) fn run_status_of(code: u8) -> Option<RunStatus> {
+    Some(match code {
+        1 => RunStatus::Pending,
+        2 => RunStatus::Running,
+        3 => RunStatus::Sleeping,
+        4 => RunStatus::Paused,
+        5 => RunStatus::Completed,
+        6 => RunStatus::Failed,
+        7 => RunStatus::Cancelled,
+        _ => return None,
+    })
+}
+
+pub(crate) fn workflow_status_code(status: WorkflowStatus) -> u8 {
+    match status {
+        WorkflowStatus::Draft => 1,
+        WorkflowStatus::Active => 2,
+        WorkflowStatus::Inactive => 3,
+    }
+}
+
+fn workflow_status_name(code: u8) -> &'static str {
+    match code {
+        1 => "draft",
+        2 => "active",
+        3 => "inactive",
+        _ => "unknown",
+    }
+}
+
+/// A run status from its API name (`pending`, `running`, `sleeping`, `paused`, `completed`,
+/// `failed`, `cancelled`), as `engine::executor::status_name` writes it.
+pub fn parse_run_status(name: &str) -> Option<RunStatus> {
+    (1..=7)
+        .filter_map(run_status_of)
+        .find(|s| engine::executor::status_name(*s) == name)
+}
+
+/// A workflow status from its API name (`draft`, `active`, `inactive`).
+pub fn parse_workflow_status(name: &str) -> Option<WorkflowStatus> {
+    [
+        WorkflowStatus::Draft,
+        WorkflowStatus::Active,
+        WorkflowStatus::Inactive,
+    ]
+    .into_iter()
+    .find(|s| workflow_status_name(workflow_status_code(*s)) == name)
+}
+
+/// RFC 3339 in UTC with microseconds, e.g. `2026-01-02T03:04:05.000006Z`.
+pub fn format_time(micros: i64) -> String {
+    DateTime::from_timestamp_micros(micros)
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Micros, true))
+        .unwrap_or_else(|| micros.to_string())
+}
+
+/// A run in a listing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunSummary {
+    pub run_id: String,
+    pub workflow_id: String,
+    pub workflow_version: u64,
+    /// `pending`, `running`, `sleeping`, `paused`, `completed`, `failed` or `cancelled`.
+    pub status: String,
+    pub started_at: String,
+    pub completed_at: Option<String>,
+    /// The failure's message, for a failed run.
+    pub error: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+impl From<RunRow> for RunSummary {
+    fn from(row: RunRow) -> RunSummary {
+        RunSummary {
+            status: run_status_of(row.status)
+                .map_or("unknown", engine::executor::status_name)
+                .to_owned(),
+            started_at: format_time(row.started_at),
+            completed_at: row.completed_at.map(format_time),
+            run_id: row.run_id,
+            workflow_id: row.workflow_id,
+            workflow_version: row.workflow_version,
+            error: row.error,
+            idempotency_key: row.idempotency_key,
+        }
+    }
+}
+
+/// A workflow in a listing (its current spec's name and description).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowSummary {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// `draft`, `active` or `inactive`.
+    pub status: String,
+    /// The latest version (1 at creation; each change of steps or inputSchema adds one).
+    pub version: u64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<WorkflowRow> for WorkflowSummary {
+    fn from(row: WorkflowRow) -> WorkflowSummary {
+        WorkflowSummary {
+            status: workflow_status_name(row.status).to_owned(),
+            created_at: format_time(row.created_at),
+            updated_at: format_time(row.updated_at),
+            id: row.id,
+            name: row.name,
+            description: row.description,
+            version: row.version,
+        }
+    }
+}
+
+/// One page of a listing. `next_cursor` is absent on the last page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// An event the projection could not use, kept with its place in the journal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SkippedEvent {
+    pub position: u64,
+    pub stream: String,
+    pub event_type: u16,
+    pub reason: String,
+}
+
+/// Counts over the read models (`duro projections rebuild` prints them).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    pub runs: u64,
+    /// Workflows not deleted.
+    pub workflows: u64,
+    pub deleted_workflows: u64,
+    /// Events skipped because they could not be decoded or did not fit (see `skipped`).
+    pub skipped_events: u64,
+    /// The position of the last journal event applied.
+    pub checkpoint: u64,
+}

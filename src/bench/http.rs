@@ -1,0 +1,203 @@
+//! `duro bench http`: the REST API end to end over loopback TCP. An in-process server on the
+//! embedded journal, and C clients sending `POST /api/v1/workflows/{id}/run` (5 transform
+//! steps by default) without or with `?wait=30`, or `GET /api/v1/runs/{id}`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use api::keys::Scope;
+use api::{ApiConfig, AppState};
+use clap::{Args, ValueEnum};
+use journal::{EmbeddedConfig, EmbeddedStore, EventStore};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::{percentile, round2};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// POST .../run: answered once RunStarted is durable.
+    Run,
+    /// POST .../run?wait=30: answered once the run has completed.
+    RunWait,
+    /// GET /api/v1/runs/{id} of a completed run.
+    Get,
+}
+
+#[derive(Args)]
+pub struct HttpBenchArgs {
+    /// Directory for the benchmark's journal (created if missing).
+    #[arg(long)]
+    data_dir: PathBuf,
+    #[arg(long, value_enum, default_value_t = Mode::RunWait)]
+    mode: Mode,
+    /// Transform steps per run.
+    #[arg(long, default_value_t = 5)]
+    steps: usize,
+    /// Concurrent clients, each sending its next request when the last is answered.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Print one JSON line instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The figures, under the names scripts read (`--json`).
+#[derive(Serialize)]
+struct HttpBenchResult {
+    mode: Mode,
+    steps: usize,
+    concurrency: usize,
+    requests: u64,
+    seconds: f64,
+    requests_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+pub fn run(args: HttpBenchArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.steps >= 1, "--steps must be at least 1");
+    anyhow::ensure!(args.concurrency >= 1, "--concurrency must be at least 1");
+    anyhow::ensure!(args.seconds > 0.0, "--seconds must be positive");
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let (elapsed, mut latencies_us) = runtime.block_on(measure(&args))?;
+    latencies_us.sort_unstable();
+    let requests = latencies_us.len() as u64;
+    let result = HttpBenchResult {
+        mode: args.mode,
+        steps: args.steps,
+        concurrency: args.concurrency,
+        requests,
+        seconds: round2(elapsed),
+        requests_per_sec: round2(requests as f64 / elapsed),
+        p50_ms: round2(percentile(&latencies_us, 0.50) as f64 / 1000.0),
+        p99_ms: round2(percentile(&latencies_us, 0.99) as f64 / 1000.0),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&result)?);
+    } else {
+        println!(
+            "http bench {:?}: {} steps, {} clients, {} s: {} requests, {:.0}/s, p50 {} ms, p99 {} ms",
+            result.mode,
+            result.steps,
+            result.concurrency,
+            result.seconds,
+            result.requests,
+            result.requests_per_sec,
+            result.p50_ms,
+            result.p99_ms
+        );
+    }
+    Ok(())
+}
+
+async fn measure(args: &HttpBenchArgs) -> anyhow::Result<(f64, Vec<u64>)> {
+    let config = EmbeddedConfig::new(&args.data_dir);
+    let store = tokio::task::spawn_blocking(move || EmbeddedStore::open(config))
+        .await?
+        .context("opening the benchmark journal")?;
+    let store: Arc<dyn EventStore> = Arc::new(store);
+    let state = AppState::new(
+        store,
+        Arc::new(engine::executor::SystemClock),
+        ApiConfig {
+            // The benchmark measures the server, not the per-key limit.
+            execute_per_minute: u32::MAX,
+            ..ApiConfig::default()
+        },
+    );
+    let (_, key) = state.keys.create("bench", &[Scope::Admin]).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(api::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .build()?;
+    let definition = super::runs::workflow(args.steps);
+    let created: Value = client
+        .post(format!("{base}/api/v1/workflows"))
+        .header("x-api-key", &key)
+        .json(&definition)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let workflow_id = created["data"]["id"]
+        .as_str()
+        .context("the created workflow has no id")?
+        .to_owned();
+    client
+        .patch(format!("{base}/api/v1/workflows/{workflow_id}/status"))
+        .header("x-api-key", &key)
+        .json(&json!({"status": "active"}))
+        .send()
+        .await?
+        .error_for_status()?;
+    let run_url = format!("{base}/api/v1/workflows/{workflow_id}/run");
+    let target = match args.mode {
+        Mode::Run => run_url.clone(),
+        Mode::RunWait => format!("{run_url}?wait=30"),
+        Mode::Get => {
+            let done: Value = client
+                .post(format!("{run_url}?wait=30"))
+                .header("x-api-key", &key)
+                .json(&json!({"input": {"n": 1}}))
+                .send()
+                .await?
+                .json()
+                .await?;
+            let run_id = done["data"]["id"].as_str().context("no run id")?;
+            format!("{base}/api/v1/runs/{run_id}")
+        }
+    };
+
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(args.seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..args.concurrency {
+        let client = client.clone();
+        let key = key.clone();
+        let target = target.clone();
+        let mode = args.mode;
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                let begun = Instant::now();
+                let request = match mode {
+                    Mode::Get => client.get(&target),
+                    Mode::Run | Mode::RunWait => {
+                        client.post(&target).json(&json!({"input": {"n": n}}))
+                    }
+                };
+                let response = request.header("x-api-key", &key).send().await?;
+                let status = response.status();
+                let body: Value = response.json().await?;
+                anyhow::ensure!(status.is_success(), "{status}: {body}");
+                if mode == Mode::RunWait {
+                    anyhow::ensure!(body["data"]["status"] == "completed", "{body}");
+                }
+                latencies.push(begun.elapsed().as_micros() as u64);
+                n += 1;
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let _ = stop.send(());
+    server.await??;
+    Ok((elapsed, latencies))
+}

@@ -1,0 +1,56 @@
+//! `duro serve`'s settings: a flag wins over its environment variable, which wins over
+//! `duro.toml`, which wins over the default. The file is optional: `--config FILE`
+//! (`DURO_CONFIG`) names it, otherwise `./duro.toml` is read if it exists. Unknown keys in
+//! the file are an error naming the key, so a typo never silently falls back to a default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+/// `duro.toml`: every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub execute_rate_limit: Option<u32>,
+    pub max_body_bytes: Option<usize>,
+    pub max_wait_seconds: Option<u64>,
+}
+
+pub const DEFAULT_FILE: &str = "duro.toml";
+
+/// Reads the config file: `explicit` must exist; without it `./duro.toml` is optional.
+pub fn load(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
+    let path = match explicit {
+        Some(path) => path.to_path_buf(),
+        None if Path::new(DEFAULT_FILE).exists() => PathBuf::from(DEFAULT_FILE),
+        None => return Ok(FileConfig::default()),
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading the config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("in the config file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_with_every_key_parses() {
+        let config: FileConfig = toml::from_str(
+            "listen = \"0.0.0.0:8080\"\ndata_dir = \"/var/lib/duro\"\nexecute_rate_limit = 100\nmax_body_bytes = 2048\nmax_wait_seconds = 60\n",
+        )
+        .expect("valid config");
+        assert_eq!(config.execute_rate_limit, Some(100));
+        assert_eq!(config.data_dir, Some(PathBuf::from("/var/lib/duro")));
+    }
+
+    #[test]
+    fn an_unknown_key_is_named() {
+        let error = toml::from_str::<FileConfig>("exeucte_rate_limit = 5").expect_err("typo");
+        assert!(error.to_string().contains("exeucte_rate_limit"), "{error}");
+    }
+}
