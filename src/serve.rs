@@ -86,7 +86,17 @@ async fn serve(args: Settings) -> anyhow::Result<()> {
         "journal open"
     );
     let store: Arc<dyn journal::EventStore> = Arc::new(store);
-    let state = api::AppState::new(store, Arc::new(engine::executor::SystemClock), args.api);
+    let read_models =
+        readmodels::ReadModels::open(&readmodels::dir_in(&args.data_dir), store.clone())
+            .context("opening the read models")?;
+    let follower = read_models.spawn_follower();
+    let projections = read_models.clone();
+    let state = api::AppState::new(
+        store,
+        Arc::new(engine::executor::SystemClock),
+        args.api,
+        read_models,
+    );
     if let Ok(secret) = std::env::var("DURO_BOOTSTRAP_KEY") {
         let key = state
             .keys
@@ -109,6 +119,10 @@ async fn serve(args: Settings) -> anyhow::Result<()> {
     api::serve(listener, state, shutdown_signal())
         .await
         .context("serving HTTP")?;
+    follower.abort();
+    if let Err(error) = projections.flush() {
+        tracing::warn!(%error, "flushing the read models (they catch up on the next start)");
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -146,6 +146,22 @@ impl From<RunsError> for ApiError {
     }
 }
 
+impl From<readmodels::ReadModelError> for ApiError {
+    fn from(error: readmodels::ReadModelError) -> ApiError {
+        use readmodels::ReadModelError;
+        match error {
+            ReadModelError::InvalidCursor => {
+                ApiError::invalid_field(&["cursor"], error.to_string())
+            }
+            ReadModelError::InvalidQuery(reason) => ApiError::Validation {
+                message: reason.clone(),
+                details: vec![Detail::new(&[], reason)],
+            },
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<KeyError> for ApiError {
     fn from(error: KeyError) -> ApiError {
         match error {
@@ -190,6 +206,44 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// Middleware, outermost: any error answer that is not already our JSON envelope (an axum
+/// extractor's plain-text rejection, an empty 405) becomes one, so clients never get a bare
+/// text error.
+pub async fn json_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ("METHOD_NOT_ALLOWED", "method not allowed on this route")
+        }
+        StatusCode::NOT_FOUND => ("NOT_FOUND", "not found"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("PAYLOAD_TOO_LARGE", "request body is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("VALIDATION_ERROR", "unsupported media type"),
+        s if s.is_client_error() => ("VALIDATION_ERROR", "the request is malformed"),
+        _ => ("INTERNAL", "internal error"),
+    };
+    let body = json!({
+        "success": false,
+        "error": { "code": code, "message": message, "details": [] }
+    });
+    let mut replaced = (status, Json(body)).into_response();
+    if let Some(allow) = response.headers().get(header::ALLOW) {
+        replaced.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    replaced
 }
 
 /// The answer for any route that does not exist.

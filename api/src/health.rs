@@ -50,10 +50,13 @@ mod tests {
     use crate::{router, ApiConfig, AppState};
 
     async fn get(path: &str) -> (StatusCode, Value) {
+        let store = Arc::new(MemoryStore::new());
+        let read_models = readmodels::ReadModels::temporary(store.clone()).expect("read models");
         let state = AppState::new(
-            Arc::new(MemoryStore::new()),
+            store,
             Arc::new(SystemClock),
             ApiConfig::default(),
+            read_models,
         );
         let response = router(state)
             .oneshot(Request::get(path).body(Body::empty()).expect("request"))

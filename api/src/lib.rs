@@ -24,6 +24,7 @@ use axum::Router;
 use engine::executor::{Clock, Runs};
 use engine::Engine;
 use journal::EventStore;
+use readmodels::ReadModels;
 use tokio::net::TcpListener;
 
 pub use error::ApiError;
@@ -58,16 +59,25 @@ pub struct AppState {
     pub engine: Engine,
     pub runs: Runs,
     pub keys: Keys,
+    /// Listings (runs, workflows) projected from the journal; its follower runs elsewhere.
+    pub read_models: ReadModels,
     pub config: Arc<ApiConfig>,
     pub limits: Arc<RateLimits>,
 }
 
 impl AppState {
     /// Everything the API needs over `store`, whose appends are timed for `/metrics`.
-    pub fn new(store: Arc<dyn EventStore>, clock: Arc<dyn Clock>, config: ApiConfig) -> AppState {
+    /// `read_models` must project the same store.
+    pub fn new(
+        store: Arc<dyn EventStore>,
+        clock: Arc<dyn Clock>,
+        config: ApiConfig,
+        read_models: ReadModels,
+    ) -> AppState {
         metrics::install();
         let store = metrics::MeteredStore::wrap(store);
         AppState {
+            read_models,
             engine: Engine::new(store.clone()),
             runs: Runs::new(store.clone(), clock),
             keys: Keys::new(store),
@@ -87,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn(metrics::track_requests))
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(axum::middleware::from_fn(error::json_errors))
         .with_state(state)
 }
 

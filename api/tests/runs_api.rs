@@ -358,3 +358,100 @@ async fn a_workflow_is_created_edited_versioned_and_deleted() {
         "NOT_FOUND",
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_and_workflows_are_listed_with_filters_and_cursors() {
+    let api = TestApi::new().await;
+    let orders = api.active_workflow(order_workflow()).await;
+    let waits = api
+        .active_workflow(json!({"name": "Approval", "steps": [{"id": "w", "type": "wait"}]}))
+        .await;
+    let mut order_runs = Vec::new();
+    for _ in 0..5 {
+        let done = api
+            .post(
+                &format!("/api/v1/workflows/{orders}/run?wait=30"),
+                json!({"input": order_input()}),
+            )
+            .await;
+        order_runs.push(done.body["data"]["id"].as_str().expect("id").to_owned());
+    }
+    let paused = api
+        .post(&format!("/api/v1/workflows/{waits}/run"), json!({}))
+        .await;
+    let paused_id = paused.body["data"]["runId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    // Newest first, two per page, every order run exactly once.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("/api/v1/runs?workflowId={orders}&limit=2");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let page = api.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert_eq!(page.body["pagination"]["limit"], 2);
+        for item in page.body["data"].as_array().expect("items") {
+            assert_eq!(item["workflowId"], json!(orders));
+            assert_eq!(item["status"], "completed");
+            seen.push(item["id"].as_str().expect("id").to_owned());
+        }
+        match page.body["pagination"]["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let mut newest_first = order_runs.clone();
+    newest_first.reverse();
+    assert_eq!(seen, newest_first);
+
+    let all = api.get("/api/v1/runs?limit=100").await;
+    assert_eq!(all.body["data"].as_array().map(Vec::len), Some(6));
+    assert_eq!(all.body["data"][0]["id"], json!(paused_id), "newest first");
+    let completed = api.get("/api/v1/runs?status=completed").await;
+    assert_eq!(completed.body["data"].as_array().map(Vec::len), Some(5));
+    let future = api.get("/api/v1/runs?from=2999-01-01T00:00:00Z").await;
+    assert_eq!(future.body["data"], json!([]));
+    for bad in [
+        "status=sleepy",
+        "limit=0",
+        "limit=x",
+        "from=yesterday",
+        "cursor=zz",
+    ] {
+        let reply = api.get(&format!("/api/v1/runs?{bad}")).await;
+        assert_error(&reply, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+    }
+
+    let workflows = api.get("/api/v1/workflows?q=appro&sortBy=name").await;
+    assert_eq!(workflows.status, StatusCode::OK, "{}", workflows.body);
+    let names: Vec<&str> = workflows.body["data"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|w| w["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Approval"]);
+    let by_name = api.get("/api/v1/workflows?sortBy=name&sortOrder=asc").await;
+    let ids: Vec<&str> = by_name.body["data"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|w| w["id"].as_str())
+        .collect();
+    assert_eq!(ids, [waits.as_str(), orders.as_str()]);
+    let bad = api.get("/api/v1/workflows?sortBy=size").await;
+    let error = assert_error(&bad, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+    assert_eq!(error["details"][0]["path"], json!(["sortBy"]));
+}
+
+#[tokio::test]
+async fn wrong_methods_and_bad_paths_get_the_json_envelope() {
+    let api = TestApi::new().await;
+    let reply = api.call(Method::PUT, "/api/v1/workflows", json!({})).await;
+    assert_error(&reply, StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED");
+}

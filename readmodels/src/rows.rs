@@ -117,7 +117,7 @@ pub fn parse_workflow_status(name: &str) -> Option<WorkflowStatus> {
 /// RFC 3339 in UTC with microseconds, e.g. `2026-01-02T03:04:05.000006Z`.
 pub fn format_time(micros: i64) -> String {
     DateTime::from_timestamp_micros(micros)
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::Micros, true))
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
         .unwrap_or_else(|| micros.to_string())
 }
 

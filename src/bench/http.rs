@@ -102,6 +102,9 @@ async fn measure(args: &HttpBenchArgs) -> anyhow::Result<(f64, Vec<u64>)> {
         .await?
         .context("opening the benchmark journal")?;
     let store: Arc<dyn EventStore> = Arc::new(store);
+    let read_models =
+        readmodels::ReadModels::open(&readmodels::dir_in(&args.data_dir), store.clone())?;
+    let _follower = read_models.spawn_follower();
     let state = AppState::new(
         store,
         Arc::new(engine::executor::SystemClock),
@@ -110,6 +113,7 @@ async fn measure(args: &HttpBenchArgs) -> anyhow::Result<(f64, Vec<u64>)> {
             execute_per_minute: u32::MAX,
             ..ApiConfig::default()
         },
+        read_models,
     );
     let (_, key) = state.keys.create("bench", &[Scope::Admin]).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -2,6 +2,7 @@
 //! check as a route layer; groups sharing a path with different methods merge into one route.
 
 pub mod keys;
+pub mod lists;
 pub mod runs;
 pub mod workflows;
 

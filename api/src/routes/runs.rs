@@ -23,6 +23,7 @@ use crate::AppState;
 pub fn router(state: &AppState) -> Router<AppState> {
     let execute = Router::new().route("/api/v1/workflows/{id}/run", post(run_workflow));
     let read = Router::new()
+        .route("/api/v1/runs", get(super::lists::list_runs))
         .route("/api/v1/runs/{id}", get(detail))
         .route("/api/v1/runs/{id}/events", get(events));
     let write = Router::new()

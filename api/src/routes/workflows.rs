@@ -19,6 +19,7 @@ use crate::AppState;
 
 pub fn router(state: &AppState) -> Router<AppState> {
     let read = Router::new()
+        .route("/api/v1/workflows", get(super::lists::list_workflows))
         .route("/api/v1/workflows/{id}", get(detail))
         .route("/api/v1/workflows/{id}/versions", get(versions));
     let write = Router::new()

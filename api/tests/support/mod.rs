@@ -35,7 +35,8 @@ impl TestApi {
 
     pub async fn with_config(config: ApiConfig) -> TestApi {
         let store = Arc::new(MemoryStore::new());
-        let state = AppState::new(store.clone(), Arc::new(SystemClock), config);
+        let read_models = readmodels::ReadModels::temporary(store.clone()).expect("read models");
+        let state = AppState::new(store.clone(), Arc::new(SystemClock), config, read_models);
         let (_, admin) = state
             .keys
             .create("test admin", &[Scope::Admin])
