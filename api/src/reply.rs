@@ -52,6 +52,8 @@ pub fn run_json(run: &RunView) -> Value {
                 "error": step.error.as_ref().map(|e| json!({
                     "code": e.code, "message": e.message, "retryable": e.retryable,
                 })),
+                "startedAt": step.started_at_us.map(time),
+                "completedAt": step.completed_at_us.map(time),
             })
         })
         .collect();

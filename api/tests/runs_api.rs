@@ -204,9 +204,9 @@ async fn a_paused_run_resumes_with_its_payload_and_an_ended_run_cannot_be_cancel
         .active_workflow(json!({
             "name": "approval",
             "steps": [
-                {"id": "approve", "type": "wait"},
-                {"id": "result", "type": "transform",
-                 "config": {"mapping": {"approved": "{{steps.approve.output.ok}}"}}}
+                {"id": "wait-for-approval", "type": "wait"},
+                {"id": "decision", "type": "transform",
+                 "config": {"mapping": {"approved": "{{steps.wait-for-approval.output.ok}}"}}}
             ]
         }))
         .await;
@@ -233,6 +233,22 @@ async fn a_paused_run_resumes_with_its_payload_and_an_ended_run_cannot_be_cancel
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     assert_eq!(run["output"], json!({"approved": true}), "{run}");
+    // Steps in the order they ran (not by id), each with its journal times.
+    let ids: Vec<&str> = run["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["wait-for-approval", "decision"]);
+    for step in run["steps"].as_array().expect("steps") {
+        assert!(step["startedAt"].is_string(), "{step}");
+        assert!(step["completedAt"].is_string(), "{step}");
+        assert!(
+            step["startedAt"].as_str() <= step["completedAt"].as_str(),
+            "{step}"
+        );
+    }
 
     let again = api
         .post(&format!("/api/v1/runs/{run_id}/resume"), json!({}))

@@ -139,6 +139,25 @@ impl RunEvent {
         }
     }
 
+    /// The step an event is about, if it is about one.
+    pub fn step_id(&self) -> Option<&str> {
+        match self {
+            RunEvent::StepStarted { step_id, .. }
+            | RunEvent::StepCompleted { step_id, .. }
+            | RunEvent::StepFailed { step_id, .. }
+            | RunEvent::StepRetryScheduled { step_id, .. }
+            | RunEvent::TimerScheduled { step_id, .. }
+            | RunEvent::TimerFired { step_id }
+            | RunEvent::RunPaused { step_id, .. }
+            | RunEvent::RunResumed { step_id, .. }
+            | RunEvent::ForeachStarted { step_id, .. } => Some(step_id),
+            RunEvent::RunStarted { .. }
+            | RunEvent::RunCancelled { .. }
+            | RunEvent::RunCompleted { .. }
+            | RunEvent::RunFailed { .. } => None,
+        }
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         // Every field is a plain value postcard encodes; serializing to a Vec cannot fail.
         postcard::to_stdvec(self).unwrap_or_else(|error| unreachable!("postcard: {error}"))

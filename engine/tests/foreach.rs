@@ -118,12 +118,20 @@ async fn a_foreach_of_transforms_yields_each_items_last_output_in_item_order() {
         Some(json!({ "lines": 12, "totals": totals })),
         "steps after the foreach read its array"
     );
-    // Sub-steps show under their journal ids, items in index order after their foreach.
+    // Sub-steps show under their journal ids: steps in the order they began, a foreach's
+    // items right after it in index order, each item's sub-steps in the order they ran.
     let ids: Vec<&str> = run.steps.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(
-        &ids[..4],
-        ["each", "each[0].label", "each[0].price", "each[1].label"]
+        &ids[..5],
+        [
+            "rate",
+            "each",
+            "each[0].price",
+            "each[0].label",
+            "each[1].price"
+        ]
     );
+    assert_eq!(ids[ids.len() - 1], "summary");
     assert_eq!(ids[ids.len() - 3], "each[11].price");
     assert!(ids.contains(&"each[10].label"), "{ids:?}");
     let journal = journal_of(&store, &run.run_id).await;

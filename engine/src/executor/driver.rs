@@ -71,6 +71,17 @@ pub(super) async fn drive(runs: Runs, run_id: String, wake: Arc<Notify>, loaded:
             }
         }
     }
+    if let Some(loaded) = &memory.loaded {
+        let status = loaded.state.status();
+        if status.is_terminal() {
+            metrics::counter!(
+                "duro_runs_ended_total",
+                "workflow" => loaded.state.workflow_id.clone(),
+                "status" => super::status_name(status),
+            )
+            .increment(1);
+        }
+    }
     // Dropping `memory` aborts attempts still in flight: the run has ended without them.
     drop(memory);
     runs.forget_driver(&run_id);
@@ -287,7 +298,12 @@ async fn start_attempts(
     for (step_id, attempt, request) in attempts {
         let http = http.clone();
         in_flight.spawn(step_id, attempt, async move {
-            steps::perform(http, request?).await
+            let began = std::time::Instant::now();
+            let outcome = steps::perform(http, request?).await;
+            let result = if outcome.is_ok() { "ok" } else { "error" };
+            metrics::histogram!("duro_step_duration_seconds", "type" => "http", "outcome" => result)
+                .record(began.elapsed().as_secs_f64());
+            outcome
         });
     }
     Ok(true)

@@ -85,6 +85,18 @@ pub struct StepView {
     pub attempts: u32,
     pub output: Option<Value>,
     pub error: Option<StepError>,
+    /// When the journal first mentions the step, and when it completed (µs since the epoch).
+    pub started_at_us: Option<i64>,
+    pub completed_at_us: Option<i64>,
+}
+
+/// When a step's events were recorded: the first one, and its `StepCompleted`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct StepTimes {
+    /// Seq of the step's first event: steps are shown in the order they began.
+    pub first_seq: u64,
+    pub first_us: i64,
+    pub completed_us: Option<i64>,
 }
 
 /// A run as its journal tells it.
@@ -110,6 +122,8 @@ pub(crate) struct Loaded {
     pub input: Value,
     pub started_at_us: Option<i64>,
     pub ended_at_us: Option<i64>,
+    /// Journal times of each step, for readers (the state machine never sees them).
+    pub step_times: HashMap<String, StepTimes>,
 }
 
 impl Loaded {
@@ -120,6 +134,7 @@ impl Loaded {
             input: Value::Null,
             started_at_us: None,
             ended_at_us: None,
+            step_times: HashMap::new(),
         }
     }
 
@@ -271,6 +286,8 @@ impl Runs {
         match appended {
             // This start wrote RunStarted: its driver starts from that one event.
             Ok(_) => {
+                metrics::counter!("duro_runs_started_total", "workflow" => workflow.id.clone())
+                    .increment(1);
                 let mut loaded = Loaded::empty();
                 loaded.apply(&started);
                 loaded.input = input;
@@ -506,6 +523,20 @@ impl Runs {
                     RunsError::Corrupt(format!("{stream} seq {}: {e}", recorded.seq.0))
                 })?;
                 loaded.started_at_us.get_or_insert(recorded.recorded_at.0);
+                if let Some(step_id) = event.step_id() {
+                    let at = recorded.recorded_at.0;
+                    let times = loaded
+                        .step_times
+                        .entry(step_id.to_owned())
+                        .or_insert(StepTimes {
+                            first_seq: recorded.seq.0,
+                            first_us: at,
+                            completed_us: None,
+                        });
+                    if matches!(event, RunEvent::StepCompleted { .. }) {
+                        times.completed_us = Some(at);
+                    }
+                }
                 loaded.apply(&event);
                 if loaded.state.status().is_terminal() && loaded.ended_at_us.is_none() {
                     loaded.ended_at_us = Some(recorded.recorded_at.0);
@@ -569,13 +600,26 @@ pub fn status_name(status: RunStatus) -> &'static str {
 
 fn view(loaded: Loaded) -> RunView {
     let state = loaded.state;
-    let mut steps: Vec<StepView> = state
+    let first_seq = |id: &str| loaded.step_times.get(id).map_or(u64::MAX, |t| t.first_seq);
+    let mut steps: Vec<((u64, usize, u64), StepView)> = state
         .steps
         .iter()
-        .map(|(id, step)| step_view(id, step))
+        .map(|(id, step)| {
+            let times = loaded.step_times.get(id).copied();
+            let mut view = step_view(id, step);
+            view.started_at_us = times.map(|t| t.first_us);
+            view.completed_at_us = times.and_then(|t| t.completed_us);
+            // Steps in the order they began; a foreach's items right after it, by index,
+            // each item's sub-steps in the order they began.
+            let key = match crate::foreach::ItemStepId::parse(id) {
+                Some(item) => (first_seq(item.foreach_id), item.index + 1, first_seq(id)),
+                None => (first_seq(id), 0, 0),
+            };
+            (key, view)
+        })
         .collect();
-    // Items in index order (item 10 after item 9, not after item 1), each after its foreach.
-    steps.sort_by(|a, b| view_order(&a.id).cmp(&view_order(&b.id)));
+    steps.sort_by(|(a_key, a), (b_key, b)| (a_key, &a.id).cmp(&(b_key, &b.id)));
+    let steps = steps.into_iter().map(|(_, view)| view).collect();
     RunView {
         run_id: state.run_id.clone(),
         workflow_id: state.workflow_id.clone(),
@@ -587,14 +631,6 @@ fn view(loaded: Loaded) -> RunView {
         steps,
         started_at_us: loaded.started_at_us,
         completed_at_us: loaded.ended_at_us,
-    }
-}
-
-/// Where a step appears in a run's view: a foreach's item steps right after it, by index.
-fn view_order(id: &str) -> (&str, usize, &str) {
-    match crate::foreach::ItemStepId::parse(id) {
-        Some(item) => (item.foreach_id, item.index + 1, item.sub_id),
-        None => (id, 0, ""),
     }
 }
 
@@ -618,6 +654,8 @@ fn step_view(id: &str, step: &StepState) -> StepView {
         } => ("completed", *attempts, Some(parse_json(output_json)), None),
     };
     StepView {
+        started_at_us: None,
+        completed_at_us: None,
         id: id.to_owned(),
         status,
         attempts,
