@@ -169,6 +169,11 @@ async fn seed_errors_validation_not_found_and_invalid_status() {
         "NOT_FOUND",
     );
     assert_error(
+        &api.post("/api/v1/runs/run_nope/resume", json!({"payload": 1})).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    );
+    assert_error(
         &api.get("/api/v1/runs/run_nope/events").await,
         StatusCode::NOT_FOUND,
         "NOT_FOUND",

@@ -328,10 +328,10 @@ fn list_run_events() {}
     request_body(content = ResumeBody, description = "Optional: an empty body resumes with `null`."),
     responses(
         (status = 200, description = "The run, resumed.", body = RunResponse),
-        (status = 400, description = "VALIDATION_ERROR: malformed body. INVALID_STATUS: the run is not paused (a run id that was never started counts as not paused).", body = ErrorEnvelope),
+        (status = 400, description = "VALIDATION_ERROR: malformed body. INVALID_STATUS: the run is not paused.", body = ErrorEnvelope),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
-        (status = 404, description = "NOT_FOUND: \"Run not found\" (the id cannot be a run id).", body = ErrorEnvelope),
+        (status = 404, description = "NOT_FOUND: \"Run not found\".", body = ErrorEnvelope),
         (status = 413, response = PayloadTooLarge),
         (status = 500, response = Internal),
     ),

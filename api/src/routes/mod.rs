@@ -1,6 +1,7 @@
 //! The routes, grouped by the scope they need. Each group is its own router with the scope
 //! check as a route layer; groups sharing a path with different methods merge into one route.
 
+pub mod flowra;
 pub mod keys;
 pub mod lists;
 pub mod runs;
@@ -29,4 +30,5 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(workflows::router(state))
         .merge(runs::router(state))
         .merge(keys::router(state))
+        .merge(flowra::router(state))
 }

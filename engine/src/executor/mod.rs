@@ -325,6 +325,9 @@ impl Runs {
     pub async fn resume(&self, run_id: &str, payload: Value) -> Result<RunView, RunsError> {
         loop {
             let loaded = self.load(run_id).await?;
+            if loaded.version == 0 {
+                return Err(RunsError::RunNotFound(run_id.to_owned()));
+            }
             let status = loaded.state.status();
             let paused = loaded
                 .state
