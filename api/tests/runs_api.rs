@@ -169,7 +169,8 @@ async fn seed_errors_validation_not_found_and_invalid_status() {
         "NOT_FOUND",
     );
     assert_error(
-        &api.post("/api/v1/runs/run_nope/resume", json!({"payload": 1})).await,
+        &api.post("/api/v1/runs/run_nope/resume", json!({"payload": 1}))
+            .await,
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
     );
