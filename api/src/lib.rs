@@ -26,6 +26,7 @@ use engine::Engine;
 use journal::EventStore;
 use readmodels::ReadModels;
 use tokio::net::TcpListener;
+use triggers::instances::Triggers;
 
 pub use error::ApiError;
 
@@ -59,6 +60,7 @@ pub struct AppState {
     pub engine: Engine,
     pub runs: Runs,
     pub keys: Keys,
+    pub triggers: Triggers,
     /// Listings (runs, workflows) projected from the journal; its follower runs elsewhere.
     pub read_models: ReadModels,
     pub config: Arc<ApiConfig>,
@@ -80,7 +82,8 @@ impl AppState {
             read_models,
             engine: Engine::new(store.clone()),
             runs: Runs::new(store.clone(), clock),
-            keys: Keys::new(store),
+            keys: Keys::new(store.clone()),
+            triggers: Triggers::new(store),
             limits: Arc::new(RateLimits::new(config.execute_per_minute)),
             config: Arc::new(config),
         }

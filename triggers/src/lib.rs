@@ -1,10 +1,15 @@
 //! Duro's triggers: when a workflow runs.
 //!
+//! - `catalog`: the trigger types and the JSON Schema of each one's config.
+//! - `instances`: trigger instances as `trigger-{id}` streams, slugs as claim streams.
+//!
 //! - `schedule`: cron expressions and intervals in an IANA time zone, with defined
 //!   daylight-saving rules, catch-up after downtime and overlap policies; pure functions of
 //!   the time they are given (the scheduler's clock is injected).
 //! - `signature`: verification of webhook signatures (Standard Webhooks, Stripe, GitHub,
 //!   Slack, generic HMAC-SHA256), constant-time.
 
+pub mod catalog;
+pub mod instances;
 pub mod schedule;
 pub mod signature;

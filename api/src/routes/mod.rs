@@ -5,6 +5,7 @@ pub mod flowra;
 pub mod keys;
 pub mod lists;
 pub mod runs;
+pub mod triggers;
 pub mod workflows;
 
 use axum::middleware::from_fn_with_state;
@@ -31,4 +32,5 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(runs::router(state))
         .merge(keys::router(state))
         .merge(flowra::router(state))
+        .merge(triggers::router(state))
 }

@@ -1,0 +1,364 @@
+//! Trigger instances: the canonical `/api/v1/triggers` routes, the trigger-type catalog, run
+//! now, and the compatibility routes of Flowra (seed 000) and Phinite (seed 003). Every change
+//! and every firing is an event in the trigger's `trigger-{id}` stream (triggers::instances).
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, patch, post, put};
+use axum::{Extension, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use triggers::instances::{TriggerEvent, TriggerFilter, TriggerRecord, TriggerSpec};
+
+use super::lists::{self, Params};
+use super::runs::{self, RunBody};
+use crate::body::JsonBody;
+use crate::error::ApiError;
+use crate::keys::{KeyInfo, Scope};
+use crate::reply;
+use crate::AppState;
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    let read = Router::new()
+        .route("/api/v1/triggers", get(list))
+        .route("/api/v1/triggers/{id}", get(detail))
+        .route("/api/v1/trigger-types", get(types))
+        .route("/api/v1/trigger_instances/active", get(list_flowra));
+    let write = Router::new()
+        .route("/api/v1/triggers/{id}", put(upsert))
+        .route("/api/v1/triggers/{id}", axum::routing::delete(remove))
+        .route("/api/v1/triggers/{id}/status", patch(set_status))
+        .route("/api/v1/trigger_instances/{slug}/upsert", post(upsert))
+        .route(
+            "/api/v1/trigger_instances/manage/{id}/status",
+            patch(set_status),
+        )
+        .route(
+            "/api/v1/trigger_instances/manage/{id}",
+            axum::routing::delete(remove),
+        );
+    let execute = Router::new()
+        .route("/api/v1/triggers/{id}/fire", post(fire))
+        .route("/trigger/{flow_id}", post(phinite_trigger));
+    Router::new()
+        .merge(super::scoped(state, Scope::TriggersRead, read))
+        .merge(super::scoped(state, Scope::TriggersWrite, write))
+        .merge(super::executing(state, execute))
+}
+
+impl From<triggers::instances::TriggerError> for ApiError {
+    fn from(error: triggers::instances::TriggerError) -> ApiError {
+        use triggers::instances::TriggerError;
+        match error {
+            TriggerError::NotFound(_) => ApiError::NotFound("Trigger not found".to_owned()),
+            TriggerError::Invalid(problems) => ApiError::Validation {
+                message: "Trigger is invalid".to_owned(),
+                details: problems.into_iter().map(Into::into).collect(),
+            },
+            TriggerError::Conflict(_) => ApiError::Conflict(error.to_string()),
+            TriggerError::Corrupt(_) | TriggerError::Store(_) => {
+                ApiError::Internal(error.to_string())
+            }
+        }
+    }
+}
+
+/// Where a webhook trigger receives deliveries, on the host the client used.
+fn webhook_url(headers: &HeaderMap, webhook_id: &str) -> String {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    format!("http://{host}/api/v1/webhooks/{webhook_id}")
+}
+
+/// A trigger as the API shows it. A webhook signature's secret is never shown.
+pub fn trigger_json(trigger: &TriggerRecord, headers: &HeaderMap) -> Value {
+    let mut config = trigger.spec.config.clone();
+    if let Some(secret) = config.pointer_mut("/signature/secret") {
+        *secret = json!("********");
+    }
+    json!({
+        "id": trigger.id,
+        "slug": trigger.slug,
+        "type": trigger.spec.kind,
+        "workflowId": trigger.spec.workflow_id,
+        "connectionId": trigger.spec.connection_id,
+        "providerId": trigger.spec.provider_id,
+        "triggerName": trigger.spec.trigger_name,
+        "config": config,
+        "status": if trigger.enabled { "enabled" } else { "disabled" },
+        "webhookId": trigger.webhook_id,
+        "webhookUrl": trigger.webhook_id.as_deref().map(|id| webhook_url(headers, id)),
+        "webhookData": trigger.spec.webhook_data,
+        "cursorData": trigger.cursor_data,
+        "fired": trigger.fired,
+        "createdBy": trigger.created_by,
+        "updatedBy": trigger.updated_by,
+        "createdAt": reply::time(trigger.created_at_us),
+        "updatedAt": reply::time(trigger.updated_at_us),
+    })
+}
+
+fn parse_status(value: &Value, field: &str) -> Result<bool, ApiError> {
+    match value {
+        Value::String(s)
+            if s.eq_ignore_ascii_case("enabled") || s.eq_ignore_ascii_case("active") =>
+        {
+            Ok(true)
+        }
+        Value::String(s)
+            if s.eq_ignore_ascii_case("disabled") || s.eq_ignore_ascii_case("inactive") =>
+        {
+            Ok(false)
+        }
+        Value::Bool(enabled) => Ok(*enabled),
+        _ => Err(ApiError::invalid_field(
+            &[field],
+            "must be \"enabled\" or \"disabled\"",
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpsertBody {
+    #[serde(rename = "type")]
+    kind: String,
+    workflow_id: String,
+    #[serde(default)]
+    config: Value,
+    #[serde(default)]
+    connection_id: Option<String>,
+    #[serde(default)]
+    status: Option<Value>,
+    #[serde(default)]
+    webhook_data: Option<Value>,
+    #[serde(default)]
+    provider_id: Option<String>,
+    #[serde(default)]
+    trigger_name: Option<String>,
+}
+
+async fn upsert(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Extension(key): Extension<KeyInfo>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<UpsertBody>,
+) -> Result<Response, ApiError> {
+    let enabled = body
+        .status
+        .as_ref()
+        .map(|s| parse_status(s, "status"))
+        .transpose()?;
+    // The workflow must exist when the trigger is made (it may be deleted later).
+    state.runs.workflows().get(&body.workflow_id).await?;
+    let spec = TriggerSpec {
+        kind: body.kind,
+        workflow_id: body.workflow_id,
+        config: body.config,
+        connection_id: body.connection_id,
+        webhook_data: body.webhook_data,
+        provider_id: body.provider_id,
+        trigger_name: body.trigger_name,
+    };
+    let (trigger, created) = state
+        .triggers
+        .upsert(&slug, spec, enabled, true, Some(key.id))
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(reply::with_status(status, trigger_json(&trigger, &headers)))
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let trigger = state.triggers.get(&id).await?;
+    Ok(reply::ok(trigger_json(&trigger, &headers)))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Extension(key): Extension<KeyInfo>,
+) -> Result<Response, ApiError> {
+    state.triggers.delete(&id, Some(key.id)).await?;
+    Ok(reply::ok(json!({ "id": id, "deleted": true })))
+}
+
+#[derive(Deserialize)]
+struct StatusBody {
+    status: Value,
+}
+
+async fn set_status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Extension(key): Extension<KeyInfo>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<StatusBody>,
+) -> Result<Response, ApiError> {
+    let enabled = parse_status(&body.status, "status")?;
+    let trigger = state
+        .triggers
+        .set_enabled(&id, enabled, Some(key.id))
+        .await?;
+    Ok(reply::ok(trigger_json(&trigger, &headers)))
+}
+
+/// Comma-separated values of any of `names` (`a,b` or repeated as one string).
+fn list_param(params: &Params, names: &[&str]) -> Vec<String> {
+    names
+        .iter()
+        .filter_map(|n| params.get(*n))
+        .flat_map(|v| v.split(','))
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+fn filter_of(params: &Params, show_disabled_default: bool) -> Result<TriggerFilter, ApiError> {
+    let show_disabled = match params.get("showDisabled").map(|v| v.trim()) {
+        None | Some("") => show_disabled_default,
+        Some("true") | Some("1") => true,
+        Some("false") | Some("0") => false,
+        Some(other) => {
+            return Err(ApiError::invalid_field(
+                &["showDisabled"],
+                format!("must be true or false, not {other:?}"),
+            ))
+        }
+    };
+    Ok(TriggerFilter {
+        workflow_id: params.get("workflowId").cloned().filter(|v| !v.is_empty()),
+        kind: params.get("type").cloned().filter(|v| !v.is_empty()),
+        connection_ids: list_param(params, &["connectedAccountIds", "connectionIds"]),
+        names: list_param(params, &["triggerNames", "trigger_names"]),
+        ids: list_param(params, &["triggerIds", "trigger_ids"]),
+        show_disabled,
+    })
+}
+
+async fn list_page(
+    state: &AppState,
+    params: &Params,
+    headers: &HeaderMap,
+    show_disabled_default: bool,
+) -> Result<Response, ApiError> {
+    let filter = filter_of(params, show_disabled_default)?;
+    let limit = lists::limit(params)?;
+    let cursor = params.get("cursor").filter(|c| !c.is_empty());
+    let (items, next) = state
+        .triggers
+        .list(&filter, cursor.map(String::as_str), limit)
+        .await?;
+    let items: Vec<Value> = items.iter().map(|t| trigger_json(t, headers)).collect();
+    Ok(reply::page(items, next, limit))
+}
+
+/// `GET /api/v1/triggers`: workflowId, type, connectedAccountIds, triggerNames, triggerIds,
+/// showDisabled (default true here), limit, cursor.
+async fn list(
+    State(state): State<AppState>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    list_page(&state, &params, &headers, true).await
+}
+
+/// Seed 000's `GET /trigger_instances/active`: enabled triggers unless showDisabled.
+async fn list_flowra(
+    State(state): State<AppState>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    list_page(&state, &params, &headers, false).await
+}
+
+async fn types() -> Response {
+    let catalog = triggers::catalog::catalog();
+    let count = catalog.len();
+    reply::page(catalog, None, count)
+}
+
+/// Run now: starts the trigger's workflow with the body's input and records the firing.
+async fn fire(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<RunBody>,
+) -> Result<Response, ApiError> {
+    let trigger = state.triggers.get(&id).await?;
+    if !trigger.enabled {
+        return Err(ApiError::InvalidStatus(format!(
+            "trigger {id} is disabled; enable it to fire it"
+        )));
+    }
+    let wait = runs::wait_param(&params, state.config.max_wait_secs)?;
+    let idempotency_key = body.idempotency_key.clone();
+    let body = RunBody {
+        connection_id: body.connection_id.or(trigger.spec.connection_id.clone()),
+        ..body
+    };
+    let (status, mut data) =
+        runs::start_run(&state, &trigger.spec.workflow_id, body, &headers, wait).await?;
+    let run_id = data["runId"]
+        .as_str()
+        .or(data["id"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    state
+        .triggers
+        .record(
+            &id,
+            &TriggerEvent::TriggerFired {
+                run_id,
+                reason: "manual".to_owned(),
+                scheduled_at_ms: None,
+                idempotency_key,
+            },
+        )
+        .await?;
+    data["triggerId"] = json!(id);
+    Ok(reply::with_status(status, data))
+}
+
+/// Phinite's `POST /trigger/{flow_id}`: runs the flow (workflow) with the body; a body with
+/// none of `input`, `idempotencyKey`, `connectionId` is the input itself.
+async fn phinite_trigger(
+    State(state): State<AppState>,
+    Path(flow_id): Path<String>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let Value::Object(map) = body else {
+        return Err(ApiError::invalid_field(
+            &[],
+            "the body must be a JSON object",
+        ));
+    };
+    let canonical = ["input", "idempotencyKey", "connectionId"]
+        .iter()
+        .any(|k| map.contains_key(*k));
+    let body: RunBody = if canonical {
+        crate::body::from_value(Value::Object(map))?
+    } else {
+        RunBody {
+            input: (!map.is_empty()).then_some(Value::Object(map)),
+            ..RunBody::default()
+        }
+    };
+    let wait = runs::wait_param(&params, state.config.max_wait_secs)?;
+    let (status, data) = runs::start_run(&state, &flow_id, body, &headers, wait).await?;
+    Ok(reply::with_status(status, data))
+}

@@ -1,0 +1,598 @@
+//! Trigger instances in the journal. Each trigger is a `trigger-{id}` stream of
+//! `TriggerEvent`s: its definition (upserts), status changes, deletion, and every decision it
+//! makes (fired, skipped, rejected). A slug names one trigger through a claim stream
+//! `trgslug-{slug}`, so upserting the same slug twice, even concurrently, gives one trigger:
+//! optimistic concurrency arbitrates, as for idempotency keys.
+
+use std::sync::Arc;
+
+use engine::definition::Problem;
+use journal::{EventStore, EventType, ExpectedVersion, NewEvent, Seq, StoreError, StreamName};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::catalog;
+
+/// Most events read back from one trigger's stream.
+const TRIGGER_EVENTS_MAX: usize = 100_000;
+/// Longest slug, in bytes.
+pub const SLUG_BYTES_MAX: usize = 100;
+/// Most triggers one listing scans.
+pub const LIST_SCAN_MAX: usize = 10_000;
+const STREAM_PREFIX: &str = "trigger-";
+const SLUG_PREFIX: &str = "trgslug-";
+const SLUG_CLAIMED: EventType = EventType(510);
+
+/// What a user sets on a trigger (seeds 000 and 004).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TriggerSpec {
+    /// `schedule`, `webhook`, `polling` or `manual`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub workflow_id: String,
+    #[serde(default)]
+    pub config: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_data: Option<Value>,
+    /// StackAI's provider (`stripe`) and trigger class (`on_customer_created`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger_name: Option<String>,
+}
+
+/// The facts of a trigger's stream. Postcard-encoded; JSON travels as text. Tags are part
+/// of the journal format: never renumber.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum TriggerEvent {
+    TriggerUpserted {
+        trigger_id: String,
+        slug: String,
+        spec_json: String,
+        enabled: bool,
+        /// The unguessable id of a webhook trigger's URL, fixed at creation.
+        webhook_id: Option<String>,
+        by: Option<String>,
+    },
+    TriggerStatusChanged {
+        enabled: bool,
+        by: Option<String>,
+    },
+    TriggerDeleted {
+        by: Option<String>,
+    },
+    /// A run was started (`reason`: manual, schedule, webhook, polling).
+    TriggerFired {
+        run_id: String,
+        reason: String,
+        scheduled_at_ms: Option<i64>,
+        idempotency_key: Option<String>,
+    },
+    TriggerSkipped {
+        reason: String,
+        scheduled_at_ms: Option<i64>,
+    },
+    TriggerRejected {
+        reason: String,
+    },
+    TriggerCursorAdvanced {
+        cursor_json: String,
+    },
+}
+
+impl TriggerEvent {
+    pub fn tag(&self) -> EventType {
+        EventType(match self {
+            TriggerEvent::TriggerUpserted { .. } => 500,
+            TriggerEvent::TriggerStatusChanged { .. } => 501,
+            TriggerEvent::TriggerDeleted { .. } => 502,
+            TriggerEvent::TriggerFired { .. } => 503,
+            TriggerEvent::TriggerSkipped { .. } => 504,
+            TriggerEvent::TriggerRejected { .. } => 505,
+            TriggerEvent::TriggerCursorAdvanced { .. } => 506,
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct SlugClaim {
+    trigger_id: String,
+}
+
+/// A trigger as its stream tells it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TriggerRecord {
+    pub id: String,
+    pub slug: String,
+    pub spec: TriggerSpec,
+    pub enabled: bool,
+    pub deleted: bool,
+    pub webhook_id: Option<String>,
+    pub cursor_data: Option<Value>,
+    pub created_by: Option<String>,
+    pub updated_by: Option<String>,
+    pub created_at_us: i64,
+    pub updated_at_us: i64,
+    /// Runs started by this trigger.
+    pub fired: u64,
+    pub stream_version: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    #[error("trigger {0} not found")]
+    NotFound(String),
+    #[error("the trigger is invalid")]
+    Invalid(Vec<Problem>),
+    #[error("trigger {0} was changed by someone else at the same time; try again")]
+    Conflict(String),
+    #[error("stored trigger event is unreadable: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Filters of a trigger listing.
+#[derive(Clone, Debug, Default)]
+pub struct TriggerFilter {
+    pub workflow_id: Option<String>,
+    pub kind: Option<String>,
+    /// Connection ids (seed 000's connectedAccountIds); empty = any.
+    pub connection_ids: Vec<String>,
+    /// Slugs or trigger names (seed 000's triggerNames); empty = any.
+    pub names: Vec<String>,
+    /// Trigger ids; empty = any.
+    pub ids: Vec<String>,
+    pub show_disabled: bool,
+}
+
+impl TriggerFilter {
+    fn accepts(&self, trigger: &TriggerRecord) -> bool {
+        let any_or = |list: &[String], value: Option<&str>| {
+            list.is_empty() || value.is_some_and(|v| list.iter().any(|x| x == v))
+        };
+        (self.show_disabled || trigger.enabled)
+            && self
+                .workflow_id
+                .as_ref()
+                .is_none_or(|w| *w == trigger.spec.workflow_id)
+            && self.kind.as_ref().is_none_or(|k| *k == trigger.spec.kind)
+            && any_or(&self.connection_ids, trigger.spec.connection_id.as_deref())
+            && any_or(&self.ids, Some(&trigger.id))
+            && (self.names.is_empty()
+                || self.names.iter().any(|n| {
+                    *n == trigger.slug || Some(n.as_str()) == trigger.spec.trigger_name.as_deref()
+                }))
+    }
+}
+
+/// Reads and writes trigger streams.
+#[derive(Clone)]
+pub struct Triggers {
+    store: Arc<dyn EventStore>,
+}
+
+fn stream_of(trigger_id: &str) -> Result<StreamName, TriggerError> {
+    StreamName::new(format!("{STREAM_PREFIX}{trigger_id}"))
+        .map_err(|_| TriggerError::NotFound(trigger_id.to_owned()))
+}
+
+fn invalid(path: &[&str], message: impl Into<String>) -> TriggerError {
+    TriggerError::Invalid(vec![Problem {
+        path: path.iter().map(|p| (*p).to_owned()).collect(),
+        message: message.into(),
+    }])
+}
+
+fn slug_stream(slug: &str) -> Result<StreamName, TriggerError> {
+    let valid = !slug.is_empty()
+        && slug.len() <= SLUG_BYTES_MAX
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if !valid {
+        return Err(invalid(
+            &["slug"],
+            format!(
+                "a slug is 1 to {SLUG_BYTES_MAX} characters of letters, digits, '-', '_' and '.'"
+            ),
+        ));
+    }
+    StreamName::new(format!("{SLUG_PREFIX}{slug}")).map_err(|e| invalid(&["slug"], e.to_string()))
+}
+
+fn new_trigger_id() -> String {
+    format!("trg_{}", uuid::Uuid::now_v7().simple())
+}
+
+/// 32 random bytes, hex: the secret part of a webhook's URL.
+fn new_webhook_id() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, TriggerError> {
+    postcard::to_stdvec(value).map_err(|e| TriggerError::Corrupt(e.to_string()))
+}
+
+impl Triggers {
+    pub fn new(store: Arc<dyn EventStore>) -> Triggers {
+        Triggers { store }
+    }
+
+    /// Creates the trigger named `slug`, or updates it (same slug: same trigger). `enabled`
+    /// None keeps the current status (a new trigger gets `default_enabled`). The config is
+    /// checked against its type's schema, defaults applied.
+    pub async fn upsert(
+        &self,
+        slug: &str,
+        mut spec: TriggerSpec,
+        enabled: Option<bool>,
+        default_enabled: bool,
+        by: Option<String>,
+    ) -> Result<(TriggerRecord, bool), TriggerError> {
+        let slug_stream = slug_stream(slug)?;
+        if spec.workflow_id.trim().is_empty() {
+            return Err(invalid(&["workflowId"], "Required"));
+        }
+        spec.config = catalog::check_config(&spec.kind, spec.config.clone())
+            .map_err(TriggerError::Invalid)?;
+        loop {
+            let claims = self
+                .store
+                .read_stream(&slug_stream, Seq(1), usize::MAX)
+                .await?;
+            let claimed = match claims.last() {
+                Some(last) => Some(
+                    postcard::from_bytes::<SlugClaim>(&last.data)
+                        .map_err(|e| TriggerError::Corrupt(format!("{slug_stream}: {e}")))?
+                        .trigger_id,
+                ),
+                None => None,
+            };
+            let existing = match &claimed {
+                Some(id) => self.read(id).await?,
+                None => None,
+            };
+            match (claimed, existing) {
+                // The slug's trigger exists: update it.
+                (Some(id), Some(record)) if !record.deleted => {
+                    let event = TriggerEvent::TriggerUpserted {
+                        trigger_id: id.clone(),
+                        slug: slug.to_owned(),
+                        spec_json: to_json(&spec),
+                        enabled: enabled.unwrap_or(record.enabled),
+                        webhook_id: record.webhook_id.clone(),
+                        by,
+                    };
+                    self.append(&id, ExpectedVersion::Exact(record.stream_version), &event)
+                        .await?;
+                    return Ok((self.get(&id).await?, false));
+                }
+                // Claimed, but the claimer died before writing the trigger: finish its work.
+                (Some(id), None) => {
+                    let record = self
+                        .create(
+                            &id,
+                            slug,
+                            &spec,
+                            enabled.unwrap_or(default_enabled),
+                            by.clone(),
+                        )
+                        .await;
+                    match record {
+                        Err(TriggerError::Conflict(_)) => continue,
+                        other => return other.map(|r| (r, true)),
+                    }
+                }
+                // Never claimed, or its trigger was deleted: claim it for a new trigger.
+                (_, existing) => {
+                    let id = new_trigger_id();
+                    let expected = if claims.is_empty() {
+                        ExpectedVersion::NoStream
+                    } else {
+                        ExpectedVersion::Exact(claims.len() as u64)
+                    };
+                    let claim = SlugClaim {
+                        trigger_id: id.clone(),
+                    };
+                    drop(existing);
+                    match self
+                        .store
+                        .append(
+                            &slug_stream,
+                            expected,
+                            vec![NewEvent::new(SLUG_CLAIMED, encode(&claim)?)],
+                        )
+                        .await
+                    {
+                        Ok(_) => {}
+                        Err(StoreError::Conflict { .. }) => continue,
+                        Err(other) => return Err(other.into()),
+                    }
+                    let record = self
+                        .create(
+                            &id,
+                            slug,
+                            &spec,
+                            enabled.unwrap_or(default_enabled),
+                            by.clone(),
+                        )
+                        .await?;
+                    return Ok((record, true));
+                }
+            }
+        }
+    }
+
+    async fn create(
+        &self,
+        id: &str,
+        slug: &str,
+        spec: &TriggerSpec,
+        enabled: bool,
+        by: Option<String>,
+    ) -> Result<TriggerRecord, TriggerError> {
+        let event = TriggerEvent::TriggerUpserted {
+            trigger_id: id.to_owned(),
+            slug: slug.to_owned(),
+            spec_json: to_json(spec),
+            enabled,
+            webhook_id: (spec.kind == "webhook").then(new_webhook_id),
+            by,
+        };
+        self.append(id, ExpectedVersion::NoStream, &event).await?;
+        self.get(id).await
+    }
+
+    pub async fn set_enabled(
+        &self,
+        id: &str,
+        enabled: bool,
+        by: Option<String>,
+    ) -> Result<TriggerRecord, TriggerError> {
+        let record = self.get(id).await?;
+        if record.enabled != enabled {
+            let event = TriggerEvent::TriggerStatusChanged { enabled, by };
+            self.append(id, ExpectedVersion::Exact(record.stream_version), &event)
+                .await?;
+        }
+        self.get(id).await
+    }
+
+    /// Deletes the trigger for good: it fires nothing more; its runs are untouched.
+    pub async fn delete(&self, id: &str, by: Option<String>) -> Result<(), TriggerError> {
+        let record = self.get(id).await?;
+        let event = TriggerEvent::TriggerDeleted { by };
+        self.append(id, ExpectedVersion::Exact(record.stream_version), &event)
+            .await
+    }
+
+    /// Records a decision of the trigger (fired, skipped, rejected, cursor advanced).
+    pub async fn record(&self, id: &str, event: &TriggerEvent) -> Result<(), TriggerError> {
+        self.append(id, ExpectedVersion::Any, event).await
+    }
+
+    /// The trigger, unless it never existed or was deleted.
+    pub async fn get(&self, id: &str) -> Result<TriggerRecord, TriggerError> {
+        match self.read(id).await? {
+            Some(record) if !record.deleted => Ok(record),
+            _ => Err(TriggerError::NotFound(id.to_owned())),
+        }
+    }
+
+    /// The trigger's decisions, oldest first, with their journal times (µs).
+    pub async fn history(&self, id: &str) -> Result<Vec<(i64, TriggerEvent)>, TriggerError> {
+        let stream = stream_of(id)?;
+        let events = self
+            .store
+            .read_stream(&stream, Seq(1), TRIGGER_EVENTS_MAX)
+            .await?;
+        events
+            .iter()
+            .map(|recorded| {
+                decode(recorded.event_type, &recorded.data)
+                    .map(|event| (recorded.recorded_at.as_micros(), event))
+                    .map_err(|e| {
+                        TriggerError::Corrupt(format!("{stream} seq {}: {e}", recorded.seq.0))
+                    })
+            })
+            .collect()
+    }
+
+    /// Triggers that pass `filter`, in creation order, after the trigger id `after`; at most
+    /// `limit`. Scans at most [`LIST_SCAN_MAX`] triggers per call; the second value is the
+    /// cursor to continue from when there may be more.
+    pub async fn list(
+        &self,
+        filter: &TriggerFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<TriggerRecord>, Option<String>), TriggerError> {
+        let mut after_stream = after.map(stream_of).transpose()?;
+        let mut found = Vec::new();
+        let mut scanned = 0;
+        loop {
+            let page = self
+                .store
+                .list_streams(STREAM_PREFIX, after_stream.as_ref(), 256)
+                .await?;
+            let Some(last) = page.last() else {
+                return Ok((found, None));
+            };
+            after_stream = Some(last.stream.clone());
+            for info in &page {
+                scanned += 1;
+                let id = info.stream.as_str().trim_start_matches(STREAM_PREFIX);
+                if let Some(record) = self.read(id).await? {
+                    if !record.deleted && filter.accepts(&record) {
+                        found.push(record);
+                        if found.len() == limit {
+                            return Ok((found, Some(id.to_owned())));
+                        }
+                    }
+                }
+                if scanned >= LIST_SCAN_MAX {
+                    return Ok((found, Some(id.to_owned())));
+                }
+            }
+        }
+    }
+
+    /// The trigger whose webhook URL carries `webhook_id`.
+    pub async fn by_webhook(
+        &self,
+        webhook_id: &str,
+    ) -> Result<Option<TriggerRecord>, TriggerError> {
+        let (all, _) = self
+            .list(
+                &TriggerFilter {
+                    kind: Some("webhook".into()),
+                    show_disabled: true,
+                    ..TriggerFilter::default()
+                },
+                None,
+                LIST_SCAN_MAX,
+            )
+            .await?;
+        Ok(all
+            .into_iter()
+            .find(|t| t.webhook_id.as_deref() == Some(webhook_id)))
+    }
+
+    async fn read(&self, id: &str) -> Result<Option<TriggerRecord>, TriggerError> {
+        let stream = stream_of(id)?;
+        let events = self
+            .store
+            .read_stream(&stream, Seq(1), TRIGGER_EVENTS_MAX)
+            .await?;
+        let mut record: Option<TriggerRecord> = None;
+        for recorded in &events {
+            let event = decode(recorded.event_type, &recorded.data).map_err(|e| {
+                TriggerError::Corrupt(format!("{stream} seq {}: {e}", recorded.seq.0))
+            })?;
+            record = fold(
+                record,
+                event,
+                recorded.seq.0,
+                recorded.recorded_at.as_micros(),
+            )?;
+        }
+        Ok(record)
+    }
+
+    async fn append(
+        &self,
+        id: &str,
+        expected: ExpectedVersion,
+        event: &TriggerEvent,
+    ) -> Result<(), TriggerError> {
+        let stream = stream_of(id)?;
+        match self
+            .store
+            .append(
+                &stream,
+                expected,
+                vec![NewEvent::new(event.tag(), encode(event)?)],
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(StoreError::Conflict { .. }) => Err(TriggerError::Conflict(id.to_owned())),
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+fn decode(tag: EventType, data: &[u8]) -> Result<TriggerEvent, String> {
+    let event: TriggerEvent = postcard::from_bytes(data).map_err(|e| e.to_string())?;
+    if event.tag() != tag {
+        return Err(format!("type tag {} does not match the event", tag.0));
+    }
+    Ok(event)
+}
+
+fn to_json(spec: &TriggerSpec) -> String {
+    serde_json::to_string(spec).unwrap_or_else(|e| unreachable!("serializing a TriggerSpec: {e}"))
+}
+
+fn fold(
+    record: Option<TriggerRecord>,
+    event: TriggerEvent,
+    seq: u64,
+    at_us: i64,
+) -> Result<Option<TriggerRecord>, TriggerError> {
+    let parse = |json: &str| {
+        serde_json::from_str::<TriggerSpec>(json).map_err(|e| TriggerError::Corrupt(e.to_string()))
+    };
+    let mut record = match (record, event) {
+        (
+            None,
+            TriggerEvent::TriggerUpserted {
+                trigger_id,
+                slug,
+                spec_json,
+                enabled,
+                webhook_id,
+                by,
+            },
+        ) => TriggerRecord {
+            id: trigger_id,
+            slug,
+            spec: parse(&spec_json)?,
+            enabled,
+            deleted: false,
+            webhook_id,
+            cursor_data: None,
+            created_by: by.clone(),
+            updated_by: by,
+            created_at_us: at_us,
+            updated_at_us: at_us,
+            fired: 0,
+            stream_version: seq,
+        },
+        (None, _) => {
+            return Err(TriggerError::Corrupt(format!(
+                "the stream does not start with TriggerUpserted (seq {seq})"
+            )))
+        }
+        (Some(mut record), event) => {
+            match event {
+                TriggerEvent::TriggerUpserted {
+                    spec_json,
+                    enabled,
+                    by,
+                    ..
+                } => {
+                    record.spec = parse(&spec_json)?;
+                    record.enabled = enabled;
+                    record.updated_by = by;
+                    record.updated_at_us = at_us;
+                }
+                TriggerEvent::TriggerStatusChanged { enabled, by } => {
+                    record.enabled = enabled;
+                    record.updated_by = by;
+                    record.updated_at_us = at_us;
+                }
+                TriggerEvent::TriggerDeleted { by } => {
+                    record.deleted = true;
+                    record.updated_by = by;
+                    record.updated_at_us = at_us;
+                }
+                TriggerEvent::TriggerFired { .. } => record.fired += 1,
+                TriggerEvent::TriggerCursorAdvanced { cursor_json } => {
+                    record.cursor_data = serde_json::from_str(&cursor_json).ok();
+                }
+                TriggerEvent::TriggerSkipped { .. } | TriggerEvent::TriggerRejected { .. } => {}
+            }
+            record
+        }
+    };
+    record.stream_version = seq;
+    Ok(Some(record))
+}
