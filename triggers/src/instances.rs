@@ -23,6 +23,21 @@ pub const LIST_SCAN_MAX: usize = 10_000;
 const STREAM_PREFIX: &str = "trigger-";
 const SLUG_PREFIX: &str = "trgslug-";
 const SLUG_CLAIMED: EventType = EventType(510);
+/// `trghook-{webhookId}`: names the trigger a webhook URL belongs to.
+const WEBHOOK_PREFIX: &str = "trghook-";
+const WEBHOOK_CLAIMED: EventType = EventType(511);
+/// `trgsample-{triggerId}`: payloads received, for tests of a workflow (last [`SAMPLES_KEPT`]).
+const SAMPLE_PREFIX: &str = "trgsample-";
+const SAMPLE_RECORDED: EventType = EventType(512);
+/// Payloads kept as test samples per trigger.
+pub const SAMPLES_KEPT: u64 = 20;
+
+/// One payload a trigger received (webhook body and headers, or a polled item).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    pub received_at_ms: i64,
+    pub payload_json: String,
+}
 
 /// What a user sets on a trigger (seeds 000 and 004).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -205,6 +220,35 @@ fn slug_stream(slug: &str) -> Result<StreamName, TriggerError> {
     StreamName::new(format!("{SLUG_PREFIX}{slug}")).map_err(|e| invalid(&["slug"], e.to_string()))
 }
 
+/// A webhook trigger's signature settings, checked; None when deliveries are not signed.
+pub fn signature_config(
+    spec: &TriggerSpec,
+) -> Result<Option<crate::signature::Verifier>, TriggerError> {
+    let Some(value) = spec.config.get("signature").filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let config: crate::signature::SignatureConfig = serde_json::from_value(value.clone())
+        .map_err(|e| invalid(&["config", "signature"], e.to_string()))?;
+    config
+        .check()
+        .map(Some)
+        .map_err(|e| invalid(&["config", "signature"], e.to_string()))
+}
+
+fn webhook_stream(webhook_id: &str) -> Result<StreamName, TriggerError> {
+    let valid = webhook_id.len() == 64 && webhook_id.bytes().all(|b| b.is_ascii_hexdigit());
+    if !valid {
+        return Err(TriggerError::NotFound(webhook_id.to_owned()));
+    }
+    StreamName::new(format!("{WEBHOOK_PREFIX}{webhook_id}"))
+        .map_err(|_| TriggerError::NotFound(webhook_id.to_owned()))
+}
+
+fn sample_stream(trigger_id: &str) -> Result<StreamName, TriggerError> {
+    StreamName::new(format!("{SAMPLE_PREFIX}{trigger_id}"))
+        .map_err(|_| TriggerError::NotFound(trigger_id.to_owned()))
+}
+
 fn new_trigger_id() -> String {
     format!("trg_{}", uuid::Uuid::now_v7().simple())
 }
@@ -242,6 +286,9 @@ impl Triggers {
         }
         spec.config = catalog::check_config(&spec.kind, spec.config.clone())
             .map_err(TriggerError::Invalid)?;
+        if spec.kind == "webhook" {
+            signature_config(&spec)?;
+        }
         loop {
             let claims = self
                 .store
@@ -338,12 +385,27 @@ impl Triggers {
         enabled: bool,
         by: Option<String>,
     ) -> Result<TriggerRecord, TriggerError> {
+        let webhook_id = (spec.kind == "webhook").then(new_webhook_id);
+        if let Some(webhook_id) = &webhook_id {
+            // The URL's id names the trigger before the trigger exists, so a crash in between
+            // leaves a URL that answers 404, never a trigger without its URL.
+            let claim = SlugClaim {
+                trigger_id: id.to_owned(),
+            };
+            self.store
+                .append(
+                    &webhook_stream(webhook_id)?,
+                    ExpectedVersion::NoStream,
+                    vec![NewEvent::new(WEBHOOK_CLAIMED, encode(&claim)?)],
+                )
+                .await?;
+        }
         let event = TriggerEvent::TriggerUpserted {
             trigger_id: id.to_owned(),
             slug: slug.to_owned(),
             spec_json: to_json(spec),
             enabled,
-            webhook_id: (spec.kind == "webhook").then(new_webhook_id),
+            webhook_id,
             by,
         };
         self.append(id, ExpectedVersion::NoStream, &event).await?;
@@ -444,25 +506,65 @@ impl Triggers {
         }
     }
 
-    /// The trigger whose webhook URL carries `webhook_id`.
+    /// The trigger whose webhook URL carries `webhook_id` (deleted ones included: the caller
+    /// decides what a delivery to them gets).
     pub async fn by_webhook(
         &self,
         webhook_id: &str,
     ) -> Result<Option<TriggerRecord>, TriggerError> {
-        let (all, _) = self
-            .list(
-                &TriggerFilter {
-                    kind: Some("webhook".into()),
-                    show_disabled: true,
-                    ..TriggerFilter::default()
-                },
-                None,
-                LIST_SCAN_MAX,
+        let Ok(stream) = webhook_stream(webhook_id) else {
+            return Ok(None);
+        };
+        let claims = self.store.read_stream(&stream, Seq(1), 1).await?;
+        let Some(claim) = claims.first() else {
+            return Ok(None);
+        };
+        let claim: SlugClaim = postcard::from_bytes(&claim.data)
+            .map_err(|e| TriggerError::Corrupt(format!("{stream}: {e}")))?;
+        self.read(&claim.trigger_id).await
+    }
+
+    /// Keeps `payload` as a sample of what the trigger receives.
+    pub async fn add_sample(
+        &self,
+        id: &str,
+        payload: &Value,
+        at_ms: i64,
+    ) -> Result<(), TriggerError> {
+        let sample = Sample {
+            received_at_ms: at_ms,
+            payload_json: payload.to_string(),
+        };
+        self.store
+            .append(
+                &sample_stream(id)?,
+                ExpectedVersion::Any,
+                vec![NewEvent::new(SAMPLE_RECORDED, encode(&sample)?)],
             )
             .await?;
-        Ok(all
-            .into_iter()
-            .find(|t| t.webhook_id.as_deref() == Some(webhook_id)))
+        Ok(())
+    }
+
+    /// The last [`SAMPLES_KEPT`] samples, newest first.
+    pub async fn samples(&self, id: &str) -> Result<Vec<(Sample, Value)>, TriggerError> {
+        let stream = sample_stream(id)?;
+        let version = self.store.stream_version(&stream).await?;
+        let from = version.saturating_sub(SAMPLES_KEPT - 1).max(1);
+        let events = self
+            .store
+            .read_stream(&stream, Seq(from), SAMPLES_KEPT as usize)
+            .await?;
+        let mut samples = events
+            .iter()
+            .map(|recorded| {
+                let sample: Sample = postcard::from_bytes(&recorded.data)
+                    .map_err(|e| TriggerError::Corrupt(format!("{stream}: {e}")))?;
+                let payload = serde_json::from_str(&sample.payload_json).unwrap_or(Value::Null);
+                Ok((sample, payload))
+            })
+            .collect::<Result<Vec<_>, TriggerError>>()?;
+        samples.reverse();
+        Ok(samples)
     }
 
     async fn read(&self, id: &str) -> Result<Option<TriggerRecord>, TriggerError> {

@@ -6,6 +6,7 @@ pub mod keys;
 pub mod lists;
 pub mod runs;
 pub mod triggers;
+pub mod webhooks;
 pub mod workflows;
 
 use axum::middleware::from_fn_with_state;
@@ -33,4 +34,5 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(keys::router(state))
         .merge(flowra::router(state))
         .merge(triggers::router(state))
+        .merge(webhooks::router(state))
 }

@@ -1,0 +1,225 @@
+//! Webhook receivers: `POST /api/v1/webhooks/{webhookId}` and StackAI's
+//! `POST /v1/webhooks/{webhook_id}`. They need no API key: the unguessable URL names the
+//! trigger and, when the trigger has a signature secret, the signature proves the sender.
+//! Each accepted delivery starts one run with the body and selected headers as input; a
+//! delivery id seen before returns the first delivery's run; every decision (fired, skipped,
+//! deduplicated, rejected) is an event in the trigger's stream.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use engine::executor::StartRun;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use triggers::instances::{signature_config, TriggerEvent};
+
+use crate::error::ApiError;
+use crate::keys::Scope;
+use crate::reply;
+use crate::AppState;
+
+/// Headers never copied into a run's input: credentials and signatures.
+const HIDDEN_HEADERS: &[&str] = &[
+    "authorization",
+    "cookie",
+    "x-api-key",
+    "proxy-authorization",
+    "webhook-signature",
+    "svix-signature",
+    "stripe-signature",
+    "x-hub-signature",
+    "x-hub-signature-256",
+    "x-slack-signature",
+    "x-signature-256",
+];
+/// Most headers copied into a run's input.
+const INPUT_HEADERS_MAX: usize = 64;
+/// Headers that carry a delivery id when the trigger has no signature scheme to say.
+const DELIVERY_ID_HEADERS: &[&str] = &[
+    "webhook-id",
+    "x-github-delivery",
+    "x-delivery-id",
+    "idempotency-key",
+];
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    let samples = Router::new()
+        .route("/api/v1/triggers/{id}/samples", get(samples))
+        .route("/api/v0/project-triggers/{id}/test-samples", get(samples));
+    Router::new()
+        .route("/api/v1/webhooks/{id}", post(receive))
+        .route("/v1/webhooks/{id}", post(receive))
+        .merge(super::scoped(state, Scope::TriggersRead, samples))
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn input_of(headers: &HeaderMap, body: &[u8]) -> Value {
+    let body = match serde_json::from_slice::<Value>(body) {
+        Ok(json) => json,
+        Err(_) if body.is_empty() => Value::Null,
+        Err(_) => json!({ "raw": String::from_utf8_lossy(body) }),
+    };
+    let mut shown = Map::new();
+    for (name, value) in headers {
+        let name = name.as_str();
+        if shown.len() >= INPUT_HEADERS_MAX || HIDDEN_HEADERS.contains(&name) {
+            continue;
+        }
+        if let Ok(value) = value.to_str() {
+            shown.insert(name.to_owned(), json!(value));
+        }
+    }
+    json!({ "body": body, "headers": shown })
+}
+
+/// The idempotency key of a delivery: `{trigger}:delivery:{id}`, with the id's SHA-256 in
+/// place of an id too long for a key.
+fn delivery_key(trigger_id: &str, delivery_id: &str) -> String {
+    if delivery_id.len() <= 150 {
+        format!("{trigger_id}:delivery:{delivery_id}")
+    } else {
+        let digest = Sha256::digest(delivery_id.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{trigger_id}:delivery-sha256:{hex}")
+    }
+}
+
+async fn receive(
+    State(state): State<AppState>,
+    Path(webhook_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let not_found = || ApiError::NotFound("Webhook not found".to_owned());
+    let trigger = state
+        .triggers
+        .by_webhook(&webhook_id)
+        .await?
+        .filter(|t| !t.deleted)
+        .ok_or_else(not_found)?;
+    if !trigger.enabled {
+        state
+            .triggers
+            .record(
+                &trigger.id,
+                &TriggerEvent::TriggerSkipped {
+                    reason: "disabled: the trigger is disabled".to_owned(),
+                    scheduled_at_ms: None,
+                },
+            )
+            .await?;
+        return Err(ApiError::InvalidStatus(
+            "this webhook's trigger is disabled".to_owned(),
+        ));
+    }
+    let pairs: Vec<(String, String)> = headers
+        .iter()
+        .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let verifier = signature_config(&trigger.spec)?;
+    let delivery_id = match &verifier {
+        Some(verifier) => match verifier.verify(&pairs, &body, now_ms() / 1000) {
+            Ok(verified) => verified.delivery_id,
+            Err(rejection) => {
+                state
+                    .triggers
+                    .record(
+                        &trigger.id,
+                        &TriggerEvent::TriggerRejected {
+                            reason: format!("{}: {rejection}", rejection.code()),
+                        },
+                    )
+                    .await?;
+                return Err(ApiError::Unauthorized(format!(
+                    "webhook signature rejected: {rejection}"
+                )));
+            }
+        },
+        None => DELIVERY_ID_HEADERS
+            .iter()
+            .find_map(|name| headers.get(*name)?.to_str().ok())
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty()),
+    };
+    let input = input_of(&headers, &body);
+    let idempotency_key = delivery_id
+        .as_deref()
+        .map(|id| delivery_key(&trigger.id, id));
+    let started = state
+        .runs
+        .start(StartRun {
+            workflow_id: trigger.spec.workflow_id.clone(),
+            input: Some(input.clone()),
+            idempotency_key: idempotency_key.clone(),
+            connection_id: trigger.spec.connection_id.clone(),
+        })
+        .await?;
+    let event = if started.existing {
+        TriggerEvent::TriggerSkipped {
+            reason: format!(
+                "deduplicated: delivery {} already started run {}",
+                delivery_id.as_deref().unwrap_or_default(),
+                started.run_id
+            ),
+            scheduled_at_ms: None,
+        }
+    } else {
+        TriggerEvent::TriggerFired {
+            run_id: started.run_id.clone(),
+            reason: "webhook".to_owned(),
+            scheduled_at_ms: None,
+            idempotency_key,
+        }
+    };
+    state.triggers.record(&trigger.id, &event).await?;
+    if !started.existing {
+        state
+            .triggers
+            .add_sample(&trigger.id, &input, now_ms())
+            .await?;
+    }
+    let status = if started.existing {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok(reply::with_status(
+        status,
+        json!({
+            "runId": started.run_id,
+            "status": "pending",
+            "workflowId": started.workflow_id,
+            "workflowVersion": started.workflow_version,
+            "triggerId": trigger.id,
+            "duplicate": started.existing,
+        }),
+    ))
+}
+
+/// The last payloads the trigger received, newest first.
+async fn samples(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    state.triggers.get(&id).await?;
+    let samples: Vec<Value> = state
+        .triggers
+        .samples(&id)
+        .await?
+        .into_iter()
+        .map(|(sample, payload)| {
+            json!({
+                "receivedAt": reply::time(sample.received_at_ms * 1000),
+                "payload": payload,
+            })
+        })
+        .collect();
+    let count = samples.len();
+    Ok(reply::page(samples, None, count))
+}
