@@ -112,6 +112,8 @@ async fn serve(args: Settings) -> anyhow::Result<()> {
         .await
         .context("recovering unfinished runs")?;
     tracing::info!(recovered, "runs recovered");
+    let runner = state.trigger_runner.clone();
+    let supervisor = runner.spawn();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
@@ -120,6 +122,8 @@ async fn serve(args: Settings) -> anyhow::Result<()> {
         .await
         .context("serving HTTP")?;
     follower.abort();
+    supervisor.abort();
+    runner.stop();
     if let Err(error) = projections.flush() {
         tracing::warn!(%error, "flushing the read models (they catch up on the next start)");
     }

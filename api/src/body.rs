@@ -2,10 +2,12 @@
 //! (seed 001's cron example posts with curl's default form type). Every failure is a 4xx in
 //! the error envelope naming the field: nothing malformed reaches a handler or the journal.
 
+use std::cell::Cell;
+
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
-use serde::de::DeserializeOwned;
+use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 
 use crate::error::{ApiError, Detail};
 use crate::AppState;
@@ -39,6 +41,15 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     } else {
         bytes
     };
+    // Serde also fills a struct from an array of its fields in order; a body is an object
+    // (else `[]` would cancel a run and `["ci", ["admin"]]` create a key).
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'[') && is_struct::<T>() {
+        return Err(ApiError::invalid_field(
+            &[],
+            "must be a JSON object, not an array",
+        ));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(path_error)?;
     // Trailing bytes after the value are malformed input too.
@@ -46,6 +57,40 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         .end()
         .map_err(|e| ApiError::invalid_field(&[], format!("malformed JSON: {e}")))?;
     Ok(value)
+}
+
+/// Whether `T` deserializes as a struct (asks its deserializer for one).
+fn is_struct<T: DeserializeOwned>() -> bool {
+    let asked = Cell::new(false);
+    let _ = T::deserialize(StructProbe(&asked));
+    asked.get()
+}
+
+/// A deserializer that yields nothing and notes whether it was asked for a struct.
+struct StructProbe<'a>(&'a Cell<bool>);
+
+impl<'de> Deserializer<'de> for StructProbe<'_> {
+    type Error = serde::de::value::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Self::Error> {
+        Err(de::Error::custom("probe"))
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.set(true);
+        Err(de::Error::custom("probe"))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
 }
 
 /// Deserializes an already parsed JSON value into `T`, naming the field of the first problem.
@@ -123,6 +168,20 @@ mod tests {
         assert_eq!(path, vec!["items"]);
         assert!(message.starts_with("malformed JSON"), "{message}");
         assert!(parse::<Body>(b"{} {}").is_err());
+    }
+
+    #[test]
+    fn an_array_does_not_fill_a_struct() {
+        let (path, message) = details(parse::<Body>(b" [\"key\"]").expect_err("array"));
+        assert!(path.is_empty());
+        assert!(message.contains("JSON object"), "{message}");
+        assert!(parse::<Body>(b"[]").is_err());
+        // Bodies that are not structs keep their own rules.
+        assert_eq!(
+            parse::<serde_json::Value>(b"[1]").ok(),
+            Some(serde_json::json!([1]))
+        );
+        assert!(parse::<Vec<u32>>(b"[1, 2]").is_ok());
     }
 
     #[test]

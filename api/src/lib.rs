@@ -27,6 +27,7 @@ use journal::EventStore;
 use readmodels::ReadModels;
 use tokio::net::TcpListener;
 use triggers::instances::Triggers;
+use triggers::runner::Runner;
 
 pub use error::ApiError;
 
@@ -61,6 +62,8 @@ pub struct AppState {
     pub runs: Runs,
     pub keys: Keys,
     pub triggers: Triggers,
+    /// Runs schedules and polling; `serve` spawns it, routes tell it what changed.
+    pub trigger_runner: Arc<Runner>,
     /// Listings (runs, workflows) projected from the journal; its follower runs elsewhere.
     pub read_models: ReadModels,
     pub config: Arc<ApiConfig>,
@@ -78,12 +81,15 @@ impl AppState {
     ) -> AppState {
         metrics::install();
         let store = metrics::MeteredStore::wrap(store);
+        let runs = Runs::new(store.clone(), clock.clone());
+        let triggers = Triggers::new(store.clone());
         AppState {
+            trigger_runner: Runner::new(triggers.clone(), runs.clone(), clock),
             read_models,
             engine: Engine::new(store.clone()),
-            runs: Runs::new(store.clone(), clock),
+            runs,
             keys: Keys::new(store.clone()),
-            triggers: Triggers::new(store),
+            triggers,
             limits: Arc::new(RateLimits::new(config.execute_per_minute)),
             config: Arc::new(config),
         }

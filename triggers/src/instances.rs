@@ -289,6 +289,21 @@ impl Triggers {
         if spec.kind == "webhook" {
             signature_config(&spec)?;
         }
+        if spec.kind == "schedule" {
+            crate::schedule::ScheduleConfig::parse(&spec.config).map_err(|problems| {
+                TriggerError::Invalid(
+                    problems
+                        .into_iter()
+                        .map(|mut p| {
+                            if p.path.first().map(String::as_str) != Some("config") {
+                                p.path.insert(0, "config".into());
+                            }
+                            p
+                        })
+                        .collect(),
+                )
+            })?;
+        }
         loop {
             let claims = self
                 .store

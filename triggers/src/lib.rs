@@ -11,5 +11,6 @@
 
 pub mod catalog;
 pub mod instances;
+pub mod runner;
 pub mod schedule;
 pub mod signature;

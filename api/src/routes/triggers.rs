@@ -168,6 +168,7 @@ async fn upsert(
         .triggers
         .upsert(&slug, spec, enabled, true, Some(key.id))
         .await?;
+    state.trigger_runner.changed();
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -191,6 +192,7 @@ async fn remove(
     Extension(key): Extension<KeyInfo>,
 ) -> Result<Response, ApiError> {
     state.triggers.delete(&id, Some(key.id)).await?;
+    state.trigger_runner.changed();
     Ok(reply::ok(json!({ "id": id, "deleted": true })))
 }
 
@@ -211,6 +213,7 @@ async fn set_status(
         .triggers
         .set_enabled(&id, enabled, Some(key.id))
         .await?;
+    state.trigger_runner.changed();
     Ok(reply::ok(trigger_json(&trigger, &headers)))
 }
 

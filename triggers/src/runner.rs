@@ -1,0 +1,560 @@
+//! The trigger runner: one task per enabled `schedule` or `polling` trigger, kept in step
+//! with the triggers in the journal by a supervisor. Everything a task needs to resume lives
+//! in the trigger's stream, so a restart (or a crash) continues where the journal says:
+//!
+//! - schedule: the last tick handled is the latest `scheduled_at_ms` of the trigger's
+//!   TriggerFired/TriggerSkipped events; a tick's run is started with the idempotency key
+//!   `{trigger}:{scheduled time}` BEFORE its TriggerFired is recorded, so a crash in between
+//!   re-plans the tick and finds the same run: exactly one run per tick.
+//! - polling: every new item's run is started with the key `{trigger}:{item id}` before the
+//!   cursor (TriggerCursorAdvanced) moves past it, so a crash re-polls but never re-runs an
+//!   item, and an item whose run cannot start is never skipped.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use engine::executor::{Clock, Runs, StartRun};
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use crate::instances::{TriggerEvent, TriggerFilter, TriggerRecord, Triggers, LIST_SCAN_MAX};
+use crate::schedule::{self, OverlapDecision, ScheduleConfig};
+
+/// How often the supervisor re-reads the triggers when nothing tells it to.
+const SUPERVISE_EVERY: Duration = Duration::from_secs(5);
+/// Longest a failing task waits before trying again.
+const BACKOFF_MAX: Duration = Duration::from_secs(3600);
+/// Ids remembered in a polling trigger's cursor (the newest ones).
+pub const CURSOR_IDS_MAX: usize = 1000;
+/// Items taken from one poll.
+pub const POLL_ITEMS_MAX: usize = 1000;
+/// Largest poll response read, in bytes.
+const POLL_BODY_MAX: usize = 8 * 1024 * 1024;
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A running task and the trigger definition it was started for.
+struct Task {
+    updated_at_us: i64,
+    handle: JoinHandle<()>,
+}
+
+pub struct Runner {
+    triggers: Triggers,
+    runs: Runs,
+    clock: Arc<dyn Clock>,
+    http: reqwest::Client,
+    tasks: Mutex<HashMap<String, Task>>,
+    changed: Notify,
+}
+
+impl Runner {
+    pub fn new(triggers: Triggers, runs: Runs, clock: Arc<dyn Clock>) -> Arc<Runner> {
+        Arc::new(Runner {
+            triggers,
+            runs,
+            clock,
+            http: reqwest::Client::new(),
+            tasks: Mutex::new(HashMap::new()),
+            changed: Notify::new(),
+        })
+    }
+
+    /// Tells the supervisor a trigger changed (created, edited, enabled, disabled, deleted).
+    pub fn changed(&self) {
+        self.changed.notify_one();
+    }
+
+    /// Starts the supervisor: it reconciles tasks with the journal now, on every `changed`,
+    /// and every few seconds (another node may have changed a trigger).
+    pub fn spawn(self: &Arc<Runner>) -> JoinHandle<()> {
+        let runner = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(error) = runner.reconcile().await {
+                    tracing::warn!(%error, "trigger runner cannot read the triggers; retrying");
+                }
+                tokio::select! {
+                    _ = runner.changed.notified() => {}
+                    _ = tokio::time::sleep(SUPERVISE_EVERY) => {}
+                }
+            }
+        })
+    }
+
+    /// Stops every task (shutdown).
+    pub fn stop(&self) {
+        for (_, task) in lock(&self.tasks).drain() {
+            task.handle.abort();
+        }
+    }
+
+    async fn reconcile(self: &Arc<Runner>) -> Result<(), crate::instances::TriggerError> {
+        let mut wanted: HashMap<String, TriggerRecord> = HashMap::new();
+        let mut after: Option<String> = None;
+        loop {
+            let filter = TriggerFilter::default();
+            let (page, next) = self
+                .triggers
+                .list(&filter, after.as_deref(), LIST_SCAN_MAX)
+                .await?;
+            for trigger in page {
+                if trigger.enabled && matches!(trigger.spec.kind.as_str(), "schedule" | "polling") {
+                    wanted.insert(trigger.id.clone(), trigger);
+                }
+            }
+            match next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        let mut tasks = lock(&self.tasks);
+        tasks.retain(|id, task| {
+            let keep = wanted
+                .get(id)
+                .is_some_and(|t| t.updated_at_us == task.updated_at_us)
+                && !task.handle.is_finished();
+            if !keep {
+                task.handle.abort();
+            }
+            keep
+        });
+        for (id, trigger) in wanted {
+            if tasks.contains_key(&id) {
+                continue;
+            }
+            let runner = self.clone();
+            let updated_at_us = trigger.updated_at_us;
+            let handle = match trigger.spec.kind.as_str() {
+                "schedule" => tokio::spawn(async move { runner.schedule_loop(trigger).await }),
+                _ => tokio::spawn(async move { runner.polling_loop(trigger).await }),
+            };
+            tasks.insert(
+                id,
+                Task {
+                    updated_at_us,
+                    handle,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        Utc.timestamp_millis_opt(self.clock.now_ms())
+            .single()
+            .unwrap_or_default()
+    }
+
+    async fn record(&self, trigger_id: &str, event: TriggerEvent) {
+        if let Err(error) = self.triggers.record(trigger_id, &event).await {
+            tracing::warn!(trigger = trigger_id, %error, "cannot record a trigger decision");
+        }
+    }
+
+    // ----- schedules -----
+
+    async fn schedule_loop(self: Arc<Runner>, trigger: TriggerRecord) {
+        let config = match ScheduleConfig::parse(&trigger.spec.config) {
+            Ok(config) => config,
+            Err(problems) => {
+                let reason = problems
+                    .iter()
+                    .map(|p| format!("{}: {}", p.path.join("."), p.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                self.record(
+                    &trigger.id,
+                    TriggerEvent::TriggerRejected {
+                        reason: format!("invalid schedule: {reason}"),
+                    },
+                )
+                .await;
+                return;
+            }
+        };
+        let mut failures = 0u32;
+        loop {
+            match self.schedule_turn(&trigger, &config).await {
+                Ok(wake_at) => {
+                    failures = 0;
+                    let wait = wake_at
+                        .map(|at| (at - self.now()).to_std().unwrap_or(Duration::ZERO))
+                        .unwrap_or(SUPERVISE_EVERY * 12);
+                    // Re-plan at least every minute: the clock may jump.
+                    tokio::time::sleep(wait.min(Duration::from_secs(60))).await;
+                }
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    let backoff = backoff(failures);
+                    tracing::warn!(trigger = %trigger.id, %error, ?backoff, "schedule turn failed");
+                    tokio::time::sleep(backoff).await;
+                }
+            }
+        }
+    }
+
+    /// The latest scheduled instant the trigger's stream says was handled.
+    async fn last_tick_done(&self, trigger_id: &str) -> Result<Option<DateTime<Utc>>, String> {
+        let history = self
+            .triggers
+            .history(trigger_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(history
+            .into_iter()
+            .filter_map(|(_, event)| match event {
+                TriggerEvent::TriggerFired {
+                    scheduled_at_ms, ..
+                }
+                | TriggerEvent::TriggerSkipped {
+                    scheduled_at_ms, ..
+                } => scheduled_at_ms,
+                _ => None,
+            })
+            .max()
+            .and_then(|ms| Utc.timestamp_millis_opt(ms).single()))
+    }
+
+    /// Plans and carries out the ticks due now; returns when to plan again.
+    async fn schedule_turn(
+        &self,
+        trigger: &TriggerRecord,
+        config: &ScheduleConfig,
+    ) -> Result<Option<DateTime<Utc>>, String> {
+        let anchor = Utc
+            .timestamp_micros(trigger.created_at_us)
+            .single()
+            .unwrap_or_default();
+        let last = self.last_tick_done(&trigger.id).await?;
+        let plan = schedule::plan(config, last, self.now(), anchor);
+        for skipped in &plan.skip {
+            let reason = match skipped.through {
+                Some(through) => format!(
+                    "{} (every tick from {} through {})",
+                    skipped.reason,
+                    skipped.scheduled.to_rfc3339(),
+                    through.to_rfc3339()
+                ),
+                None => skipped.reason.to_string(),
+            };
+            let at = skipped.through.unwrap_or(skipped.scheduled);
+            self.record(
+                &trigger.id,
+                TriggerEvent::TriggerSkipped {
+                    reason,
+                    scheduled_at_ms: Some(at.timestamp_millis()),
+                },
+            )
+            .await;
+        }
+        for tick in &plan.run {
+            self.run_tick(trigger, config, *tick).await?;
+        }
+        Ok(plan.next)
+    }
+
+    /// Runs still going that this trigger's schedule started (newest last).
+    async fn running_runs(&self, trigger_id: &str) -> Result<usize, String> {
+        let history = self
+            .triggers
+            .history(trigger_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut running = 0;
+        // Only the last few fired runs can still be going under an overlap policy.
+        for (_, event) in history.iter().rev().take(16) {
+            if let TriggerEvent::TriggerFired { run_id, .. } = event {
+                match self.runs.get(run_id).await {
+                    Ok(run) if !run.status.is_terminal() => running += 1,
+                    _ => {}
+                }
+            }
+        }
+        Ok(running)
+    }
+
+    async fn run_tick(
+        &self,
+        trigger: &TriggerRecord,
+        config: &ScheduleConfig,
+        tick: DateTime<Utc>,
+    ) -> Result<(), String> {
+        let key = schedule::idempotency_key(&trigger.id, tick);
+        let start_at = schedule::start_at(config, &trigger.id, tick);
+        if let Ok(wait) = (start_at - self.now()).to_std() {
+            tokio::time::sleep(wait).await;
+        }
+        // A tick's run may already exist (a crash after the start, before the record): the
+        // idempotency key finds it, and the overlap check must not count it against itself.
+        let mut running = self.running_runs(&trigger.id).await?;
+        loop {
+            match schedule::overlap_decision(config.overlap, running, 0) {
+                OverlapDecision::Start => break,
+                OverlapDecision::Skip => {
+                    self.record(
+                        &trigger.id,
+                        TriggerEvent::TriggerSkipped {
+                            reason: "overlap: the previous run is still going".to_owned(),
+                            scheduled_at_ms: Some(tick.timestamp_millis()),
+                        },
+                    )
+                    .await;
+                    return Ok(());
+                }
+                // buffer_one: this tick waits for the runs going to end, then starts. Ticks
+                // due meanwhile are planned after it (and skipped by `skip` rules if over).
+                OverlapDecision::Buffer => {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    running = self.running_runs(&trigger.id).await?;
+                }
+            }
+        }
+        let started = self
+            .runs
+            .start(StartRun {
+                workflow_id: trigger.spec.workflow_id.clone(),
+                input: Some(json!({
+                    "triggerId": trigger.id,
+                    "scheduledAt": tick.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                })),
+                idempotency_key: Some(key.clone()),
+                connection_id: trigger.spec.connection_id.clone(),
+            })
+            .await;
+        match started {
+            Ok(started) => {
+                self.record(
+                    &trigger.id,
+                    TriggerEvent::TriggerFired {
+                        run_id: started.run_id,
+                        reason: "schedule".to_owned(),
+                        scheduled_at_ms: Some(tick.timestamp_millis()),
+                        idempotency_key: Some(key),
+                    },
+                )
+                .await;
+                Ok(())
+            }
+            // The workflow cannot run (inactive, deleted, input invalid): the tick is
+            // recorded as skipped with the reason; the schedule goes on.
+            Err(
+                error @ (engine::executor::RunsError::NotActive(_)
+                | engine::executor::RunsError::Workflow(_)
+                | engine::executor::RunsError::InvalidInput(_)),
+            ) => {
+                self.record(
+                    &trigger.id,
+                    TriggerEvent::TriggerSkipped {
+                        reason: format!("the workflow cannot run: {error}"),
+                        scheduled_at_ms: Some(tick.timestamp_millis()),
+                    },
+                )
+                .await;
+                Ok(())
+            }
+            Err(other) => Err(other.to_string()),
+        }
+    }
+
+    // ----- polling -----
+
+    async fn polling_loop(self: Arc<Runner>, trigger: TriggerRecord) {
+        let config = PollConfig::of(&trigger.spec.config);
+        let mut failures = 0u32;
+        loop {
+            match self.poll_once(&trigger.id, &config).await {
+                Ok(()) => {
+                    failures = 0;
+                    tokio::time::sleep(config.interval).await;
+                }
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    self.record(
+                        &trigger.id,
+                        TriggerEvent::TriggerRejected {
+                            reason: format!("poll failed (attempt {failures}): {error}"),
+                        },
+                    )
+                    .await;
+                    tokio::time::sleep(backoff(failures).max(config.interval)).await;
+                }
+            }
+        }
+    }
+
+    async fn poll_once(&self, trigger_id: &str, config: &PollConfig) -> Result<(), String> {
+        let trigger = self
+            .triggers
+            .get(trigger_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let cursor = Cursor::of(trigger.cursor_data.as_ref());
+        let response = self
+            .http
+            .get(&config.url)
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(|e| format!("GET {}: {e}", config.url))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("GET {} answered {status}", config.url));
+        }
+        let bytes = response.bytes().await.map_err(|e| e.to_string())?;
+        if bytes.len() > POLL_BODY_MAX {
+            return Err(format!("the response is over {POLL_BODY_MAX} bytes"));
+        }
+        let body: Value = serde_json::from_slice(&bytes).map_err(|e| format!("not JSON: {e}"))?;
+        let items = body
+            .pointer(&config.items_pointer)
+            .and_then(Value::as_array)
+            .ok_or_else(|| format!("no array at {:?} in the response", config.items_pointer))?;
+        let mut seen = cursor.seen.clone();
+        let mut known: HashSet<String> = seen.iter().cloned().collect();
+        let mut started_any = false;
+        let mut result = Ok(());
+        for item in items.iter().take(POLL_ITEMS_MAX) {
+            let Some(id) = item_id(item, &config.id_field) else {
+                continue;
+            };
+            if known.contains(&id) {
+                continue;
+            }
+            let key = format!("{trigger_id}:{id}");
+            let started = self
+                .runs
+                .start(StartRun {
+                    workflow_id: trigger.spec.workflow_id.clone(),
+                    input: Some(json!({ "item": item, "triggerId": trigger_id })),
+                    idempotency_key: Some(key.clone()),
+                    connection_id: trigger.spec.connection_id.clone(),
+                })
+                .await;
+            match started {
+                Ok(started) => {
+                    if !started.existing {
+                        self.record(
+                            trigger_id,
+                            TriggerEvent::TriggerFired {
+                                run_id: started.run_id,
+                                reason: "polling".to_owned(),
+                                scheduled_at_ms: None,
+                                idempotency_key: Some(key),
+                            },
+                        )
+                        .await;
+                    }
+                    known.insert(id.clone());
+                    seen.push_back(id);
+                    started_any = true;
+                }
+                // The cursor stops before an item that did not start: the next poll tries it
+                // again, so no item is skipped.
+                Err(error) => {
+                    result = Err(format!("item {id}: {error}"));
+                    break;
+                }
+            }
+        }
+        if started_any {
+            crash_point_for_tests();
+            while seen.len() > CURSOR_IDS_MAX {
+                seen.pop_front();
+            }
+            let cursor = json!({ "seen": seen });
+            self.triggers
+                .record(
+                    trigger_id,
+                    &TriggerEvent::TriggerCursorAdvanced {
+                        cursor_json: cursor.to_string(),
+                    },
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            if let Ok(sample) = serde_json::to_value(items.first()) {
+                let _ = self
+                    .triggers
+                    .add_sample(trigger_id, &sample, self.clock.now_ms())
+                    .await;
+            }
+        }
+        result
+    }
+}
+
+fn backoff(failures: u32) -> Duration {
+    (Duration::from_secs(1) * 2u32.saturating_pow(failures.min(12))).min(BACKOFF_MAX)
+}
+
+/// For the crash test of polling: with `DURO_TEST_CRASH_BEFORE_CURSOR=FILE`, the first time
+/// (while FILE does not exist) the process aborts after starting the runs of a poll and
+/// before moving the cursor.
+fn crash_point_for_tests() {
+    if let Some(marker) = std::env::var_os("DURO_TEST_CRASH_BEFORE_CURSOR") {
+        let marker = std::path::PathBuf::from(marker);
+        if !marker.exists() && std::fs::write(&marker, b"crashed").is_ok() {
+            std::process::abort();
+        }
+    }
+}
+
+/// A polling trigger's settings (defaults from the catalog's schema).
+#[derive(Clone, Debug)]
+struct PollConfig {
+    url: String,
+    interval: Duration,
+    items_pointer: String,
+    id_field: String,
+}
+
+impl PollConfig {
+    fn of(config: &Value) -> PollConfig {
+        let text = |name: &str| config.get(name).and_then(Value::as_str).map(str::to_owned);
+        let interval = text("interval")
+            .and_then(|t| engine::duration::DurationMs::parse(&t).ok())
+            .map(|d| Duration::from_millis(d.0))
+            .unwrap_or(Duration::from_secs(300))
+            .max(Duration::from_millis(100));
+        PollConfig {
+            url: text("url").unwrap_or_default(),
+            interval,
+            items_pointer: text("itemsPointer").unwrap_or_default(),
+            id_field: text("idField").unwrap_or_else(|| "id".to_owned()),
+        }
+    }
+}
+
+/// An item's id: the field's value as text (strings as they are, numbers printed).
+fn item_id(item: &Value, field: &str) -> Option<String> {
+    match item.get(field)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The polling cursor: the ids of the newest items already started.
+struct Cursor {
+    seen: VecDeque<String>,
+}
+
+impl Cursor {
+    fn of(data: Option<&Value>) -> Cursor {
+        let seen = data
+            .and_then(|d| d.get("seen"))
+            .and_then(Value::as_array)
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Cursor { seen }
+    }
+}
