@@ -1,0 +1,194 @@
+//! Polling across a crash of a real `duro serve`: the process dies after starting the runs
+//! of a poll and before moving the trigger's cursor (DURO_TEST_CRASH_BEFORE_CURSOR); after
+//! a restart it polls the same items again and every item has run exactly once.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::routing::get;
+use axum::{Json, Router};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const KEY: &str = "trigger-crash-test-key-0123456789";
+
+fn serve(dir: &Path, port: u16, marker: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_duro"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir)
+        .env("DURO_BOOTSTRAP_KEY", KEY)
+        .env("DURO_TEST_CRASH_BEFORE_CURSOR", marker)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start duro serve")
+}
+
+async fn ready(client: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(reply) = client.get(format!("{base}/readyz")).send().await {
+            if reply.status() == StatusCode::OK {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("duro serve did not become ready");
+}
+
+async fn call(client: &reqwest::Client, request: reqwest::RequestBuilder) -> Value {
+    let _ = client;
+    let reply = request
+        .header("x-api-key", KEY)
+        .send()
+        .await
+        .expect("request");
+    let status = reply.status();
+    let body: Value = reply.json().await.expect("json");
+    assert!(status.is_success(), "{status}: {body}");
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_the_poll_and_the_cursor_runs_no_item_twice() {
+    let items: Vec<Value> = (1..=5)
+        .map(|n| json!({"id": format!("item-{n}"), "n": n}))
+        .collect();
+    let feed = Router::new().route(
+        "/feed",
+        get(move || {
+            let items = items.clone();
+            async move { Json(json!({ "items": items })) }
+        }),
+    );
+    let feed_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let feed_address = feed_listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(feed_listener, feed).await });
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let marker = dir.path().join("crashed-once");
+    let data = dir.path().join("data");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut child = serve(&data, port, &marker);
+    ready(&client, &base).await;
+
+    let workflow = call(
+        &client,
+        client.post(format!("{base}/api/v1/workflows")).json(&json!({
+            "name": "per item",
+            "steps": [{"id": "echo", "type": "transform", "config": {"mapping": {"n": "{{input.item.n}}"}}}]
+        })),
+    )
+    .await["data"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    call(
+        &client,
+        client
+            .patch(format!("{base}/api/v1/workflows/{workflow}/status"))
+            .json(&json!({"status": "active"})),
+    )
+    .await;
+    let trigger = call(
+        &client,
+        client.put(format!("{base}/api/v1/triggers/feed")).json(&json!({
+            "type": "polling", "workflowId": workflow,
+            "config": {"url": format!("http://{feed_address}/feed"), "interval": "300ms", "itemsPointer": "/items"}
+        })),
+    )
+    .await["data"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    // The first poll starts the runs, then the process dies before the cursor moves.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the crash point was never reached"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        !status.success(),
+        "the process was killed at the crash point"
+    );
+    assert!(marker.exists());
+
+    let mut child = serve(&data, port, &marker);
+    ready(&client, &base).await;
+    // Wait until the cursor covers every item and all five runs have completed.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let runs = loop {
+        let detail = call(
+            &client,
+            client.get(format!("{base}/api/v1/triggers/{trigger}")),
+        )
+        .await;
+        let runs = call(
+            &client,
+            client.get(format!(
+                "{base}/api/v1/runs?workflowId={workflow}&limit=100"
+            )),
+        )
+        .await["data"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let seen = detail["data"]["cursorData"]["seen"]
+            .as_array()
+            .map(Vec::len);
+        if seen == Some(5) && runs.len() >= 5 && runs.iter().all(|r| r["status"] == "completed") {
+            break runs;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "items did not all run: {detail} {runs:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Polls after the restart find nothing new: still exactly one run per item.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let again = call(
+        &client,
+        client.get(format!(
+            "{base}/api/v1/runs?workflowId={workflow}&limit=100"
+        )),
+    )
+    .await["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(runs.len(), 5, "{runs:?}");
+    assert_eq!(again.len(), 5, "{again:?}");
+    let mut keys: Vec<String> = again
+        .iter()
+        .filter_map(|r| r["idempotencyKey"].as_str().map(str::to_owned))
+        .collect();
+    keys.sort();
+    let expected: Vec<String> = (1..=5).map(|n| format!("{trigger}:item-{n}")).collect();
+    assert_eq!(keys, expected);
+    let _ = child.kill();
+    let _ = child.wait();
+}
