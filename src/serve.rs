@@ -86,6 +86,8 @@ async fn serve(args: Settings) -> anyhow::Result<()> {
         "journal open"
     );
     let store: Arc<dyn journal::EventStore> = Arc::new(store);
+    // After the journal: its lock keeps two servers from creating the key file at once.
+    let secret_key = secret_key(&args.data_dir)?;
     let read_models =
         readmodels::ReadModels::open(&readmodels::dir_in(&args.data_dir), store.clone())
             .context("opening the read models")?;
@@ -96,6 +98,7 @@ async fn serve(args: Settings) -> anyhow::Result<()> {
         Arc::new(engine::executor::SystemClock),
         args.api,
         read_models,
+        secret_key,
     );
     if let Ok(secret) = std::env::var("DURO_BOOTSTRAP_KEY") {
         let key = state
@@ -129,6 +132,25 @@ async fn serve(args: Settings) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The data key sealing connection secrets: `DURO_SECRET_KEY` (unless empty), else the key
+/// file in the data directory, created on first start.
+fn secret_key(data_dir: &std::path::Path) -> anyhow::Result<api::connections::SecretKey> {
+    use api::connections::{crypto, KeySource, SecretKey};
+    let env = std::env::var(crypto::ENV_VAR)
+        .ok()
+        .filter(|text| !text.trim().is_empty());
+    let (key, source) = SecretKey::resolve(env.as_deref(), data_dir)
+        .context("loading the secret key of connection secrets")?;
+    if let KeySource::CreatedFile(path) = &source {
+        tracing::warn!(
+            path = %path.display(),
+            "created the secret key file: back it up with the journal, without it connection secrets cannot be decrypted"
+        );
+    }
+    tracing::info!(%source, fingerprint = %key.fingerprint_hex(), "secret key ready");
+    Ok(key)
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

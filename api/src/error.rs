@@ -11,6 +11,7 @@ use engine::workflows::WorkflowError;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::connections::ConnectionError;
 use crate::keys::KeyError;
 
 /// One thing wrong with a request, as VALIDATION_ERROR details show it.
@@ -172,6 +173,23 @@ impl From<KeyError> for ApiError {
                 message: other.to_string(),
                 details: Vec::new(),
             },
+        }
+    }
+}
+
+impl From<ConnectionError> for ApiError {
+    fn from(error: ConnectionError) -> ApiError {
+        match error {
+            ConnectionError::Invalid { message, details } => {
+                ApiError::Validation { message, details }
+            }
+            ConnectionError::NotFound(_) => ApiError::NotFound(error.to_string()),
+            ConnectionError::AlreadyExists(_) | ConnectionError::Conflict(_) => {
+                ApiError::Conflict(error.to_string())
+            }
+            ConnectionError::Undecryptable { .. }
+            | ConnectionError::Corrupt(_)
+            | ConnectionError::Store(_) => ApiError::Internal(error.to_string()),
         }
     }
 }

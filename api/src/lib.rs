@@ -6,9 +6,11 @@
 //! - `reply`: the success envelope and the JSON shapes of runs and workflows.
 //! - `routes`: the canonical `/api/v1` routes and the seed compatibility routes.
 //! - `keys`: API keys as journal streams (hashed secrets).
+//! - `connections`: connected accounts, their secrets encrypted at rest.
 
 pub mod auth;
 pub mod body;
+pub mod connections;
 pub mod error;
 pub mod health;
 pub mod keys;
@@ -32,6 +34,7 @@ use triggers::runner::Runner;
 pub use error::ApiError;
 
 use crate::auth::RateLimits;
+use crate::connections::{Connections, SecretKey};
 use crate::keys::Keys;
 
 /// Settings of the HTTP layer (from flags, the environment or `duro.toml`).
@@ -61,6 +64,8 @@ pub struct AppState {
     pub engine: Engine,
     pub runs: Runs,
     pub keys: Keys,
+    /// Connected accounts; holds the data key that seals their secrets.
+    pub connections: Connections,
     pub triggers: Triggers,
     /// Runs schedules and polling; `serve` spawns it, routes tell it what changed.
     pub trigger_runner: Arc<Runner>,
@@ -72,12 +77,13 @@ pub struct AppState {
 
 impl AppState {
     /// Everything the API needs over `store`, whose appends are timed for `/metrics`.
-    /// `read_models` must project the same store.
+    /// `read_models` must project the same store; `secret_key` seals connection secrets.
     pub fn new(
         store: Arc<dyn EventStore>,
         clock: Arc<dyn Clock>,
         config: ApiConfig,
         read_models: ReadModels,
+        secret_key: SecretKey,
     ) -> AppState {
         metrics::install();
         let store = metrics::MeteredStore::wrap(store);
@@ -89,6 +95,7 @@ impl AppState {
             engine: Engine::new(store.clone()),
             runs,
             keys: Keys::new(store.clone()),
+            connections: Connections::new(store.clone(), secret_key),
             triggers,
             limits: Arc::new(RateLimits::new(config.execute_per_minute)),
             config: Arc::new(config),

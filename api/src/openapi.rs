@@ -38,6 +38,15 @@ pub const CANONICAL_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/runs/{id}/events"),
     ("POST", "/api/v1/runs/{id}/resume"),
     ("POST", "/api/v1/runs/{id}/cancel"),
+    ("GET", "/api/v1/triggers"),
+    ("PUT", "/api/v1/triggers/{id}"),
+    ("GET", "/api/v1/triggers/{id}"),
+    ("DELETE", "/api/v1/triggers/{id}"),
+    ("PATCH", "/api/v1/triggers/{id}/status"),
+    ("POST", "/api/v1/triggers/{id}/fire"),
+    ("GET", "/api/v1/triggers/{id}/samples"),
+    ("GET", "/api/v1/trigger-types"),
+    ("POST", "/api/v1/webhooks/{webhookId}"),
     ("GET", "/api/v1/keys"),
     ("POST", "/api/v1/keys"),
     ("GET", "/api/v1/keys/{id}"),
@@ -53,13 +62,15 @@ pub const CANONICAL_ROUTES: &[(&str, &str)] = &[
     info(
         title = "Duro",
         version = env!("CARGO_PKG_VERSION"),
-        description = "Duro's REST API: workflows, runs and API keys.\n\n\
+        description = "Duro's REST API: workflows, runs, triggers and API keys.\n\n\
             Every answer is JSON. Success: `{\"success\": true, \"data\": ...}` (lists add \
             `pagination`). Failure: `{\"success\": false, \"error\": {\"code\", \"message\", \
             \"details\"}}`.\n\n\
             Authenticate with `x-api-key: KEY` or `Authorization: Bearer KEY`. Each route names \
             the scope it needs; a key with `admin` holds every scope. A missing, unknown or \
-            revoked key is 401 UNAUTHORIZED, a key without the scope 403 FORBIDDEN."
+            revoked key is 401 UNAUTHORIZED, a key without the scope 403 FORBIDDEN. Webhook \
+            URLs (`POST /api/v1/webhooks/{webhookId}`) take no key: the URL and the delivery's \
+            signature authenticate the sender."
     ),
     paths(
         paths::list_workflows,
@@ -76,6 +87,15 @@ pub const CANONICAL_ROUTES: &[(&str, &str)] = &[
         paths::list_run_events,
         paths::resume_run,
         paths::cancel_run,
+        paths::list_triggers,
+        paths::upsert_trigger,
+        paths::get_trigger,
+        paths::delete_trigger,
+        paths::set_trigger_status,
+        paths::fire_trigger,
+        paths::list_trigger_samples,
+        paths::list_trigger_types,
+        paths::receive_webhook,
         paths::list_keys,
         paths::create_key,
         paths::get_key,
@@ -115,6 +135,16 @@ pub const CANONICAL_ROUTES: &[(&str, &str)] = &[
             schemas::RunEvent,
             schemas::ResumeBody,
             schemas::CancelBody,
+            schemas::TriggerKind,
+            schemas::TriggerStatus,
+            schemas::Trigger,
+            schemas::TriggerUpsert,
+            schemas::TriggerStatusBody,
+            schemas::TriggerDeleted,
+            schemas::TriggerType,
+            schemas::Sample,
+            schemas::TriggerFired,
+            schemas::WebhookAccepted,
             schemas::KeyCreate,
             schemas::Key,
             schemas::CreatedKey,
@@ -133,6 +163,7 @@ pub const CANONICAL_ROUTES: &[(&str, &str)] = &[
     tags(
         (name = "workflows", description = "Workflow definitions, their versions and status."),
         (name = "runs", description = "Starting, reading, resuming and cancelling runs."),
+        (name = "triggers", description = "Triggers: when a workflow runs (schedules, webhooks, polling, run now), and webhook deliveries."),
         (name = "keys", description = "API keys (scope `admin`)."),
         (name = "operations", description = "Health, readiness, metrics and this document; no API key."),
     )
@@ -164,13 +195,15 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// POST routes whose body may be left out (an empty body reads as `{}`). utoipa marks every
-/// body of a non-`Option` type required, and an `Option` one as possibly `null`, which these
-/// routes refuse.
+/// POST routes whose body may be left out (an empty body reads as `{}`; an empty webhook
+/// delivery is the body `null`). utoipa marks every body of a non-`Option` type required, and
+/// an `Option` one as possibly `null`, which the run-like routes refuse.
 const OPTIONAL_BODIES: &[&str] = &[
     "/api/v1/workflows/{id}/run",
     "/api/v1/runs/{id}/resume",
     "/api/v1/runs/{id}/cancel",
+    "/api/v1/triggers/{id}/fire",
+    "/api/v1/webhooks/{webhookId}",
 ];
 
 struct OptionalBodies;

@@ -104,12 +104,35 @@ async fn operations_name_their_scope_and_their_errors() {
     assert_eq!(schemes["bearerAuth"]["scheme"], "bearer");
 
     let open = ["/healthz", "/readyz", "/metrics", "/api/v1/openapi.json"];
+    // No API key, but a body, a signature (401) and a trigger that may be missing (404).
+    let webhook = "/api/v1/webhooks/{webhookId}";
+    // Lists and catalogs: nothing to be missing.
+    let no_404 = [
+        "/api/v1/keys",
+        "/api/v1/workflows",
+        "/api/v1/runs",
+        "/api/v1/triggers",
+        "/api/v1/trigger-types",
+    ];
     for (method, path) in CANONICAL_ROUTES {
         let operation = &doc["paths"][path][method.to_lowercase()];
         let responses = operation["responses"]
             .as_object()
             .unwrap_or_else(|| panic!("{method} {path}: no responses"));
         if open.contains(path) {
+            continue;
+        }
+        if *path == webhook {
+            assert_eq!(operation["security"], json!([{}]), "{method} {path}");
+            let description = operation["description"].as_str().unwrap_or_default();
+            assert!(description.starts_with("No API key"), "{description:?}");
+            for status in ["200", "202", "400", "401", "404", "413", "500"] {
+                assert!(
+                    responses.contains_key(status),
+                    "{method} {path}: no {status}"
+                );
+            }
+            assert!(!responses.contains_key("403"), "{method} {path}: 403");
             continue;
         }
         let description = operation["description"].as_str().unwrap_or_default();
@@ -129,10 +152,10 @@ async fn operations_name_their_scope_and_their_errors() {
                 "{method} {path}: no {status}"
             );
         }
-        if *path != "/api/v1/keys" && *path != "/api/v1/workflows" && *path != "/api/v1/runs" {
+        if !no_404.contains(path) {
             assert!(responses.contains_key("404"), "{method} {path}: no 404");
         }
-        if ["POST", "PATCH"].contains(method) {
+        if ["POST", "PATCH", "PUT"].contains(method) {
             assert!(responses.contains_key("400"), "{method} {path}: no 400");
             assert!(responses.contains_key("413"), "{method} {path}: no 413");
         }
@@ -163,6 +186,54 @@ async fn operations_name_their_scope_and_their_errors() {
         doc["paths"]["/api/v1/workflows"]["post"]["responses"]["201"]["content"]
             ["application/json"]["schema"]["$ref"],
         "#/components/schemas/WorkflowResponse"
+    );
+
+    let upsert = &doc["paths"]["/api/v1/triggers/{id}"]["put"];
+    for status in ["200", "201", "400", "404", "409", "413"] {
+        assert!(
+            upsert["responses"].get(status).is_some(),
+            "upsert: no {status}"
+        );
+    }
+    let fire = &doc["paths"]["/api/v1/triggers/{id}/fire"]["post"];
+    for status in ["200", "202", "400", "404", "413", "429"] {
+        assert!(fire["responses"].get(status).is_some(), "fire: no {status}");
+    }
+    assert!(fire["description"]
+        .as_str()
+        .is_some_and(|d| d.contains("Required scope: `workflows:execute`")));
+    assert!(fire["parameters"]
+        .as_array()
+        .expect("fire parameters")
+        .iter()
+        .any(|p| p["name"] == "wait" && p["in"] == "query"));
+    assert_eq!(fire["requestBody"]["required"], false);
+    let list = &doc["paths"]["/api/v1/triggers"]["get"];
+    let names: BTreeSet<&str> = list["parameters"]
+        .as_array()
+        .expect("list parameters")
+        .iter()
+        .filter(|p| p["in"] == "query")
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        BTreeSet::from([
+            "workflowId",
+            "type",
+            "connectedAccountIds",
+            "triggerNames",
+            "triggerIds",
+            "showDisabled",
+            "limit",
+            "cursor"
+        ])
+    );
+    let webhook = &doc["paths"]["/api/v1/webhooks/{webhookId}"]["post"];
+    assert_eq!(webhook["requestBody"]["required"], false);
+    assert_eq!(
+        webhook["responses"]["202"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/WebhookAcceptedResponse"
     );
 }
 
@@ -221,6 +292,108 @@ async fn the_schemas_mirror_the_json_shapes() {
         set(&["toolkitSlug", "connectionId"])
     );
     assert_eq!(properties("KeyCreate"), set(&["name", "scopes"]));
+    assert_eq!(
+        properties("Trigger"),
+        set(&[
+            "id",
+            "slug",
+            "type",
+            "workflowId",
+            "connectionId",
+            "providerId",
+            "triggerName",
+            "config",
+            "status",
+            "webhookId",
+            "webhookUrl",
+            "webhookData",
+            "cursorData",
+            "fired",
+            "createdBy",
+            "updatedBy",
+            "createdAt",
+            "updatedAt"
+        ])
+    );
+    assert_eq!(
+        properties("TriggerUpsert"),
+        set(&[
+            "type",
+            "workflowId",
+            "config",
+            "connectionId",
+            "status",
+            "webhookData",
+            "providerId",
+            "triggerName"
+        ])
+    );
+    assert_eq!(properties("TriggerStatusBody"), set(&["status"]));
+    assert_eq!(
+        properties("TriggerType"),
+        set(&["type", "name", "description", "configSchema"])
+    );
+    assert_eq!(properties("Sample"), set(&["receivedAt", "payload"]));
+    assert_eq!(
+        properties("WebhookAccepted"),
+        set(&[
+            "runId",
+            "status",
+            "workflowId",
+            "workflowVersion",
+            "triggerId",
+            "duplicate"
+        ])
+    );
+    let kinds: Vec<&str> = schemas["TriggerKind"]["enum"]
+        .as_array()
+        .expect("TriggerKind enum")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(kinds, ["schedule", "webhook", "polling", "manual"]);
+    // The trigger shapes, against what the handlers answer.
+    let keys = |value: &Value| -> BTreeSet<String> {
+        value
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let workflow_id = api
+        .active_workflow(
+            json!({"name": "hook", "steps": [{"id": "t", "type": "transform",
+            "config": {"mapping": {"ok": true}}}]}),
+        )
+        .await;
+    let created = api
+        .call(
+            Method::PUT,
+            "/api/v1/triggers/doc-hook",
+            json!({"type": "webhook", "workflowId": workflow_id}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(keys(&created.body["data"]), properties("Trigger"));
+    let webhook_id = created.body["data"]["webhookId"]
+        .as_str()
+        .expect("webhookId");
+    let delivered = api
+        .call_as(
+            "",
+            Method::POST,
+            &format!("/api/v1/webhooks/{webhook_id}"),
+            json!({"ref": "main"}),
+        )
+        .await;
+    assert_eq!(delivered.status, StatusCode::ACCEPTED, "{}", delivered.body);
+    assert_eq!(keys(&delivered.body["data"]), properties("WebhookAccepted"));
+    let trigger_id = created.body["data"]["id"].as_str().expect("id");
+    let samples = api
+        .get(&format!("/api/v1/triggers/{trigger_id}/samples"))
+        .await;
+    assert_eq!(keys(&samples.body["data"][0]), properties("Sample"));
+    let types = api.get("/api/v1/trigger-types").await;
+    assert_eq!(keys(&types.body["data"][0]), properties("TriggerType"));
     let workflow = properties("Workflow");
     for field in [
         "id",
@@ -303,7 +476,12 @@ async fn every_canonical_route_is_served() {
         ),
         ("/api/v1/runs/{id}", "run_0192d5e4a1b27c3d8e9f0a1b2c3d4e5f"),
         ("/api/v1/keys/{id}", "key_0123456789abcdef0123456789abcdef"),
+        (
+            "/api/v1/triggers/{id}",
+            "trg_0192d5e4a1b27c3d8e9f0a1b2c3d4e5f",
+        ),
     ];
+    let webhook_id = "0".repeat(64);
     let mut missing = Vec::new();
     let mut now_routed = Vec::new();
     for &(method, path) in CANONICAL_ROUTES {
@@ -313,6 +491,7 @@ async fn every_canonical_route_is_served() {
                 uri = uri.replace("{id}", id);
             }
         }
+        uri = uri.replace("{webhookId}", &webhook_id);
         assert!(!uri.contains('{'), "no id for {path}");
         let (status, body) = send(&api, method, &uri).await;
         let expected_missing = NOT_YET_ROUTED.contains(&(method, path));

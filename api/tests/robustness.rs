@@ -10,19 +10,28 @@
 //! (`{}` to cancel, a bare input to Flowra's execute) are only sent to ids that do not exist,
 //! where 404 is the answer; routes without an id never get them. So every case expects a 4xx
 //! and an unmoved journal, and any 2xx is a failure.
+//!
+//! Two kinds of route bend that pattern. A trigger upsert creates the trigger when its slug
+//! is free, so a body the oracle cannot rule out goes to a path segment that is not a slug
+//! (refused 400), never to a free one. A webhook URL reads no JSON and needs no key: the
+//! fixture's webhook trigger has a signature secret and no generated delivery is signed, so
+//! every delivery to it must be refused 401; such a refusal writes a TriggerRejected event by
+//! design, so there the check is that the journal gained exactly that event and no run.
 
 mod support;
 
 use api::ApiConfig;
 use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::{header, Method, Request, StatusCode};
 use http_body_util::BodyExt;
+use journal::EventStore;
 use proptest::prelude::*;
 use proptest::strategy::{BoxedStrategy, Union};
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
 use serde_json::{json, Map, Value};
 use support::{order_input, order_workflow, TestApi};
 use tower::ServiceExt;
+use triggers::instances::TriggerEvent;
 
 /// The body limit of the router under test: small, so bodies past it are cheap to make.
 const BODY_BYTES_MAX: usize = 16 * 1024;
@@ -31,6 +40,18 @@ const CASES: u32 = 128;
 /// Ids that name nothing.
 const MISSING_WORKFLOW: &str = "wf_00000000000000000000000000000000";
 const MISSING_RUN: &str = "run_00000000000000000000000000000000";
+const MISSING_TRIGGER: &str = "trg_00000000000000000000000000000000";
+const MISSING_WEBHOOK: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// A path segment no upsert takes as a slug ("not a slug": spaces).
+const NOT_A_SLUG: &str = "not%20a%20slug";
+/// The slug of the fixture's manual trigger.
+const TRIGGER_SLUG: &str = "robust-manual";
+/// Stands for the fixture's active order workflow in bodies: `check` puts the real id in its
+/// place before sending (same length, so the body limit is unaffected). Generated values use
+/// it too (`WORDS`), so upserts sometimes name a workflow that exists.
+const FIXTURE_WORKFLOW: &str = "wf_ffffffffffffffffffffffffffffffff";
+/// The signing secret of the fixture's webhook trigger (GitHub scheme); never used to sign.
+const WEBHOOK_SECRET: &str = "robustness-secret";
 
 /// Which kind of resource a route's `{id}` names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +59,12 @@ enum Resource {
     Nothing,
     Workflow,
     Run,
+    /// A trigger id: the fixture's manual trigger.
+    Trigger,
+    /// A trigger slug (upserts): the manual trigger's slug; "missing" is [`NOT_A_SLUG`].
+    Slug,
+    /// A webhook id: the fixture's signed webhook trigger; "missing" is [`MISSING_WEBHOOK`].
+    Webhook,
 }
 
 /// A route that reads a body, with what the test knows about its body.
@@ -55,6 +82,9 @@ struct Route {
     typed: &'static [&'static str],
     /// True when the route must refuse this parsed body, whatever its target holds.
     invalid: fn(&Value) -> bool,
+    /// True when the parsed body names something besides the target that may not exist
+    /// (an upsert's workflow), so that 404 is a fair refusal whatever the target.
+    names_missing: fn(&Value) -> bool,
 }
 
 /// The canonical write routes (`api::openapi::CANONICAL_ROUTES`; a test below checks that
@@ -68,6 +98,7 @@ const CANONICAL_ROUTES: &[Route] = &[
         valid: order_workflow,
         typed: SPEC_POINTERS,
         invalid: invalid_create,
+        names_missing: names_nothing,
     },
     Route {
         method: "PATCH",
@@ -77,6 +108,7 @@ const CANONICAL_ROUTES: &[Route] = &[
         valid: valid_update,
         typed: SPEC_POINTERS,
         invalid: invalid_update,
+        names_missing: names_nothing,
     },
     Route {
         method: "PATCH",
@@ -86,6 +118,7 @@ const CANONICAL_ROUTES: &[Route] = &[
         valid: || json!({"status": "inactive"}),
         typed: &["", "/status"],
         invalid: invalid_status,
+        names_missing: names_nothing,
     },
     Route {
         method: "PATCH",
@@ -95,6 +128,7 @@ const CANONICAL_ROUTES: &[Route] = &[
         valid: valid_connection,
         typed: &["", "/toolkitSlug", "/connectionId"],
         invalid: invalid_connection,
+        names_missing: names_nothing,
     },
     Route {
         method: "POST",
@@ -104,6 +138,7 @@ const CANONICAL_ROUTES: &[Route] = &[
         valid: valid_run,
         typed: RUN_POINTERS,
         invalid: invalid_run,
+        names_missing: names_nothing,
     },
     Route {
         method: "POST",
@@ -113,6 +148,7 @@ const CANONICAL_ROUTES: &[Route] = &[
         valid: || json!({"payload": {"approved": true}}),
         typed: &[""],
         invalid: invalid_resume,
+        names_missing: names_nothing,
     },
     Route {
         method: "POST",
@@ -122,6 +158,7 @@ const CANONICAL_ROUTES: &[Route] = &[
         valid: || json!({"reason": "not needed"}),
         typed: &["", "/reason"],
         invalid: invalid_cancel,
+        names_missing: names_nothing,
     },
     Route {
         method: "POST",
@@ -131,6 +168,82 @@ const CANONICAL_ROUTES: &[Route] = &[
         valid: || json!({"name": "ci", "scopes": ["runs:read", "workflows:execute"]}),
         typed: &["", "/name", "/scopes", "/scopes/0"],
         invalid: invalid_key,
+        names_missing: names_nothing,
+    },
+    Route {
+        method: "PUT",
+        path: "/api/v1/triggers/{id}",
+        resource: Resource::Slug,
+        fields: UPSERT_FIELDS,
+        valid: valid_upsert,
+        typed: UPSERT_POINTERS,
+        invalid: invalid_upsert,
+        names_missing: names_other_workflow,
+    },
+    Route {
+        method: "PATCH",
+        path: "/api/v1/triggers/{id}/status",
+        resource: Resource::Trigger,
+        fields: &["status"],
+        valid: || json!({"status": "disabled"}),
+        typed: &["", "/status"],
+        invalid: invalid_trigger_status,
+        names_missing: names_nothing,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/triggers/{id}/fire",
+        resource: Resource::Trigger,
+        fields: RUN_FIELDS,
+        valid: valid_run,
+        typed: RUN_POINTERS,
+        invalid: invalid_run,
+        names_missing: names_nothing,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/webhooks/{webhookId}",
+        resource: Resource::Webhook,
+        fields: WEBHOOK_FIELDS,
+        valid: || json!({"ref": "refs/heads/main", "id": "evt_1"}),
+        typed: &["", "/ref"],
+        invalid: unsigned_delivery,
+        names_missing: names_nothing,
+    },
+];
+
+/// Seed 000's (Flowra) trigger-instance routes and seed 003's (Phinite) run route
+/// (`api::routes::triggers`).
+const TRIGGER_COMPAT_ROUTES: &[Route] = &[
+    Route {
+        method: "POST",
+        path: "/api/v1/trigger_instances/{slug}/upsert",
+        resource: Resource::Slug,
+        fields: UPSERT_FIELDS,
+        valid: valid_upsert,
+        typed: UPSERT_POINTERS,
+        invalid: invalid_upsert,
+        names_missing: names_other_workflow,
+    },
+    Route {
+        method: "PATCH",
+        path: "/api/v1/trigger_instances/manage/{id}/status",
+        resource: Resource::Trigger,
+        fields: &["status"],
+        valid: || json!({"status": "enabled"}),
+        typed: &["", "/status"],
+        invalid: invalid_trigger_status,
+        names_missing: names_nothing,
+    },
+    Route {
+        method: "POST",
+        path: "/trigger/{flow_id}",
+        resource: Resource::Workflow,
+        fields: RUN_FIELDS,
+        valid: valid_run,
+        typed: RUN_POINTERS,
+        invalid: invalid_flowra_execute,
+        names_missing: names_nothing,
     },
 ];
 
@@ -144,6 +257,7 @@ const FLOWRA_ROUTES: &[Route] = &[
         valid: order_workflow,
         typed: SPEC_POINTERS,
         invalid: invalid_create,
+        names_missing: names_nothing,
     },
     Route {
         method: "PATCH",
@@ -153,6 +267,7 @@ const FLOWRA_ROUTES: &[Route] = &[
         valid: valid_update,
         typed: SPEC_POINTERS,
         invalid: invalid_update,
+        names_missing: names_nothing,
     },
     Route {
         method: "PATCH",
@@ -162,6 +277,7 @@ const FLOWRA_ROUTES: &[Route] = &[
         valid: || json!({"activeStatus": "inactive", "isActive": false}),
         typed: &["", "/activeStatus", "/isActive", "/status", "/active"],
         invalid: invalid_active_status,
+        names_missing: names_nothing,
     },
     Route {
         method: "PATCH",
@@ -171,6 +287,7 @@ const FLOWRA_ROUTES: &[Route] = &[
         valid: valid_connection,
         typed: &["", "/toolkitSlug", "/connectionId"],
         invalid: invalid_connection,
+        names_missing: names_nothing,
     },
     Route {
         method: "POST",
@@ -180,6 +297,7 @@ const FLOWRA_ROUTES: &[Route] = &[
         valid: valid_run,
         typed: RUN_POINTERS,
         invalid: invalid_flowra_execute,
+        names_missing: names_nothing,
     },
     Route {
         method: "POST",
@@ -189,6 +307,7 @@ const FLOWRA_ROUTES: &[Route] = &[
         valid: || json!({"message": "approved"}),
         typed: &["", "/payload"],
         invalid: invalid_flowra_resume,
+        names_missing: names_nothing,
     },
 ];
 
@@ -230,6 +349,32 @@ const RUN_POINTERS: &[&str] = &[
     "/idempotencyKey",
 ];
 const WORKFLOW_STATUSES: [&str; 3] = ["draft", "active", "inactive"];
+const UPSERT_FIELDS: &[&str] = &[
+    "type",
+    "workflowId",
+    "config",
+    "connectionId",
+    "status",
+    "webhookData",
+    "providerId",
+    "triggerName",
+];
+const UPSERT_POINTERS: &[&str] = &[
+    "",
+    "/type",
+    "/workflowId",
+    "/config",
+    "/config/url",
+    "/config/interval",
+    "/status",
+    "/connectionId",
+    "/providerId",
+    "/triggerName",
+];
+/// Top-level fields of common webhook payloads (the body is never deserialized).
+const WEBHOOK_FIELDS: &[&str] = &["id", "type", "event_id", "ref", "data"];
+const TRIGGER_KINDS: [&str; 4] = ["schedule", "webhook", "polling", "manual"];
+const SIGNATURE_SCHEMES: [&str; 5] = ["standard", "stripe", "github", "slack", "hmac-sha256"];
 const SCOPES: [&str; 9] = [
     "workflows:read",
     "workflows:write",
@@ -270,6 +415,19 @@ const ALL_FIELDS: &[&str] = &[
     "message",
     "customerId",
     "items",
+    "workflowId",
+    "webhookData",
+    "providerId",
+    "triggerName",
+    "url",
+    "cron",
+    "interval",
+    "timezone",
+    "overlap",
+    "signature",
+    "scheme",
+    "secret",
+    "ref",
 ];
 /// Strings that mean something to some route, so generated values sometimes hit them.
 const WORDS: &[&str] = &[
@@ -289,6 +447,16 @@ const WORDS: &[&str] = &[
     "slack",
     "conn_1",
     "{{input.x}}",
+    "enabled",
+    "disabled",
+    "Enabled",
+    "manual",
+    "webhook",
+    "schedule",
+    "polling",
+    "github",
+    "15m",
+    FIXTURE_WORKFLOW,
 ];
 
 fn valid_update() -> Value {
@@ -476,17 +644,163 @@ fn invalid_flowra_resume(_body: &Value) -> bool {
     false
 }
 
-/// The oracle over the bytes as the API reads them: within the limit, blank means `{}`.
-fn certainly_invalid(route: &Route, body: &[u8]) -> bool {
-    if body.len() > BODY_BYTES_MAX {
+fn names_nothing(_body: &Value) -> bool {
+    false
+}
+
+/// An upsert's `workflowId` must name a workflow that exists: only the fixture's does.
+fn names_other_workflow(body: &Value) -> bool {
+    body.get("workflowId") != Some(&json!(FIXTURE_WORKFLOW))
+}
+
+fn valid_upsert() -> Value {
+    json!({
+        "type": "polling",
+        "workflowId": FIXTURE_WORKFLOW,
+        "config": {"url": "https://example.com/feed.json", "interval": "15m"},
+        "status": "enabled",
+        "connectionId": "conn_1",
+        "providerId": "rss",
+        "triggerName": "on_item",
+        "webhookData": {"note": "kept as is"},
+    })
+}
+
+/// A trigger status: `enabled` / `active` / `disabled` / `inactive` in any case, or a bool.
+fn trigger_status(value: &Value) -> bool {
+    match value {
+        Value::Bool(_) => true,
+        Value::String(text) => ["enabled", "active", "disabled", "inactive"]
+            .iter()
+            .any(|word| text.eq_ignore_ascii_case(word)),
+        _ => false,
+    }
+}
+
+fn invalid_trigger_status(body: &Value) -> bool {
+    body.as_object()
+        .is_none_or(|body| !body.get("status").is_some_and(trigger_status))
+}
+
+/// A config the type's schema (`GET /api/v1/trigger-types`) certainly refuses; absent or
+/// null is `{}`. Only the schema's plain rules: cron syntax, time zones and signature
+/// secrets are left to the handler.
+fn trigger_config_broken(kind: &str, config: Option<&Value>) -> bool {
+    let empty = Map::new();
+    let config = match config {
+        None | Some(Value::Null) => &empty,
+        Some(Value::Object(config)) => config,
+        Some(_) => return true,
+    };
+    let not_string = |field: &str| config.get(field).is_some_and(|v| !v.is_string());
+    match kind {
+        "polling" => {
+            !matches!(config.get("url"), Some(Value::String(url)) if !url.is_empty())
+                || ["interval", "itemsPointer", "idField", "timestampField"]
+                    .iter()
+                    .any(|field| not_string(field))
+        }
+        "schedule" => {
+            // oneOf: exactly one of cron and interval.
+            config.contains_key("cron") == config.contains_key("interval")
+                || ["cron", "interval", "timezone", "jitter"]
+                    .iter()
+                    .any(|field| not_string(field))
+                || config.get("overlap").is_some_and(|overlap| {
+                    !overlap
+                        .as_str()
+                        .is_some_and(|o| ["skip", "buffer_one", "allow_all"].contains(&o))
+                })
+        }
+        "webhook" => config.get("signature").is_some_and(|signature| {
+            !signature.is_object()
+                || !signature["scheme"]
+                    .as_str()
+                    .is_some_and(|scheme| SIGNATURE_SCHEMES.contains(&scheme))
+                || signature["secret"].as_str().is_none_or(str::is_empty)
+        }),
+        _ => false,
+    }
+}
+
+/// An upsert: a known `type`, the fixture's workflow, text or null for the optional names,
+/// a trigger status or null, a config its type's schema accepts.
+fn invalid_upsert(body: &Value) -> bool {
+    let Some(fields) = body.as_object() else {
         return true;
+    };
+    let Some(kind) = fields
+        .get("type")
+        .and_then(Value::as_str)
+        .filter(|kind| TRIGGER_KINDS.contains(kind))
+    else {
+        return true;
+    };
+    names_other_workflow(body)
+        || ["connectionId", "providerId", "triggerName"]
+            .iter()
+            .any(|field| !string_or_null(fields.get(*field)))
+        || fields
+            .get("status")
+            .is_some_and(|status| !status.is_null() && !trigger_status(status))
+        || trigger_config_broken(kind, fields.get("config"))
+}
+
+/// The fixture's webhook trigger has a signature secret and no generated delivery carries
+/// a signature header: it refuses every one, whatever the body.
+fn unsigned_delivery(_body: &Value) -> bool {
+    true
+}
+
+/// Whether an upsert must refuse this (percent-encoded) path segment as a slug: slugs are
+/// 1 to 100 bytes of letters, digits, `-`, `_` and `.`; bytes that are not UTF-8 are refused
+/// before the handler.
+fn refused_slug(segment: &str) -> bool {
+    let bytes = segment.as_bytes();
+    let mut decoded = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            None => {
+                decoded.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&decoded).is_err()
+        || decoded.is_empty()
+        || decoded.len() > 100
+        || !decoded
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(b))
+}
+
+/// The body as the API reads it, if it is one: within the limit, JSON, blank meaning `{}`.
+fn certainly_parsed(body: &[u8]) -> Option<Value> {
+    if body.len() > BODY_BYTES_MAX {
+        return None;
     }
     let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
         body
     };
-    serde_json::from_slice::<Value>(text).map_or(true, |value| (route.invalid)(&value))
+    serde_json::from_slice::<Value>(text).ok()
+}
+
+/// The oracle over the bytes as the API reads them: within the limit, blank means `{}`.
+fn certainly_invalid(route: &Route, body: &[u8]) -> bool {
+    certainly_parsed(body).is_none_or(|value| (route.invalid)(&value))
 }
 
 // ---- generators -----------------------------------------------------------------------------
@@ -782,8 +1096,10 @@ fn body(route: &'static Route) -> impl Strategy<Value = Generated> {
 /// Where a request goes.
 #[derive(Clone, Debug)]
 enum Target {
-    /// The active order workflow, or the paused run.
+    /// The active order workflow, the paused run, the manual trigger (by id, or by slug for
+    /// upserts), or the signed webhook trigger.
     Existing,
+    /// An id that names nothing; for upserts, a segment that is not a slug.
     Missing,
     /// A percent-encoded path segment of any bytes.
     Garbage(String),
@@ -857,8 +1173,9 @@ impl std::fmt::Debug for Case {
     }
 }
 
-/// Requests the route must refuse: a body it could accept goes to an id that names nothing,
-/// or, on routes without an id, is not generated.
+/// Requests the route must refuse: a body it could accept goes to an id that names nothing
+/// (for upserts, never to a segment that could be a free slug), or, on routes without an id,
+/// is not generated.
 fn case(route: &'static Route) -> impl Strategy<Value = Case> {
     (body(route), target(), content_type()).prop_filter_map(
         "a body the route may accept, and no id to send it to",
@@ -867,6 +1184,11 @@ fn case(route: &'static Route) -> impl Strategy<Value = Case> {
                 _ if certainly_invalid(route, &body) => target,
                 _ if route.resource == Resource::Nothing => return None,
                 Target::Existing => Target::Missing,
+                Target::Garbage(segment)
+                    if route.resource == Resource::Slug && !refused_slug(&segment) =>
+                {
+                    Target::Missing
+                }
                 other => other,
             };
             Some(Case {
@@ -882,11 +1204,25 @@ fn case(route: &'static Route) -> impl Strategy<Value = Case> {
 // ---- the property -----------------------------------------------------------------------------
 
 /// The router under test with an active workflow (input schema requiring `customerId` and
-/// `items`) and a run paused at a wait step.
+/// `items`), a run paused at a wait step, an enabled manual trigger of the workflow, and an
+/// enabled webhook trigger with a signature secret (of a workflow taking any input, so a
+/// delivery let through would start a run).
 struct Fixture {
     api: TestApi,
     workflow_id: String,
     run_id: String,
+    trigger_id: String,
+    webhook_id: String,
+    webhook_trigger_id: String,
+}
+
+/// Upserts the trigger `slug`; returns its data.
+async fn trigger(api: &TestApi, slug: &str, body: Value) -> Value {
+    let created = api
+        .call(Method::PUT, &format!("/api/v1/triggers/{slug}"), body)
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    created.body["data"].clone()
 }
 
 async fn fixture() -> Fixture {
@@ -897,6 +1233,26 @@ async fn fixture() -> Fixture {
     })
     .await;
     let workflow_id = api.active_workflow(order_workflow()).await;
+    assert_eq!(workflow_id.len(), FIXTURE_WORKFLOW.len(), "{workflow_id}");
+    let manual = trigger(
+        &api,
+        TRIGGER_SLUG,
+        json!({"type": "manual", "workflowId": workflow_id}),
+    )
+    .await;
+    let echo = api
+        .active_workflow(
+            json!({"name": "echo", "steps": [{"id": "seen", "type": "transform",
+            "config": {"mapping": {"body": "{{input.body}}"}}}]}),
+        )
+        .await;
+    let hook = trigger(
+        &api,
+        "robust-hook",
+        json!({"type": "webhook", "workflowId": echo,
+               "config": {"signature": {"scheme": "github", "secret": WEBHOOK_SECRET}}}),
+    )
+    .await;
     let approval = api
         .active_workflow(json!({"name": "approval", "steps": [{"id": "approve", "type": "wait"}]}))
         .await;
@@ -915,6 +1271,9 @@ async fn fixture() -> Fixture {
                 api,
                 workflow_id,
                 run_id,
+                trigger_id: manual["id"].as_str().expect("trigger id").to_owned(),
+                webhook_id: hook["webhookId"].as_str().expect("webhookId").to_owned(),
+                webhook_trigger_id: hook["id"].as_str().expect("trigger id").to_owned(),
             };
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -926,9 +1285,72 @@ async fn fixture() -> Fixture {
 fn codes_for(status: StatusCode) -> &'static [&'static str] {
     match status {
         StatusCode::BAD_REQUEST => &["VALIDATION_ERROR", "INVALID_STATUS"],
+        StatusCode::UNAUTHORIZED => &["UNAUTHORIZED"],
         StatusCode::NOT_FOUND => &["NOT_FOUND"],
         StatusCode::PAYLOAD_TOO_LARGE => &["PAYLOAD_TOO_LARGE"],
         _ => &[],
+    }
+}
+
+/// `path` with its `{...}` parameter replaced by `id`.
+fn fill(path: &str, id: &str) -> String {
+    match (path.find('{'), path.find('}')) {
+        (Some(open), Some(close)) => format!("{}{id}{}", &path[..open], &path[close + 1..]),
+        _ => path.to_owned(),
+    }
+}
+
+/// `body` with every [`FIXTURE_WORKFLOW`] replaced by the workflow's real id (same length).
+fn with_workflow(body: &[u8], workflow_id: &str) -> Vec<u8> {
+    let from = FIXTURE_WORKFLOW.as_bytes();
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        if body[i..].starts_with(from) {
+            out.extend_from_slice(workflow_id.as_bytes());
+            i += from.len();
+        } else {
+            out.push(body[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// What the journal gained while the request was answered, if it is no more than one
+/// TriggerRejected event in the webhook trigger's stream (a refused delivery's record);
+/// otherwise a description of what was written.
+async fn rejection_only(fixture: &Fixture, before: journal::Position) -> Result<usize, String> {
+    let appended = fixture
+        .api
+        .store
+        .read_all(journal::Position(before.0 + 1), 100)
+        .await
+        .map_err(|e| format!("read_all: {e}"))?;
+    let rejected = TriggerEvent::TriggerRejected {
+        reason: String::new(),
+    }
+    .tag();
+    let stream = format!("trigger-{}", fixture.webhook_trigger_id);
+    let runs: Vec<&str> = appended
+        .iter()
+        .map(|e| e.stream.as_str())
+        .filter(|s| s.starts_with("run-"))
+        .collect();
+    let only_rejection = appended.len() <= 1
+        && appended
+            .iter()
+            .all(|e| e.stream.as_str() == stream && e.event_type == rejected);
+    if runs.is_empty() && only_rejection {
+        Ok(appended.len())
+    } else {
+        Err(format!(
+            "runs started: {runs:?}; written: {:?}",
+            appended
+                .iter()
+                .map(|e| format!("{} {:?}", e.stream.as_str(), e.event_type))
+                .collect::<Vec<_>>()
+        ))
     }
 }
 
@@ -938,11 +1360,18 @@ async fn check(fixture: &Fixture, route: &Route, case: &Case) -> Result<StatusCo
         (_, Resource::Nothing) => String::new(),
         (Target::Existing, Resource::Workflow) => fixture.workflow_id.clone(),
         (Target::Existing, Resource::Run) => fixture.run_id.clone(),
+        (Target::Existing, Resource::Trigger) => fixture.trigger_id.clone(),
+        (Target::Existing, Resource::Slug) => TRIGGER_SLUG.to_owned(),
+        (Target::Existing, Resource::Webhook) => fixture.webhook_id.clone(),
         (Target::Missing, Resource::Workflow) => MISSING_WORKFLOW.to_owned(),
         (Target::Missing, Resource::Run) => MISSING_RUN.to_owned(),
+        (Target::Missing, Resource::Trigger) => MISSING_TRIGGER.to_owned(),
+        (Target::Missing, Resource::Slug) => NOT_A_SLUG.to_owned(),
+        (Target::Missing, Resource::Webhook) => MISSING_WEBHOOK.to_owned(),
         (Target::Garbage(id), _) => id.clone(),
     };
-    let uri = route.path.replace("{id}", &id);
+    let uri = fill(route.path, &id);
+    let body = with_workflow(&case.body, &fixture.workflow_id);
     let mut request = Request::builder()
         .method(route.method)
         .uri(&uri)
@@ -951,7 +1380,7 @@ async fn check(fixture: &Fixture, route: &Route, case: &Case) -> Result<StatusCo
         request = request.header(header::CONTENT_TYPE, content_type);
     }
     let request = request
-        .body(Body::from(case.body.clone()))
+        .body(Body::from(body))
         .map_err(|e| TestCaseError::fail(format!("request {uri}: {e}")))?;
     let before = fixture.api.journal_position();
     let response = fixture
@@ -976,9 +1405,25 @@ async fn check(fixture: &Fixture, route: &Route, case: &Case) -> Result<StatusCo
     let after = fixture.api.journal_position();
     let text = String::from_utf8_lossy(&bytes);
 
-    let mut allowed = vec![StatusCode::BAD_REQUEST, StatusCode::PAYLOAD_TOO_LARGE];
-    if !matches!(case.target, Target::Existing) && route.resource != Resource::Nothing {
-        allowed.push(StatusCode::NOT_FOUND);
+    let existing = matches!(case.target, Target::Existing);
+    let mut allowed = vec![StatusCode::PAYLOAD_TOO_LARGE];
+    if route.resource == Resource::Webhook {
+        // The body is never parsed: the signed trigger refuses it, an unknown id is 404, a
+        // segment that is not UTF-8 is refused before the handler.
+        match case.target {
+            Target::Existing => allowed.push(StatusCode::UNAUTHORIZED),
+            Target::Missing => allowed.push(StatusCode::NOT_FOUND),
+            Target::Garbage(_) => allowed.extend([StatusCode::NOT_FOUND, StatusCode::BAD_REQUEST]),
+        }
+    } else {
+        allowed.push(StatusCode::BAD_REQUEST);
+        let target_missing =
+            !existing && !matches!(route.resource, Resource::Nothing | Resource::Slug);
+        let body_names_missing =
+            certainly_parsed(&case.body).is_some_and(|value| (route.names_missing)(&value));
+        if target_missing || body_names_missing {
+            allowed.push(StatusCode::NOT_FOUND);
+        }
     }
     prop_assert!(
         allowed.contains(&status),
@@ -1027,14 +1472,25 @@ async fn check(fixture: &Fixture, route: &Route, case: &Case) -> Result<StatusCo
             "detail {detail} is not {{path: [string], message: string}}: {reply}"
         );
     }
-    prop_assert_eq!(
-        before,
-        after,
-        "the journal moved on {} {}: {}",
-        route.method,
-        uri,
-        reply
-    );
+    if route.resource == Resource::Webhook && existing && status == StatusCode::UNAUTHORIZED {
+        // By design a refused delivery is recorded (TriggerRejected in the trigger's stream):
+        // the journal moves by exactly that event, and no run stream appears.
+        let written = rejection_only(fixture, before).await;
+        prop_assert!(
+            written == Ok(1),
+            "{} {uri}: a refused delivery must write one TriggerRejected and start no run: {written:?}",
+            route.method
+        );
+    } else {
+        prop_assert_eq!(
+            before,
+            after,
+            "the journal moved on {} {}: {}",
+            route.method,
+            uri,
+            reply
+        );
+    }
     Ok(status)
 }
 
@@ -1100,8 +1556,17 @@ fn every_canonical_write_route_is_covered() {
 /// The oracles are not vacuous: each refuses some bodies and accepts its valid one.
 #[test]
 fn the_oracles_accept_the_valid_bodies() {
-    for route in CANONICAL_ROUTES.iter().chain(FLOWRA_ROUTES) {
+    for route in CANONICAL_ROUTES
+        .iter()
+        .chain(FLOWRA_ROUTES)
+        .chain(TRIGGER_COMPAT_ROUTES)
+    {
         let valid = (route.valid)().to_string();
+        if route.resource == Resource::Webhook {
+            // Valid only when signed, and nothing generated is: every delivery is refused.
+            assert!(certainly_invalid(route, valid.as_bytes()), "{}", route.path);
+            continue;
+        }
         assert!(
             !certainly_invalid(route, valid.as_bytes()),
             "{} {}: {valid}",
@@ -1118,6 +1583,42 @@ fn the_oracles_accept_the_valid_bodies() {
     assert!(invalid_active_status(
         &json!({"activeStatus": "active", "isActive": false})
     ));
+    let upsert = |kind: &str, config: Value| json!({"type": kind, "workflowId": FIXTURE_WORKFLOW, "config": config});
+    assert!(!invalid_upsert(&upsert("manual", Value::Null)));
+    assert!(!invalid_upsert(&upsert(
+        "schedule",
+        json!({"cron": "0 9 * * *"})
+    )));
+    assert!(invalid_upsert(&upsert("schedule", json!({}))));
+    assert!(invalid_upsert(&upsert("polling", json!({"url": ""}))));
+    assert!(invalid_upsert(&upsert(
+        "webhook",
+        json!({"signature": null})
+    )));
+    assert!(!invalid_upsert(&upsert(
+        "webhook",
+        json!({"signature": {"scheme": "github", "secret": "s"}})
+    )));
+    assert!(invalid_upsert(&upsert("cron", json!({}))));
+    assert!(invalid_upsert(
+        &json!({"type": "manual", "workflowId": MISSING_WORKFLOW})
+    ));
+    assert!(!invalid_trigger_status(&json!({"status": "INACTIVE"})));
+    assert!(invalid_trigger_status(&json!({"status": "true"})));
+    assert!(refused_slug(NOT_A_SLUG));
+    assert!(refused_slug("%C3"));
+    assert!(refused_slug(&"a".repeat(101)));
+    assert!(!refused_slug(TRIGGER_SLUG));
+    assert!(!refused_slug(".."));
+    assert!(!refused_slug("%41b"));
+    assert_eq!(
+        fill("/api/v1/webhooks/{webhookId}", "abc"),
+        "/api/v1/webhooks/abc"
+    );
+    assert_eq!(
+        with_workflow(FIXTURE_WORKFLOW.as_bytes(), MISSING_WORKFLOW),
+        MISSING_WORKFLOW.as_bytes()
+    );
 }
 
 #[test]
@@ -1162,6 +1663,49 @@ fn cancel_run() {
 #[test]
 fn create_key() {
     check_route(CANONICAL_ROUTES, "POST", "/api/v1/keys");
+}
+
+#[test]
+fn upsert_trigger() {
+    check_route(CANONICAL_ROUTES, "PUT", "/api/v1/triggers/{id}");
+}
+
+#[test]
+fn set_trigger_status() {
+    check_route(CANONICAL_ROUTES, "PATCH", "/api/v1/triggers/{id}/status");
+}
+
+#[test]
+fn fire_trigger() {
+    check_route(CANONICAL_ROUTES, "POST", "/api/v1/triggers/{id}/fire");
+}
+
+#[test]
+fn webhook_delivery() {
+    check_route(CANONICAL_ROUTES, "POST", "/api/v1/webhooks/{webhookId}");
+}
+
+#[test]
+fn flowra_trigger_upsert() {
+    check_route(
+        TRIGGER_COMPAT_ROUTES,
+        "POST",
+        "/api/v1/trigger_instances/{slug}/upsert",
+    );
+}
+
+#[test]
+fn flowra_trigger_status() {
+    check_route(
+        TRIGGER_COMPAT_ROUTES,
+        "PATCH",
+        "/api/v1/trigger_instances/manage/{id}/status",
+    );
+}
+
+#[test]
+fn phinite_trigger() {
+    check_route(TRIGGER_COMPAT_ROUTES, "POST", "/trigger/{flow_id}");
 }
 
 #[test]

@@ -245,3 +245,54 @@ async fn phinite_runs_a_flow_with_a_bearer_key() {
     assert_eq!(reply.body["data"]["status"], "completed");
     assert_eq!(reply.body["data"]["input"]["customerId"], "cus_xxx");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_fire_key_is_a_deduplication_and_a_trigger_can_become_a_webhook() {
+    let api = TestApi::new().await;
+    let workflow = api.active_workflow(order_workflow()).await;
+    let created = api
+        .call(
+            Method::PUT,
+            "/api/v1/triggers/by-hand",
+            json!({"type": "manual", "workflowId": workflow}),
+        )
+        .await;
+    let id = created.body["data"]["id"].as_str().expect("id").to_owned();
+    assert_eq!(created.body["data"]["webhookId"], Value::Null);
+    let body = json!({"input": order_input(), "idempotencyKey": "fire-once"});
+    let first = api
+        .post(&format!("/api/v1/triggers/{id}/fire"), body.clone())
+        .await;
+    let second = api.post(&format!("/api/v1/triggers/{id}/fire"), body).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.body);
+    assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+    assert_eq!(first.body["data"]["runId"], second.body["data"]["runId"]);
+    let detail = api.get(&format!("/api/v1/triggers/{id}")).await;
+    assert_eq!(
+        detail.body["data"]["fired"], 1,
+        "one firing, one deduplication"
+    );
+
+    // Deliveries carry {body, headers}: a workflow without an input schema takes them.
+    let open = api
+        .active_workflow(
+            json!({"name": "any", "steps": [{"id": "t", "type": "transform",
+            "config": {"mapping": {"x": "1"}}}]}),
+        )
+        .await;
+    let webhook = api
+        .call(
+            Method::PUT,
+            "/api/v1/triggers/by-hand",
+            json!({"type": "webhook", "workflowId": open}),
+        )
+        .await;
+    assert_eq!(webhook.body["data"]["id"], json!(id));
+    let webhook_id = webhook.body["data"]["webhookId"]
+        .as_str()
+        .expect("webhookId");
+    let delivery = axum::http::Request::post(format!("/api/v1/webhooks/{webhook_id}"))
+        .body(axum::body::Body::from(order_input().to_string()))
+        .expect("request");
+    assert_eq!(api.raw(delivery).await.status, StatusCode::ACCEPTED);
+}

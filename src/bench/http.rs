@@ -114,6 +114,7 @@ async fn measure(args: &HttpBenchArgs) -> anyhow::Result<(f64, Vec<u64>)> {
             ..ApiConfig::default()
         },
         read_models,
+        api::connections::SecretKey::generate(),
     );
     let (_, key) = state.keys.create("bench", &[Scope::Admin]).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -324,12 +324,19 @@ impl Triggers {
             match (claimed, existing) {
                 // The slug's trigger exists: update it.
                 (Some(id), Some(record)) if !record.deleted => {
+                    // A trigger that becomes a webhook gets its URL now; one that stops being
+                    // a webhook keeps it on record, and the receiver refuses it by type.
+                    let webhook_id = match &record.webhook_id {
+                        Some(existing) => Some(existing.clone()),
+                        None if spec.kind == "webhook" => Some(self.claim_webhook_id(&id).await?),
+                        None => None,
+                    };
                     let event = TriggerEvent::TriggerUpserted {
                         trigger_id: id.clone(),
                         slug: slug.to_owned(),
                         spec_json: to_json(&spec),
                         enabled: enabled.unwrap_or(record.enabled),
-                        webhook_id: record.webhook_id.clone(),
+                        webhook_id,
                         by,
                     };
                     self.append(&id, ExpectedVersion::Exact(record.stream_version), &event)
@@ -400,21 +407,11 @@ impl Triggers {
         enabled: bool,
         by: Option<String>,
     ) -> Result<TriggerRecord, TriggerError> {
-        let webhook_id = (spec.kind == "webhook").then(new_webhook_id);
-        if let Some(webhook_id) = &webhook_id {
-            // The URL's id names the trigger before the trigger exists, so a crash in between
-            // leaves a URL that answers 404, never a trigger without its URL.
-            let claim = SlugClaim {
-                trigger_id: id.to_owned(),
-            };
-            self.store
-                .append(
-                    &webhook_stream(webhook_id)?,
-                    ExpectedVersion::NoStream,
-                    vec![NewEvent::new(WEBHOOK_CLAIMED, encode(&claim)?)],
-                )
-                .await?;
-        }
+        let webhook_id = if spec.kind == "webhook" {
+            Some(self.claim_webhook_id(id).await?)
+        } else {
+            None
+        };
         let event = TriggerEvent::TriggerUpserted {
             trigger_id: id.to_owned(),
             slug: slug.to_owned(),
@@ -425,6 +422,23 @@ impl Triggers {
         };
         self.append(id, ExpectedVersion::NoStream, &event).await?;
         self.get(id).await
+    }
+
+    /// A new webhook URL id, claimed for `trigger_id` before the trigger names it, so a
+    /// crash in between leaves a URL that answers 404, never a trigger without its URL.
+    async fn claim_webhook_id(&self, trigger_id: &str) -> Result<String, TriggerError> {
+        let webhook_id = new_webhook_id();
+        let claim = SlugClaim {
+            trigger_id: trigger_id.to_owned(),
+        };
+        self.store
+            .append(
+                &webhook_stream(&webhook_id)?,
+                ExpectedVersion::NoStream,
+                vec![NewEvent::new(WEBHOOK_CLAIMED, encode(&claim)?)],
+            )
+            .await?;
+        Ok(webhook_id)
     }
 
     pub async fn set_enabled(
@@ -683,9 +697,13 @@ fn fold(
                 TriggerEvent::TriggerUpserted {
                     spec_json,
                     enabled,
+                    webhook_id,
                     by,
                     ..
                 } => {
+                    if webhook_id.is_some() {
+                        record.webhook_id = webhook_id;
+                    }
                     record.spec = parse(&spec_json)?;
                     record.enabled = enabled;
                     record.updated_by = by;

@@ -13,8 +13,11 @@ use super::schemas::{
     CancelBody, ConnectionBody, CreatedKeyResponse, ErrorEnvelope, Forbidden, HealthResponse,
     Internal, KeyCreate, KeyListResponse, KeyResponse, PayloadTooLarge, RateLimited, ReadyResponse,
     ResumeBody, RunEventsResponse, RunListResponse, RunRequest, RunResponse, RunStartResponse,
-    RunStatus, Unauthorized, WorkflowDefinition, WorkflowDeletedResponse, WorkflowListResponse,
-    WorkflowPatch, WorkflowResponse, WorkflowStatus, WorkflowStatusBody, WorkflowVersionsResponse,
+    RunStatus, SampleListResponse, TriggerDeletedResponse, TriggerFiredResponse,
+    TriggerListResponse, TriggerResponse, TriggerStatusBody, TriggerTypeListResponse,
+    TriggerUpsert, Unauthorized, WebhookAcceptedResponse, WorkflowDefinition,
+    WorkflowDeletedResponse, WorkflowListResponse, WorkflowPatch, WorkflowResponse, WorkflowStatus,
+    WorkflowStatusBody, WorkflowVersionsResponse,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -360,6 +363,253 @@ fn resume_run() {}
     security(("apiKey" = []), ("bearerAuth" = []))
 )]
 fn cancel_run() {}
+
+// ---------------------------------------------------------------------------------------
+// Triggers
+
+/// List triggers
+///
+/// Required scope: `triggers:read`. In creation order, disabled ones included unless
+/// `showDisabled=false`; follow `pagination.nextCursor` for the next page. Comma-separated
+/// lists match any of their values.
+#[utoipa::path(
+    get,
+    path = "/api/v1/triggers",
+    tag = "triggers",
+    params(
+        ("workflowId" = Option<String>, Query, description = "Only triggers of this workflow."),
+        ("type" = Option<String>, Query, description = "Only triggers of this type (`schedule`, `webhook`, `polling`, `manual`); another value matches nothing."),
+        ("connectedAccountIds" = Option<String>, Query, description = "Comma-separated connection ids: only triggers with one of them."),
+        ("triggerNames" = Option<String>, Query, description = "Comma-separated slugs or trigger names: only triggers with one of them."),
+        ("triggerIds" = Option<String>, Query, description = "Comma-separated trigger ids: only these triggers."),
+        ("showDisabled" = Option<bool>, Query, description = "`true`/`1` (the default here) or `false`/`0`."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)."),
+        ("cursor" = Option<String>, Query, description = "`pagination.nextCursor` of the previous page."),
+    ),
+    responses(
+        (status = 200, description = "A page of triggers.", body = TriggerListResponse),
+        (status = 400, description = "VALIDATION_ERROR: `limit`, `showDisabled` or `cursor` is malformed; `details` names it.", body = ErrorEnvelope),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn list_triggers() {}
+
+/// Create or update a trigger by slug
+///
+/// Required scope: `triggers:write`. Idempotent: the path names the trigger by its slug
+/// (1 to 100 letters, digits, `-`, `_`, `.`); the first upsert of a slug creates the trigger
+/// (201), later ones replace its definition (200, same id). The workflow must exist; the
+/// config is checked against the type's schema, defaults applied. A webhook trigger gets its
+/// `webhookId` when created. `status` absent keeps the current status (`enabled` for a new
+/// trigger). Upserting the slug of a deleted trigger creates a new one.
+#[utoipa::path(
+    put,
+    path = "/api/v1/triggers/{id}",
+    tag = "triggers",
+    params(("id" = String, Path, description = "The trigger's slug (not its `trg_` id).")),
+    request_body = TriggerUpsert,
+    responses(
+        (status = 200, description = "Updated; the trigger.", body = TriggerResponse),
+        (status = 201, description = "Created; the trigger.", body = TriggerResponse),
+        (status = 400, description = "VALIDATION_ERROR: malformed body (`type` or `workflowId` missing, a field of the wrong type), a `status` other than enabled/disabled, an invalid slug, or \"Trigger is invalid\": an unknown `type`, a `config` not matching the type's schema, a bad schedule or signature (every problem in `details`).", body = ErrorEnvelope,
+            example = json!({"success": false, "error": {"code": "VALIDATION_ERROR", "message": "Trigger is invalid",
+                "details": [{"path": ["config", "url"], "message": "Required"}]}})),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Workflow not found\" (`workflowId` names no workflow).", body = ErrorEnvelope),
+        (status = 409, description = "CONFLICT: the trigger was changed by someone else at the same time; try again.", body = ErrorEnvelope),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn upsert_trigger() {}
+
+/// Get a trigger
+///
+/// Required scope: `triggers:read`. A webhook signature's secret shows as `********`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/triggers/{id}",
+    tag = "triggers",
+    params(("id" = String, Path, description = "Trigger id (`trg_...`).")),
+    responses(
+        (status = 200, description = "The trigger.", body = TriggerResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Trigger not found\" (never existed, or deleted).", body = ErrorEnvelope),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn get_trigger() {}
+
+/// Delete a trigger
+///
+/// Required scope: `triggers:write`. For good: it fires nothing more and its webhook URL
+/// answers 404; its runs are untouched.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/triggers/{id}",
+    tag = "triggers",
+    params(("id" = String, Path, description = "Trigger id (`trg_...`).")),
+    responses(
+        (status = 200, description = "Deleted.", body = TriggerDeletedResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Trigger not found\" (never existed, or already deleted).", body = ErrorEnvelope),
+        (status = 409, description = "CONFLICT: the trigger was changed by someone else at the same time; try again.", body = ErrorEnvelope),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn delete_trigger() {}
+
+/// Enable or disable a trigger
+///
+/// Required scope: `triggers:write`. A disabled trigger fires nothing. Setting the status it
+/// already has changes nothing.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/triggers/{id}/status",
+    tag = "triggers",
+    params(("id" = String, Path, description = "Trigger id (`trg_...`).")),
+    request_body = TriggerStatusBody,
+    responses(
+        (status = 200, description = "The trigger with its new status.", body = TriggerResponse),
+        (status = 400, description = "VALIDATION_ERROR: malformed body, or `status` missing or not \"enabled\"/\"disabled\" (nor active/inactive, true/false).", body = ErrorEnvelope,
+            example = json!({"success": false, "error": {"code": "VALIDATION_ERROR", "message": "status: must be \"enabled\" or \"disabled\"",
+                "details": [{"path": ["status"], "message": "must be \"enabled\" or \"disabled\""}]}})),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Trigger not found\".", body = ErrorEnvelope),
+        (status = 409, description = "CONFLICT: the trigger was changed by someone else at the same time; try again.", body = ErrorEnvelope),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn set_trigger_status() {}
+
+/// Fire a trigger now
+///
+/// Required scope: `workflows:execute`, and each call takes one request from the key's
+/// execute rate limit. Runs the trigger's workflow with the body of `POST
+/// /api/v1/workflows/{id}/run` (the trigger's `connectionId` when the body has none) and
+/// records a TriggerFired event (reason `manual`). Answers as that route does, with
+/// `triggerId`: 202 started, 200 for an idempotent repeat; with `?wait=SECONDS`, the run, 200
+/// once it has ended, 202 as it stands at the deadline.
+#[utoipa::path(
+    post,
+    path = "/api/v1/triggers/{id}/fire",
+    tag = "triggers",
+    params(
+        ("id" = String, Path, description = "Trigger id (`trg_...`)."),
+        ("wait" = Option<f64>, Query, minimum = 0, description = "Seconds to wait for the run to end (fractions allowed; capped by the server)."),
+        ("Idempotency-Key" = Option<String>, Header, description = "Used when the body has no `idempotencyKey`."),
+    ),
+    request_body(content = RunRequest, description = "Optional: an empty body is `{}`."),
+    responses(
+        (status = 200, description = "An idempotent repeat (the first run), or with `wait` the run once it has ended; with `triggerId`.", body = TriggerFiredResponse),
+        (status = 202, description = "Started, with `triggerId`; with `wait`, the run as it stands at the deadline.", body = TriggerFiredResponse),
+        (status = 400, description = "INVALID_STATUS: the trigger is disabled, or its workflow is not active. VALIDATION_ERROR: malformed body, `input` not an object or invalid against the workflow's `inputSchema`, a bad `idempotencyKey` or `Idempotency-Key`, or `wait` not a number of seconds.", body = ErrorEnvelope,
+            examples(
+                ("INVALID_STATUS" = (value = json!({"success": false, "error": {"code": "INVALID_STATUS", "message": "trigger trg_0192d5e4a1b27c3d8e9f0a1b2c3d4e5f is disabled; enable it to fire it", "details": []}}))),
+                ("VALIDATION_ERROR" = (value = json!({"success": false, "error": {"code": "VALIDATION_ERROR", "message": "Input validation failed",
+                    "details": [{"path": ["customerId"], "message": "Required"}]}}))),
+            )),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Trigger not found\", or \"Workflow not found\" (the trigger's workflow was deleted).", body = ErrorEnvelope),
+        (status = 413, response = PayloadTooLarge),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn fire_trigger() {}
+
+/// List a trigger's samples
+///
+/// Required scope: `triggers:read`. The last 20 payloads the trigger received (a webhook
+/// delivery's `{body, headers}` input), newest first, in one page.
+#[utoipa::path(
+    get,
+    path = "/api/v1/triggers/{id}/samples",
+    tag = "triggers",
+    params(("id" = String, Path, description = "Trigger id (`trg_...`).")),
+    responses(
+        (status = 200, description = "The samples.", body = SampleListResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Trigger not found\".", body = ErrorEnvelope),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn list_trigger_samples() {}
+
+/// List trigger types
+///
+/// Required scope: `triggers:read`. The catalog: `schedule`, `webhook`, `polling`, `manual`,
+/// each with the JSON Schema of its `config`, in one page.
+#[utoipa::path(
+    get,
+    path = "/api/v1/trigger-types",
+    tag = "triggers",
+    responses(
+        (status = 200, description = "Every trigger type.", body = TriggerTypeListResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn list_trigger_types() {}
+
+/// Deliver to a webhook
+///
+/// No API key: the unguessable URL names the trigger, and when its config has a `signature`
+/// the delivery must carry a valid, fresh signature (`webhook-signature`, `Stripe-Signature`,
+/// `X-Hub-Signature-256`, `X-Slack-Signature` or the configured header, per scheme). An
+/// accepted delivery starts one run with input `{"body": <JSON, or {"raw": text}>,
+/// "headers": {...}}` (credentials and signature headers left out) and is kept as a sample.
+/// A delivery id seen before (`webhook-id`, `X-GitHub-Delivery`, Stripe's event `id`,
+/// Slack's `event_id`, `X-Delivery-Id`, `Idempotency-Key`) answers 200 with the first run.
+/// Every decision is recorded in the trigger's stream: a refused signature as
+/// TriggerRejected, a disabled trigger as TriggerSkipped; neither starts a run.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/{webhookId}",
+    tag = "triggers",
+    params(
+        ("webhookId" = String, Path, description = "The trigger's `webhookId` (64 hex digits)."),
+        ("Idempotency-Key" = Option<String>, Header, description = "A delivery id, for triggers without a signature (also `webhook-id`, `X-GitHub-Delivery`, `X-Delivery-Id`)."),
+    ),
+    request_body(
+        content(
+            (Value = "application/json"),
+            (String = "*/*"),
+        ),
+        description = "Any bytes, with any Content-Type: a JSON body is passed on as JSON, anything else as `{\"raw\": text}`; an empty body is `null`."
+    ),
+    responses(
+        (status = 200, description = "A delivery id seen before: the first delivery's run, `duplicate: true`.", body = WebhookAcceptedResponse),
+        (status = 202, description = "Accepted: a run started, `duplicate: false`.", body = WebhookAcceptedResponse),
+        (status = 400, description = "INVALID_STATUS: the trigger is disabled (\"this webhook's trigger is disabled\"; recorded as TriggerSkipped) or its workflow is not active. VALIDATION_ERROR: the input does not match the workflow's `inputSchema`.", body = ErrorEnvelope,
+            example = json!({"success": false, "error": {"code": "INVALID_STATUS", "message": "this webhook's trigger is disabled", "details": []}})),
+        (status = 401, description = "UNAUTHORIZED: the signature is missing, malformed, wrong or stale (recorded as TriggerRejected; no run).", body = ErrorEnvelope,
+            example = json!({"success": false, "error": {"code": "UNAUTHORIZED", "message": "webhook signature rejected: signature does not match: the body or a signed header was changed, or it was signed with another secret", "details": []}})),
+        (status = 404, description = "NOT_FOUND: \"Webhook not found\" (no such webhook, its trigger deleted or no longer of type `webhook`), or \"Workflow not found\" (the trigger's workflow was deleted).", body = ErrorEnvelope),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = Internal),
+    ),
+    security(())
+)]
+fn receive_webhook() {}
 
 // ---------------------------------------------------------------------------------------
 // Keys

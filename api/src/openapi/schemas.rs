@@ -46,9 +46,10 @@ pub enum ErrorCode {
     /// 400: the request or its body is malformed or fails validation; `details` says where.
     ValidationError,
     /// 400: the resource's state does not allow the request (a workflow that is not active,
-    /// a run that is not paused or has ended).
+    /// a run that is not paused or has ended, a trigger that is disabled).
     InvalidStatus,
-    /// 401: no API key, or an unknown or revoked one.
+    /// 401: no API key, or an unknown or revoked one; on a webhook URL, a delivery whose
+    /// signature is missing, wrong or stale.
     Unauthorized,
     /// 403: the API key lacks the scope the route needs.
     Forbidden,
@@ -466,6 +467,194 @@ pub struct CancelBody {
 }
 
 // ---------------------------------------------------------------------------------------
+// Triggers
+
+/// The kinds of trigger (`GET /api/v1/trigger-types` has each one's config schema).
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TriggerKind {
+    Schedule,
+    Webhook,
+    Polling,
+    Manual,
+}
+
+/// A disabled trigger fires nothing.
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TriggerStatus {
+    Enabled,
+    Disabled,
+}
+
+/// A trigger: when a workflow runs. A webhook signature's secret shows as `********`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "id": "trg_0192d5e4a1b27c3d8e9f0a1b2c3d4e5f",
+    "slug": "github-push",
+    "type": "webhook",
+    "workflowId": "wf_0192d5e4a1b27c3d8e9f0a1b2c3d4e5f",
+    "connectionId": null,
+    "providerId": null,
+    "triggerName": null,
+    "config": {"signature": {"scheme": "github", "secret": "********"}},
+    "status": "enabled",
+    "webhookId": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "webhookUrl": "http://localhost:3000/api/v1/webhooks/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "webhookData": null,
+    "cursorData": null,
+    "fired": 0,
+    "createdBy": "key_0123456789abcdef0123456789abcdef",
+    "updatedBy": "key_0123456789abcdef0123456789abcdef",
+    "createdAt": "2024-01-15T10:00:00.000Z",
+    "updatedAt": "2024-01-15T10:00:00.000Z"
+}))]
+pub struct Trigger {
+    /// `trg_` and a UUIDv7; fixed for the trigger's life.
+    pub id: String,
+    /// The name it is upserted by.
+    pub slug: String,
+    #[serde(rename = "type")]
+    pub kind: TriggerKind,
+    pub workflow_id: String,
+    #[schema(required = true)]
+    pub connection_id: Option<String>,
+    #[schema(required = true)]
+    pub provider_id: Option<String>,
+    #[schema(required = true)]
+    pub trigger_name: Option<String>,
+    /// The config as checked against the type's schema, defaults applied; a signature's
+    /// `secret` is `********`.
+    #[schema(value_type = Object)]
+    pub config: Value,
+    pub status: TriggerStatus,
+    /// A webhook trigger's URL id (64 hex digits), fixed when the trigger is created;
+    /// `null` for other types.
+    #[schema(required = true)]
+    pub webhook_id: Option<String>,
+    /// `http://{Host}/api/v1/webhooks/{webhookId}`, from the request's `Host`; `null` for
+    /// other types.
+    #[schema(required = true)]
+    pub webhook_url: Option<String>,
+    #[schema(required = true, value_type = Value)]
+    pub webhook_data: Option<Value>,
+    /// Where a polling trigger has got to.
+    #[schema(required = true, value_type = Value)]
+    pub cursor_data: Option<Value>,
+    /// Runs this trigger has started.
+    pub fired: u64,
+    /// The id of the API key that created it.
+    #[schema(required = true)]
+    pub created_by: Option<String>,
+    #[schema(required = true)]
+    pub updated_by: Option<String>,
+    /// RFC 3339, UTC, milliseconds.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+/// Creates or updates the trigger named by the path's slug. Unknown fields are ignored.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "type": "schedule",
+    "workflowId": "wf_0192d5e4a1b27c3d8e9f0a1b2c3d4e5f",
+    "config": {"cron": "0 9 * * 1-5", "timezone": "Europe/Paris"}
+}))]
+pub struct TriggerUpsert {
+    #[serde(rename = "type")]
+    pub kind: TriggerKind,
+    /// A workflow that exists (it may be deleted later).
+    pub workflow_id: String,
+    /// Checked against the type's `configSchema` (defaults applied): `schedule` needs `cron`
+    /// or `interval`, `polling` a `url`, `webhook` may have `signature: {scheme, secret}`.
+    /// Absent or `null` is `{}`.
+    #[schema(required = false, nullable, value_type = Object)]
+    pub config: Option<Value>,
+    pub connection_id: Option<String>,
+    /// Absent or `null`: `enabled` for a new trigger, unchanged for an existing one. Also
+    /// accepted: `active` / `inactive` in any case, and `true` / `false`.
+    pub status: Option<TriggerStatus>,
+    #[schema(required = false, value_type = Value)]
+    pub webhook_data: Option<Value>,
+    pub provider_id: Option<String>,
+    pub trigger_name: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[schema(example = json!({"status": "disabled"}))]
+pub struct TriggerStatusBody {
+    /// Also accepted: `active` / `inactive` in any case, and `true` / `false`.
+    pub status: TriggerStatus,
+}
+
+#[derive(ToSchema)]
+pub struct TriggerDeleted {
+    pub id: String,
+    #[schema(example = true)]
+    pub deleted: bool,
+}
+
+/// One kind of trigger, with the JSON Schema its `config` is checked against.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TriggerType {
+    #[serde(rename = "type")]
+    pub kind: TriggerKind,
+    #[schema(example = "Webhook")]
+    pub name: String,
+    pub description: String,
+    #[schema(value_type = Object)]
+    pub config_schema: Value,
+}
+
+/// A payload a trigger received: a webhook delivery's input (`{body, headers}`).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Sample {
+    /// RFC 3339, UTC, milliseconds.
+    #[schema(format = DateTime)]
+    pub received_at: String,
+    #[schema(value_type = Value, example = json!({"body": {"ref": "refs/heads/main"}, "headers": {"x-github-event": "push"}}))]
+    pub payload: Value,
+}
+
+/// What firing a trigger answers: the run's start (or with `?wait` the run) and the trigger.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TriggerFired {
+    #[serde(flatten)]
+    pub run: RunStartData,
+    pub trigger_id: String,
+}
+
+/// A webhook delivery accepted (202), or a repeated delivery id (200, `duplicate: true`,
+/// the first delivery's run).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "runId": "run_0192d5e4a1b27c3d8e9f0a1b2c3d4e5f",
+    "status": "pending",
+    "workflowId": "wf_0192d5e4a1b27c3d8e9f0a1b2c3d4e5f",
+    "workflowVersion": 1,
+    "triggerId": "trg_0192d5e4a1b27c3d8e9f0a1b2c3d4e5f",
+    "duplicate": false
+}))]
+pub struct WebhookAccepted {
+    pub run_id: String,
+    /// Always `pending`, for a repeat too.
+    #[schema(example = "pending")]
+    pub status: String,
+    pub workflow_id: String,
+    pub workflow_version: u64,
+    pub trigger_id: String,
+    pub duplicate: bool,
+}
+
+// ---------------------------------------------------------------------------------------
 // Keys
 
 /// Creates an API key. No other field is accepted.
@@ -581,6 +770,25 @@ envelope!(
     /// The run's journal, in order.
     RunEventsResponse,
     Vec<RunEvent>
+);
+envelope!(TriggerResponse, Trigger);
+envelope!(TriggerDeletedResponse, TriggerDeleted);
+envelope!(TriggerFiredResponse, TriggerFired);
+envelope!(WebhookAcceptedResponse, WebhookAccepted);
+page!(
+    /// A page of triggers, in creation order.
+    TriggerListResponse,
+    Trigger
+);
+page!(
+    /// Every trigger type, in one page.
+    TriggerTypeListResponse,
+    TriggerType
+);
+page!(
+    /// The trigger's last 20 samples, newest first, in one page.
+    SampleListResponse,
+    Sample
 );
 envelope!(KeyResponse, Key);
 envelope!(CreatedKeyResponse, CreatedKey);

@@ -1,6 +1,7 @@
 //! The routes, grouped by the scope they need. Each group is its own router with the scope
 //! check as a route layer; groups sharing a path with different methods merge into one route.
 
+pub mod connections;
 pub mod flowra;
 pub mod keys;
 pub mod lists;
@@ -32,6 +33,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(workflows::router(state))
         .merge(runs::router(state))
         .merge(keys::router(state))
+        .merge(connections::router(state))
         .merge(flowra::router(state))
         .merge(triggers::router(state))
         .merge(webhooks::router(state))

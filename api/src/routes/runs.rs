@@ -80,6 +80,19 @@ pub async fn start_run(
     headers: &HeaderMap,
     wait: Option<Duration>,
 ) -> Result<(StatusCode, Value), ApiError> {
+    start_run_telling(state, workflow_id, body, headers, wait)
+        .await
+        .map(|(status, data, _)| (status, data))
+}
+
+/// As [`start_run`], also saying whether the idempotency key named an earlier run.
+pub async fn start_run_telling(
+    state: &AppState,
+    workflow_id: &str,
+    body: RunBody,
+    headers: &HeaderMap,
+    wait: Option<Duration>,
+) -> Result<(StatusCode, Value, bool), ApiError> {
     if let Some(input) = &body.input {
         if !input.is_object() && !input.is_null() {
             return Err(ApiError::invalid_field(&["input"], "must be a JSON object"));
@@ -113,7 +126,7 @@ pub async fn start_run(
         } else {
             StatusCode::ACCEPTED
         };
-        return Ok((status, reply::run_json(&run)));
+        return Ok((status, reply::run_json(&run), started.existing));
     }
     let (status, run_status) = if started.existing {
         let run = state.runs.get(&started.run_id).await?;
@@ -129,6 +142,7 @@ pub async fn start_run(
             "workflowId": started.workflow_id,
             "workflowVersion": started.workflow_version,
         }),
+        started.existing,
     ))
 }
 

@@ -259,10 +259,18 @@ async fn list_page(
     let filter = filter_of(params, show_disabled_default)?;
     let limit = lists::limit(params)?;
     let cursor = params.get("cursor").filter(|c| !c.is_empty());
+    // A cursor is a trigger id; one that cannot be a stream name is a bad query parameter
+    // (the only NotFound `list` gives), not a missing trigger.
     let (items, next) = state
         .triggers
         .list(&filter, cursor.map(String::as_str), limit)
-        .await?;
+        .await
+        .map_err(|error| match error {
+            triggers::instances::TriggerError::NotFound(_) => {
+                ApiError::invalid_field(&["cursor"], "the cursor is not valid for this listing")
+            }
+            other => other.into(),
+        })?;
     let items: Vec<Value> = items.iter().map(|t| trigger_json(t, headers)).collect();
     Ok(reply::page(items, next, limit))
 }
@@ -312,25 +320,28 @@ async fn fire(
         connection_id: body.connection_id.or(trigger.spec.connection_id.clone()),
         ..body
     };
-    let (status, mut data) =
-        runs::start_run(&state, &trigger.spec.workflow_id, body, &headers, wait).await?;
+    let (status, mut data, existing) =
+        runs::start_run_telling(&state, &trigger.spec.workflow_id, body, &headers, wait).await?;
     let run_id = data["runId"]
         .as_str()
         .or(data["id"].as_str())
         .unwrap_or_default()
         .to_owned();
-    state
-        .triggers
-        .record(
-            &id,
-            &TriggerEvent::TriggerFired {
-                run_id,
-                reason: "manual".to_owned(),
-                scheduled_at_ms: None,
-                idempotency_key,
-            },
-        )
-        .await?;
+    // A repeated idempotency key found the first firing's run: a deduplication, not a firing.
+    let event = if existing {
+        TriggerEvent::TriggerSkipped {
+            reason: format!("deduplicated: the idempotency key already started run {run_id}"),
+            scheduled_at_ms: None,
+        }
+    } else {
+        TriggerEvent::TriggerFired {
+            run_id,
+            reason: "manual".to_owned(),
+            scheduled_at_ms: None,
+            idempotency_key,
+        }
+    };
+    state.triggers.record(&id, &event).await?;
     data["triggerId"] = json!(id);
     Ok(reply::with_status(status, data))
 }

@@ -101,7 +101,8 @@ async fn receive(
         .triggers
         .by_webhook(&webhook_id)
         .await?
-        .filter(|t| !t.deleted)
+        // A trigger upserted to another type keeps its webhook id but receives nothing.
+        .filter(|t| !t.deleted && t.spec.kind == "webhook")
         .ok_or_else(not_found)?;
     if !trigger.enabled {
         state

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use api::connections::SecretKey;
 use api::keys::Scope;
 use api::{router, ApiConfig, AppState};
 use axum::body::Body;
@@ -36,7 +37,13 @@ impl TestApi {
     pub async fn with_config(config: ApiConfig) -> TestApi {
         let store = Arc::new(MemoryStore::new());
         let read_models = readmodels::ReadModels::temporary(store.clone()).expect("read models");
-        let state = AppState::new(store.clone(), Arc::new(SystemClock), config, read_models);
+        let state = AppState::new(
+            store.clone(),
+            Arc::new(SystemClock),
+            config,
+            read_models,
+            SecretKey::generate(),
+        );
         let (_, admin) = state
             .keys
             .create("test admin", &[Scope::Admin])

@@ -1,0 +1,952 @@
+//! Connected accounts ("connections"): credentials for a provider (a bearer token, a user and
+//! password, a header, an OAuth2 access token) that steps will send as a header. Each
+//! connection is a `connection-{id}` stream of [`ConnectionEvent`]s (tags 600 created,
+//! 601 updated, 602 deleted), postcard-encoded.
+//!
+//! The secret part is never stored in plaintext: it is sealed with XChaCha20-Poly1305 under
+//! the data key ([`crypto`]) with `connection:{id}` as associated data, so a sealed secret
+//! copied into another connection's stream does not open. What the API shows is
+//! [`ConnectionInfo`]: everything but the secret, which appears only as `secretSet` and a
+//! hint of its last 4 characters (`****abcd`, and only for secrets of at least 12
+//! characters; those 4 characters are stored in plaintext for that purpose). Only
+//! [`Connections::credentials`] decrypts, for the engine; no route returns its result.
+//!
+//! Nothing here logs a secret, and the `Debug` of every type holding one is redacted.
+
+pub mod crypto;
+
+use std::fmt;
+use std::sync::Arc;
+
+use axum::http::{HeaderName, HeaderValue};
+use base64::Engine as _;
+use journal::{
+    EventStore, EventType, ExpectedVersion, NewEvent, Position, Seq, StoreError, StreamName,
+    Timestamp,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use crypto::{CryptoError, KeySource, Sealed, SecretKey, SecretKeyError};
+
+use crate::error::Detail;
+
+/// Every connection stream's name starts with this, followed by the connection's id.
+pub const STREAM_PREFIX: &str = "connection-";
+/// Generated ids are this followed by a UUIDv7 in simple form.
+pub const ID_PREFIX: &str = "conn_";
+/// Longest id, in bytes (ids are `[A-Za-z0-9_-]`).
+pub const ID_BYTES_MAX: usize = 100;
+/// Longest name, in bytes.
+pub const NAME_BYTES_MAX: usize = 200;
+/// Longest provider, in bytes (providers are `[A-Za-z0-9_.-]`).
+pub const PROVIDER_BYTES_MAX: usize = 100;
+/// Longest secret field, in bytes.
+pub const SECRET_BYTES_MAX: usize = 16 * 1024;
+/// Largest metadata, in bytes of JSON.
+pub const METADATA_BYTES_MAX: usize = 64 * 1024;
+/// Secrets shorter than this (in characters) show no characters in their hint.
+pub const HINT_SECRET_CHARS_MIN: usize = 12;
+/// Characters of a secret its hint shows.
+const HINT_CHARS: usize = 4;
+/// Events read per page from one connection's stream.
+const READ_PAGE: usize = 1_000;
+/// Streams listed per page.
+const LIST_PAGE: usize = 1_000;
+/// Attempts at a change whose stream keeps changing underneath.
+const CHANGE_ATTEMPTS: usize = 3;
+
+/// How a connection's secret is presented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Kind {
+    /// `Authorization: Bearer {token}`.
+    #[serde(rename = "bearer")]
+    Bearer,
+    /// `Authorization: Basic base64({username}:{password})`.
+    #[serde(rename = "basic")]
+    Basic,
+    /// `{headerName}: {headerValue}`.
+    #[serde(rename = "header")]
+    Header,
+    /// An OAuth2 access token, sent as `Authorization: Bearer {token}`.
+    #[serde(rename = "oauth2_token")]
+    OAuth2Token,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [Kind::Bearer, Kind::Basic, Kind::Header, Kind::OAuth2Token];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Bearer => "bearer",
+            Kind::Basic => "basic",
+            Kind::Header => "header",
+            Kind::OAuth2Token => "oauth2_token",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+
+    /// The secret fields this kind needs, as the API names them.
+    fn fields(self) -> &'static [&'static str] {
+        match self {
+            Kind::Bearer | Kind::OAuth2Token => &["token"],
+            Kind::Basic => &["username", "password"],
+            Kind::Header => &["headerName", "headerValue"],
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A connection's secret, decrypted. Its `Debug` shows the kind only.
+///
+/// Postcard-encoded inside the ciphertext: never reorder the variants or their fields.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Credentials {
+    Bearer { token: String },
+    Basic { username: String, password: String },
+    Header { name: String, value: String },
+    OAuth2Token { token: String },
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Credentials {{ kind: {}, .. }}", self.kind())
+    }
+}
+
+impl Credentials {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Credentials::Bearer { .. } => Kind::Bearer,
+            Credentials::Basic { .. } => Kind::Basic,
+            Credentials::Header { .. } => Kind::Header,
+            Credentials::OAuth2Token { .. } => Kind::OAuth2Token,
+        }
+    }
+
+    /// The header that presents these credentials: `Authorization` with `Bearer …` or
+    /// `Basic …`, or the connection's own header. Validation at creation guarantees both
+    /// are valid HTTP; the value is marked sensitive.
+    pub fn header(&self) -> (HeaderName, HeaderValue) {
+        let (name, value) = match self {
+            Credentials::Bearer { token } | Credentials::OAuth2Token { token } => (
+                HeaderName::from_static("authorization"),
+                format!("Bearer {token}"),
+            ),
+            Credentials::Basic { username, password } => (
+                HeaderName::from_static("authorization"),
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD
+                        .encode(format!("{username}:{password}"))
+                ),
+            ),
+            Credentials::Header { name, value } => (
+                HeaderName::from_bytes(name.as_bytes())
+                    .unwrap_or(HeaderName::from_static("authorization")),
+                value.clone(),
+            ),
+        };
+        let mut value = HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(""));
+        value.set_sensitive(true);
+        (name, value)
+    }
+
+    /// The part of the secret a hint may end with.
+    fn hint_source(&self) -> &str {
+        match self {
+            Credentials::Bearer { token } | Credentials::OAuth2Token { token } => token,
+            Credentials::Basic { password, .. } => password,
+            Credentials::Header { value, .. } => value,
+        }
+    }
+}
+
+/// The events of a connection's stream. Postcard-encoded; the kind travels as its string.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConnectionEvent {
+    ConnectionCreated {
+        connection_id: String,
+        name: String,
+        provider: String,
+        /// JSON text (postcard cannot carry `serde_json::Value`).
+        metadata: String,
+        secret: StoredSecret,
+    },
+    /// Only the fields given change.
+    ConnectionUpdated {
+        name: Option<String>,
+        provider: Option<String>,
+        metadata: Option<String>,
+        secret: Option<StoredSecret>,
+    },
+    ConnectionDeleted,
+}
+
+impl ConnectionEvent {
+    /// Journal type tags, part of the format: never renumber.
+    pub fn tag(&self) -> EventType {
+        EventType(match self {
+            ConnectionEvent::ConnectionCreated { .. } => 600,
+            ConnectionEvent::ConnectionUpdated { .. } => 601,
+            ConnectionEvent::ConnectionDeleted => 602,
+        })
+    }
+}
+
+/// A secret as the journal holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredSecret {
+    pub kind: String,
+    /// The last 4 characters of the secret, or empty for short secrets.
+    pub hint: String,
+    /// The postcard of [`Credentials`], sealed with `connection:{id}` as associated data.
+    pub sealed: Sealed,
+}
+
+/// A connection as the API shows it: never its secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionInfo {
+    pub id: String,
+    pub name: String,
+    pub provider: String,
+    pub kind: Kind,
+    pub metadata: Value,
+    /// Always true: every connection has a secret.
+    pub secret_set: bool,
+    /// `****` followed by the secret's last 4 characters (just `****` for short secrets).
+    pub secret_hint: String,
+    /// RFC 3339 (UTC, milliseconds).
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A new connection, as `POST /api/v1/connections` takes it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NewConnection {
+    /// `[A-Za-z0-9_-]{1,100}`; `conn_` + a UUIDv7 when absent.
+    #[serde(default)]
+    pub id: Option<String>,
+    pub name: String,
+    pub provider: String,
+    pub kind: Kind,
+    #[serde(default)]
+    pub metadata: Option<Value>,
+    #[serde(default)]
+    pub token: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub header_name: Option<String>,
+    #[serde(default)]
+    pub header_value: Option<String>,
+}
+
+/// A change, as `PATCH /api/v1/connections/{id}` takes it: fields given replace the current
+/// ones. Any of `kind` and the secret fields replaces the whole secret: every field of the
+/// (new or current) kind must then be given.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConnectionPatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub provider: Option<String>,
+    #[serde(default)]
+    pub kind: Option<Kind>,
+    #[serde(default)]
+    pub metadata: Option<Value>,
+    #[serde(default)]
+    pub token: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub header_name: Option<String>,
+    #[serde(default)]
+    pub header_value: Option<String>,
+}
+
+/// The secret fields of a request, as given. No `Debug`: they are secrets.
+struct SecretFields {
+    token: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    header_name: Option<String>,
+    header_value: Option<String>,
+}
+
+macro_rules! secret_fields {
+    ($request:expr) => {
+        SecretFields {
+            token: $request.token,
+            username: $request.username,
+            password: $request.password,
+            header_name: $request.header_name,
+            header_value: $request.header_value,
+        }
+    };
+}
+
+impl SecretFields {
+    fn given(&self) -> Vec<&'static str> {
+        [
+            ("token", self.token.is_some()),
+            ("username", self.username.is_some()),
+            ("password", self.password.is_some()),
+            ("headerName", self.header_name.is_some()),
+            ("headerValue", self.header_value.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(field, given)| given.then_some(field))
+        .collect()
+    }
+
+    /// The credentials of `kind` from these fields, or every problem (never quoting a value).
+    fn into_credentials(self, kind: Kind, problems: &mut Vec<Detail>) -> Option<Credentials> {
+        for field in self.given() {
+            if !kind.fields().contains(&field) {
+                problems.push(Detail::new(
+                    &[field],
+                    format!(
+                        "not used by kind {kind}, which takes {}",
+                        kind.fields().join(", ")
+                    ),
+                ));
+            }
+        }
+        let before = problems.len();
+        let mut take = |field: &'static str,
+                        value: Option<String>,
+                        check: fn(&str) -> Option<&'static str>| {
+            match value {
+                None => {
+                    problems.push(Detail::new(&[field], format!("required for kind {kind}")));
+                    String::new()
+                }
+                Some(value) => {
+                    if value.is_empty() {
+                        problems.push(Detail::new(&[field], "must not be empty"));
+                    } else if value.len() > SECRET_BYTES_MAX {
+                        problems.push(Detail::new(
+                            &[field],
+                            format!("must be at most {SECRET_BYTES_MAX} bytes"),
+                        ));
+                    } else if let Some(problem) = check(&value) {
+                        problems.push(Detail::new(&[field], problem));
+                    }
+                    value
+                }
+            }
+        };
+        let credentials = match kind {
+            Kind::Bearer => Credentials::Bearer {
+                token: take("token", self.token, check_token),
+            },
+            Kind::OAuth2Token => Credentials::OAuth2Token {
+                token: take("token", self.token, check_token),
+            },
+            Kind::Basic => Credentials::Basic {
+                username: take("username", self.username, check_username),
+                password: take("password", self.password, check_password),
+            },
+            Kind::Header => Credentials::Header {
+                name: take("headerName", self.header_name, check_header_name),
+                value: take("headerValue", self.header_value, check_header_value),
+            },
+        };
+        (problems.len() == before).then_some(credentials)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    /// The request is invalid; every problem names its field.
+    #[error("{message}")]
+    Invalid {
+        message: String,
+        details: Vec<Detail>,
+    },
+    #[error("connection {0} not found")]
+    NotFound(String),
+    #[error("connection {0} already exists")]
+    AlreadyExists(String),
+    #[error("connection {0} was changed by someone else at the same time; try again")]
+    Conflict(String),
+    /// The stored secret does not decrypt with the data key in use.
+    #[error("the secret of connection {id} cannot be decrypted: {source}")]
+    Undecryptable { id: String, source: CryptoError },
+    #[error("stored connection event is unreadable: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A connection as its stream tells it.
+struct Record {
+    info: ConnectionInfo,
+    secret: StoredSecret,
+    deleted: bool,
+    /// Where the live `ConnectionCreated` is in the global log: creation order.
+    created_position: Position,
+    /// Stream version, for optimistic concurrency on the next change.
+    version: u64,
+}
+
+/// Creates, lists, changes and deletes connections, and decrypts their credentials.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Connections {
+    store: Arc<dyn EventStore>,
+    key: Arc<SecretKey>,
+}
+
+impl fmt::Debug for Connections {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connections")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connections {
+    pub fn new(store: Arc<dyn EventStore>, key: SecretKey) -> Connections {
+        Connections {
+            store,
+            key: Arc::new(key),
+        }
+    }
+
+    /// Makes a connection. Everything is checked before anything is written. An id in use
+    /// is [`ConnectionError::AlreadyExists`]; the id of a deleted connection may be reused.
+    pub async fn create(&self, new: NewConnection) -> Result<ConnectionInfo, ConnectionError> {
+        let mut problems = Vec::new();
+        let id = match new.id {
+            Some(id) => {
+                check_id(&id, &mut problems);
+                id
+            }
+            None => format!("{ID_PREFIX}{}", uuid::Uuid::now_v7().simple()),
+        };
+        let name = check_name(&new.name, &mut problems);
+        let provider = check_provider(&new.provider, &mut problems);
+        let metadata = check_metadata(
+            new.metadata.unwrap_or(Value::Object(Default::default())),
+            &mut problems,
+        );
+        let credentials = secret_fields!(new).into_credentials(new.kind, &mut problems);
+        let Some(credentials) = credentials.filter(|_| problems.is_empty()) else {
+            return Err(invalid(problems));
+        };
+        let secret = self.seal(&id, &credentials)?;
+        let event = ConnectionEvent::ConnectionCreated {
+            connection_id: id.clone(),
+            name,
+            provider,
+            metadata,
+            secret,
+        };
+        let expected = match self.load(&id).await? {
+            None => ExpectedVersion::NoStream,
+            Some(record) if record.deleted => ExpectedVersion::Exact(record.version),
+            Some(_) => return Err(ConnectionError::AlreadyExists(id)),
+        };
+        match self.append(&id, expected, &event).await {
+            Ok(()) => self.get(&id).await,
+            Err(ConnectionError::Conflict(_)) => Err(ConnectionError::AlreadyExists(id)),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Every connection that is not deleted, oldest first.
+    pub async fn list(&self) -> Result<Vec<ConnectionInfo>, ConnectionError> {
+        let mut records = Vec::new();
+        let mut after: Option<StreamName> = None;
+        loop {
+            let page = self
+                .store
+                .list_streams(STREAM_PREFIX, after.as_ref(), LIST_PAGE)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.stream.clone());
+            for stream in &page {
+                let id = stream
+                    .stream
+                    .as_str()
+                    .strip_prefix(STREAM_PREFIX)
+                    .unwrap_or_default();
+                if let Some(record) = self.load(id).await? {
+                    if !record.deleted {
+                        records.push(record);
+                    }
+                }
+            }
+        }
+        records.sort_by_key(|record| record.created_position);
+        Ok(records.into_iter().map(|record| record.info).collect())
+    }
+
+    /// One connection; `NotFound` if it never existed or was deleted.
+    pub async fn get(&self, id: &str) -> Result<ConnectionInfo, ConnectionError> {
+        Ok(self.live(id).await?.info)
+    }
+
+    /// Changes a connection: renames it, changes its provider or metadata, rotates its
+    /// secret. A patch that changes nothing writes nothing.
+    pub async fn update(
+        &self,
+        id: &str,
+        patch: ConnectionPatch,
+    ) -> Result<ConnectionInfo, ConnectionError> {
+        let record = self.live(id).await?;
+        let mut problems = Vec::new();
+        let name = patch.name.map(|name| check_name(&name, &mut problems));
+        let provider = patch
+            .provider
+            .map(|provider| check_provider(&provider, &mut problems));
+        let metadata = patch
+            .metadata
+            .map(|metadata| check_metadata(metadata, &mut problems));
+        let secret = secret_fields!(patch);
+        let rotating = patch.kind.is_some() || !secret.given().is_empty();
+        let credentials = if rotating {
+            let kind = patch.kind.unwrap_or(record.info.kind);
+            secret.into_credentials(kind, &mut problems)
+        } else {
+            None
+        };
+        if !problems.is_empty() {
+            return Err(invalid(problems));
+        }
+        let secret = match credentials {
+            Some(credentials) => Some(self.seal(id, &credentials)?),
+            None => None,
+        };
+        if name.is_none() && provider.is_none() && metadata.is_none() && secret.is_none() {
+            return Ok(record.info);
+        }
+        let event = ConnectionEvent::ConnectionUpdated {
+            name,
+            provider,
+            metadata,
+            secret,
+        };
+        let mut version = record.version;
+        for _ in 0..CHANGE_ATTEMPTS {
+            match self
+                .append(id, ExpectedVersion::Exact(version), &event)
+                .await
+            {
+                Ok(()) => return self.get(id).await,
+                // Changed underneath: the change is a delta, apply it to what is there now.
+                Err(ConnectionError::Conflict(_)) => version = self.live(id).await?.version,
+                Err(other) => return Err(other),
+            }
+        }
+        Err(ConnectionError::Conflict(id.to_owned()))
+    }
+
+    /// Deletes a connection: it is gone from the API, and its credentials are no longer
+    /// handed out. The sealed secret stays in the journal (append-only).
+    pub async fn delete(&self, id: &str) -> Result<(), ConnectionError> {
+        for _ in 0..CHANGE_ATTEMPTS {
+            let record = self.live(id).await?;
+            match self
+                .append(
+                    id,
+                    ExpectedVersion::Exact(record.version),
+                    &ConnectionEvent::ConnectionDeleted,
+                )
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(ConnectionError::Conflict(_)) => continue,
+                Err(other) => return Err(other),
+            }
+        }
+        Err(ConnectionError::Conflict(id.to_owned()))
+    }
+
+    /// The decrypted credentials of a connection, for the engine (an HTTP step's header).
+    /// Never return them to a client, never log them.
+    pub async fn credentials(&self, id: &str) -> Result<Credentials, ConnectionError> {
+        let record = self.live(id).await?;
+        let plaintext = self
+            .key
+            .open(&record.secret.sealed, &associated_data(id))
+            .map_err(|source| ConnectionError::Undecryptable {
+                id: id.to_owned(),
+                source,
+            })?;
+        let credentials: Credentials = postcard::from_bytes(&plaintext).map_err(|e| {
+            ConnectionError::Corrupt(format!("connection {id}: the decrypted secret: {e}"))
+        })?;
+        if credentials.kind().as_str() != record.secret.kind {
+            return Err(ConnectionError::Corrupt(format!(
+                "connection {id}: the secret is of kind {} but the event says {}",
+                credentials.kind(),
+                record.secret.kind
+            )));
+        }
+        Ok(credentials)
+    }
+
+    fn seal(&self, id: &str, credentials: &Credentials) -> Result<StoredSecret, ConnectionError> {
+        let plaintext = postcard::to_stdvec(credentials)
+            .map_err(|e| ConnectionError::Corrupt(format!("encoding a secret: {e}")))?;
+        let sealed = self
+            .key
+            .seal(&plaintext, &associated_data(id))
+            .map_err(|source| ConnectionError::Undecryptable {
+                id: id.to_owned(),
+                source,
+            })?;
+        Ok(StoredSecret {
+            kind: credentials.kind().as_str().to_owned(),
+            hint: hint_of(credentials.hint_source()),
+            sealed,
+        })
+    }
+
+    async fn append(
+        &self,
+        id: &str,
+        expected: ExpectedVersion,
+        event: &ConnectionEvent,
+    ) -> Result<(), ConnectionError> {
+        let stream = stream_of(id).ok_or_else(|| ConnectionError::NotFound(id.to_owned()))?;
+        let data =
+            postcard::to_stdvec(event).map_err(|e| ConnectionError::Corrupt(e.to_string()))?;
+        match self
+            .store
+            .append(&stream, expected, vec![NewEvent::new(event.tag(), data)])
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(StoreError::Conflict { .. }) => Err(ConnectionError::Conflict(id.to_owned())),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// The connection if it exists and is not deleted.
+    async fn live(&self, id: &str) -> Result<Record, ConnectionError> {
+        match self.load(id).await? {
+            Some(record) if !record.deleted => Ok(record),
+            _ => Err(ConnectionError::NotFound(id.to_owned())),
+        }
+    }
+
+    /// The connection as its stream tells it (deleted or not); `None` if the id is
+    /// malformed or has no stream.
+    async fn load(&self, id: &str) -> Result<Option<Record>, ConnectionError> {
+        let Some(stream) = stream_of(id) else {
+            return Ok(None);
+        };
+        let mut record: Option<Record> = None;
+        let mut from = Seq(1);
+        loop {
+            let events = self.store.read_stream(&stream, from, READ_PAGE).await?;
+            for recorded in &events {
+                record = Some(fold(id, record, recorded)?);
+            }
+            match events.last() {
+                Some(last) if events.len() == READ_PAGE => from = Seq(last.seq.0 + 1),
+                _ => break,
+            }
+        }
+        Ok(record)
+    }
+}
+
+/// `record` after one more event of connection `id`'s stream.
+fn fold(
+    id: &str,
+    record: Option<Record>,
+    recorded: &journal::RecordedEvent,
+) -> Result<Record, ConnectionError> {
+    let place = || format!("{STREAM_PREFIX}{id} seq {}", recorded.seq.0);
+    let event: ConnectionEvent = postcard::from_bytes(&recorded.data)
+        .map_err(|e| ConnectionError::Corrupt(format!("{}: {e}", place())))?;
+    let at = rfc3339(recorded.recorded_at)?;
+    let kind_of = |secret: &StoredSecret| {
+        Kind::parse(&secret.kind).ok_or_else(|| {
+            ConnectionError::Corrupt(format!("{}: unknown kind {:?}", place(), secret.kind))
+        })
+    };
+    match (record, event) {
+        (
+            None | Some(Record { deleted: true, .. }),
+            ConnectionEvent::ConnectionCreated {
+                connection_id,
+                name,
+                provider,
+                metadata,
+                secret,
+            },
+        ) => {
+            if connection_id != id {
+                return Err(ConnectionError::Corrupt(format!(
+                    "{}: ConnectionCreated names connection {connection_id}",
+                    place()
+                )));
+            }
+            Ok(Record {
+                info: ConnectionInfo {
+                    id: connection_id,
+                    name,
+                    provider,
+                    kind: kind_of(&secret)?,
+                    metadata: parse_metadata(&metadata, &place)?,
+                    secret_set: true,
+                    secret_hint: show_hint(&secret.hint),
+                    created_at: at.clone(),
+                    updated_at: at,
+                },
+                secret,
+                deleted: false,
+                created_position: recorded.position,
+                version: recorded.seq.0,
+            })
+        }
+        (
+            Some(mut record),
+            ConnectionEvent::ConnectionUpdated {
+                name,
+                provider,
+                metadata,
+                secret,
+            },
+        ) if !record.deleted => {
+            if let Some(name) = name {
+                record.info.name = name;
+            }
+            if let Some(provider) = provider {
+                record.info.provider = provider;
+            }
+            if let Some(metadata) = metadata {
+                record.info.metadata = parse_metadata(&metadata, &place)?;
+            }
+            if let Some(secret) = secret {
+                record.info.kind = kind_of(&secret)?;
+                record.info.secret_hint = show_hint(&secret.hint);
+                record.secret = secret;
+            }
+            record.info.updated_at = at;
+            record.version = recorded.seq.0;
+            Ok(record)
+        }
+        (Some(mut record), ConnectionEvent::ConnectionDeleted) if !record.deleted => {
+            record.deleted = true;
+            record.version = recorded.seq.0;
+            Ok(record)
+        }
+        (_, event) => Err(ConnectionError::Corrupt(format!(
+            "{}: {} out of order",
+            place(),
+            match event {
+                ConnectionEvent::ConnectionCreated { .. } => "ConnectionCreated",
+                ConnectionEvent::ConnectionUpdated { .. } => "ConnectionUpdated",
+                ConnectionEvent::ConnectionDeleted => "ConnectionDeleted",
+            }
+        ))),
+    }
+}
+
+fn parse_metadata(text: &str, place: &dyn Fn() -> String) -> Result<Value, ConnectionError> {
+    serde_json::from_str(text)
+        .map_err(|e| ConnectionError::Corrupt(format!("{}: metadata: {e}", place())))
+}
+
+fn invalid(details: Vec<Detail>) -> ConnectionError {
+    let message = match details.as_slice() {
+        [one] => format!("{}: {}", crate::error::field_name(&one.path), one.message),
+        _ => "Connection is invalid".to_owned(),
+    };
+    ConnectionError::Invalid { message, details }
+}
+
+/// What a ciphertext is bound to: a sealed secret opens only in its own connection.
+fn associated_data(id: &str) -> Vec<u8> {
+    format!("connection:{id}").into_bytes()
+}
+
+/// The last 4 characters of `secret`, or nothing when it is short.
+fn hint_of(secret: &str) -> String {
+    let chars = secret.chars().count();
+    if chars < HINT_SECRET_CHARS_MIN {
+        return String::new();
+    }
+    secret.chars().skip(chars - HINT_CHARS).collect()
+}
+
+fn show_hint(hint: &str) -> String {
+    format!("****{hint}")
+}
+
+/// The stream of connection `id`, or `None` when `id` is not a valid id.
+fn stream_of(id: &str) -> Option<StreamName> {
+    if !valid_id(id) {
+        return None;
+    }
+    StreamName::new(format!("{STREAM_PREFIX}{id}")).ok()
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= ID_BYTES_MAX
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn check_id(id: &str, problems: &mut Vec<Detail>) {
+    if !valid_id(id) {
+        problems.push(Detail::new(
+            &["id"],
+            format!("must be 1 to {ID_BYTES_MAX} of letters, digits, '_' and '-'"),
+        ));
+    }
+}
+
+fn check_name(name: &str, problems: &mut Vec<Detail>) -> String {
+    let name = name.trim();
+    if name.is_empty() {
+        problems.push(Detail::new(&["name"], "must not be empty"));
+    } else if name.len() > NAME_BYTES_MAX {
+        problems.push(Detail::new(
+            &["name"],
+            format!("must be at most {NAME_BYTES_MAX} bytes"),
+        ));
+    } else if name.chars().any(char::is_control) {
+        problems.push(Detail::new(
+            &["name"],
+            "must not contain control characters",
+        ));
+    }
+    name.to_owned()
+}
+
+fn check_provider(provider: &str, problems: &mut Vec<Detail>) -> String {
+    let valid = !provider.is_empty()
+        && provider.len() <= PROVIDER_BYTES_MAX
+        && provider
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if !valid {
+        problems.push(Detail::new(
+            &["provider"],
+            format!("must be 1 to {PROVIDER_BYTES_MAX} of letters, digits, '_', '-' and '.'"),
+        ));
+    }
+    provider.to_owned()
+}
+
+fn check_metadata(metadata: Value, problems: &mut Vec<Detail>) -> String {
+    let text = metadata.to_string();
+    if text.len() > METADATA_BYTES_MAX {
+        problems.push(Detail::new(
+            &["metadata"],
+            format!("must be at most {METADATA_BYTES_MAX} bytes of JSON"),
+        ));
+    }
+    text
+}
+
+fn check_token(token: &str) -> Option<&'static str> {
+    (!token.bytes().all(|b| b.is_ascii_graphic()))
+        .then_some("must be visible ASCII characters (no spaces or control characters)")
+}
+
+fn check_username(username: &str) -> Option<&'static str> {
+    if username.contains(':') {
+        Some("must not contain ':'")
+    } else if username.chars().any(char::is_control) {
+        Some("must not contain control characters")
+    } else {
+        None
+    }
+}
+
+fn check_password(password: &str) -> Option<&'static str> {
+    password
+        .chars()
+        .any(char::is_control)
+        .then_some("must not contain control characters")
+}
+
+fn check_header_name(name: &str) -> Option<&'static str> {
+    HeaderName::from_bytes(name.as_bytes())
+        .is_err()
+        .then_some("must be a valid HTTP header name")
+}
+
+fn check_header_value(value: &str) -> Option<&'static str> {
+    let valid = value.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
+        && !value.starts_with(' ')
+        && !value.ends_with(' ');
+    (!valid).then_some("must be visible ASCII characters and inner spaces (no control characters)")
+}
+
+fn rfc3339(at: Timestamp) -> Result<String, ConnectionError> {
+    chrono::DateTime::from_timestamp_micros(at.as_micros())
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .ok_or_else(|| ConnectionError::Corrupt(format!("timestamp {} out of range", at.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_show_four_characters_of_long_secrets_only() {
+        assert_eq!(hint_of("sk_live_0123456789abcd"), "abcd");
+        assert_eq!(hint_of("short"), "");
+        assert_eq!(hint_of("ééééééééééééwxyz"), "wxyz");
+    }
+
+    #[test]
+    fn credentials_make_their_header() {
+        let basic = Credentials::Basic {
+            username: "user".into(),
+            password: "pass".into(),
+        };
+        let (name, value) = basic.header();
+        assert_eq!(name, "authorization");
+        assert_eq!(value, "Basic dXNlcjpwYXNz");
+        assert!(value.is_sensitive());
+        let (name, value) = Credentials::Header {
+            name: "X-Api-Key".into(),
+            value: "abc".into(),
+        }
+        .header();
+        assert_eq!(name, "x-api-key");
+        assert_eq!(value, "abc");
+        let (_, value) = Credentials::OAuth2Token {
+            token: "t0k".into(),
+        }
+        .header();
+        assert_eq!(value, "Bearer t0k");
+        assert_eq!(
+            format!(
+                "{:?}",
+                Credentials::Bearer {
+                    token: "t0k".into()
+                }
+            ),
+            "Credentials { kind: bearer, .. }"
+        );
+    }
+}
