@@ -25,9 +25,10 @@ async fn rebuild_in(data_dir: &Path) -> anyhow::Result<()> {
     let store: Arc<dyn EventStore> = Arc::new(store);
     let dir = readmodels::dir_in(data_dir);
     // Offline, with the journal's lock held, the old read models are simply deleted and
-    // built afresh: `ReadModels::rebuild` keeps serving the old data while it builds and then
-    // walks the old tree to free it, which costs time and memory a tool does not need to
-    // spend. A crash part-way leaves a consistent prefix the next open continues from.
+    // built afresh: `ReadModels::rebuild` keeps serving the old data while it builds, in one
+    // transaction whose WAL grows to the size of the database, which a tool does not need.
+    // Each page of events commits with its checkpoint, so a crash part-way leaves a
+    // consistent prefix the next open continues from.
     if dir.exists() {
         std::fs::remove_dir_all(&dir)
             .with_context(|| format!("removing the old read models in {}", dir.display()))?;

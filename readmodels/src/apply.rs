@@ -1,39 +1,24 @@
-//! Applying journal events to a data tree: the projection itself.
+//! Applying journal events to the database: the projection itself.
 //!
-//! Events are applied in order into a [`Pending`] set of writes; reads look there before the
-//! tree, so a run's later events in the same batch see its earlier ones. The set is written
-//! with the checkpoint (the position of the last event it covers) in one atomic
-//! `apply_batch`, so the tree always holds exactly the effects of the events up to its
-//! checkpoint: a crash loses whole batches and they are applied again, never twice.
-
-use std::collections::BTreeMap;
+//! [`apply_events`] runs inside one transaction that the caller opens and commits (one per
+//! `read_all` page; a rebuild's single transaction spans them all). Reads inside it see its
+//! own writes, so a run's later events in the same page see its row. The checkpoint (the
+//! position of the last event applied) is written in the same transaction, so the database
+//! always holds exactly the effects of the events up to its checkpoint: a crash loses whole
+//! transactions and their events are applied again, never twice.
 
 use engine::definition::{WorkflowSpec, WorkflowStatus};
 use engine::events::RunEvent;
 use engine::run::RunStatus;
 use engine::workflows::WorkflowEvent;
 use journal::{Position, RecordedEvent};
+use rusqlite::{params, Connection};
 
-use crate::error::ReadModelError;
-use crate::keys::{push_i64, push_str};
-use crate::rows::{
-    decode_row, encode_row, run_status_code, run_status_of, workflow_status_code, RunRow,
-    SkippedEvent, WorkflowRow,
+use crate::db::{
+    get_run, get_workflow, read_checkpoint, read_meta, write_meta, CHECKPOINT, SKIPPED_COUNT,
 };
-
-pub(crate) const CHECKPOINT_KEY: &[u8] = b"mcheckpoint";
-pub(crate) const SKIPPED_COUNT_KEY: &[u8] = b"mskipped";
-
-pub(crate) const RUN_ROW: u8 = b'r';
-pub(crate) const RUNS_BY_TIME: u8 = b't';
-pub(crate) const RUNS_BY_WORKFLOW: u8 = b'w';
-pub(crate) const RUNS_BY_STATUS: u8 = b's';
-pub(crate) const RUNS_BY_WORKFLOW_STATUS: u8 = b'x';
-pub(crate) const WORKFLOW_ROW: u8 = b'f';
-pub(crate) const WORKFLOWS_BY_CREATED: u8 = b'c';
-pub(crate) const WORKFLOWS_BY_UPDATED: u8 = b'u';
-pub(crate) const WORKFLOWS_BY_NAME: u8 = b'n';
-pub(crate) const SKIPPED: u8 = b'k';
+use crate::error::{Context, ReadModelError};
+use crate::rows::{run_status_code, run_status_of, workflow_status_code, RunRow, WorkflowRow};
 
 /// Skipped events kept with their reason (the count goes on past it).
 pub(crate) const SKIPPED_KEPT_MAX: u64 = 1000;
@@ -44,217 +29,111 @@ const RUN_TAGS: std::ops::RangeInclusive<u16> = 100..=199;
 /// Journal type tags of workflow events (`engine::workflows`: 200 and up).
 const WORKFLOW_TAGS: std::ops::RangeInclusive<u16> = 200..=203;
 
-pub(crate) fn row_key(prefix: u8, id: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(1 + id.len());
-    key.push(prefix);
-    key.extend_from_slice(id.as_bytes());
-    key
-}
-
-/// The sort key of a run in every run index: (startedAt, runId).
-pub(crate) fn run_sort_key(started_at: i64, run_id: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(12 + run_id.len());
-    push_i64(&mut key, started_at);
-    push_str(&mut key, run_id);
-    key
-}
-
-/// The prefix of the index holding runs of `workflow_id` and `status` (either optional).
-pub(crate) fn run_index_prefix(workflow_id: Option<&str>, status: Option<u8>) -> Vec<u8> {
-    let mut prefix = Vec::new();
-    match (workflow_id, status) {
-        (None, None) => prefix.push(RUNS_BY_TIME),
-        (Some(workflow), None) => {
-            prefix.push(RUNS_BY_WORKFLOW);
-            push_str(&mut prefix, workflow);
-        }
-        (None, Some(status)) => prefix.extend_from_slice(&[RUNS_BY_STATUS, status]),
-        (Some(workflow), Some(status)) => {
-            prefix.push(RUNS_BY_WORKFLOW_STATUS);
-            push_str(&mut prefix, workflow);
-            prefix.push(status);
-        }
-    }
-    prefix
-}
-
-fn run_index_keys(row: &RunRow) -> [Vec<u8>; 4] {
-    let sort = run_sort_key(row.started_at, &row.run_id);
-    let wf = Some(row.workflow_id.as_str());
-    [
-        run_index_prefix(None, None),
-        run_index_prefix(wf, None),
-        run_index_prefix(None, Some(row.status)),
-        run_index_prefix(wf, Some(row.status)),
-    ]
-    .map(|mut prefix| {
-        prefix.extend_from_slice(&sort);
-        prefix
-    })
-}
-
-/// The sort value of a workflow in the index `prefix` (without the id).
-pub(crate) fn workflow_sort_value(prefix: u8, row: &WorkflowRow) -> Vec<u8> {
-    let mut key = Vec::new();
-    match prefix {
-        WORKFLOWS_BY_CREATED => push_i64(&mut key, row.created_at),
-        WORKFLOWS_BY_UPDATED => push_i64(&mut key, row.updated_at),
-        _ => push_str(&mut key, &row.name.to_lowercase()),
-    }
-    key
-}
-
-fn workflow_index_keys(row: &WorkflowRow) -> Vec<Vec<u8>> {
-    if row.deleted {
-        return Vec::new();
-    }
-    [
-        WORKFLOWS_BY_CREATED,
-        WORKFLOWS_BY_UPDATED,
-        WORKFLOWS_BY_NAME,
-    ]
-    .into_iter()
-    .map(|prefix| {
-        let mut key = vec![prefix];
-        key.extend_from_slice(&workflow_sort_value(prefix, row));
-        push_str(&mut key, &row.id);
-        key
-    })
-    .collect()
-}
-
-pub(crate) fn read_checkpoint(tree: &sled::Tree) -> Result<Position, ReadModelError> {
-    read_u64(tree, CHECKPOINT_KEY).map(Position)
-}
-
-pub(crate) fn read_u64(tree: &sled::Tree, key: &[u8]) -> Result<u64, ReadModelError> {
-    let value = tree
-        .get(key)
-        .map_err(|e| ReadModelError::storage("reading the checkpoint", e))?;
-    Ok(match value {
-        None => 0,
-        Some(bytes) => u64::from_be_bytes(
-            bytes
-                .as_ref()
-                .try_into()
-                .map_err(|_| ReadModelError::Corrupt(format!("{key:?} is not 8 bytes")))?,
-        ),
-    })
-}
-
-/// Writes not yet in the tree, newest value per key (`None`: remove).
+/// The open transaction events are applied in, and the skipped count so far.
 struct Pending<'a> {
-    tree: &'a sled::Tree,
-    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    conn: &'a Connection,
     skipped: u64,
 }
 
 impl Pending<'_> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ReadModelError> {
-        if let Some(value) = self.writes.get(key) {
-            return Ok(value.clone());
-        }
-        self.tree
-            .get(key)
-            .map(|v| v.map(|v| v.to_vec()))
-            .map_err(|e| ReadModelError::storage("reading a row", e))
-    }
-
-    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        self.writes.insert(key, Some(value));
-    }
-
-    fn remove(&mut self, key: Vec<u8>) {
-        self.writes.insert(key, None);
-    }
-
-    /// Replaces the index entries of `old` with those of `new` (removals first, so an entry
-    /// both had survives).
-    fn reindex(&mut self, old: Vec<Vec<u8>>, new: Vec<Vec<u8>>) {
-        for key in old {
-            self.remove(key);
-        }
-        for key in new {
-            self.put(key, Vec::new());
-        }
-    }
-
     fn run(&self, run_id: &str) -> Result<Option<RunRow>, ReadModelError> {
-        self.get(&row_key(RUN_ROW, run_id))?
-            .map(|bytes| decode_row(&format!("run {run_id}"), &bytes))
-            .transpose()
+        get_run(self.conn, run_id)
     }
 
-    fn put_run(&mut self, old: Option<&RunRow>, row: &RunRow) {
-        self.reindex(
-            old.map(|r| run_index_keys(r).to_vec()).unwrap_or_default(),
-            run_index_keys(row).to_vec(),
-        );
-        self.put(row_key(RUN_ROW, &row.run_id), encode_row(row));
+    fn insert_run(&self, row: &RunRow) -> Result<(), ReadModelError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO runs (run_id, workflow_id, workflow_version, status, started_at, \
+                 completed_at, error, idempotency_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .and_then(|mut statement| {
+                statement.execute(params![
+                    row.run_id,
+                    row.workflow_id,
+                    row.workflow_version as i64,
+                    row.status,
+                    row.started_at,
+                    row.completed_at,
+                    row.error,
+                    row.idempotency_key,
+                ])
+            })
+            .context("writing a run")?;
+        Ok(())
+    }
+
+    /// Writes what later events change (SQLite moves the run's status index entries).
+    fn update_run(&self, row: &RunRow) -> Result<(), ReadModelError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE runs SET status = ?2, completed_at = ?3, error = ?4 WHERE run_id = ?1",
+            )
+            .and_then(|mut statement| {
+                statement.execute(params![row.run_id, row.status, row.completed_at, row.error])
+            })
+            .context("writing a run")?;
+        Ok(())
     }
 
     fn workflow(&self, workflow_id: &str) -> Result<Option<WorkflowRow>, ReadModelError> {
-        self.get(&row_key(WORKFLOW_ROW, workflow_id))?
-            .map(|bytes| decode_row(&format!("workflow {workflow_id}"), &bytes))
-            .transpose()
+        get_workflow(self.conn, workflow_id)
     }
 
-    fn put_workflow(&mut self, old: Option<&WorkflowRow>, row: &WorkflowRow) {
-        self.reindex(
-            old.map(workflow_index_keys).unwrap_or_default(),
-            workflow_index_keys(row),
-        );
-        self.put(row_key(WORKFLOW_ROW, &row.id), encode_row(row));
-    }
-
-    /// Writes everything with `checkpoint` in one atomic sled batch.
-    fn commit(&mut self, checkpoint: Position) -> Result<(), ReadModelError> {
-        let mut batch = sled::Batch::default();
-        for (key, value) in std::mem::take(&mut self.writes) {
-            match value {
-                Some(value) => batch.insert(key, value),
-                None => batch.remove(key),
-            }
-        }
-        batch.insert(CHECKPOINT_KEY, &checkpoint.0.to_be_bytes());
-        batch.insert(SKIPPED_COUNT_KEY, &self.skipped.to_be_bytes());
-        self.tree
-            .apply_batch(batch)
-            .map_err(|e| ReadModelError::storage("writing a batch", e))
+    fn put_workflow(&self, row: &WorkflowRow) -> Result<(), ReadModelError> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO workflows (id, name, name_lower, description, status, \
+                 version, created_at, updated_at, deleted) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .and_then(|mut statement| {
+                statement.execute(params![
+                    row.id,
+                    row.name,
+                    row.name.to_lowercase(),
+                    row.description,
+                    row.status,
+                    row.version as i64,
+                    row.created_at,
+                    row.updated_at,
+                    row.deleted,
+                ])
+            })
+            .context("writing a workflow")?;
+        Ok(())
     }
 }
 
-/// Applies `events` (in position order, all after the tree's checkpoint) to `tree`, in sled
-/// batches of at most about `entries_max` writes. Returns the new checkpoint.
+/// Applies `events` (in position order) inside the caller's open transaction on `conn`,
+/// skipping those at or before the stored checkpoint, and writes the new checkpoint with
+/// them. Returns the new checkpoint.
 pub(crate) fn apply_events(
-    tree: &sled::Tree,
+    conn: &Connection,
     events: &[RecordedEvent],
-    entries_max: usize,
 ) -> Result<Position, ReadModelError> {
-    let mut checkpoint = read_checkpoint(tree)?;
+    let mut checkpoint = read_checkpoint(conn)?;
     let mut pending = Pending {
-        tree,
-        writes: BTreeMap::new(),
-        skipped: read_u64(tree, SKIPPED_COUNT_KEY)?,
+        conn,
+        skipped: read_meta(conn, SKIPPED_COUNT)?,
     };
-    let mut dirty = false;
+    let skipped_before = pending.skipped;
+    let mut applied = false;
     for event in events {
         if event.position <= checkpoint {
             // Already applied (a read that overlapped the checkpoint): never twice.
             continue;
         }
         if let Err(reason) = apply_event(&mut pending, event)? {
-            skip(&mut pending, event, reason);
+            skip(&mut pending, event, reason)?;
         }
         checkpoint = event.position;
-        dirty = true;
-        if pending.writes.len() >= entries_max {
-            pending.commit(checkpoint)?;
-            dirty = false;
-        }
+        applied = true;
     }
-    if dirty {
-        pending.commit(checkpoint)?;
+    if applied {
+        write_meta(conn, CHECKPOINT, checkpoint.0)?;
+        if pending.skipped != skipped_before {
+            write_meta(conn, SKIPPED_COUNT, pending.skipped)?;
+        }
     }
     Ok(checkpoint)
 }
@@ -263,7 +142,11 @@ pub(crate) fn apply_events(
 /// `SKIPPED_KEPT_MAX`) kept with the reason. The projection goes on: stopping would leave
 /// every later run and workflow unlisted, while one skipped event affects only its own run
 /// or workflow, and the journal still holds it for `journal verify` and a later rebuild.
-fn skip(pending: &mut Pending<'_>, event: &RecordedEvent, reason: String) {
+fn skip(
+    pending: &mut Pending<'_>,
+    event: &RecordedEvent,
+    reason: String,
+) -> Result<(), ReadModelError> {
     tracing::warn!(
         position = event.position.0,
         stream = %event.stream,
@@ -272,17 +155,24 @@ fn skip(pending: &mut Pending<'_>, event: &RecordedEvent, reason: String) {
         "read models skip an event"
     );
     if pending.skipped < SKIPPED_KEPT_MAX {
-        let mut key = vec![SKIPPED];
-        key.extend_from_slice(&event.position.0.to_be_bytes());
-        let record = SkippedEvent {
-            position: event.position.0,
-            stream: event.stream.to_string(),
-            event_type: event.event_type.0,
-            reason,
-        };
-        pending.put(key, encode_row(&record));
+        pending
+            .conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO skipped (position, stream, event_type, reason) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
+            .and_then(|mut statement| {
+                statement.execute(params![
+                    event.position.0 as i64,
+                    event.stream.as_str(),
+                    event.event_type.0,
+                    reason,
+                ])
+            })
+            .context("recording a skipped event")?;
     }
     pending.skipped += 1;
+    Ok(())
 }
 
 /// `Ok(Err(reason))`: the event does not fit and is skipped.
@@ -336,7 +226,7 @@ fn apply_run_event(pending: &mut Pending<'_>, event: &RecordedEvent) -> Applied 
             error: None,
             idempotency_key,
         };
-        pending.put_run(None, &row);
+        pending.insert_run(&row)?;
         return Ok(Ok(()));
     };
     let current = run_status_of(old.status).unwrap_or(RunStatus::Pending);
@@ -368,7 +258,7 @@ fn apply_run_event(pending: &mut Pending<'_>, event: &RecordedEvent) -> Applied 
             "illegal status change {current:?} -> {next:?}"
         )));
     }
-    let mut row = old.clone();
+    let mut row = old;
     row.status = run_status_code(next);
     if next.is_terminal() {
         row.completed_at = Some(at);
@@ -376,7 +266,7 @@ fn apply_run_event(pending: &mut Pending<'_>, event: &RecordedEvent) -> Applied 
     if let RunEvent::RunFailed { error } = run_event {
         row.error = Some(error.message);
     }
-    pending.put_run(Some(&old), &row);
+    pending.update_run(&row)?;
     Ok(Ok(()))
 }
 
@@ -426,11 +316,11 @@ fn apply_workflow_event(pending: &mut Pending<'_>, event: &RecordedEvent) -> App
             updated_at: at,
             deleted: false,
         };
-        pending.put_workflow(None, &row);
+        pending.put_workflow(&row)?;
         return Ok(Ok(()));
     };
     // As `engine::workflows` folds a stream: every later event updates the record.
-    let mut row = old.clone();
+    let mut row = old;
     match workflow_event {
         WorkflowEvent::WorkflowCreated { .. } => {
             return Ok(Err("a second WorkflowCreated".to_owned()))
@@ -455,6 +345,6 @@ fn apply_workflow_event(pending: &mut Pending<'_>, event: &RecordedEvent) -> App
         WorkflowEvent::WorkflowDeleted => row.deleted = true,
     }
     row.updated_at = at;
-    pending.put_workflow(Some(&old), &row);
+    pending.put_workflow(&row)?;
     Ok(Ok(()))
 }

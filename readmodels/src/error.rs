@@ -3,12 +3,19 @@ use journal::StoreError;
 /// Why a read-model operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadModelError {
-    /// The read models' own sled database failed.
+    /// The read models' own SQLite database failed.
     #[error("read model storage: {context}: {source}")]
     Storage {
         context: String,
         #[source]
-        source: sled::Error,
+        source: rusqlite::Error,
+    },
+    /// The read models' directory or files cannot be created or removed.
+    #[error("read model files: {context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
     },
     /// Reading the journal failed.
     #[error(transparent)]
@@ -28,10 +35,28 @@ pub enum ReadModelError {
 }
 
 impl ReadModelError {
-    pub(crate) fn storage(context: impl Into<String>, source: sled::Error) -> ReadModelError {
+    pub(crate) fn storage(context: impl Into<String>, source: rusqlite::Error) -> ReadModelError {
         ReadModelError::Storage {
             context: context.into(),
             source,
         }
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> ReadModelError {
+        ReadModelError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// Names what failed, for a SQLite result.
+pub(crate) trait Context<T> {
+    fn context(self, what: &str) -> Result<T, ReadModelError>;
+}
+
+impl<T> Context<T> for rusqlite::Result<T> {
+    fn context(self, what: &str) -> Result<T, ReadModelError> {
+        self.map_err(|e| ReadModelError::storage(what, e))
     }
 }

@@ -1,6 +1,6 @@
-//! The byte layout of keys, and cursors.
+//! The byte layout of sort keys, for cursors and [`crate::ReadModels::dump`].
 //!
-//! Keys sort in sled's byte order exactly as their components sort: an `i64` is stored
+//! Keys sort in byte order exactly as their components sort: an `i64` is stored
 //! big-endian with its sign bit flipped, and a string is stored with every 0x00 byte escaped
 //! as 0x00 0xFF and a 0x00 0x01 terminator, so `"ab" < "ab\0" < "abc"` holds for keys too and
 //! no string can run into the component after it.
@@ -11,6 +11,40 @@
 //! or new items are inserted.
 
 use crate::error::ReadModelError;
+use crate::rows::WorkflowRow;
+
+// The first byte of each kind of entry in a dump; the workflow ones name the sort of a
+// workflow cursor (uppercase: descending). Part of the cursor format.
+pub(crate) const META: u8 = b'm';
+pub(crate) const RUN_ROW: u8 = b'r';
+pub(crate) const RUNS_BY_TIME: u8 = b't';
+pub(crate) const RUNS_BY_WORKFLOW: u8 = b'w';
+pub(crate) const RUNS_BY_STATUS: u8 = b's';
+pub(crate) const RUNS_BY_WORKFLOW_STATUS: u8 = b'x';
+pub(crate) const WORKFLOW_ROW: u8 = b'f';
+pub(crate) const WORKFLOWS_BY_CREATED: u8 = b'c';
+pub(crate) const WORKFLOWS_BY_UPDATED: u8 = b'u';
+pub(crate) const WORKFLOWS_BY_NAME: u8 = b'n';
+pub(crate) const SKIPPED: u8 = b'k';
+
+/// The sort key of a run in every run listing: (startedAt, runId).
+pub(crate) fn run_sort_key(started_at: i64, run_id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(12 + run_id.len());
+    push_i64(&mut key, started_at);
+    push_str(&mut key, run_id);
+    key
+}
+
+/// The sort value of a workflow in the listing sorted by `index` (without the id).
+pub(crate) fn workflow_sort_value(index: u8, row: &WorkflowRow) -> Vec<u8> {
+    let mut key = Vec::new();
+    match index {
+        WORKFLOWS_BY_CREATED => push_i64(&mut key, row.created_at),
+        WORKFLOWS_BY_UPDATED => push_i64(&mut key, row.updated_at),
+        _ => push_str(&mut key, &row.name.to_lowercase()),
+    }
+    key
+}
 
 /// The version byte of every cursor; a cursor of another version is refused.
 const CURSOR_VERSION: u8 = 1;
@@ -53,19 +87,6 @@ pub fn take_str(bytes: &[u8]) -> Option<(String, &[u8])> {
         }
         i += 2;
     }
-}
-
-/// The first key after every key that starts with `prefix` (the exclusive end of a prefix
-/// scan). `None` when no such key exists (a prefix of only 0xFF bytes).
-pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xFF {
-            end.push(last + 1);
-            return Some(end);
-        }
-    }
-    None
 }
 
 pub fn encode_cursor(kind: u8, sort_key: &[u8]) -> String {
@@ -161,12 +182,5 @@ mod tests {
         assert!(decode_cursor(b'r', "zz").is_err());
         assert!(decode_cursor(b'r', "0").is_err());
         assert!(decode_cursor(b'r', "").is_err());
-    }
-
-    #[test]
-    fn prefix_end_is_the_first_key_after_the_prefix() {
-        assert_eq!(prefix_end(b"t"), Some(b"u".to_vec()));
-        assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
-        assert_eq!(prefix_end(b"\xff\xff"), None);
     }
 }

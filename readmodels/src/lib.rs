@@ -1,34 +1,39 @@
 //! Duro's read models: runs and workflows projected from the journal's global log into a
-//! sled database of their own, for listings with filters and cursor pagination.
+//! SQLite database of their own, for listings with filters and cursor pagination.
 //!
-//! - `apply`: the projection (events to rows and index entries, with the checkpoint).
-//! - `query`: listings (`RunQuery`, `WorkflowQuery`) as range scans of one index.
-//! - `keys`: order-preserving key encoding and cursors.
-//! - `rows`: stored rows and the summaries queries return.
+//! - `db`: the database file, its schema and settings, the connections, rows from SQL.
+//! - `apply`: the projection (events to rows, with the checkpoint, in one transaction).
+//! - `query`: listings (`RunQuery`, `WorkflowQuery`), keyset pagination over one index.
+//! - `keys`: order-preserving sort keys and cursors.
+//! - `rows`: rows and the summaries queries return.
+//! - `dump`: every row and index entry, for tests that compare projections.
 //!
 //! Architecture invariant: the read models are derived data. The journal is the truth; the
 //! read models can be dropped and rebuilt from it at any time with identical contents.
 //!
-//! Architecture invariant: a data tree holds exactly the effects of the journal's events up
-//! to its checkpoint: the checkpoint is written in the same atomic sled batch as the rows it
+//! Architecture invariant: the database holds exactly the effects of the journal's events up
+//! to its checkpoint: the checkpoint is written in the same transaction as the rows it
 //! covers, so a crash never applies an event twice and never skips one.
 //!
-//! Storage: the default tree holds `active` = (format version, generation); the data of
-//! generation `g` lives in the tree `readmodels-{g}`. A rebuild fills a fresh generation while
-//! the old one still serves queries, then switches `active` (one write) and drops the old
-//! tree; opening drops every tree that is not active (a rebuild cut short, an old format).
+//! Storage: one file, `readmodels.sqlite3`, in WAL mode with `synchronous=NORMAL`, a
+//! bounded page cache per connection and no memory mapping: memory stays bounded whatever
+//! the size of the data. One writer connection applies events; a few read-only
+//! connections serve queries, which WAL lets run during writes.
 
 mod apply;
+mod db;
+mod dump;
 mod error;
 mod keys;
 mod query;
 mod rows;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, Mutex as SyncMutex, Weak};
 use std::time::Duration;
 
 use journal::{EventStore, Position};
+use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
 
@@ -41,40 +46,41 @@ pub use rows::{
     WorkflowSummary,
 };
 
-use apply::{
-    apply_events, read_checkpoint, read_u64, RUN_ROW, SKIPPED, SKIPPED_COUNT_KEY, WORKFLOW_ROW,
-};
-use rows::{decode_row, WorkflowRow};
+use apply::apply_events;
+use db::{lock, read_checkpoint, read_meta, Db, Readers, SKIPPED_COUNT};
+use error::Context;
 
-/// The layout of the data trees. Opening a database written with another version drops it
-/// and rebuilds from the journal.
-const FORMAT_VERSION: u32 = 1;
-/// Where the default tree names the active generation.
-const ACTIVE_KEY: &[u8] = b"active";
-const DATA_TREE_PREFIX: &str = "readmodels-";
-
-/// A key and its value, as stored.
+/// A key and its value, as [`ReadModels::dump`] shows them.
 #[doc(hidden)]
 pub type RawEntry = (Vec<u8>, Vec<u8>);
 
 /// How the read models read and write.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// sled's page cache. sled's own default is 1 GiB; the whole server must stay small.
+    /// The writer's SQLite page cache (each connection has its own; the whole server must
+    /// stay small, and the OS page cache holds the file besides).
     pub cache_bytes: u64,
-    /// Events read from the journal per `read_all` (fewer when events are large).
+    /// Each reader's page cache: a page of a listing touches few pages.
+    pub read_cache_bytes: u64,
+    /// Read-only connections serving queries (at least 1).
+    pub readers: usize,
+    /// Events read from the journal per `read_all` (fewer when events are large); each
+    /// read is applied in one transaction.
     pub read_batch: usize,
-    /// Writes per sled batch (each batch carries its checkpoint). sled 0.34.7's resident
-    /// memory grows with the size of the batches it applies, so they stay near 1,000.
-    pub apply_entries_max: usize,
+    /// How long the follower lets commits gather after one wakes it, so that a busy journal
+    /// is applied in fewer, larger transactions (each commit writes every page it touched
+    /// to the WAL). `wait_for` does not wait for it: it catches up itself.
+    pub follower_gather: Duration,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
-            cache_bytes: 16 * 1024 * 1024,
+            cache_bytes: 8 * 1024 * 1024,
+            read_cache_bytes: 2 * 1024 * 1024,
+            readers: 2,
             read_batch: 512,
-            apply_entries_max: 1000,
+            follower_gather: Duration::from_millis(10),
         }
     }
 }
@@ -98,32 +104,28 @@ pub struct ReadModels {
 }
 
 struct Inner {
-    db: sled::Db,
+    /// Read-only connections for queries (dropped before the writer, which then
+    /// checkpoints the WAL into the file as the last connection).
+    readers: Readers,
+    /// Used only by whoever holds `apply`, on a blocking thread.
+    writer: SyncMutex<Connection>,
     store: Arc<dyn EventStore>,
     options: Options,
-    active: RwLock<Active>,
-    /// Held by whoever applies events to the active tree (catch-up, follower, the end of a
-    /// rebuild), so events are applied once and in order.
+    /// Held by whoever applies events (catch-up, follower, rebuild), so events are applied
+    /// once and in order.
     apply: Mutex<()>,
-    /// One rebuild at a time.
-    rebuild: Mutex<()>,
-    /// The checkpoint of the active tree, for `wait_for`.
+    /// The checkpoint of the database, for `wait_for`.
     applied: watch::Sender<Position>,
-}
-
-#[derive(Clone)]
-struct Active {
-    generation: u64,
-    tree: sled::Tree,
-}
-
-fn tree_name(generation: u64) -> String {
-    format!("{DATA_TREE_PREFIX}{generation}")
+    /// The directory of a temporary database, deleted after the connections close.
+    _temporary: Option<tempfile::TempDir>,
 }
 
 impl ReadModels {
-    /// Opens (or creates) the read models in `path` over `store`. Applies nothing yet: call
-    /// [`ReadModels::catch_up`] or [`ReadModels::spawn_follower`].
+    /// Opens (or creates) the read models in the directory `path` (see [`dir_in`]) over
+    /// `store`. Applies nothing yet: call [`ReadModels::catch_up`] or
+    /// [`ReadModels::spawn_follower`]. Anything in `path` other than the database (the sled
+    /// database of earlier versions) is deleted first, and a database of another format is
+    /// started afresh: both are rebuilt from the journal by catching up.
     pub fn open(path: &Path, store: Arc<dyn EventStore>) -> Result<ReadModels, ReadModelError> {
         ReadModels::open_with(path, store, Options::default())
     }
@@ -133,15 +135,14 @@ impl ReadModels {
         store: Arc<dyn EventStore>,
         options: Options,
     ) -> Result<ReadModels, ReadModelError> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(options.cache_bytes)
-            .open()
-            .map_err(|e| ReadModelError::storage(format!("opening {}", path.display()), e))?;
-        ReadModels::from_db(db, store, options)
+        clear_foreign_files(path)?;
+        std::fs::create_dir_all(path)
+            .map_err(|e| ReadModelError::io(format!("creating {}", path.display()), e))?;
+        let db = Db::open(&path.join(db::FILE_NAME), &options)?;
+        ReadModels::from_db(db, store, options, None)
     }
 
-    /// Read models in a temporary sled database, gone when the last clone is dropped (tests,
+    /// Read models in a temporary database, deleted when the last clone is dropped (tests,
     /// `MemoryStore`).
     pub fn temporary(store: Arc<dyn EventStore>) -> Result<ReadModels, ReadModelError> {
         ReadModels::temporary_with(store, Options::default())
@@ -151,57 +152,32 @@ impl ReadModels {
         store: Arc<dyn EventStore>,
         options: Options,
     ) -> Result<ReadModels, ReadModelError> {
-        let db = sled::Config::new()
-            .temporary(true)
-            .cache_capacity(options.cache_bytes)
-            .open()
-            .map_err(|e| ReadModelError::storage("opening a temporary database", e))?;
-        ReadModels::from_db(db, store, options)
+        let dir = tempfile::Builder::new()
+            .prefix("duro-readmodels-")
+            .tempdir()
+            .map_err(|e| ReadModelError::io("creating a temporary directory", e))?;
+        let db = Db::open(&dir.path().join(db::FILE_NAME), &options)?;
+        ReadModels::from_db(db, store, options, Some(dir))
     }
 
     fn from_db(
-        db: sled::Db,
+        db: Db,
         store: Arc<dyn EventStore>,
         options: Options,
+        temporary: Option<tempfile::TempDir>,
     ) -> Result<ReadModels, ReadModelError> {
-        let active = match read_active(&db)? {
-            Some((FORMAT_VERSION, generation)) => generation,
-            other => {
-                if let Some((format, _)) = other {
-                    tracing::info!(
-                        format,
-                        current = FORMAT_VERSION,
-                        "read models of another format: rebuilding from the journal"
-                    );
-                }
-                let generation = highest_generation(&db).map_or(1, |g| g + 1);
-                write_active(&db, generation)?;
-                generation
-            }
-        };
-        drop_inactive_trees(&db, active)?;
-        let tree = db
-            .open_tree(tree_name(active))
-            .map_err(|e| ReadModelError::storage("opening the data tree", e))?;
-        let checkpoint = read_checkpoint(&tree)?;
+        let checkpoint = read_checkpoint(&db.writer)?;
         Ok(ReadModels {
             inner: Arc::new(Inner {
-                db,
+                readers: db.readers,
+                writer: SyncMutex::new(db.writer),
                 store,
                 options,
-                active: RwLock::new(Active {
-                    generation: active,
-                    tree,
-                }),
                 apply: Mutex::new(()),
-                rebuild: Mutex::new(()),
                 applied: watch::Sender::new(checkpoint),
+                _temporary: temporary,
             }),
         })
-    }
-
-    fn tree(&self) -> sled::Tree {
-        self.inner.active().tree
     }
 
     /// The position of the last journal event applied (`Position::NONE` before any).
@@ -242,6 +218,7 @@ impl ReadModels {
     pub fn spawn_follower(&self) -> JoinHandle<()> {
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
         let mut committed = self.inner.store.subscribe();
+        let gather = self.inner.options.follower_gather;
         tokio::spawn(async move {
             loop {
                 committed.borrow_and_update();
@@ -257,74 +234,72 @@ impl ReadModels {
                 if committed.changed().await.is_err() {
                     return;
                 }
+                if !gather.is_zero() {
+                    tokio::time::sleep(gather).await;
+                }
             }
         })
     }
 
-    /// Drops the read models and rebuilds them from the start of the journal. The old data
-    /// keeps serving queries until the new data has caught up; the switch is one write, so a
-    /// crash during a rebuild leaves the old data in place (and a reopen discards the
-    /// half-built tree). Returns the counts of the rebuilt read models.
+    /// Empties the read models and rebuilds them from the start of the journal, in one
+    /// transaction: queries keep reading the old data (WAL readers see the last committed
+    /// transaction) until the rebuilt data commits, all at once; a crash or an error leaves
+    /// the old data in place. Appliers (the follower, `wait_for`) wait until it is done, and
+    /// the WAL grows to about the size of the database meanwhile: `duro projections rebuild`
+    /// (offline) deletes the file and catches up instead. Returns the counts of the rebuilt
+    /// read models.
     pub async fn rebuild(&self) -> Result<Stats, ReadModelError> {
-        let _one_rebuild = self.inner.rebuild.lock().await;
         let inner = &self.inner;
-        let generation = inner.active().generation + 1;
-        let db = inner.db.clone();
-        let tree = blocking(move || {
-            // A tree of this generation can only be left over from a rebuild cut short.
-            db.drop_tree(tree_name(generation))
-                .map_err(|e| ReadModelError::storage("dropping a half-built tree", e))?;
-            db.open_tree(tree_name(generation))
-                .map_err(|e| ReadModelError::storage("creating the data tree", e))
-        })
-        .await?;
-        // Most of the journal, without holding up the follower and `wait_for`.
-        inner.catch_up_tree(&tree, false).await?;
-        let old = {
+        {
             let _applying = inner.apply.lock().await;
-            // The rest, with appliers held off, then the switch.
-            let checkpoint = inner.catch_up_tree(&tree, false).await?;
-            let db = inner.db.clone();
-            blocking(move || {
-                db.flush()
-                    .map_err(|e| ReadModelError::storage("flushing the rebuilt tree", e))?;
-                write_active(&db, generation)
-            })
-            .await?;
-            let old = std::mem::replace(
-                &mut *inner
-                    .active
-                    .write()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
-                Active { generation, tree },
-            );
+            inner
+                .write(|conn| {
+                    end_abandoned_transaction(conn)?;
+                    conn.execute_batch("BEGIN IMMEDIATE")
+                        .context("starting a rebuild")?;
+                    conn.execute_batch(db::CLEAR)
+                        .context("emptying the read models")
+                })
+                .await?;
+            let rebuilt = match inner.catch_up_locked(true).await {
+                Ok(checkpoint) => inner
+                    .write(|conn| conn.execute_batch("COMMIT").context("committing a rebuild"))
+                    .await
+                    .map(|()| checkpoint),
+                Err(error) => Err(error),
+            };
+            let checkpoint = match rebuilt {
+                Ok(checkpoint) => checkpoint,
+                Err(error) => {
+                    // The old data stays; if this fails too, the next applier rolls back.
+                    let _ = inner.write(end_abandoned_transaction).await;
+                    return Err(error);
+                }
+            };
             inner.applied.send_modify(|applied| {
                 *applied = (*applied).max(checkpoint);
             });
-            old
-        };
-        let db = inner.db.clone();
-        blocking(move || {
-            db.drop_tree(tree_name(old.generation))
-                .map_err(|e| ReadModelError::storage("dropping the old tree", e))
-        })
-        .await?;
+        }
         self.stats()
     }
 
-    /// Makes everything applied so far durable (sled also flushes on its own every 500 ms,
-    /// and when dropped).
+    /// Makes everything applied so far durable: checkpoints the WAL into the database file
+    /// (synced) and truncates the WAL. Commits are otherwise synced at SQLite's automatic
+    /// checkpoints (every ~4 MB of WAL); a machine crash before then loses the last
+    /// transactions, which catch-up applies again.
     pub fn flush(&self) -> Result<(), ReadModelError> {
-        self.inner
-            .db
-            .flush()
-            .map(|_| ())
-            .map_err(|e| ReadModelError::storage("flushing", e))
+        let conn = lock(&self.inner.writer);
+        if !conn.is_autocommit() {
+            // A rebuild is under way; its commit is checkpointed later.
+            return Ok(());
+        }
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .context("flushing")
     }
 
     /// Runs, newest first. See [`RunQuery`].
     pub fn list_runs(&self, query: &RunQuery) -> Result<Page<RunSummary>, ReadModelError> {
-        query::list_runs(&self.tree(), query)
+        query::list_runs(&self.inner.readers.get(), query)
     }
 
     /// Workflows that are not deleted. See [`WorkflowQuery`].
@@ -332,100 +307,115 @@ impl ReadModels {
         &self,
         query: &WorkflowQuery,
     ) -> Result<Page<WorkflowSummary>, ReadModelError> {
-        query::list_workflows(&self.tree(), query)
+        query::list_workflows(&self.inner.readers.get(), query)
     }
 
     pub fn run(&self, run_id: &str) -> Result<Option<RunSummary>, ReadModelError> {
-        Ok(query::get_run(&self.tree(), run_id)?.map(RunSummary::from))
+        Ok(db::get_run(&self.inner.readers.get(), run_id)?.map(RunSummary::from))
     }
 
     /// The workflow, unless it is deleted.
     pub fn workflow(&self, workflow_id: &str) -> Result<Option<WorkflowSummary>, ReadModelError> {
-        Ok(query::get_workflow(&self.tree(), workflow_id)?
+        Ok(db::get_workflow(&self.inner.readers.get(), workflow_id)?
             .filter(|row| !row.deleted)
             .map(WorkflowSummary::from))
     }
 
     /// The first skipped events (up to 1,000 are kept), in journal order.
     pub fn skipped(&self) -> Result<Vec<SkippedEvent>, ReadModelError> {
-        self.tree()
-            .scan_prefix([SKIPPED])
-            .map(|entry| {
-                let (_, value) =
-                    entry.map_err(|e| ReadModelError::storage("reading skipped events", e))?;
-                decode_row("a skipped event", &value)
+        let conn = self.inner.readers.get();
+        let mut statement = conn
+            .prepare_cached(
+                "SELECT position, stream, event_type, reason FROM skipped ORDER BY position",
+            )
+            .context("reading skipped events")?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(SkippedEvent {
+                    position: row.get::<_, i64>(0)? as u64,
+                    stream: row.get(1)?,
+                    event_type: row.get(2)?,
+                    reason: row.get(3)?,
+                })
             })
-            .collect()
+            .context("reading skipped events")?;
+        rows.collect::<Result<_, _>>()
+            .context("reading skipped events")
     }
 
-    /// Counts rows (a full scan of runs and workflows: for tools, not for every request).
+    /// Counts rows (counts whole tables: for tools, not for every request).
     pub fn stats(&self) -> Result<Stats, ReadModelError> {
-        let tree = self.tree();
-        let scan_error = |e| ReadModelError::storage("counting rows", e);
-        let mut runs = 0;
-        for entry in tree.scan_prefix([RUN_ROW]) {
-            entry.map_err(scan_error)?;
-            runs += 1;
-        }
-        let (mut workflows, mut deleted_workflows) = (0, 0);
-        for entry in tree.scan_prefix([WORKFLOW_ROW]) {
-            let (_, value) = entry.map_err(scan_error)?;
-            let row: WorkflowRow = decode_row("a workflow", &value)?;
-            if row.deleted {
-                deleted_workflows += 1;
-            } else {
-                workflows += 1;
-            }
-        }
-        Ok(Stats {
-            runs,
-            workflows,
-            deleted_workflows,
-            skipped_events: read_u64(&tree, SKIPPED_COUNT_KEY)?,
-            checkpoint: read_checkpoint(&tree)?.0,
-        })
+        let conn = self.inner.readers.get();
+        // One read transaction, so the counts and the checkpoint agree.
+        conn.execute_batch("BEGIN").context("counting rows")?;
+        let stats = stats(&conn);
+        let end = conn.execute_batch("COMMIT").context("counting rows");
+        let stats = stats?;
+        end?;
+        Ok(stats)
     }
 
-    /// Every key and value of the active data tree, in key order: for tests that compare two
-    /// projections byte for byte.
+    /// Every row and index entry, as sorted key-value pairs: for tests that compare two
+    /// projections entry for entry (see `dump.rs` for the keys).
     #[doc(hidden)]
     pub fn dump(&self) -> Result<Vec<RawEntry>, ReadModelError> {
-        self.tree()
-            .iter()
-            .map(|entry| {
-                entry
-                    .map(|(k, v)| (k.to_vec(), v.to_vec()))
-                    .map_err(|e| ReadModelError::storage("dumping", e))
-            })
-            .collect()
+        let conn = self.inner.readers.get();
+        conn.execute_batch("BEGIN").context("dumping")?;
+        let entries = dump::dump(&conn);
+        let end = conn.execute_batch("COMMIT").context("dumping");
+        let entries = entries?;
+        end?;
+        Ok(entries)
     }
 }
 
+fn stats(conn: &Connection) -> Result<Stats, ReadModelError> {
+    let runs: i64 = conn
+        .query_row("SELECT count(*) FROM runs", [], |row| row.get(0))
+        .context("counting runs")?;
+    let (workflows, deleted_workflows): (i64, i64) = conn
+        .query_row(
+            "SELECT coalesce(sum(deleted = 0), 0), coalesce(sum(deleted != 0), 0) FROM workflows",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .context("counting workflows")?;
+    Ok(Stats {
+        runs: runs as u64,
+        workflows: workflows as u64,
+        deleted_workflows: deleted_workflows as u64,
+        skipped_events: read_meta(conn, SKIPPED_COUNT)?,
+        checkpoint: read_checkpoint(conn)?.0,
+    })
+}
+
 impl Inner {
-    fn active(&self) -> Active {
-        self.active
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-    }
-
-    async fn catch_up(&self) -> Result<Position, ReadModelError> {
+    async fn catch_up(self: &Arc<Self>) -> Result<Position, ReadModelError> {
+        if self.caught_up() {
+            return Ok(*self.applied.borrow());
+        }
         let _applying = self.apply.lock().await;
-        let tree = self.active().tree;
-        self.catch_up_tree(&tree, true).await
+        self.catch_up_locked(false).await
     }
 
-    /// Applies to `tree` the events committed when it starts; `publish`: `tree` is the active
-    /// tree and each checkpoint reached is published to `wait_for`.
-    async fn catch_up_tree(
-        &self,
-        tree: &sled::Tree,
-        publish: bool,
+    /// Whether the checkpoint has reached the last committed position.
+    fn caught_up(&self) -> bool {
+        *self.applied.borrow() >= *self.store.subscribe().borrow()
+    }
+
+    /// Applies the events committed when it starts; the caller holds `apply`. Each
+    /// `read_all` page is applied in one transaction and its checkpoint published to
+    /// `wait_for`, or, `rebuilding`, inside the rebuild's open transaction (from position 1,
+    /// publishing nothing).
+    async fn catch_up_locked(
+        self: &Arc<Self>,
+        rebuilding: bool,
     ) -> Result<Position, ReadModelError> {
         let target = *self.store.subscribe().borrow();
-        let mut checkpoint = {
-            let tree = tree.clone();
-            blocking(move || read_checkpoint(&tree)).await?
+        let mut checkpoint = if rebuilding {
+            Position::NONE
+        } else {
+            *self.applied.borrow()
         };
         let mut limit = self.options.read_batch.max(1);
         while checkpoint < target {
@@ -436,10 +426,21 @@ impl Inner {
             let bytes: usize = events.iter().map(|e| e.data.len() + 64).sum();
             limit = (READ_BYTES_TARGET / (bytes / events.len()).max(1))
                 .clamp(1, self.options.read_batch.max(1));
-            let tree = tree.clone();
-            let entries_max = self.options.apply_entries_max.max(1);
-            checkpoint = blocking(move || apply_events(&tree, &events, entries_max)).await?;
-            if publish {
+            checkpoint = self
+                .write(move |conn| {
+                    if rebuilding {
+                        return apply_events(conn, &events);
+                    }
+                    end_abandoned_transaction(conn)?;
+                    let tx = conn
+                        .transaction_with_behavior(TransactionBehavior::Immediate)
+                        .context("starting a transaction")?;
+                    let checkpoint = apply_events(&tx, &events)?;
+                    tx.commit().context("committing a transaction")?;
+                    Ok(checkpoint)
+                })
+                .await?;
+            if !rebuilding {
                 self.applied.send_modify(|applied| {
                     *applied = (*applied).max(checkpoint);
                 });
@@ -447,70 +448,60 @@ impl Inner {
         }
         Ok(checkpoint)
     }
-}
 
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ReadModelError> + Send + 'static,
-) -> Result<T, ReadModelError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|_| ReadModelError::Closed)?
-}
-
-fn read_active(db: &sled::Db) -> Result<Option<(u32, u64)>, ReadModelError> {
-    let Some(value) = db
-        .get(ACTIVE_KEY)
-        .map_err(|e| ReadModelError::storage("reading the active generation", e))?
-    else {
-        return Ok(None);
-    };
-    let (format, generation) = value.split_at_checked(4).ok_or_else(|| {
-        ReadModelError::Corrupt("the active generation is not 12 bytes".to_owned())
-    })?;
-    match (<[u8; 4]>::try_from(format), <[u8; 8]>::try_from(generation)) {
-        (Ok(format), Ok(generation)) => Ok(Some((
-            u32::from_be_bytes(format),
-            u64::from_be_bytes(generation),
-        ))),
-        _ => Err(ReadModelError::Corrupt(
-            "the active generation is not 12 bytes".to_owned(),
-        )),
+    /// Runs `work` with the writer on a blocking thread.
+    async fn write<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&mut Connection) -> Result<T, ReadModelError> + Send + 'static,
+    ) -> Result<T, ReadModelError> {
+        let inner = Arc::clone(self);
+        tokio::task::spawn_blocking(move || work(&mut lock(&inner.writer)))
+            .await
+            .map_err(|_| ReadModelError::Closed)?
     }
 }
 
-fn write_active(db: &sled::Db, generation: u64) -> Result<(), ReadModelError> {
-    let mut value = FORMAT_VERSION.to_be_bytes().to_vec();
-    value.extend_from_slice(&generation.to_be_bytes());
-    db.insert(ACTIVE_KEY, value)
-        .map_err(|e| ReadModelError::storage("switching the active generation", e))?;
-    db.flush()
-        .map_err(|e| ReadModelError::storage("switching the active generation", e))?;
+/// Rolls back a transaction left open on the writer: a rebuild whose future was dropped
+/// part-way (the old data stays).
+fn end_abandoned_transaction(conn: &mut Connection) -> Result<(), ReadModelError> {
+    if !conn.is_autocommit() {
+        tracing::warn!("read models: rolling back an unfinished rebuild");
+        conn.execute_batch("ROLLBACK")
+            .context("rolling back an unfinished rebuild")?;
+    }
     Ok(())
 }
 
-fn data_generations(db: &sled::Db) -> Vec<u64> {
-    db.tree_names()
-        .iter()
-        .filter_map(|name| {
-            std::str::from_utf8(name)
-                .ok()?
-                .strip_prefix(DATA_TREE_PREFIX)?
-                .parse()
-                .ok()
-        })
-        .collect()
-}
-
-fn highest_generation(db: &sled::Db) -> Option<u64> {
-    data_generations(db).into_iter().max()
-}
-
-fn drop_inactive_trees(db: &sled::Db, active: u64) -> Result<(), ReadModelError> {
-    for generation in data_generations(db) {
-        if generation != active {
-            db.drop_tree(tree_name(generation))
-                .map_err(|e| ReadModelError::storage("dropping an inactive tree", e))?;
+/// Deletes everything in `dir` that is not the database (an earlier version's sled
+/// database): the read models are derived data and catching up rebuilds them. When
+/// anything foreign is found, the database goes too, so no mix of old and new survives.
+fn clear_foreign_files(dir: &Path) -> Result<(), ReadModelError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => {
+            return Err(ReadModelError::io(
+                format!("reading {}", dir.display()),
+                error,
+            ))
         }
+    };
+    let mut foreign = false;
+    for entry in entries {
+        let entry =
+            entry.map_err(|e| ReadModelError::io(format!("reading {}", dir.display()), e))?;
+        if !entry.file_name().to_str().is_some_and(db::is_ours) {
+            foreign = true;
+            break;
+        }
+    }
+    if foreign {
+        tracing::info!(
+            dir = %dir.display(),
+            "read models of an earlier storage format: deleting them to rebuild from the journal"
+        );
+        std::fs::remove_dir_all(dir)
+            .map_err(|e| ReadModelError::io(format!("removing {}", dir.display()), e))?;
     }
     Ok(())
 }

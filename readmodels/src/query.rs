@@ -1,23 +1,18 @@
-//! Listings over the data tree: range scans of one index, resumed after a cursor.
-
-use std::ops::Bound;
+//! Listings: keyset pagination over one index, resumed after a cursor.
 
 use chrono::{DateTime, Utc};
 use engine::definition::WorkflowStatus;
 use engine::run::RunStatus;
+use rusqlite::types::Value;
+use rusqlite::{params_from_iter, Connection};
 
-use crate::apply::{
-    row_key, run_index_prefix, workflow_sort_value, RUN_ROW, WORKFLOWS_BY_CREATED,
-    WORKFLOWS_BY_NAME, WORKFLOWS_BY_UPDATED, WORKFLOW_ROW,
-};
-use crate::error::ReadModelError;
+use crate::db::{run_row, workflow_row, RUN_COLUMNS, WORKFLOW_COLUMNS};
+use crate::error::{Context, ReadModelError};
 use crate::keys::{
-    decode_cursor, encode_cursor, prefix_end, push_i64, push_str, take_i64, take_str,
+    decode_cursor, encode_cursor, push_str, run_sort_key, take_i64, take_str, workflow_sort_value,
+    WORKFLOWS_BY_CREATED, WORKFLOWS_BY_NAME, WORKFLOWS_BY_UPDATED,
 };
-use crate::rows::{
-    decode_row, run_status_code, workflow_status_code, Page, RunRow, RunSummary, WorkflowRow,
-    WorkflowSummary,
-};
+use crate::rows::{run_status_code, workflow_status_code, Page, RunSummary, WorkflowSummary};
 
 /// Default page size.
 pub const LIMIT_DEFAULT: usize = 20;
@@ -140,112 +135,119 @@ fn check_limit(limit: usize) -> Result<(), ReadModelError> {
     }
 }
 
-fn storage(error: sled::Error) -> ReadModelError {
-    ReadModelError::storage("reading a listing", error)
-}
-
-pub(crate) fn get_run(tree: &sled::Tree, run_id: &str) -> Result<Option<RunRow>, ReadModelError> {
-    tree.get(row_key(RUN_ROW, run_id))
-        .map_err(storage)?
-        .map(|bytes| decode_row(&format!("run {run_id}"), &bytes))
-        .transpose()
-}
-
-pub(crate) fn get_workflow(
-    tree: &sled::Tree,
-    workflow_id: &str,
-) -> Result<Option<WorkflowRow>, ReadModelError> {
-    tree.get(row_key(WORKFLOW_ROW, workflow_id))
-        .map_err(storage)?
-        .map(|bytes| decode_row(&format!("workflow {workflow_id}"), &bytes))
-        .transpose()
-}
-
 /// Scans the one index that holds exactly the runs of the filter (all runs, by workflow, by
 /// status, by workflow and status), between the time bounds and below the cursor, newest
-/// first. A run inserted meanwhile starts no earlier than every run already listed (the
-/// journal's timestamps never go back), so it sorts before the cursor (or, in the cursor
-/// run's microsecond with a smaller id, just after it, and shows up on a later page): it
-/// never displaces or repeats a run of the pages still to come.
+/// first: `(started_at, run_id) < (cursor)` ordered by both descending, `limit + 1` rows (the
+/// one past the page says there is a next page). A run inserted meanwhile starts no earlier
+/// than every run already listed (the journal's timestamps never go back), so it sorts
+/// before the cursor (or, in the cursor run's microsecond with a smaller id, just after it,
+/// and shows up on a later page): it never displaces or repeats a run of the pages still to
+/// come.
 pub(crate) fn list_runs(
-    tree: &sled::Tree,
+    conn: &Connection,
     query: &RunQuery,
 ) -> Result<Page<RunSummary>, ReadModelError> {
     check_limit(query.limit)?;
-    let status = query.status.map(run_status_code);
-    let prefix = run_index_prefix(query.workflow_id.as_deref(), status);
-    let with_prefix = |sort_key: &[u8]| {
-        let mut key = prefix.clone();
-        key.extend_from_slice(sort_key);
-        key
+    let (sql, values) = runs_sql(query)?;
+    let mut statement = conn.prepare_cached(&sql).context("listing runs")?;
+    let mut rows = statement
+        .query_map(params_from_iter(values), run_row)
+        .context("listing runs")?
+        .collect::<Result<Vec<_>, _>>()
+        .context("listing runs")?;
+    let more = rows.len() > query.limit;
+    rows.truncate(query.limit);
+    let next_cursor = match rows.last() {
+        Some(last) if more => Some(encode_cursor(
+            RUN_CURSOR,
+            &run_sort_key(last.started_at, &last.run_id),
+        )),
+        _ => None,
     };
-    let time_key = |time: &DateTime<Utc>| {
-        let mut key = Vec::new();
-        push_i64(&mut key, time.timestamp_micros());
-        with_prefix(&key)
-    };
-    let lower = query.from.as_ref().map_or_else(|| prefix.clone(), time_key);
-    let mut upper = match &query.to {
-        Some(to) => Some(time_key(to)),
-        None => prefix_end(&prefix),
-    };
-    if let Some(cursor) = &query.cursor {
-        let sort_key = decode_cursor(RUN_CURSOR, cursor)?;
-        check_run_sort_key(&sort_key)?;
-        let after = with_prefix(&sort_key);
-        upper = Some(match upper {
-            Some(upper) if upper < after => upper,
-            _ => after,
-        });
-    }
-    if upper.as_ref().is_some_and(|upper| *upper <= lower) {
-        return Ok(Page {
-            items: Vec::new(),
-            next_cursor: None,
-        });
-    }
-    let upper = upper.map_or(Bound::Unbounded, Bound::Excluded);
-    let mut items = Vec::new();
-    let mut last_key = Vec::new();
-    let mut more = false;
-    for entry in tree.range((Bound::Included(lower), upper)).rev() {
-        let (key, _) = entry.map_err(storage)?;
-        let sort_key = &key[prefix.len()..];
-        let run_id = check_run_sort_key(sort_key)?;
-        let Some(row) = get_run(tree, &run_id)? else {
-            continue;
-        };
-        // The index and the row are written in one batch; this guards against a reader
-        // that saw the index before a batch and the row after it.
-        if status.is_some_and(|s| s != row.status) {
-            continue;
-        }
-        if items.len() == query.limit {
-            more = true;
-            break;
-        }
-        last_key = sort_key.to_vec();
-        items.push(RunSummary::from(row));
-    }
     Ok(Page {
-        items,
-        next_cursor: more.then(|| encode_cursor(RUN_CURSOR, &last_key)),
+        items: rows.into_iter().map(RunSummary::from).collect(),
+        next_cursor,
     })
 }
 
-/// Checks a run sort key (startedAt, runId) and returns the run id.
-fn check_run_sort_key(sort_key: &[u8]) -> Result<String, ReadModelError> {
+/// The statement of a run listing and its parameters.
+fn runs_sql(query: &RunQuery) -> Result<(String, Vec<Value>), ReadModelError> {
+    let after = query
+        .cursor
+        .as_ref()
+        .map(|cursor| {
+            let sort_key = decode_cursor(RUN_CURSOR, cursor)?;
+            parse_run_sort_key(&sort_key)
+        })
+        .transpose()?;
+    let index = match (&query.workflow_id, &query.status) {
+        (None, None) => "runs_by_time",
+        (Some(_), None) => "runs_by_workflow",
+        (None, Some(_)) => "runs_by_status",
+        (Some(_), Some(_)) => "runs_by_workflow_status",
+    };
+    let mut conditions = Vec::new();
+    let mut values = Vec::new();
+    if let Some(workflow_id) = &query.workflow_id {
+        conditions.push("workflow_id = ?");
+        values.push(Value::Text(workflow_id.clone()));
+    }
+    if let Some(status) = query.status {
+        conditions.push("status = ?");
+        values.push(Value::Integer(i64::from(run_status_code(status))));
+    }
+    if let Some(from) = &query.from {
+        conditions.push("started_at >= ?");
+        values.push(Value::Integer(from.timestamp_micros()));
+    }
+    // One upper bound, the tighter of `to` and the cursor, so SQLite starts the scan there
+    // (given both, it would start at `to` and filter its way down to the cursor).
+    let to = query.to.as_ref().map(DateTime::timestamp_micros);
+    match (after, to) {
+        (Some((started_at, run_id)), to) if to.is_none_or(|to| started_at < to) => {
+            conditions.push("(started_at, run_id) < (?, ?)");
+            values.push(Value::Integer(started_at));
+            values.push(Value::Text(run_id));
+        }
+        // A cursor at or past `to` bounds nothing more.
+        (_, Some(to)) => {
+            conditions.push("started_at < ?");
+            values.push(Value::Integer(to));
+        }
+        (_, None) => {}
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT {RUN_COLUMNS} FROM runs INDEXED BY {index} {filter} \
+         ORDER BY started_at DESC, run_id DESC LIMIT ?"
+    );
+    values.push(Value::Integer(limit_plus_one(query.limit)));
+    Ok((sql, values))
+}
+
+fn limit_plus_one(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1)
+}
+
+/// Reads a run sort key (startedAt, runId).
+fn parse_run_sort_key(sort_key: &[u8]) -> Result<(i64, String), ReadModelError> {
     take_i64(sort_key)
-        .and_then(|(_, rest)| take_str(rest))
-        .filter(|(_, rest)| rest.is_empty())
-        .map(|(run_id, _)| run_id)
+        .and_then(|(started_at, rest)| {
+            take_str(rest).map(|(run_id, rest)| (started_at, run_id, rest))
+        })
+        .filter(|(_, _, rest)| rest.is_empty())
+        .map(|(started_at, run_id, _)| (started_at, run_id))
         .ok_or(ReadModelError::InvalidCursor)
 }
 
-/// Scans the index of the sort order from the cursor on, keeping the workflows the filters
-/// accept.
+/// Walks the index of the sort order from the cursor on, keeping the workflows the filters
+/// accept; looks at no more than [`WORKFLOW_SCAN_MAX`] entries per page.
 pub(crate) fn list_workflows(
-    tree: &sled::Tree,
+    conn: &Connection,
     query: &WorkflowQuery,
 ) -> Result<Page<WorkflowSummary>, ReadModelError> {
     check_limit(query.limit)?;
@@ -254,56 +256,28 @@ pub(crate) fn list_workflows(
         SortOrder::Asc => index,
         SortOrder::Desc => index.to_ascii_uppercase(),
     };
-    let prefix = vec![index];
-    let after = match &query.cursor {
-        Some(cursor) => {
-            let sort_key = decode_cursor(cursor_kind, cursor)?;
-            check_workflow_sort_key(index, &sort_key)?;
-            let mut key = prefix.clone();
-            key.extend_from_slice(&sort_key);
-            Some(key)
-        }
-        None => None,
-    };
-    let end = prefix_end(&prefix).map_or(Bound::Unbounded, Bound::Excluded);
-    let entries: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
-        match (query.sort_order, after) {
-            (SortOrder::Asc, Some(after)) => Box::new(tree.range((Bound::Excluded(after), end))),
-            (SortOrder::Asc, None) => Box::new(tree.range((Bound::Included(prefix.clone()), end))),
-            (SortOrder::Desc, Some(after)) => Box::new(
-                tree.range((Bound::Included(prefix.clone()), Bound::Excluded(after)))
-                    .rev(),
-            ),
-            (SortOrder::Desc, None) => {
-                Box::new(tree.range((Bound::Included(prefix.clone()), end)).rev())
-            }
-        };
+    let (sql, values) = workflows_sql(query, cursor_kind)?;
+    let mut statement = conn.prepare_cached(&sql).context("listing workflows")?;
+    let rows = statement
+        .query_map(params_from_iter(values), workflow_row)
+        .context("listing workflows")?;
     let q = query.q.as_ref().map(|q| q.to_lowercase());
     let status = query.status.map(workflow_status_code);
     let mut items = Vec::new();
     let mut last_returned = Vec::new();
     let mut last_scanned = Vec::new();
     let mut next_from = None;
-    for (scanned, entry) in entries.enumerate() {
+    for (scanned, row) in rows.enumerate() {
         if scanned == WORKFLOW_SCAN_MAX {
             // A short page: the cursor resumes after the last entry looked at.
             next_from = Some(last_scanned);
             break;
         }
-        let (key, _) = entry.map_err(storage)?;
-        let sort_key = &key[prefix.len()..];
-        last_scanned = sort_key.to_vec();
-        let id = check_workflow_sort_key(index, sort_key)?;
-        let Some(row) = get_workflow(tree, &id)? else {
-            continue;
-        };
-        // The entry must still be the row's (a guard against a reader that saw the index
-        // before a batch and the row after it).
-        let mut expected = workflow_sort_value(index, &row);
-        push_str(&mut expected, &row.id);
-        if row.deleted
-            || expected[..] != sort_key[..]
-            || status.is_some_and(|s| s != row.status)
+        let row = row.context("listing workflows")?;
+        let mut sort_key = workflow_sort_value(index, &row);
+        push_str(&mut sort_key, &row.id);
+        last_scanned.clone_from(&sort_key);
+        if status.is_some_and(|s| s != row.status)
             || q.as_ref()
                 .is_some_and(|q| !row.name.to_lowercase().contains(q.as_str()))
         {
@@ -313,7 +287,7 @@ pub(crate) fn list_workflows(
             next_from = Some(last_returned);
             break;
         }
-        last_returned = sort_key.to_vec();
+        last_returned = sort_key;
         items.push(WorkflowSummary::from(row));
     }
     Ok(Page {
@@ -322,14 +296,159 @@ pub(crate) fn list_workflows(
     })
 }
 
-/// Checks a workflow sort key (sort value, id) of `index` and returns the id.
-fn check_workflow_sort_key(index: u8, sort_key: &[u8]) -> Result<String, ReadModelError> {
-    let rest = match index {
-        WORKFLOWS_BY_NAME => take_str(sort_key).map(|(_, rest)| rest),
-        _ => take_i64(sort_key).map(|(_, rest)| rest),
+/// The statement of a workflow listing (cursors of `cursor_kind`) and its parameters.
+fn workflows_sql(
+    query: &WorkflowQuery,
+    cursor_kind: u8,
+) -> Result<(String, Vec<Value>), ReadModelError> {
+    let index = query.sort_by.index();
+    let after = query
+        .cursor
+        .as_ref()
+        .map(|cursor| {
+            let sort_key = decode_cursor(cursor_kind, cursor)?;
+            parse_workflow_sort_key(index, &sort_key)
+        })
+        .transpose()?;
+    let (index_name, column) = match query.sort_by {
+        WorkflowSortBy::CreatedAt => ("workflows_by_created", "created_at"),
+        WorkflowSortBy::UpdatedAt => ("workflows_by_updated", "updated_at"),
+        WorkflowSortBy::Name => ("workflows_by_name", "name_lower"),
     };
-    rest.and_then(take_str)
-        .filter(|(_, rest)| rest.is_empty())
-        .map(|(id, _)| id)
+    let (beyond, direction) = match query.sort_order {
+        SortOrder::Asc => (">", "ASC"),
+        SortOrder::Desc => ("<", "DESC"),
+    };
+    let mut values = Vec::new();
+    let bound = match after {
+        Some((value, id)) => {
+            values.push(value);
+            values.push(Value::Text(id));
+            format!("AND ({column}, id) {beyond} (?, ?)")
+        }
+        None => String::new(),
+    };
+    // `deleted = 0` lets SQLite use the partial index (deleted workflows are not in it).
+    let sql = format!(
+        "SELECT {WORKFLOW_COLUMNS} FROM workflows INDEXED BY {index_name} \
+         WHERE deleted = 0 {bound} ORDER BY {column} {direction}, id {direction} LIMIT ?"
+    );
+    values.push(Value::Integer(limit_plus_one(WORKFLOW_SCAN_MAX)));
+    Ok((sql, values))
+}
+
+/// Reads a workflow sort key (sort value, id) of `index`: the sort value as SQLite compares
+/// it, and the id.
+fn parse_workflow_sort_key(index: u8, sort_key: &[u8]) -> Result<(Value, String), ReadModelError> {
+    let value_and_rest = match index {
+        WORKFLOWS_BY_NAME => take_str(sort_key).map(|(name, rest)| (Value::Text(name), rest)),
+        _ => take_i64(sort_key).map(|(time, rest)| (Value::Integer(time), rest)),
+    };
+    value_and_rest
+        .and_then(|(value, rest)| take_str(rest).map(|(id, rest)| (value, id, rest)))
+        .filter(|(_, _, rest)| rest.is_empty())
+        .map(|(value, id, _)| (value, id))
         .ok_or(ReadModelError::InvalidCursor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::run_sort_key;
+
+    /// Every listing is a search of its index in the index's order: no full scan, no sort.
+    #[test]
+    fn listings_search_one_index_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = crate::db::Db::open(&dir.path().join("x.sqlite3"), &crate::Options::default())
+            .expect("open");
+        let plan = |sql: &str, values: Vec<Value>| -> String {
+            let mut statement = db
+                .writer
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .expect("explain");
+            let rows = statement
+                .query_map(params_from_iter(values), |row| row.get::<_, String>(3))
+                .expect("plan");
+            rows.map(|r| r.expect("row")).collect::<Vec<_>>().join("; ")
+        };
+        let cursor = encode_cursor(RUN_CURSOR, &run_sort_key(5, "r1"));
+        let time = DateTime::from_timestamp_micros(1).expect("time");
+        for (workflow_id, status, index) in [
+            (None, None, "runs_by_time"),
+            (Some("wf".to_owned()), None, "runs_by_workflow"),
+            (None, Some(RunStatus::Running), "runs_by_status"),
+            (
+                Some("wf".to_owned()),
+                Some(RunStatus::Running),
+                "runs_by_workflow_status",
+            ),
+        ] {
+            let later = DateTime::from_timestamp_micros(9).expect("time");
+            for (from, to, cursor) in [
+                (None, None, None),
+                (Some(time), None, None),
+                (None, Some(later), None),
+                (Some(time), Some(later), None),
+                (None, None, Some(cursor.clone())),
+                (Some(time), Some(later), Some(cursor.clone())),
+            ] {
+                let query = RunQuery {
+                    workflow_id: workflow_id.clone(),
+                    status,
+                    from,
+                    to,
+                    cursor,
+                    ..RunQuery::default()
+                };
+                let (sql, values) = runs_sql(&query).expect("sql");
+                let plan = plan(&sql, values);
+                assert!(
+                    plan.contains(&format!("USING COVERING INDEX {index}"))
+                        || plan.contains(&format!("USING INDEX {index}")),
+                    "{query:?}: {plan}"
+                );
+                assert!(!plan.contains("TEMP B-TREE"), "{query:?}: {plan}");
+                if query.cursor.is_some() {
+                    assert!(plan.contains("(started_at,run_id)<(?,?)"), "{plan}");
+                }
+            }
+        }
+        for sort_by in [
+            WorkflowSortBy::CreatedAt,
+            WorkflowSortBy::UpdatedAt,
+            WorkflowSortBy::Name,
+        ] {
+            for sort_order in [SortOrder::Asc, SortOrder::Desc] {
+                let query = WorkflowQuery {
+                    sort_by,
+                    sort_order,
+                    ..WorkflowQuery::default()
+                };
+                let kind = match sort_order {
+                    SortOrder::Asc => sort_by.index(),
+                    SortOrder::Desc => sort_by.index().to_ascii_uppercase(),
+                };
+                let mut sort_key = match sort_by {
+                    WorkflowSortBy::Name => {
+                        let mut key = Vec::new();
+                        push_str(&mut key, "name");
+                        key
+                    }
+                    _ => run_sort_key(7, "").split_off(0)[..8].to_vec(),
+                };
+                push_str(&mut sort_key, "wf");
+                for cursor in [None, Some(encode_cursor(kind, &sort_key))] {
+                    let query = WorkflowQuery {
+                        cursor,
+                        ..query.clone()
+                    };
+                    let (sql, values) = workflows_sql(&query, kind).expect("sql");
+                    let plan = plan(&sql, values);
+                    assert!(plan.contains("INDEX workflows_by_"), "{query:?}: {plan}");
+                    assert!(!plan.contains("TEMP B-TREE"), "{query:?}: {plan}");
+                }
+            }
+        }
+    }
 }

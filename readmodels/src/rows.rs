@@ -1,12 +1,10 @@
-//! What the read models store per run and per workflow (postcard rows), and the summaries
-//! queries return (serde, camelCase, RFC 3339 times).
+//! What the read models hold per run and per workflow (a row of `runs` or `workflows`), and
+//! the summaries queries return (serde, camelCase, RFC 3339 times).
 
 use chrono::{DateTime, SecondsFormat};
 use engine::definition::WorkflowStatus;
 use engine::run::RunStatus;
 use serde::{Deserialize, Serialize};
-
-use crate::error::ReadModelError;
 
 /// One run, as its events so far tell it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,16 +38,10 @@ pub(crate) struct WorkflowRow {
     pub deleted: bool,
 }
 
+/// A row in the form [`crate::ReadModels::dump`] shows it (postcard).
 pub(crate) fn encode_row<T: Serialize>(row: &T) -> Vec<u8> {
     // Rows are plain strings and integers; postcard cannot fail on them.
     postcard::to_stdvec(row).unwrap_or_else(|error| unreachable!("postcard: {error}"))
-}
-
-pub(crate) fn decode_row<T: for<'de> Deserialize<'de>>(
-    what: &str,
-    bytes: &[u8],
-) -> Result<T, ReadModelError> {
-    postcard::from_bytes(bytes).map_err(|e| ReadModelError::Corrupt(format!("{what}: {e}")))
 }
 
 /// Stored codes of run statuses: part of the read models' format (see `FORMAT_VERSION`).

@@ -748,3 +748,84 @@ async fn workflows_are_listed_by_name_status_and_time_with_cursors() {
     let json = serde_json::to_value(&wf_1).expect("json");
     assert!(json.get("createdAt").is_some() && json.get("updatedAt").is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_earlier_sled_database_is_replaced_and_rebuilt_from_the_journal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let models_dir = readmodels::dir_in(dir.path());
+    // What sled 0.34 leaves in a directory.
+    std::fs::create_dir_all(models_dir.join("blobs")).expect("mkdir");
+    std::fs::write(models_dir.join("conf"), b"segment_size: 524288").expect("conf");
+    std::fs::write(models_dir.join("db"), [0u8; 4096]).expect("db");
+    std::fs::write(models_dir.join("snap.0000000000000060"), b"snap").expect("snap");
+    let store = memory();
+    append_run(&*store, "r1", &[started("r1", "wf")]).await;
+    append_run(&*store, "r2", &[started("r2", "wf"), completed()]).await;
+
+    let models = ReadModels::open(&models_dir, store.clone()).expect("open");
+    assert_eq!(models.checkpoint(), Position::NONE);
+    models.catch_up().await.expect("catch up");
+    assert_eq!(
+        run_ids(&all_runs(&models, RunQuery::default())),
+        ["r2", "r1"]
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&models_dir)
+        .expect("read dir")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    assert!(
+        names
+            .iter()
+            .all(|name| name.starts_with("readmodels.sqlite3")),
+        "{names:?}"
+    );
+    models.flush().expect("flush");
+    let dump = models.dump().expect("dump");
+    drop(models);
+
+    // Its own files are kept: reopening resumes from the checkpoint.
+    let models = ReadModels::open(&models_dir, store.clone()).expect("reopen");
+    assert_eq!(models.checkpoint(), Position(3));
+    assert_eq!(models.dump().expect("dump"), dump);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_see_the_old_data_until_a_rebuild_commits() {
+    let store = memory();
+    let options = readmodels::Options {
+        read_batch: 8,
+        ..readmodels::Options::default()
+    };
+    let models = ReadModels::temporary_with(store.clone(), options).expect("read models");
+    for i in 0..600 {
+        let id = format!("r{i:04}");
+        append_run(&*store, &id, &[started(&id, "wf_a"), step_started("a")]).await;
+    }
+    models.catch_up().await.expect("catch up");
+    let first_page = models.list_runs(&RunQuery::default()).expect("list");
+    let rebuild = {
+        let models = models.clone();
+        tokio::spawn(async move { models.rebuild().await })
+    };
+    let mut looks = 0;
+    while !rebuild.is_finished() {
+        let stats = models.stats().expect("stats");
+        assert_eq!((stats.runs, stats.checkpoint), (600, 1200), "{stats:?}");
+        assert_eq!(
+            models.list_runs(&RunQuery::default()).expect("list"),
+            first_page
+        );
+        looks += 1;
+        tokio::task::yield_now().await;
+    }
+    let stats = rebuild.await.expect("join").expect("rebuild");
+    assert_eq!((stats.runs, stats.checkpoint), (600, 1200));
+    assert!(looks > 0);
+}
