@@ -6,6 +6,7 @@ pub mod flowra;
 pub mod keys;
 pub mod lists;
 pub mod runs;
+pub mod stackai;
 pub mod triggers;
 pub mod webhooks;
 pub mod workflows;
@@ -36,5 +37,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(connections::router(state))
         .merge(flowra::router(state))
         .merge(triggers::router(state))
+        .merge(stackai::router(state))
         .merge(webhooks::router(state))
 }
