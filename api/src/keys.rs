@@ -301,23 +301,11 @@ impl Keys {
     /// Every key, revoked ones included, oldest first.
     pub async fn list(&self) -> Result<Vec<KeyInfo>, KeyError> {
         let mut records = Vec::new();
-        let mut after: Option<StreamName> = None;
-        loop {
-            let page = self
-                .store
-                .list_streams(STREAM_PREFIX, after.as_ref(), LIST_PAGE)
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.stream.clone());
-            for stream in &page {
-                let id = stream
-                    .stream
-                    .as_str()
-                    .strip_prefix(STREAM_PREFIX)
-                    .unwrap_or_default();
-                if let Some(record) = self.load(id).await? {
-                    records.push(record);
-                }
+        for id in
+            journal::stream_ids_with_prefix(self.store.as_ref(), STREAM_PREFIX, LIST_PAGE).await?
+        {
+            if let Some(record) = self.load(&id).await? {
+                records.push(record);
             }
         }
         records.sort_by_key(|record| record.created_position);

@@ -24,4 +24,4 @@ pub use error::{LogPlace, StoreError};
 pub use event::{AppendResult, EventType, ExpectedVersion, NewEvent, RecordedEvent, StreamInfo};
 pub use ids::{Position, Seq, StreamName, StreamNameError, Timestamp};
 pub use memory::MemoryStore;
-pub use store::EventStore;
+pub use store::{stream_ids_with_prefix, EventStore};

@@ -57,6 +57,33 @@ pub trait EventStore: Send + Sync + 'static {
     fn subscribe(&self) -> watch::Receiver<Position>;
 }
 
+/// The ids after `prefix` of every stream whose name starts with it, in name order, read a
+/// page of `page` names at a time. For small families of streams (keys, connections): the
+/// whole list is held in memory.
+pub async fn stream_ids_with_prefix(
+    store: &dyn EventStore,
+    prefix: &str,
+    page: usize,
+) -> Result<Vec<String>, StoreError> {
+    let mut ids = Vec::new();
+    let mut after: Option<StreamName> = None;
+    loop {
+        let names = store
+            .list_streams(prefix, after.as_ref(), page.max(1))
+            .await?;
+        let Some(last) = names.last() else {
+            return Ok(ids);
+        };
+        after = Some(last.stream.clone());
+        ids.extend(
+            names
+                .iter()
+                .filter_map(|info| info.stream.as_str().strip_prefix(prefix))
+                .map(str::to_owned),
+        );
+    }
+}
+
 /// Checks an append's shape before any backend touches storage, so every backend rejects the
 /// same inputs with the same error.
 pub fn check_append(stream: &StreamName, events: &[NewEvent]) -> Result<(), StoreError> {

@@ -474,24 +474,12 @@ impl Connections {
     /// Every connection that is not deleted, oldest first.
     pub async fn list(&self) -> Result<Vec<ConnectionInfo>, ConnectionError> {
         let mut records = Vec::new();
-        let mut after: Option<StreamName> = None;
-        loop {
-            let page = self
-                .store
-                .list_streams(STREAM_PREFIX, after.as_ref(), LIST_PAGE)
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.stream.clone());
-            for stream in &page {
-                let id = stream
-                    .stream
-                    .as_str()
-                    .strip_prefix(STREAM_PREFIX)
-                    .unwrap_or_default();
-                if let Some(record) = self.load(id).await? {
-                    if !record.deleted {
-                        records.push(record);
-                    }
+        for id in
+            journal::stream_ids_with_prefix(self.store.as_ref(), STREAM_PREFIX, LIST_PAGE).await?
+        {
+            if let Some(record) = self.load(&id).await? {
+                if !record.deleted {
+                    records.push(record);
                 }
             }
         }
