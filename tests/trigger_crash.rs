@@ -1,6 +1,8 @@
-//! Polling across a crash of a real `duro serve`: the process dies after starting the runs
-//! of a poll and before moving the trigger's cursor (DURO_TEST_CRASH_BEFORE_CURSOR); after
-//! a restart it polls the same items again and every item has run exactly once.
+//! Triggers across a crash of a real `duro serve`. Polling: the process dies after starting
+//! the runs of a poll and before moving the trigger's cursor (DURO_TEST_CRASH_BEFORE_CURSOR);
+//! after a restart it polls the same items again and every item has run exactly once.
+//! Schedules: the process dies after starting a tick's run and before recording it
+//! (DURO_TEST_CRASH_AFTER_TICK_START); after a restart every tick has exactly one run.
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -15,6 +17,11 @@ use serde_json::{json, Value};
 const KEY: &str = "trigger-crash-test-key-0123456789";
 
 fn serve(dir: &Path, port: u16, marker: &Path) -> Child {
+    serve_crashing_at(dir, port, "DURO_TEST_CRASH_BEFORE_CURSOR", marker)
+}
+
+/// `duro serve` that aborts at the crash point `var` once (while `marker` does not exist).
+fn serve_crashing_at(dir: &Path, port: u16, var: &str, marker: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_duro"))
         .args([
             "serve",
@@ -24,7 +31,7 @@ fn serve(dir: &Path, port: u16, marker: &Path) -> Child {
         ])
         .arg(dir)
         .env("DURO_BOOTSTRAP_KEY", KEY)
-        .env("DURO_TEST_CRASH_BEFORE_CURSOR", marker)
+        .env(var, marker)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -191,4 +198,104 @@ async fn a_crash_between_the_poll_and_the_cursor_runs_no_item_twice() {
     assert_eq!(keys, expected);
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_during_a_ticks_run_start_runs_the_tick_exactly_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let marker = dir.path().join("crashed-once");
+    let data = dir.path().join("data");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let crash_point = "DURO_TEST_CRASH_AFTER_TICK_START";
+    let mut child = serve_crashing_at(&data, port, crash_point, &marker);
+    ready(&client, &base).await;
+    let workflow = call(
+        &client,
+        client.post(format!("{base}/api/v1/workflows")).json(&json!({
+            "name": "tick",
+            "steps": [{"id": "at", "type": "transform", "config": {"mapping": {"at": "{{input.scheduledAt}}"}}}]
+        })),
+    )
+    .await["data"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    call(
+        &client,
+        client
+            .patch(format!("{base}/api/v1/workflows/{workflow}/status"))
+            .json(&json!({"status": "active"})),
+    )
+    .await;
+    // allow_all: ticks caught up after the restart run even while an earlier one's run goes.
+    let trigger = call(
+        &client,
+        client
+            .put(format!("{base}/api/v1/triggers/every-second"))
+            .json(&json!({
+                "type": "schedule", "workflowId": workflow,
+                "config": {"interval": "1s", "overlap": "allow_all"}
+            })),
+    )
+    .await["data"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the crash point was never reached"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        !status.success(),
+        "the process was killed at the crash point"
+    );
+
+    let mut child = serve_crashing_at(&data, port, crash_point, &marker);
+    ready(&client, &base).await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let runs = call(
+        &client,
+        client.get(format!(
+            "{base}/api/v1/runs?workflowId={workflow}&limit=100"
+        )),
+    )
+    .await["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut ticks: Vec<i64> = runs
+        .iter()
+        .map(|run| {
+            let key = run["idempotencyKey"].as_str().expect("a tick's key");
+            let time = key
+                .strip_prefix(&format!("{trigger}:"))
+                .expect("the trigger's key");
+            chrono::DateTime::parse_from_rfc3339(time)
+                .expect("the tick's time")
+                .timestamp()
+        })
+        .collect();
+    ticks.sort_unstable();
+    assert!(ticks.len() >= 3, "{runs:?}");
+    let distinct: std::collections::HashSet<i64> = ticks.iter().copied().collect();
+    assert_eq!(distinct.len(), ticks.len(), "no tick ran twice: {ticks:?}");
+    for pair in ticks.windows(2) {
+        assert_eq!(pair[1] - pair[0], 1, "no tick was lost: {ticks:?}");
+    }
 }

@@ -329,6 +329,7 @@ impl Runner {
             .await;
         match started {
             Ok(started) => {
+                crash_point_for_tests("DURO_TEST_CRASH_AFTER_TICK_START");
                 self.record(
                     &trigger.id,
                     TriggerEvent::TriggerFired {
@@ -463,7 +464,7 @@ impl Runner {
             }
         }
         if started_any {
-            crash_point_for_tests();
+            crash_point_for_tests("DURO_TEST_CRASH_BEFORE_CURSOR");
             while seen.len() > CURSOR_IDS_MAX {
                 seen.pop_front();
             }
@@ -492,11 +493,12 @@ fn backoff(failures: u32) -> Duration {
     (Duration::from_secs(1) * 2u32.saturating_pow(failures.min(12))).min(BACKOFF_MAX)
 }
 
-/// For the crash test of polling: with `DURO_TEST_CRASH_BEFORE_CURSOR=FILE`, the first time
-/// (while FILE does not exist) the process aborts after starting the runs of a poll and
-/// before moving the cursor.
-fn crash_point_for_tests() {
-    if let Some(marker) = std::env::var_os("DURO_TEST_CRASH_BEFORE_CURSOR") {
+/// Crash points for the crash tests of the binary: with `VAR=FILE` set, the first time
+/// (while FILE does not exist) the process aborts here. `DURO_TEST_CRASH_BEFORE_CURSOR`:
+/// after starting a poll's runs, before moving the cursor; `DURO_TEST_CRASH_AFTER_TICK_START`:
+/// after starting a tick's run, before recording TriggerFired.
+fn crash_point_for_tests(var: &str) {
+    if let Some(marker) = std::env::var_os(var) {
         let marker = std::path::PathBuf::from(marker);
         if !marker.exists() && std::fs::write(&marker, b"crashed").is_ok() {
             std::process::abort();
