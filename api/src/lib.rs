@@ -89,13 +89,16 @@ impl AppState {
         let store = metrics::MeteredStore::wrap(store);
         let runs = Runs::new(store.clone(), clock.clone());
         let triggers = Triggers::new(store.clone());
+        let connections = Connections::new(store.clone(), secret_key);
+        let trigger_runner = Runner::new(triggers.clone(), runs.clone(), clock);
+        trigger_runner.set_credentials(Arc::new(connections.clone()));
         AppState {
-            trigger_runner: Runner::new(triggers.clone(), runs.clone(), clock),
+            trigger_runner,
             read_models,
             engine: Engine::new(store.clone()),
             runs,
             keys: Keys::new(store.clone()),
-            connections: Connections::new(store.clone(), secret_key),
+            connections,
             triggers,
             limits: Arc::new(RateLimits::new(config.execute_per_minute)),
             config: Arc::new(config),

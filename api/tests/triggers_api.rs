@@ -296,3 +296,85 @@ async fn a_repeated_fire_key_is_a_deduplication_and_a_trigger_can_become_a_webho
         .expect("request");
     assert_eq!(api.raw(delivery).await.status, StatusCode::ACCEPTED);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_sends_its_connections_credentials() {
+    use axum::http::HeaderMap;
+    use axum::routing::get;
+    // A feed that answers only with the right bearer token.
+    let feed = axum::Router::new().route(
+        "/feed",
+        get(|headers: HeaderMap| async move {
+            let authorized = headers.get("authorization").and_then(|v| v.to_str().ok())
+                == Some("Bearer feed-token-0123456789");
+            if authorized {
+                (
+                    StatusCode::OK,
+                    axum::Json(json!({"items": [{"id": "a"}, {"id": "b"}]})),
+                )
+            } else {
+                (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "no"})))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, feed).await });
+
+    let api = TestApi::new().await;
+    let workflow = api
+        .active_workflow(
+            json!({"name": "per item", "steps": [{"id": "t", "type": "transform",
+            "config": {"mapping": {"id": "{{input.item.id}}"}}}]}),
+        )
+        .await;
+    let connection = api
+        .post(
+            "/api/v1/connections",
+            json!({"name": "Feed", "provider": "http", "kind": "bearer",
+                   "token": "feed-token-0123456789"}),
+        )
+        .await;
+    assert_eq!(
+        connection.status,
+        StatusCode::CREATED,
+        "{}",
+        connection.body
+    );
+    let connection_id = connection.body["data"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let created = api
+        .call(
+            Method::PUT,
+            "/api/v1/triggers/feed",
+            json!({"type": "polling", "workflowId": workflow, "connectionId": connection_id,
+                   "config": {"url": format!("http://{address}/feed"), "interval": "200ms",
+                              "itemsPointer": "/items"}}),
+        )
+        .await;
+    let trigger = created.body["data"]["id"].as_str().expect("id").to_owned();
+    let supervisor = api.state.trigger_runner.spawn();
+    let mut count = 0;
+    for _ in 0..100 {
+        let runs = api
+            .get(&format!("/api/v1/runs?workflowId={workflow}"))
+            .await;
+        count = runs.body["data"].as_array().map_or(0, Vec::len);
+        if count == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    supervisor.abort();
+    api.state.trigger_runner.stop();
+    assert_eq!(count, 2, "both items ran with the connection's token");
+    let detail = api.get(&format!("/api/v1/triggers/{trigger}")).await;
+    assert_eq!(
+        detail.body["data"]["cursorData"],
+        json!({"seen": ["a", "b"]})
+    );
+}

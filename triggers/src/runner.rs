@@ -44,7 +44,19 @@ struct Task {
     handle: JoinHandle<()>,
 }
 
+/// Where a polling trigger gets the Authorization (or other) header of its connection. The
+/// API layer implements it over its encrypted connections; the runner never sees a secret
+/// except in the header it sends.
+#[async_trait::async_trait]
+pub trait CredentialSource: Send + Sync {
+    async fn header(
+        &self,
+        connection_id: &str,
+    ) -> Result<(reqwest::header::HeaderName, reqwest::header::HeaderValue), String>;
+}
+
 pub struct Runner {
+    credentials: std::sync::OnceLock<Arc<dyn CredentialSource>>,
     triggers: Triggers,
     runs: Runs,
     clock: Arc<dyn Clock>,
@@ -56,6 +68,7 @@ pub struct Runner {
 impl Runner {
     pub fn new(triggers: Triggers, runs: Runs, clock: Arc<dyn Clock>) -> Arc<Runner> {
         Arc::new(Runner {
+            credentials: std::sync::OnceLock::new(),
             triggers,
             runs,
             clock,
@@ -63,6 +76,11 @@ impl Runner {
             tasks: Mutex::new(HashMap::new()),
             changed: Notify::new(),
         })
+    }
+
+    /// Sets where connections' credentials come from (once; later calls are ignored).
+    pub fn set_credentials(&self, source: Arc<dyn CredentialSource>) {
+        let _ = self.credentials.set(source);
     }
 
     /// Tells the supervisor a trigger changed (created, edited, enabled, disabled, deleted).
@@ -396,10 +414,19 @@ impl Runner {
             .await
             .map_err(|e| e.to_string())?;
         let cursor = Cursor::of(trigger.cursor_data.as_ref());
-        let response = self
-            .http
-            .get(&config.url)
-            .timeout(Duration::from_secs(30))
+        let mut request = self.http.get(&config.url).timeout(Duration::from_secs(30));
+        if let Some(connection_id) = &trigger.spec.connection_id {
+            let source = self
+                .credentials
+                .get()
+                .ok_or_else(|| format!("connection {connection_id}: no credentials available"))?;
+            let (name, value) = source
+                .header(connection_id)
+                .await
+                .map_err(|e| format!("connection {connection_id}: {e}"))?;
+            request = request.header(name, value);
+        }
+        let response = request
             .send()
             .await
             .map_err(|e| format!("GET {}: {e}", config.url))?;

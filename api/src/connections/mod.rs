@@ -938,3 +938,17 @@ mod tests {
         );
     }
 }
+
+/// Polling triggers send their connection's header.
+#[async_trait::async_trait]
+impl triggers::runner::CredentialSource for Connections {
+    async fn header(
+        &self,
+        connection_id: &str,
+    ) -> Result<(HeaderName, HeaderValue), String> {
+        self.credentials(connection_id)
+            .await
+            .map(|credentials| credentials.header())
+            .map_err(|error| error.to_string())
+    }
+}
