@@ -942,10 +942,7 @@ mod tests {
 /// Polling triggers send their connection's header.
 #[async_trait::async_trait]
 impl triggers::runner::CredentialSource for Connections {
-    async fn header(
-        &self,
-        connection_id: &str,
-    ) -> Result<(HeaderName, HeaderValue), String> {
+    async fn header(&self, connection_id: &str) -> Result<(HeaderName, HeaderValue), String> {
         self.credentials(connection_id)
             .await
             .map(|credentials| credentials.header())
