@@ -111,6 +111,9 @@ async fn triggers_are_listed_with_filters_enabled_disabled_and_deleted() {
     }
     assert_eq!(seen, ids);
 
+    let bad_cursor = api.get("/api/v1/triggers?cursor=not-a-cursor").await;
+    let error = assert_error(&bad_cursor, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+    assert_eq!(error["details"][0]["path"], json!(["cursor"]));
     let conn1 = api.get("/api/v1/triggers?connectedAccountIds=conn_1").await;
     assert_eq!(conn1.body["data"].as_array().map(Vec::len), Some(2));
     let named = api.get("/api/v1/triggers?triggerNames=t0,t4").await;

@@ -13,12 +13,16 @@ use engine::run::RunStatus;
 use engine::workflows::WorkflowEvent;
 use journal::{Position, RecordedEvent};
 use rusqlite::{params, Connection};
+use triggers::instances::{TriggerEvent, TriggerSpec};
 
 use crate::db::{
-    get_run, get_workflow, read_checkpoint, read_meta, write_meta, CHECKPOINT, SKIPPED_COUNT,
+    get_run, get_trigger, get_workflow, read_checkpoint, read_meta, write_meta, CHECKPOINT,
+    SKIPPED_COUNT,
 };
 use crate::error::{Context, ReadModelError};
-use crate::rows::{run_status_code, run_status_of, workflow_status_code, RunRow, WorkflowRow};
+use crate::rows::{
+    run_status_code, run_status_of, workflow_status_code, RunRow, TriggerRow, WorkflowRow,
+};
 
 /// Skipped events kept with their reason (the count goes on past it).
 pub(crate) const SKIPPED_KEPT_MAX: u64 = 1000;
@@ -28,6 +32,10 @@ pub(crate) const SKIPPED_KEPT_MAX: u64 = 1000;
 const RUN_TAGS: std::ops::RangeInclusive<u16> = 100..=199;
 /// Journal type tags of workflow events (`engine::workflows`: 200 and up).
 const WORKFLOW_TAGS: std::ops::RangeInclusive<u16> = 200..=203;
+/// Journal type tags of trigger events (`triggers::instances::TriggerEvent`: 500 to 506;
+/// up to 509 so a trigger event of a newer kind is reported as skipped). The claims of slugs,
+/// webhook URLs and samples (510 and up) live in other streams and are not projected.
+const TRIGGER_TAGS: std::ops::RangeInclusive<u16> = 500..=509;
 
 /// The open transaction events are applied in, and the skipped count so far.
 struct Pending<'a> {
@@ -77,6 +85,38 @@ impl Pending<'_> {
 
     fn workflow(&self, workflow_id: &str) -> Result<Option<WorkflowRow>, ReadModelError> {
         get_workflow(self.conn, workflow_id)
+    }
+
+    fn trigger(&self, trigger_id: &str) -> Result<Option<TriggerRow>, ReadModelError> {
+        get_trigger(self.conn, trigger_id)
+    }
+
+    /// Inserts or replaces the whole row (SQLite moves its index entries).
+    fn put_trigger(&self, row: &TriggerRow) -> Result<(), ReadModelError> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO triggers (trigger_id, slug, kind, workflow_id, \
+                 connection_id, trigger_name, enabled, deleted, created_position, created_at, \
+                 updated_at, fired) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )
+            .and_then(|mut statement| {
+                statement.execute(params![
+                    row.trigger_id,
+                    row.slug,
+                    row.kind,
+                    row.workflow_id,
+                    row.connection_id,
+                    row.trigger_name,
+                    row.enabled,
+                    row.deleted,
+                    row.created_position as i64,
+                    row.created_at,
+                    row.updated_at,
+                    row.fired as i64,
+                ])
+            })
+            .context("writing a trigger")?;
+        Ok(())
     }
 
     fn put_workflow(&self, row: &WorkflowRow) -> Result<(), ReadModelError> {
@@ -184,10 +224,12 @@ fn apply_event(pending: &mut Pending<'_>, event: &RecordedEvent) -> Applied {
         apply_run_event(pending, event)
     } else if WORKFLOW_TAGS.contains(&tag) {
         apply_workflow_event(pending, event)
+    } else if TRIGGER_TAGS.contains(&tag) {
+        apply_trigger_event(pending, event)
     } else {
-        // Extension point: triggers (and any other projection) add their tags above. Events
-        // of other kinds (idempotency claims, tag 300, ...) are not projected; the
-        // checkpoint moves past them.
+        // Extension point: any other projection adds its tags above. Events of other kinds
+        // (idempotency claims, tag 300, trigger claims, 510 and up, ...) are not projected;
+        // the checkpoint moves past them.
         Ok(Ok(()))
     }
 }
@@ -346,5 +388,96 @@ fn apply_workflow_event(pending: &mut Pending<'_>, event: &RecordedEvent) -> App
     }
     row.updated_at = at;
     pending.put_workflow(&row)?;
+    Ok(Ok(()))
+}
+
+/// Folds a trigger event as `triggers::instances::fold` does: the first `TriggerUpserted`
+/// creates the row (its position is the listing order); later upserts replace the spec's
+/// fields and the status (the slug stays), status changes and the deletion set theirs, and
+/// each of these sets updatedAt; `TriggerFired` counts; the other decisions change nothing.
+fn apply_trigger_event(pending: &mut Pending<'_>, event: &RecordedEvent) -> Applied {
+    let trigger_event: TriggerEvent = match postcard::from_bytes(&event.data) {
+        Ok(trigger_event) => trigger_event,
+        Err(error) => return Ok(Err(format!("cannot decode trigger event: {error}"))),
+    };
+    if trigger_event.tag() != event.event_type {
+        return Ok(Err(format!(
+            "type {} holds a {:?}",
+            event.event_type.0,
+            trigger_event.tag()
+        )));
+    }
+    let Some(trigger_id) = event.stream.as_str().strip_prefix("trigger-") else {
+        return Ok(Err("a trigger event outside a trigger stream".to_owned()));
+    };
+    let at = event.recorded_at.as_micros();
+    let parse = |spec_json: &str| {
+        serde_json::from_str::<TriggerSpec>(spec_json)
+            .map_err(|e| format!("the trigger spec is not readable: {e}"))
+    };
+    let Some(mut row) = pending.trigger(trigger_id)? else {
+        let TriggerEvent::TriggerUpserted {
+            trigger_id: created_id,
+            slug,
+            spec_json,
+            enabled,
+            ..
+        } = trigger_event
+        else {
+            return Ok(Err("a trigger event before TriggerUpserted".to_owned()));
+        };
+        if created_id != trigger_id {
+            return Ok(Err(format!("TriggerUpserted of trigger {created_id}")));
+        }
+        let spec = match parse(&spec_json) {
+            Ok(spec) => spec,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        let row = TriggerRow {
+            trigger_id: trigger_id.to_owned(),
+            slug,
+            kind: spec.kind,
+            workflow_id: spec.workflow_id,
+            connection_id: spec.connection_id,
+            trigger_name: spec.trigger_name,
+            enabled,
+            deleted: false,
+            created_position: event.position.0,
+            created_at: at,
+            updated_at: at,
+            fired: 0,
+        };
+        pending.put_trigger(&row)?;
+        return Ok(Ok(()));
+    };
+    match trigger_event {
+        TriggerEvent::TriggerUpserted {
+            spec_json, enabled, ..
+        } => {
+            let spec = match parse(&spec_json) {
+                Ok(spec) => spec,
+                Err(reason) => return Ok(Err(reason)),
+            };
+            row.kind = spec.kind;
+            row.workflow_id = spec.workflow_id;
+            row.connection_id = spec.connection_id;
+            row.trigger_name = spec.trigger_name;
+            row.enabled = enabled;
+            row.updated_at = at;
+        }
+        TriggerEvent::TriggerStatusChanged { enabled, .. } => {
+            row.enabled = enabled;
+            row.updated_at = at;
+        }
+        TriggerEvent::TriggerDeleted { .. } => {
+            row.deleted = true;
+            row.updated_at = at;
+        }
+        TriggerEvent::TriggerFired { .. } => row.fired += 1,
+        TriggerEvent::TriggerSkipped { .. }
+        | TriggerEvent::TriggerRejected { .. }
+        | TriggerEvent::TriggerCursorAdvanced { .. } => return Ok(Ok(())),
+    }
+    pending.put_trigger(&row)?;
     Ok(Ok(()))
 }

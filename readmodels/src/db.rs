@@ -16,7 +16,7 @@ use journal::Position;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
 
 use crate::error::{Context, ReadModelError};
-use crate::rows::{RunRow, WorkflowRow};
+use crate::rows::{RunRow, TriggerRow, WorkflowRow};
 use crate::Options;
 
 /// The database file inside the read models' directory.
@@ -26,7 +26,7 @@ const COMPANIONS: [&str; 2] = ["-wal", "-shm"];
 
 /// The schema's version, kept in `PRAGMA user_version`. A database of another version is
 /// deleted and rebuilt from the journal.
-pub(crate) const FORMAT_VERSION: i64 = 1;
+pub(crate) const FORMAT_VERSION: i64 = 2;
 
 /// How long a statement waits for a lock before failing (readers in WAL mode wait only in
 /// rare cases: a checkpoint resetting the WAL, recovery after a crash).
@@ -74,6 +74,24 @@ CREATE INDEX workflows_by_created ON workflows (created_at, id) WHERE deleted = 
 CREATE INDEX workflows_by_updated ON workflows (updated_at, id) WHERE deleted = 0;
 CREATE INDEX workflows_by_name ON workflows (name_lower, id) WHERE deleted = 0;
 
+CREATE TABLE triggers (
+    trigger_id TEXT PRIMARY KEY,
+    slug TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    connection_id TEXT,
+    trigger_name TEXT,
+    enabled INTEGER NOT NULL,
+    deleted INTEGER NOT NULL,
+    created_position INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    fired INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX triggers_by_created ON triggers (created_position) WHERE deleted = 0;
+CREATE INDEX triggers_by_workflow ON triggers (workflow_id, created_position) WHERE deleted = 0;
+CREATE INDEX triggers_by_kind ON triggers (kind, created_position) WHERE deleted = 0;
+
 CREATE TABLE skipped (
     position INTEGER PRIMARY KEY,
     stream TEXT NOT NULL,
@@ -86,6 +104,7 @@ CREATE TABLE skipped (
 pub(crate) const CLEAR: &str = "
 DELETE FROM runs;
 DELETE FROM workflows;
+DELETE FROM triggers;
 DELETE FROM skipped;
 UPDATE meta SET value = 0;
 ";
@@ -297,6 +316,47 @@ macro_rules! workflow_columns {
     () => {
         "id, name, description, status, version, created_at, updated_at, deleted"
     };
+}
+
+macro_rules! trigger_columns {
+    () => {
+        "trigger_id, slug, kind, workflow_id, connection_id, trigger_name, enabled, deleted, \
+         created_position, created_at, updated_at, fired"
+    };
+}
+
+/// The columns [`trigger_row`] reads, in its order.
+pub(crate) const TRIGGER_COLUMNS: &str = trigger_columns!();
+
+/// A trigger from a row of [`TRIGGER_COLUMNS`].
+pub(crate) fn trigger_row(row: &Row<'_>) -> rusqlite::Result<TriggerRow> {
+    Ok(TriggerRow {
+        trigger_id: row.get(0)?,
+        slug: row.get(1)?,
+        kind: row.get(2)?,
+        workflow_id: row.get(3)?,
+        connection_id: row.get(4)?,
+        trigger_name: row.get(5)?,
+        enabled: row.get(6)?,
+        deleted: row.get(7)?,
+        created_position: row.get::<_, i64>(8)? as u64,
+        created_at: row.get(9)?,
+        updated_at: row.get(10)?,
+        fired: row.get::<_, i64>(11)? as u64,
+    })
+}
+
+pub(crate) fn get_trigger(
+    conn: &Connection,
+    trigger_id: &str,
+) -> Result<Option<TriggerRow>, ReadModelError> {
+    conn.prepare_cached(concat!(
+        "SELECT ",
+        trigger_columns!(),
+        " FROM triggers WHERE trigger_id = ?1"
+    ))
+    .and_then(|mut statement| statement.query_row([trigger_id], trigger_row).optional())
+    .context("reading a trigger")
 }
 
 /// The columns [`run_row`] reads, in its order.

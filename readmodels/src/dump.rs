@@ -5,16 +5,21 @@
 //! stale or missing entry would show. Keys: `m` name (meta, u64 BE), `r` runId (run row),
 //! `t` / `w` workflowId / `s` status / `x` workflowId status, then (startedAt, runId) (the run
 //! indexes), `f` id (workflow row), `c` / `u` / `n`, then (createdAt / updatedAt / lowercase
-//! name, id) (the workflow indexes, workflows not deleted), `k` position (skipped events).
+//! name, id) (the workflow indexes, workflows not deleted), `g` triggerId (trigger row), `p` /
+//! `q` workflowId / `y` kind, then (createdPosition) (the trigger indexes, triggers not
+//! deleted), `k` position (skipped events).
 //! Rows are postcard; index entries have empty values.
 
 use rusqlite::{Connection, Row};
 
-use crate::db::{run_row, workflow_row, RUN_COLUMNS, WORKFLOW_COLUMNS};
+use crate::db::{
+    run_row, trigger_row, workflow_row, RUN_COLUMNS, TRIGGER_COLUMNS, WORKFLOW_COLUMNS,
+};
 use crate::error::{Context, ReadModelError};
 use crate::keys::{
     push_i64, push_str, run_sort_key, META, RUNS_BY_STATUS, RUNS_BY_TIME, RUNS_BY_WORKFLOW,
-    RUNS_BY_WORKFLOW_STATUS, RUN_ROW, SKIPPED, WORKFLOWS_BY_CREATED, WORKFLOWS_BY_NAME,
+    RUNS_BY_WORKFLOW_STATUS, RUN_ROW, SKIPPED, TRIGGERS_BY_CREATED, TRIGGERS_BY_KIND,
+    TRIGGERS_BY_WORKFLOW, TRIGGER_ROW, WORKFLOWS_BY_CREATED, WORKFLOWS_BY_NAME,
     WORKFLOWS_BY_UPDATED, WORKFLOW_ROW,
 };
 use crate::rows::{encode_row, SkippedEvent};
@@ -120,6 +125,46 @@ pub(crate) fn dump(conn: &Connection) -> Result<Vec<RawEntry>, ReadModelError> {
             Ok((key, Vec::new()))
         },
     )?;
+    collect(
+        conn,
+        &format!("SELECT {TRIGGER_COLUMNS} FROM triggers"),
+        &mut entries,
+        |row| {
+            let trigger = trigger_row(row)?;
+            let mut key = vec![TRIGGER_ROW];
+            key.extend_from_slice(trigger.trigger_id.as_bytes());
+            Ok((key, encode_row(&trigger)))
+        },
+    )?;
+    collect(
+        conn,
+        "SELECT created_position FROM triggers INDEXED BY triggers_by_created WHERE deleted = 0",
+        &mut entries,
+        |row| {
+            let mut key = vec![TRIGGERS_BY_CREATED];
+            push_i64(&mut key, row.get(0)?);
+            Ok((key, Vec::new()))
+        },
+    )?;
+    for (prefix, column, index) in [
+        (TRIGGERS_BY_WORKFLOW, "workflow_id", "triggers_by_workflow"),
+        (TRIGGERS_BY_KIND, "kind", "triggers_by_kind"),
+    ] {
+        collect(
+            conn,
+            &format!(
+                "SELECT {column}, created_position FROM triggers INDEXED BY {index} \
+                 WHERE deleted = 0"
+            ),
+            &mut entries,
+            |row| {
+                let mut key = vec![prefix];
+                push_str(&mut key, &row.get::<_, String>(0)?);
+                push_i64(&mut key, row.get(1)?);
+                Ok((key, Vec::new()))
+            },
+        )?;
+    }
     collect(
         conn,
         "SELECT position, stream, event_type, reason FROM skipped",

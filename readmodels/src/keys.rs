@@ -26,6 +26,11 @@ pub(crate) const WORKFLOWS_BY_CREATED: u8 = b'c';
 pub(crate) const WORKFLOWS_BY_UPDATED: u8 = b'u';
 pub(crate) const WORKFLOWS_BY_NAME: u8 = b'n';
 pub(crate) const SKIPPED: u8 = b'k';
+pub(crate) const TRIGGER_ROW: u8 = b'g';
+/// Also the kind of every trigger cursor (every trigger listing is in creation order).
+pub(crate) const TRIGGERS_BY_CREATED: u8 = b'p';
+pub(crate) const TRIGGERS_BY_WORKFLOW: u8 = b'q';
+pub(crate) const TRIGGERS_BY_KIND: u8 = b'y';
 
 /// The sort key of a run in every run listing: (startedAt, runId).
 pub(crate) fn run_sort_key(started_at: i64, run_id: &str) -> Vec<u8> {

@@ -1,9 +1,10 @@
-//! Duro's read models: runs and workflows projected from the journal's global log into a
+//! Duro's read models: runs, workflows and triggers projected from the journal's global log into a
 //! SQLite database of their own, for listings with filters and cursor pagination.
 //!
 //! - `db`: the database file, its schema and settings, the connections, rows from SQL.
 //! - `apply`: the projection (events to rows, with the checkpoint, in one transaction).
-//! - `query`: listings (`RunQuery`, `WorkflowQuery`), keyset pagination over one index.
+//! - `query`: listings (`RunQuery`, `WorkflowQuery`, `TriggerQuery`), keyset pagination over
+//!   one index.
 //! - `keys`: order-preserving sort keys and cursors.
 //! - `rows`: rows and the summaries queries return.
 //! - `dump`: every row and index entry, for tests that compare projections.
@@ -39,11 +40,12 @@ use tokio::task::JoinHandle;
 
 pub use error::ReadModelError;
 pub use query::{
-    RunQuery, SortOrder, WorkflowQuery, WorkflowSortBy, LIMIT_DEFAULT, LIMIT_MAX, WORKFLOW_SCAN_MAX,
+    RunQuery, SortOrder, TriggerQuery, WorkflowQuery, WorkflowSortBy, LIMIT_DEFAULT, LIMIT_MAX,
+    WORKFLOW_SCAN_MAX,
 };
 pub use rows::{
     format_time, parse_run_status, parse_workflow_status, Page, RunSummary, SkippedEvent, Stats,
-    WorkflowSummary,
+    TriggerSummary, WorkflowSummary,
 };
 
 use apply::apply_events;
@@ -310,6 +312,21 @@ impl ReadModels {
         query::list_workflows(&self.inner.readers.get(), query)
     }
 
+    /// Triggers that are not deleted, in creation order. See [`TriggerQuery`].
+    pub fn list_triggers(
+        &self,
+        query: &TriggerQuery,
+    ) -> Result<Page<TriggerSummary>, ReadModelError> {
+        query::list_triggers(&self.inner.readers.get(), query)
+    }
+
+    /// The trigger, unless it is deleted.
+    pub fn trigger(&self, trigger_id: &str) -> Result<Option<TriggerSummary>, ReadModelError> {
+        Ok(db::get_trigger(&self.inner.readers.get(), trigger_id)?
+            .filter(|row| !row.deleted)
+            .map(TriggerSummary::from))
+    }
+
     pub fn run(&self, run_id: &str) -> Result<Option<RunSummary>, ReadModelError> {
         Ok(db::get_run(&self.inner.readers.get(), run_id)?.map(RunSummary::from))
     }
@@ -380,10 +397,18 @@ fn stats(conn: &Connection) -> Result<Stats, ReadModelError> {
             |row| Ok((row.get(0)?, row.get(1)?)),
         )
         .context("counting workflows")?;
+    let triggers: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM triggers WHERE deleted = 0",
+            [],
+            |row| row.get(0),
+        )
+        .context("counting triggers")?;
     Ok(Stats {
         runs: runs as u64,
         workflows: workflows as u64,
         deleted_workflows: deleted_workflows as u64,
+        triggers: triggers as u64,
         skipped_events: read_meta(conn, SKIPPED_COUNT)?,
         checkpoint: read_checkpoint(conn)?.0,
     })

@@ -6,13 +6,18 @@ use engine::run::RunStatus;
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection};
 
-use crate::db::{run_row, workflow_row, RUN_COLUMNS, WORKFLOW_COLUMNS};
+use crate::db::{
+    run_row, trigger_row, workflow_row, RUN_COLUMNS, TRIGGER_COLUMNS, WORKFLOW_COLUMNS,
+};
 use crate::error::{Context, ReadModelError};
 use crate::keys::{
-    decode_cursor, encode_cursor, push_str, run_sort_key, take_i64, take_str, workflow_sort_value,
-    WORKFLOWS_BY_CREATED, WORKFLOWS_BY_NAME, WORKFLOWS_BY_UPDATED,
+    decode_cursor, encode_cursor, push_i64, push_str, run_sort_key, take_i64, take_str,
+    workflow_sort_value, TRIGGERS_BY_CREATED, WORKFLOWS_BY_CREATED, WORKFLOWS_BY_NAME,
+    WORKFLOWS_BY_UPDATED,
 };
-use crate::rows::{run_status_code, workflow_status_code, Page, RunSummary, WorkflowSummary};
+use crate::rows::{
+    run_status_code, workflow_status_code, Page, RunSummary, TriggerSummary, WorkflowSummary,
+};
 
 /// Default page size.
 pub const LIMIT_DEFAULT: usize = 20;
@@ -119,6 +124,39 @@ impl Default for WorkflowQuery {
             status: None,
             sort_by: WorkflowSortBy::default(),
             sort_order: SortOrder::default(),
+            limit: LIMIT_DEFAULT,
+            cursor: None,
+        }
+    }
+}
+
+/// Which triggers to list (deleted ones never are), in creation order (the journal position
+/// of the `TriggerUpserted` that created each). Empty lists accept any value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TriggerQuery {
+    pub workflow_id: Option<String>,
+    /// The spec's `type`.
+    pub kind: Option<String>,
+    /// Connection ids; a trigger without one passes only when the list is empty.
+    pub connection_ids: Vec<String>,
+    /// Slugs or trigger names.
+    pub names: Vec<String>,
+    pub ids: Vec<String>,
+    /// Disabled triggers too (enabled ones only otherwise).
+    pub show_disabled: bool,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+impl Default for TriggerQuery {
+    fn default() -> Self {
+        TriggerQuery {
+            workflow_id: None,
+            kind: None,
+            connection_ids: Vec::new(),
+            names: Vec::new(),
+            ids: Vec::new(),
+            show_disabled: false,
             limit: LIMIT_DEFAULT,
             cursor: None,
         }
@@ -351,6 +389,106 @@ fn parse_workflow_sort_key(index: u8, sort_key: &[u8]) -> Result<(Value, String)
         .ok_or(ReadModelError::InvalidCursor)
 }
 
+/// Searches the index of the filter (by workflow, by kind, or all triggers) in creation
+/// order after the cursor: `created_position > (cursor)`, `limit + 1` rows, the other
+/// filters on the rows. A trigger created meanwhile has a later position than every
+/// trigger already listed, so it shows up on a later page and never displaces or repeats
+/// one; a trigger deleted meanwhile just leaves the pages still to come.
+pub(crate) fn list_triggers(
+    conn: &Connection,
+    query: &TriggerQuery,
+) -> Result<Page<TriggerSummary>, ReadModelError> {
+    check_limit(query.limit)?;
+    let (sql, values) = triggers_sql(query)?;
+    let mut statement = conn.prepare_cached(&sql).context("listing triggers")?;
+    let mut rows = statement
+        .query_map(params_from_iter(values), trigger_row)
+        .context("listing triggers")?
+        .collect::<Result<Vec<_>, _>>()
+        .context("listing triggers")?;
+    let more = rows.len() > query.limit;
+    rows.truncate(query.limit);
+    let next_cursor = match rows.last() {
+        Some(last) if more => Some(encode_cursor(
+            TRIGGERS_BY_CREATED,
+            &trigger_sort_key(last.created_position),
+        )),
+        _ => None,
+    };
+    Ok(Page {
+        items: rows.into_iter().map(TriggerSummary::from).collect(),
+        next_cursor,
+    })
+}
+
+pub(crate) fn trigger_sort_key(created_position: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(8);
+    push_i64(&mut key, created_position as i64);
+    key
+}
+
+/// The statement of a trigger listing and its parameters.
+fn triggers_sql(query: &TriggerQuery) -> Result<(String, Vec<Value>), ReadModelError> {
+    let after = query
+        .cursor
+        .as_ref()
+        .map(|cursor| {
+            let sort_key = decode_cursor(TRIGGERS_BY_CREATED, cursor)?;
+            take_i64(&sort_key)
+                .filter(|(position, rest)| rest.is_empty() && *position >= 0)
+                .map(|(position, _)| position)
+                .ok_or(ReadModelError::InvalidCursor)
+        })
+        .transpose()?;
+    let index = match (&query.workflow_id, &query.kind) {
+        (Some(_), _) => "triggers_by_workflow",
+        (None, Some(_)) => "triggers_by_kind",
+        (None, None) => "triggers_by_created",
+    };
+    // `deleted = 0` lets SQLite use the partial indexes (deleted triggers are not in them).
+    let mut conditions = vec!["deleted = 0".to_owned()];
+    let mut values = Vec::new();
+    if let Some(workflow_id) = &query.workflow_id {
+        conditions.push("workflow_id = ?".to_owned());
+        values.push(Value::Text(workflow_id.clone()));
+    }
+    if let Some(kind) = &query.kind {
+        conditions.push("kind = ?".to_owned());
+        values.push(Value::Text(kind.clone()));
+    }
+    if let Some(position) = after {
+        conditions.push("created_position > ?".to_owned());
+        values.push(Value::Integer(position));
+    }
+    if !query.show_disabled {
+        conditions.push("enabled = 1".to_owned());
+    }
+    let one_of = |column: &str, list: &[String], values: &mut Vec<Value>| {
+        values.extend(list.iter().cloned().map(Value::Text));
+        format!("{column} IN ({})", vec!["?"; list.len()].join(", "))
+    };
+    if !query.connection_ids.is_empty() {
+        let condition = one_of("connection_id", &query.connection_ids, &mut values);
+        conditions.push(condition);
+    }
+    if !query.ids.is_empty() {
+        let condition = one_of("trigger_id", &query.ids, &mut values);
+        conditions.push(condition);
+    }
+    if !query.names.is_empty() {
+        let slugs = one_of("slug", &query.names, &mut values);
+        let names = one_of("trigger_name", &query.names, &mut values);
+        conditions.push(format!("({slugs} OR {names})"));
+    }
+    let sql = format!(
+        "SELECT {TRIGGER_COLUMNS} FROM triggers INDEXED BY {index} WHERE {} \
+         ORDER BY created_position LIMIT ?",
+        conditions.join(" AND ")
+    );
+    values.push(Value::Integer(limit_plus_one(query.limit)));
+    Ok((sql, values))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -448,6 +586,35 @@ mod tests {
                     assert!(plan.contains("INDEX workflows_by_"), "{query:?}: {plan}");
                     assert!(!plan.contains("TEMP B-TREE"), "{query:?}: {plan}");
                 }
+            }
+        }
+        let cursor = encode_cursor(TRIGGERS_BY_CREATED, &trigger_sort_key(7));
+        for (workflow_id, kind, index) in [
+            (None, None, "triggers_by_created"),
+            (Some("wf".to_owned()), None, "triggers_by_workflow"),
+            (None, Some("schedule".to_owned()), "triggers_by_kind"),
+            (
+                Some("wf".to_owned()),
+                Some("schedule".to_owned()),
+                "triggers_by_workflow",
+            ),
+        ] {
+            for cursor in [None, Some(cursor.clone())] {
+                let query = TriggerQuery {
+                    workflow_id: workflow_id.clone(),
+                    kind: kind.clone(),
+                    names: vec!["a".into(), "b".into()],
+                    connection_ids: vec!["c".into()],
+                    cursor,
+                    ..TriggerQuery::default()
+                };
+                let (sql, values) = triggers_sql(&query).expect("sql");
+                let plan = plan(&sql, values);
+                assert!(
+                    plan.contains(&format!("INDEX {index}")),
+                    "{query:?}: {plan}"
+                );
+                assert!(!plan.contains("TEMP B-TREE"), "{query:?}: {plan}");
             }
         }
     }

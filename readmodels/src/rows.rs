@@ -38,6 +38,28 @@ pub(crate) struct WorkflowRow {
     pub deleted: bool,
 }
 
+/// One trigger, as its `trigger-{id}` stream tells it (`triggers::instances::fold`). Deleted
+/// triggers keep their row (marked) but leave every listing index.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TriggerRow {
+    pub trigger_id: String,
+    pub slug: String,
+    /// The spec's `type`: `schedule`, `webhook`, `polling`, `manual`.
+    pub kind: String,
+    pub workflow_id: String,
+    pub connection_id: Option<String>,
+    pub trigger_name: Option<String>,
+    pub enabled: bool,
+    pub deleted: bool,
+    /// The journal position of the `TriggerUpserted` that created it: the listing order.
+    pub created_position: u64,
+    pub created_at: i64,
+    /// `recorded_at` of the last upsert, status change or deletion.
+    pub updated_at: i64,
+    /// `TriggerFired` events so far.
+    pub fired: u64,
+}
+
 /// A row in the form [`crate::ReadModels::dump`] shows it (postcard).
 pub(crate) fn encode_row<T: Serialize>(row: &T) -> Vec<u8> {
     // Rows are plain strings and integers; postcard cannot fail on them.
@@ -175,6 +197,41 @@ impl From<WorkflowRow> for WorkflowSummary {
     }
 }
 
+/// A trigger in a listing (the API loads the full trigger by `trigger_id`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TriggerSummary {
+    pub trigger_id: String,
+    pub slug: String,
+    /// `schedule`, `webhook`, `polling` or `manual`.
+    pub kind: String,
+    pub workflow_id: String,
+    pub connection_id: Option<String>,
+    pub trigger_name: Option<String>,
+    pub enabled: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Runs started by the trigger.
+    pub fired: u64,
+}
+
+impl From<TriggerRow> for TriggerSummary {
+    fn from(row: TriggerRow) -> TriggerSummary {
+        TriggerSummary {
+            created_at: format_time(row.created_at),
+            updated_at: format_time(row.updated_at),
+            trigger_id: row.trigger_id,
+            slug: row.slug,
+            kind: row.kind,
+            workflow_id: row.workflow_id,
+            connection_id: row.connection_id,
+            trigger_name: row.trigger_name,
+            enabled: row.enabled,
+            fired: row.fired,
+        }
+    }
+}
+
 /// One page of a listing. `next_cursor` is absent on the last page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -201,6 +258,8 @@ pub struct Stats {
     /// Workflows not deleted.
     pub workflows: u64,
     pub deleted_workflows: u64,
+    /// Triggers not deleted.
+    pub triggers: u64,
     /// Events skipped because they could not be decoded or did not fit (see `skipped`).
     pub skipped_events: u64,
     /// The position of the last journal event applied.

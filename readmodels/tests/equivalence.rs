@@ -6,13 +6,14 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{append_raw, append_run, spec, started};
+use common::{append_raw, append_run, append_trigger, spec, started, trigger_spec_json, upserted};
 use engine::definition::WorkflowStatus;
 use engine::events::{RunError, RunEvent, StepError};
 use engine::workflows::WorkflowEvent;
 use journal::{EventStore, ExpectedVersion, MemoryStore, NewEvent, StreamName};
 use proptest::prelude::*;
 use readmodels::{Options, ReadModels};
+use triggers::instances::TriggerEvent;
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -21,6 +22,7 @@ enum Op {
     Garbage { run: u8 },
     Unknown,
     Workflow { workflow: u8, kind: u8, name: u8 },
+    Trigger { trigger: u8, kind: u8, shape: u8 },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -34,7 +36,51 @@ fn op() -> impl Strategy<Value = Op> {
             kind,
             name
         }),
+        4 => (0..5u8, 0..10u8, 0..8u8).prop_map(|(trigger, kind, shape)| Op::Trigger {
+            trigger,
+            kind,
+            shape
+        }),
     ]
+}
+
+/// A trigger event of `kind` (upserts with spec fields from `shape`), some misfitting.
+fn trigger_event(trigger: u8, kind: u8, shape: u8) -> TriggerEvent {
+    let id = format!("trg_{trigger}");
+    let spec_json = trigger_spec_json(
+        ["schedule", "webhook", "manual"][usize::from(shape % 3)],
+        &format!("wf_{}", shape % 2),
+        shape.is_multiple_of(4).then_some("conn"),
+        (shape % 3 == 1).then_some("on_push"),
+    );
+    match kind {
+        0 | 1 => upserted(
+            &id,
+            &format!("s{trigger}"),
+            spec_json,
+            shape.is_multiple_of(2),
+        ),
+        2 => TriggerEvent::TriggerStatusChanged {
+            enabled: shape.is_multiple_of(2),
+            by: None,
+        },
+        3 => TriggerEvent::TriggerDeleted { by: None },
+        4 | 5 => TriggerEvent::TriggerFired {
+            run_id: "r".into(),
+            reason: "manual".into(),
+            scheduled_at_ms: None,
+            idempotency_key: None,
+        },
+        6 => TriggerEvent::TriggerSkipped {
+            reason: "x".into(),
+            scheduled_at_ms: None,
+        },
+        7 => TriggerEvent::TriggerCursorAdvanced {
+            cursor_json: "{}".into(),
+        },
+        8 => upserted("trg_other", "s", spec_json, true),
+        _ => upserted(&id, "s", "not json".into(), true),
+    }
 }
 
 fn run_event(kind: u8) -> RunEvent {
@@ -137,6 +183,14 @@ async fn apply(store: &dyn EventStore, op: &Op) {
         }
         Op::Unknown => {
             append_raw(store, "trigger-x", 401, b"?").await;
+        }
+        Op::Trigger {
+            trigger,
+            kind,
+            shape,
+        } => {
+            let event = trigger_event(*trigger, *kind, *shape);
+            append_trigger(store, &format!("trg_{trigger}"), &[event]).await;
         }
         Op::Workflow {
             workflow,

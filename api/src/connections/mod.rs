@@ -894,6 +894,17 @@ fn rfc3339(at: Timestamp) -> Result<String, ConnectionError> {
         .ok_or_else(|| ConnectionError::Corrupt(format!("timestamp {} out of range", at.0)))
 }
 
+/// Polling triggers send their connection's header.
+#[async_trait::async_trait]
+impl triggers::runner::CredentialSource for Connections {
+    async fn header(&self, connection_id: &str) -> Result<(HeaderName, HeaderValue), String> {
+        self.credentials(connection_id)
+            .await
+            .map(|credentials| credentials.header())
+            .map_err(|error| error.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -936,16 +947,5 @@ mod tests {
             ),
             "Credentials { kind: bearer, .. }"
         );
-    }
-}
-
-/// Polling triggers send their connection's header.
-#[async_trait::async_trait]
-impl triggers::runner::CredentialSource for Connections {
-    async fn header(&self, connection_id: &str) -> Result<(HeaderName, HeaderValue), String> {
-        self.credentials(connection_id)
-            .await
-            .map(|credentials| credentials.header())
-            .map_err(|error| error.to_string())
     }
 }

@@ -134,7 +134,7 @@ pub fn workflow_query_with_status(
 }
 
 /// Waits until the read models reflect everything committed now (at most `CATCH_UP_WAIT`).
-async fn caught_up(state: &AppState) -> Result<(), ApiError> {
+pub async fn caught_up(state: &AppState) -> Result<(), ApiError> {
     let committed = state.engine.committed_position();
     match tokio::time::timeout(CATCH_UP_WAIT, state.read_models.wait_for(committed)).await {
         Ok(result) => result.map_err(ApiError::from),

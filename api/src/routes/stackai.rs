@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use triggers::instances::{TriggerError, TriggerFilter, TriggerRecord, TriggerSpec};
 
-use super::lists::{self, Params};
+use super::lists::Params;
 use crate::body::JsonBody;
 use crate::error::{field_name, ApiError, Detail};
 use crate::keys::{KeyInfo, Scope};
@@ -342,19 +342,7 @@ async fn page(
     headers: &HeaderMap,
     with_project_name: bool,
 ) -> Result<Response, ApiError> {
-    let limit = lists::limit(params)?;
-    let cursor = params.get("cursor").filter(|c| !c.is_empty());
-    // A cursor is a trigger id; one that cannot be a stream name is a bad query parameter.
-    let (triggers, next) = state
-        .triggers
-        .list(&filter, cursor.map(String::as_str), limit)
-        .await
-        .map_err(|error| match error {
-            TriggerError::NotFound(_) => {
-                ApiError::invalid_field(&["cursor"], "the cursor is not valid for this listing")
-            }
-            other => other.into(),
-        })?;
+    let (triggers, next, limit) = super::triggers::trigger_page(state, filter, params).await?;
     let mut items = Vec::with_capacity(triggers.len());
     for trigger in &triggers {
         let mut item = stackai_json(trigger, headers);

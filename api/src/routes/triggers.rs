@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, patch, post, put};
 use axum::{Extension, Router};
+use readmodels::TriggerQuery;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use triggers::instances::{TriggerEvent, TriggerFilter, TriggerRecord, TriggerSpec};
@@ -250,6 +251,44 @@ fn filter_of(params: &Params, show_disabled_default: bool) -> Result<TriggerFilt
     })
 }
 
+/// One page of the triggers passing `filter` (`limit`, `cursor` from `params`): the ids, in
+/// creation order, from the read models (once they have applied everything committed now),
+/// then each trigger from its stream, so items are the full triggers. A trigger deleted in
+/// between is left out. Returns the triggers, the next cursor and the limit.
+pub(crate) async fn trigger_page(
+    state: &AppState,
+    filter: TriggerFilter,
+    params: &Params,
+) -> Result<(Vec<TriggerRecord>, Option<String>, usize), ApiError> {
+    let limit = lists::limit(params)?;
+    let cursor = params
+        .get("cursor")
+        .map(|c| c.trim())
+        .filter(|c| !c.is_empty());
+    let query = TriggerQuery {
+        workflow_id: filter.workflow_id,
+        kind: filter.kind,
+        connection_ids: filter.connection_ids,
+        names: filter.names,
+        ids: filter.ids,
+        show_disabled: filter.show_disabled,
+        limit,
+        cursor: cursor.map(str::to_owned),
+    };
+    lists::caught_up(state).await?;
+    // An invalid cursor is a VALIDATION_ERROR naming `cursor` (`From<ReadModelError>`).
+    let page = state.read_models.list_triggers(&query)?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for summary in &page.items {
+        match state.triggers.get(&summary.trigger_id).await {
+            Ok(trigger) => items.push(trigger),
+            Err(triggers::instances::TriggerError::NotFound(_)) => {}
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Ok((items, page.next_cursor, limit))
+}
+
 async fn list_page(
     state: &AppState,
     params: &Params,
@@ -257,20 +296,7 @@ async fn list_page(
     show_disabled_default: bool,
 ) -> Result<Response, ApiError> {
     let filter = filter_of(params, show_disabled_default)?;
-    let limit = lists::limit(params)?;
-    let cursor = params.get("cursor").filter(|c| !c.is_empty());
-    // A cursor is a trigger id; one that cannot be a stream name is a bad query parameter
-    // (the only NotFound `list` gives), not a missing trigger.
-    let (items, next) = state
-        .triggers
-        .list(&filter, cursor.map(String::as_str), limit)
-        .await
-        .map_err(|error| match error {
-            triggers::instances::TriggerError::NotFound(_) => {
-                ApiError::invalid_field(&["cursor"], "the cursor is not valid for this listing")
-            }
-            other => other.into(),
-        })?;
+    let (items, next, limit) = trigger_page(state, filter, params).await?;
     let items: Vec<Value> = items.iter().map(|t| trigger_json(t, headers)).collect();
     Ok(reply::page(items, next, limit))
 }

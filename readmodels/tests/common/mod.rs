@@ -6,6 +6,7 @@ use engine::definition::WorkflowSpec;
 use engine::events::{RunError, RunEvent};
 use journal::{AppendResult, EventStore, EventType, ExpectedVersion, NewEvent, StreamName};
 use serde_json::json;
+use triggers::instances::TriggerEvent;
 
 pub fn stream(name: &str) -> StreamName {
     StreamName::new(name).expect("stream name")
@@ -90,4 +91,54 @@ pub fn spec(name: &str, text: &str) -> WorkflowSpec {
         "steps": [{ "id": "a", "type": "transform", "config": { "mapping": { "text": text } } }]
     }))
     .expect("spec")
+}
+
+/// A trigger's spec as `triggers::instances` stores it (JSON text).
+pub fn trigger_spec_json(
+    kind: &str,
+    workflow_id: &str,
+    connection_id: Option<&str>,
+    trigger_name: Option<&str>,
+) -> String {
+    serde_json::to_string(&triggers::instances::TriggerSpec {
+        kind: kind.to_owned(),
+        workflow_id: workflow_id.to_owned(),
+        config: json!({}),
+        connection_id: connection_id.map(str::to_owned),
+        webhook_data: None,
+        provider_id: None,
+        trigger_name: trigger_name.map(str::to_owned),
+    })
+    .expect("trigger spec json")
+}
+
+pub fn upserted(trigger_id: &str, slug: &str, spec_json: String, enabled: bool) -> TriggerEvent {
+    TriggerEvent::TriggerUpserted {
+        trigger_id: trigger_id.to_owned(),
+        slug: slug.to_owned(),
+        spec_json,
+        enabled,
+        webhook_id: None,
+        by: None,
+    }
+}
+
+/// Appends `events` to `trigger-{trigger_id}`, as `triggers::instances::Triggers` does.
+pub async fn append_trigger(
+    store: &dyn EventStore,
+    trigger_id: &str,
+    events: &[TriggerEvent],
+) -> AppendResult {
+    let events = events
+        .iter()
+        .map(|event| NewEvent::new(event.tag(), postcard::to_stdvec(event).expect("encode")))
+        .collect();
+    store
+        .append(
+            &stream(&format!("trigger-{trigger_id}")),
+            ExpectedVersion::Any,
+            events,
+        )
+        .await
+        .expect("append trigger events")
 }
