@@ -311,6 +311,7 @@ impl Runner {
         // A tick's run may already exist (a crash after the start, before the record): the
         // idempotency key finds it, and the overlap check must not count it against itself.
         let mut running = self.running_runs(&trigger.id).await?;
+        let mut waited = false;
         loop {
             match schedule::overlap_decision(config.overlap, running, 0) {
                 OverlapDecision::Start => break,
@@ -325,11 +326,12 @@ impl Runner {
                     .await;
                     return Ok(());
                 }
-                // buffer_one: this tick waits for the runs going to end, then starts. Ticks
-                // due meanwhile are planned after it (and skipped by `skip` rules if over).
+                // buffer_one: this tick waits for the runs going to end, then starts; it is
+                // the one tick waiting, so ticks that fall due meanwhile are skipped.
                 OverlapDecision::Buffer => {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    tokio::time::sleep(Duration::from_millis(250)).await;
                     running = self.running_runs(&trigger.id).await?;
+                    waited = true;
                 }
             }
         }
@@ -358,6 +360,11 @@ impl Runner {
                     },
                 )
                 .await;
+                // After the waiting tick is on record, so a crash here cannot lose it.
+                if waited {
+                    self.skip_ticks_due_while_waiting(trigger, config, tick)
+                        .await;
+                }
                 Ok(())
             }
             // The workflow cannot run (inactive, deleted, input invalid): the tick is
@@ -378,6 +385,37 @@ impl Runner {
                 Ok(())
             }
             Err(other) => Err(other.to_string()),
+        }
+    }
+
+    /// Under `buffer_one`, the ticks after `waiting` that fell due while it waited: each is
+    /// recorded as skipped (at most one tick waits). Bounded like a plan.
+    async fn skip_ticks_due_while_waiting(
+        &self,
+        trigger: &TriggerRecord,
+        config: &ScheduleConfig,
+        waiting: DateTime<Utc>,
+    ) {
+        let anchor = Utc
+            .timestamp_micros(trigger.created_at_us)
+            .single()
+            .unwrap_or_default();
+        let now = self.now();
+        let mut after = waiting;
+        for _ in 0..schedule::PLAN_TICKS_MAX {
+            let Some(next) = schedule::next_tick(config, after, anchor).filter(|t| *t <= now)
+            else {
+                break;
+            };
+            self.record(
+                &trigger.id,
+                TriggerEvent::TriggerSkipped {
+                    reason: "overlap: a tick was already waiting (buffer_one)".to_owned(),
+                    scheduled_at_ms: Some(next.timestamp_millis()),
+                },
+            )
+            .await;
+            after = next;
         }
     }
 

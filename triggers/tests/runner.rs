@@ -260,3 +260,58 @@ async fn polling_starts_each_new_item_exactly_once() {
         .cursor_data;
     assert_eq!(cursor, Some(json!({"seen": ["1", "2", "3"]})));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buffer_one_keeps_one_tick_waiting_and_skips_the_others() {
+    let (_store, runs, triggers) = setup(Arc::new(SystemClock)).await;
+    // Runs of 2.5 s against ticks every second.
+    let spec_slow: WorkflowSpec = serde_json::from_value(json!({
+        "name": "slow",
+        "steps": [{"id": "nap", "type": "delay", "config": {"duration": "2500ms"}}]
+    }))
+    .expect("spec");
+    runs.workflows()
+        .create("wf_slow", &spec_slow)
+        .await
+        .expect("create");
+    runs.workflows()
+        .set_status("wf_slow", WorkflowStatus::Active)
+        .await
+        .expect("activate");
+    let mut slow = spec(
+        "schedule",
+        json!({"interval": "1s", "overlap": "buffer_one"}),
+    );
+    slow.workflow_id = "wf_slow".into();
+    let (trigger, _) = triggers
+        .upsert("slow-ticks", slow, None, true, None)
+        .await
+        .expect("upsert");
+    let runner = Runner::new(triggers.clone(), runs.clone(), Arc::new(SystemClock));
+    let supervisor = runner.spawn();
+    tokio::time::sleep(Duration::from_millis(6500)).await;
+    supervisor.abort();
+    runner.stop();
+    let (fired, skipped, _) = decisions(&triggers, &trigger.id).await;
+    assert!(
+        skipped
+            .iter()
+            .any(|(_, reason)| reason.contains("already waiting")),
+        "fired {fired:?}, skipped {skipped:?}"
+    );
+    // About one run per 2.5 s, never one per tick.
+    assert!(
+        (2..=4).contains(&fired.len()),
+        "fired {fired:?}, skipped {skipped:?}"
+    );
+    let handled: HashSet<i64> = fired
+        .iter()
+        .chain(skipped.iter().map(|(at, _)| at))
+        .copied()
+        .collect();
+    assert_eq!(
+        handled.len(),
+        fired.len() + skipped.len(),
+        "no tick both fired and skipped"
+    );
+}
