@@ -197,8 +197,19 @@ impl Runner {
             }
         };
         let mut failures = 0u32;
+        let mut state = loop {
+            match self.schedule_state(&trigger.id).await {
+                Ok(state) => break state,
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(trigger = %trigger.id, %error, "cannot read the schedule's history");
+                    tokio::time::sleep(backoff(failures)).await;
+                }
+            }
+        };
+        failures = 0;
         loop {
-            match self.schedule_turn(&trigger, &config).await {
+            match self.schedule_turn(&trigger, &config, &mut state).await {
                 Ok(wake_at) => {
                     failures = 0;
                     let wait = wake_at
@@ -217,26 +228,39 @@ impl Runner {
         }
     }
 
-    /// The latest scheduled instant the trigger's stream says was handled.
-    async fn last_tick_done(&self, trigger_id: &str) -> Result<Option<DateTime<Utc>>, String> {
+    /// The schedule's past as the trigger's stream tells it: the latest scheduled instant
+    /// handled (TriggerFired or TriggerSkipped) and the runs of the newest ticks.
+    async fn schedule_state(&self, trigger_id: &str) -> Result<ScheduleState, String> {
         let history = self
             .triggers
             .history(trigger_id)
             .await
             .map_err(|e| e.to_string())?;
-        Ok(history
-            .into_iter()
-            .filter_map(|(_, event)| match event {
+        let mut state = ScheduleState::default();
+        for (_, event) in history {
+            match event {
                 TriggerEvent::TriggerFired {
-                    scheduled_at_ms, ..
+                    scheduled_at_ms: Some(at),
+                    run_id,
+                    ..
+                } => {
+                    if let Some(tick) = Utc.timestamp_millis_opt(at).single() {
+                        state.handled(tick);
+                    }
+                    state.fired(run_id);
                 }
-                | TriggerEvent::TriggerSkipped {
-                    scheduled_at_ms, ..
-                } => scheduled_at_ms,
-                _ => None,
-            })
-            .max()
-            .and_then(|ms| Utc.timestamp_millis_opt(ms).single()))
+                TriggerEvent::TriggerSkipped {
+                    scheduled_at_ms: Some(at),
+                    ..
+                } => {
+                    if let Some(tick) = Utc.timestamp_millis_opt(at).single() {
+                        state.handled(tick);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(state)
     }
 
     /// Plans and carries out the ticks due now; returns when to plan again.
@@ -244,13 +268,13 @@ impl Runner {
         &self,
         trigger: &TriggerRecord,
         config: &ScheduleConfig,
+        state: &mut ScheduleState,
     ) -> Result<Option<DateTime<Utc>>, String> {
         let anchor = Utc
             .timestamp_micros(trigger.created_at_us)
             .single()
             .unwrap_or_default();
-        let last = self.last_tick_done(&trigger.id).await?;
-        let plan = schedule::plan(config, last, self.now(), anchor);
+        let plan = schedule::plan(config, state.last_tick_done, self.now(), anchor);
         for skipped in &plan.skip {
             let reason = match skipped.through {
                 Some(through) => format!(
@@ -270,31 +294,23 @@ impl Runner {
                 },
             )
             .await;
+            state.handled(at);
         }
         for tick in &plan.run {
-            self.run_tick(trigger, config, *tick).await?;
+            self.run_tick(trigger, config, *tick, state).await?;
         }
         Ok(plan.next)
     }
 
-    /// Runs still going that this trigger's schedule started (newest last).
-    async fn running_runs(&self, trigger_id: &str) -> Result<usize, String> {
-        let history = self
-            .triggers
-            .history(trigger_id)
-            .await
-            .map_err(|e| e.to_string())?;
+    /// Runs of the newest ticks that are still going.
+    async fn running_runs(&self, state: &ScheduleState) -> usize {
         let mut running = 0;
-        // Only the last few fired runs can still be going under an overlap policy.
-        for (_, event) in history.iter().rev().take(16) {
-            if let TriggerEvent::TriggerFired { run_id, .. } = event {
-                match self.runs.get(run_id).await {
-                    Ok(run) if !run.status.is_terminal() => running += 1,
-                    _ => {}
-                }
+        for run_id in &state.recent_runs {
+            if matches!(self.runs.get(run_id).await, Ok(run) if !run.status.is_terminal()) {
+                running += 1;
             }
         }
-        Ok(running)
+        running
     }
 
     async fn run_tick(
@@ -302,6 +318,7 @@ impl Runner {
         trigger: &TriggerRecord,
         config: &ScheduleConfig,
         tick: DateTime<Utc>,
+        state: &mut ScheduleState,
     ) -> Result<(), String> {
         let key = schedule::idempotency_key(&trigger.id, tick);
         let start_at = schedule::start_at(config, &trigger.id, tick);
@@ -310,7 +327,7 @@ impl Runner {
         }
         // A tick's run may already exist (a crash after the start, before the record): the
         // idempotency key finds it, and the overlap check must not count it against itself.
-        let mut running = self.running_runs(&trigger.id).await?;
+        let mut running = self.running_runs(state).await;
         let mut waited = false;
         loop {
             match schedule::overlap_decision(config.overlap, running, 0) {
@@ -324,13 +341,14 @@ impl Runner {
                         },
                     )
                     .await;
+                    state.handled(tick);
                     return Ok(());
                 }
                 // buffer_one: this tick waits for the runs going to end, then starts; it is
                 // the one tick waiting, so ticks that fall due meanwhile are skipped.
                 OverlapDecision::Buffer => {
                     tokio::time::sleep(Duration::from_millis(250)).await;
-                    running = self.running_runs(&trigger.id).await?;
+                    running = self.running_runs(state).await;
                     waited = true;
                 }
             }
@@ -353,16 +371,18 @@ impl Runner {
                 self.record(
                     &trigger.id,
                     TriggerEvent::TriggerFired {
-                        run_id: started.run_id,
+                        run_id: started.run_id.clone(),
                         reason: "schedule".to_owned(),
                         scheduled_at_ms: Some(tick.timestamp_millis()),
                         idempotency_key: Some(key),
                     },
                 )
                 .await;
+                state.fired(started.run_id);
+                state.handled(tick);
                 // After the waiting tick is on record, so a crash here cannot lose it.
                 if waited {
-                    self.skip_ticks_due_while_waiting(trigger, config, tick)
+                    self.skip_ticks_due_while_waiting(trigger, config, tick, state)
                         .await;
                 }
                 Ok(())
@@ -382,6 +402,7 @@ impl Runner {
                     },
                 )
                 .await;
+                state.handled(tick);
                 Ok(())
             }
             Err(other) => Err(other.to_string()),
@@ -395,6 +416,7 @@ impl Runner {
         trigger: &TriggerRecord,
         config: &ScheduleConfig,
         waiting: DateTime<Utc>,
+        state: &mut ScheduleState,
     ) {
         let anchor = Utc
             .timestamp_micros(trigger.created_at_us)
@@ -415,6 +437,7 @@ impl Runner {
                 },
             )
             .await;
+            state.handled(next);
             after = next;
         }
     }
@@ -423,9 +446,12 @@ impl Runner {
 
     async fn polling_loop(self: Arc<Runner>, trigger: TriggerRecord) {
         let config = PollConfig::of(&trigger.spec.config);
+        // Read with the trigger when the task started, then kept by the task (it is the one
+        // that advances it), so a poll does not re-read the trigger's growing stream.
+        let mut cursor = Cursor::of(trigger.cursor_data.as_ref());
         let mut failures = 0u32;
         loop {
-            match self.poll_once(&trigger.id, &config).await {
+            match self.poll_once(&trigger, &config, &mut cursor).await {
                 Ok(()) => {
                     failures = 0;
                     tokio::time::sleep(config.interval).await;
@@ -445,13 +471,13 @@ impl Runner {
         }
     }
 
-    async fn poll_once(&self, trigger_id: &str, config: &PollConfig) -> Result<(), String> {
-        let trigger = self
-            .triggers
-            .get(trigger_id)
-            .await
-            .map_err(|e| e.to_string())?;
-        let cursor = Cursor::of(trigger.cursor_data.as_ref());
+    async fn poll_once(
+        &self,
+        trigger: &TriggerRecord,
+        config: &PollConfig,
+        cursor: &mut Cursor,
+    ) -> Result<(), String> {
+        let trigger_id = trigger.id.as_str();
         let mut request = self.http.get(&config.url).timeout(Duration::from_secs(30));
         if let Some(connection_id) = &trigger.spec.connection_id {
             let source = self
@@ -533,16 +559,17 @@ impl Runner {
             while seen.len() > CURSOR_IDS_MAX {
                 seen.pop_front();
             }
-            let cursor = json!({ "seen": seen });
+            let cursor_json = json!({ "seen": seen });
             self.triggers
                 .record(
                     trigger_id,
                     &TriggerEvent::TriggerCursorAdvanced {
-                        cursor_json: cursor.to_string(),
+                        cursor_json: cursor_json.to_string(),
                     },
                 )
                 .await
                 .map_err(|e| e.to_string())?;
+            cursor.seen = seen;
             if let Ok(sample) = serde_json::to_value(items.first()) {
                 let _ = self
                     .triggers
@@ -551,6 +578,33 @@ impl Runner {
             }
         }
         result
+    }
+}
+
+/// What a schedule task knows of its trigger's past: read from the stream once when the
+/// task starts, then kept current by the task itself (it records its own ticks), so a turn
+/// does not re-read a history that grows with every tick.
+#[derive(Default)]
+struct ScheduleState {
+    /// The latest scheduled instant handled (fired or skipped).
+    last_tick_done: Option<DateTime<Utc>>,
+    /// Runs of the newest ticks, the only ones an overlap policy has to look at.
+    recent_runs: VecDeque<String>,
+}
+
+/// Runs of recent ticks checked for overlap.
+const RECENT_RUNS_KEPT: usize = 16;
+
+impl ScheduleState {
+    fn handled(&mut self, tick: DateTime<Utc>) {
+        self.last_tick_done = self.last_tick_done.max(Some(tick));
+    }
+
+    fn fired(&mut self, run_id: String) {
+        self.recent_runs.push_back(run_id);
+        while self.recent_runs.len() > RECENT_RUNS_KEPT {
+            self.recent_runs.pop_front();
+        }
     }
 }
 
