@@ -51,8 +51,7 @@ async fn ready(client: &reqwest::Client, base: &str) {
     panic!("duro serve did not become ready");
 }
 
-async fn call(client: &reqwest::Client, request: reqwest::RequestBuilder) -> Value {
-    let _ = client;
+async fn call(request: reqwest::RequestBuilder) -> Value {
     let reply = request
         .header("x-api-key", KEY)
         .send()
@@ -62,6 +61,45 @@ async fn call(client: &reqwest::Client, request: reqwest::RequestBuilder) -> Val
     let body: Value = reply.json().await.expect("json");
     assert!(status.is_success(), "{status}: {body}");
     body
+}
+
+/// Creates and activates a workflow; returns its id.
+async fn active_workflow(client: &reqwest::Client, base: &str, definition: Value) -> String {
+    let workflow = call(
+        client
+            .post(format!("{base}/api/v1/workflows"))
+            .json(&definition),
+    )
+    .await["data"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    call(
+        client
+            .patch(format!("{base}/api/v1/workflows/{workflow}/status"))
+            .json(&json!({"status": "active"})),
+    )
+    .await;
+    workflow
+}
+
+/// Waits until the server aborts at its crash point (which writes the marker first).
+async fn wait_for_crash(child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the crash point was never reached"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        !status.success(),
+        "the process was killed at the crash point"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,27 +133,11 @@ async fn a_crash_between_the_poll_and_the_cursor_runs_no_item_twice() {
     let mut child = serve(&data, port, &marker);
     ready(&client, &base).await;
 
-    let workflow = call(
-        &client,
-        client.post(format!("{base}/api/v1/workflows")).json(&json!({
+    let workflow = active_workflow(&client, &base, json!({
             "name": "per item",
             "steps": [{"id": "echo", "type": "transform", "config": {"mapping": {"n": "{{input.item.n}}"}}}]
-        })),
-    )
-    .await["data"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    call(
-        &client,
-        client
-            .patch(format!("{base}/api/v1/workflows/{workflow}/status"))
-            .json(&json!({"status": "active"})),
-    )
-    .await;
-    let trigger = call(
-        &client,
-        client.put(format!("{base}/api/v1/triggers/feed")).json(&json!({
+        })).await;
+    let trigger = call(client.put(format!("{base}/api/v1/triggers/feed")).json(&json!({
             "type": "polling", "workflowId": workflow,
             "config": {"url": format!("http://{feed_address}/feed"), "interval": "300ms", "itemsPointer": "/items"}
         })),
@@ -126,21 +148,7 @@ async fn a_crash_between_the_poll_and_the_cursor_runs_no_item_twice() {
         .to_owned();
 
     // The first poll starts the runs, then the process dies before the cursor moves.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the crash point was never reached"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert!(
-        !status.success(),
-        "the process was killed at the crash point"
-    );
+    wait_for_crash(&mut child).await;
     assert!(marker.exists());
 
     let mut child = serve(&data, port, &marker);
@@ -148,17 +156,10 @@ async fn a_crash_between_the_poll_and_the_cursor_runs_no_item_twice() {
     // Wait until the cursor covers every item and all five runs have completed.
     let deadline = Instant::now() + Duration::from_secs(60);
     let runs = loop {
-        let detail = call(
-            &client,
-            client.get(format!("{base}/api/v1/triggers/{trigger}")),
-        )
-        .await;
-        let runs = call(
-            &client,
-            client.get(format!(
-                "{base}/api/v1/runs?workflowId={workflow}&limit=100"
-            )),
-        )
+        let detail = call(client.get(format!("{base}/api/v1/triggers/{trigger}"))).await;
+        let runs = call(client.get(format!(
+            "{base}/api/v1/runs?workflowId={workflow}&limit=100"
+        )))
         .await["data"]
             .as_array()
             .cloned()
@@ -177,12 +178,9 @@ async fn a_crash_between_the_poll_and_the_cursor_runs_no_item_twice() {
     };
     // Polls after the restart find nothing new: still exactly one run per item.
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let again = call(
-        &client,
-        client.get(format!(
-            "{base}/api/v1/runs?workflowId={workflow}&limit=100"
-        )),
-    )
+    let again = call(client.get(format!(
+        "{base}/api/v1/runs?workflowId={workflow}&limit=100"
+    )))
     .await["data"]
         .as_array()
         .cloned()
@@ -215,27 +213,12 @@ async fn a_crash_during_a_ticks_run_start_runs_the_tick_exactly_once() {
     let crash_point = "DURO_TEST_CRASH_AFTER_TICK_START";
     let mut child = serve_crashing_at(&data, port, crash_point, &marker);
     ready(&client, &base).await;
-    let workflow = call(
-        &client,
-        client.post(format!("{base}/api/v1/workflows")).json(&json!({
+    let workflow = active_workflow(&client, &base, json!({
             "name": "tick",
             "steps": [{"id": "at", "type": "transform", "config": {"mapping": {"at": "{{input.scheduledAt}}"}}}]
-        })),
-    )
-    .await["data"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    call(
-        &client,
-        client
-            .patch(format!("{base}/api/v1/workflows/{workflow}/status"))
-            .json(&json!({"status": "active"})),
-    )
-    .await;
+        })).await;
     // allow_all: ticks caught up after the restart run even while an earlier one's run goes.
     let trigger = call(
-        &client,
         client
             .put(format!("{base}/api/v1/triggers/every-second"))
             .json(&json!({
@@ -248,31 +231,14 @@ async fn a_crash_during_a_ticks_run_start_runs_the_tick_exactly_once() {
         .expect("id")
         .to_owned();
 
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the crash point was never reached"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert!(
-        !status.success(),
-        "the process was killed at the crash point"
-    );
+    wait_for_crash(&mut child).await;
 
     let mut child = serve_crashing_at(&data, port, crash_point, &marker);
     ready(&client, &base).await;
     tokio::time::sleep(Duration::from_millis(3500)).await;
-    let runs = call(
-        &client,
-        client.get(format!(
-            "{base}/api/v1/runs?workflowId={workflow}&limit=100"
-        )),
-    )
+    let runs = call(client.get(format!(
+        "{base}/api/v1/runs?workflowId={workflow}&limit=100"
+    )))
     .await["data"]
         .as_array()
         .cloned()
