@@ -4,7 +4,8 @@
 //! `trgslug-{slug}`, so upserting the same slug twice, even concurrently, gives one trigger:
 //! optimistic concurrency arbitrates, as for idempotency keys.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use engine::definition::Problem;
 use journal::{EventStore, EventType, ExpectedVersion, NewEvent, Seq, StoreError, StreamName};
@@ -189,6 +190,18 @@ impl TriggerFilter {
 #[derive(Clone)]
 pub struct Triggers {
     store: Arc<dyn EventStore>,
+    /// Triggers as last folded, by id. A trigger's stream grows with every decision it
+    /// makes, so a read folds only the events after the cached version. Bounded.
+    folded: Arc<Mutex<HashMap<String, TriggerRecord>>>,
+}
+
+/// Folded triggers kept in memory before the cache is emptied.
+const FOLDED_MAX: usize = 1024;
+/// Events read per page when folding a trigger's stream.
+const READ_PAGE: usize = 1024;
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn stream_of(trigger_id: &str) -> Result<StreamName, TriggerError> {
@@ -266,7 +279,10 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, TriggerError> {
 
 impl Triggers {
     pub fn new(store: Arc<dyn EventStore>) -> Triggers {
-        Triggers { store }
+        Triggers {
+            store,
+            folded: Arc::new(Mutex::new(HashMap::new())),
+        }
     }
 
     /// Creates the trigger named `slug`, or updates it (same slug: same trigger). `enabled`
@@ -596,23 +612,38 @@ impl Triggers {
         Ok(samples)
     }
 
+    /// The trigger as its stream tells it, folding only what was appended since the cached
+    /// fold (streams are append-only, so the cached state is a prefix of the answer).
     async fn read(&self, id: &str) -> Result<Option<TriggerRecord>, TriggerError> {
         let stream = stream_of(id)?;
-        let events = self
-            .store
-            .read_stream(&stream, Seq(1), TRIGGER_EVENTS_MAX)
-            .await?;
-        let mut record: Option<TriggerRecord> = None;
-        for recorded in &events {
-            let event = decode(recorded.event_type, &recorded.data).map_err(|e| {
-                TriggerError::Corrupt(format!("{stream} seq {}: {e}", recorded.seq.0))
-            })?;
-            record = fold(
-                record,
-                event,
-                recorded.seq.0,
-                recorded.recorded_at.as_micros(),
-            )?;
+        let mut record = lock(&self.folded).get(id).cloned();
+        loop {
+            let from = record.as_ref().map_or(1, |r| r.stream_version + 1);
+            let events = self
+                .store
+                .read_stream(&stream, Seq(from), READ_PAGE)
+                .await?;
+            for recorded in &events {
+                let event = decode(recorded.event_type, &recorded.data).map_err(|e| {
+                    TriggerError::Corrupt(format!("{stream} seq {}: {e}", recorded.seq.0))
+                })?;
+                record = fold(
+                    record,
+                    event,
+                    recorded.seq.0,
+                    recorded.recorded_at.as_micros(),
+                )?;
+            }
+            if events.len() < READ_PAGE {
+                break;
+            }
+        }
+        if let Some(record) = &record {
+            let mut folded = lock(&self.folded);
+            if folded.len() >= FOLDED_MAX && !folded.contains_key(id) {
+                folded.clear();
+            }
+            folded.insert(id.to_owned(), record.clone());
         }
         Ok(record)
     }
