@@ -5,8 +5,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, SecondsFormat};
-use engine::events::RunEvent;
+use engine::events::{RunEvent, StepError};
 use engine::executor::{status_name, RunView};
+use engine::inspect::Replay;
+use engine::run::RunLink;
 use engine::workflows::WorkflowRecord;
 use journal::RecordedEvent;
 use serde::Serialize;
@@ -49,11 +51,10 @@ pub fn run_json(run: &RunView) -> Value {
                 "status": step.status,
                 "attempts": step.attempts,
                 "output": step.output,
-                "error": step.error.as_ref().map(|e| json!({
-                    "code": e.code, "message": e.message, "retryable": e.retryable,
-                })),
+                "error": step.error.as_ref().map(step_error_json),
                 "startedAt": step.started_at_us.map(time),
                 "completedAt": step.completed_at_us.map(time),
+                "reused": step.reused,
             })
         })
         .collect();
@@ -71,6 +72,85 @@ pub fn run_json(run: &RunView) -> Value {
         "startedAt": run.started_at_us.map(time),
         "completedAt": run.completed_at_us.map(time),
         "steps": steps,
+        "parent": run.parent.as_ref().map(link_json),
+        "reruns": run.reruns.iter().map(link_json).collect::<Vec<_>>(),
+    })
+}
+
+/// One end of a rerun link: `{"runId", "fromStep"}`.
+pub fn link_json(link: &RunLink) -> Value {
+    json!({ "runId": link.run_id, "fromStep": link.from_step })
+}
+
+/// A step's error as the API shows it.
+fn step_error_json(error: &StepError) -> Value {
+    json!({ "code": error.code, "message": error.message, "retryable": error.retryable })
+}
+
+/// A replay (`GET /api/v1/runs/{id}/replay`): the timeline, the steps, where the run stopped,
+/// and the divergence from the definition it was checked against, if any.
+pub fn replay_json(replay: &Replay, against: Option<Value>) -> Value {
+    let state = &replay.state;
+    let timeline: Vec<Value> = replay
+        .entries
+        .iter()
+        .map(|entry| {
+            json!({
+                "seq": entry.seq,
+                "timestamp": time(entry.recorded_at_us),
+                "type": entry.event.name(),
+                "stepId": entry.event.step_id(),
+                "data": event_data(&entry.event),
+                "status": status_name(entry.status),
+                "stepState": entry.step_state.as_ref().map(|s| {
+                    serde_json::to_value(s).map(camel_case).unwrap_or(Value::Null)
+                }),
+            })
+        })
+        .collect();
+    let steps: Vec<Value> = replay
+        .steps
+        .iter()
+        .map(|report| {
+            let step = &report.view;
+            json!({
+                "id": step.id,
+                "status": step.status,
+                "attempts": step.attempts,
+                "input": report.input,
+                "output": step.output,
+                "error": step.error.as_ref().map(step_error_json),
+                "startedAt": step.started_at_us.map(time),
+                "completedAt": step.completed_at_us.map(time),
+                "reused": step.reused,
+            })
+        })
+        .collect();
+    json!({
+        "runId": state.run_id,
+        "workflowId": state.workflow_id,
+        "workflowVersion": state.workflow_version,
+        "status": status_name(state.status()),
+        "parent": state.parent.as_ref().map(link_json),
+        "reruns": state.reruns.iter().map(link_json).collect::<Vec<_>>(),
+        "timeline": timeline,
+        "steps": steps,
+        "stopped": {
+            "status": status_name(replay.stopped.status),
+            "stepId": replay.stopped.step_id,
+            "reason": replay.stopped.reason,
+        },
+        "anomalies": state.anomalies,
+        "against": against,
+        "divergence": replay.divergence.as_ref().map(|d| json!({
+            "seq": d.seq,
+            "kind": d.kind.as_str(),
+            "type": d.event,
+            "stepId": d.step_id,
+            "recorded": d.recorded,
+            "expected": d.expected,
+            "message": d.message,
+        })),
     })
 }
 

@@ -273,7 +273,45 @@ async fn the_schemas_mirror_the_json_shapes() {
             "error",
             "startedAt",
             "completedAt",
-            "steps"
+            "steps",
+            "parent",
+            "reruns"
+        ])
+    );
+    assert_eq!(
+        properties("RunStep"),
+        set(&[
+            "id",
+            "status",
+            "attempts",
+            "output",
+            "error",
+            "startedAt",
+            "completedAt",
+            "reused"
+        ])
+    );
+    assert_eq!(properties("RunLink"), set(&["runId", "fromStep"]));
+    assert_eq!(
+        properties("RerunBody"),
+        set(&["fromStep", "input", "version"])
+    );
+    assert_eq!(properties("ReplayBody"), set(&["version", "definition"]));
+    assert_eq!(
+        properties("Replay"),
+        set(&[
+            "runId",
+            "workflowId",
+            "workflowVersion",
+            "status",
+            "parent",
+            "reruns",
+            "timeline",
+            "steps",
+            "stopped",
+            "anomalies",
+            "against",
+            "divergence"
         ])
     );
     assert_eq!(

@@ -162,6 +162,26 @@ const CANONICAL_ROUTES: &[Route] = &[
     },
     Route {
         method: "POST",
+        path: "/api/v1/runs/{id}/rerun",
+        resource: Resource::Run,
+        fields: &["fromStep", "input", "version"],
+        valid: || json!({"fromStep": "calculate-total"}),
+        typed: &["", "/fromStep", "/input", "/version"],
+        invalid: invalid_rerun,
+        names_missing: names_nothing,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/runs/{id}/replay",
+        resource: Resource::Run,
+        fields: &["version", "definition"],
+        valid: || json!({"version": 1}),
+        typed: &["", "/version", "/definition"],
+        invalid: invalid_replay,
+        names_missing: names_nothing,
+    },
+    Route {
+        method: "POST",
         path: "/api/v1/keys",
         resource: Resource::Nothing,
         fields: &["name", "scopes"],
@@ -576,6 +596,37 @@ fn invalid_resume(body: &Value) -> bool {
 fn invalid_cancel(body: &Value) -> bool {
     body.as_object()
         .is_none_or(|body| !string_or_null(body.get("reason")))
+}
+
+fn invalid_rerun(body: &Value) -> bool {
+    let Some(body) = body.as_object() else {
+        return true;
+    };
+    body.keys()
+        .any(|key| !["fromStep", "input", "version"].contains(&key.as_str()))
+        || !body.get("fromStep").is_some_and(Value::is_string)
+        || body
+            .get("input")
+            .is_some_and(|input| !input.is_object() && !input.is_null())
+        || body
+            .get("version")
+            .is_some_and(|version| !version.is_u64() && !version.is_null())
+}
+
+fn invalid_replay(body: &Value) -> bool {
+    let Some(body) = body.as_object() else {
+        return true;
+    };
+    let given = |key: &str| body.get(key).is_some_and(|v| !v.is_null());
+    body.keys()
+        .any(|key| key != "version" && key != "definition")
+        || body
+            .get("version")
+            .is_some_and(|version| !version.is_u64() && !version.is_null())
+        || body
+            .get("definition")
+            .is_some_and(|definition| !definition.is_object() && !definition.is_null())
+        || (given("version") && given("definition"))
 }
 
 fn invalid_key(body: &Value) -> bool {
@@ -1658,6 +1709,16 @@ fn resume_run() {
 #[test]
 fn cancel_run() {
     check_route(CANONICAL_ROUTES, "POST", "/api/v1/runs/{id}/cancel");
+}
+
+#[test]
+fn rerun_run() {
+    check_route(CANONICAL_ROUTES, "POST", "/api/v1/runs/{id}/rerun");
+}
+
+#[test]
+fn replay_run() {
+    check_route(CANONICAL_ROUTES, "POST", "/api/v1/runs/{id}/replay");
 }
 
 #[test]

@@ -91,6 +91,25 @@ pub enum RunEvent {
         step_id: String,
         items: u32,
     },
+    /// This run is a rerun of `parent_run_id` from `from_step`: recorded right after its
+    /// `RunStarted`, in the same append, before the `StepReused`s it starts with.
+    RunForked {
+        parent_run_id: String,
+        from_step: String,
+    },
+    /// A step before the rerun's `from_step`, completed with its parent's journaled output
+    /// and not carried out again.
+    StepReused {
+        step_id: String,
+        attempts: u32,
+        output_json: String,
+    },
+    /// A rerun of this run, `child_run_id`, was started from `from_step`. The one event a run
+    /// may get after it ended: it records a link, not a change of the run.
+    RunRerun {
+        child_run_id: String,
+        from_step: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +136,9 @@ impl RunEvent {
             RunEvent::RunCompleted { .. } => 110,
             RunEvent::RunFailed { .. } => 111,
             RunEvent::ForeachStarted { .. } => 112,
+            RunEvent::RunForked { .. } => 113,
+            RunEvent::StepReused { .. } => 114,
+            RunEvent::RunRerun { .. } => 115,
         })
     }
 
@@ -136,6 +158,9 @@ impl RunEvent {
             RunEvent::RunCompleted { .. } => "RunCompleted",
             RunEvent::RunFailed { .. } => "RunFailed",
             RunEvent::ForeachStarted { .. } => "ForeachStarted",
+            RunEvent::RunForked { .. } => "RunForked",
+            RunEvent::StepReused { .. } => "StepReused",
+            RunEvent::RunRerun { .. } => "RunRerun",
         }
     }
 
@@ -150,8 +175,11 @@ impl RunEvent {
             | RunEvent::TimerFired { step_id }
             | RunEvent::RunPaused { step_id, .. }
             | RunEvent::RunResumed { step_id, .. }
-            | RunEvent::ForeachStarted { step_id, .. } => Some(step_id),
+            | RunEvent::ForeachStarted { step_id, .. }
+            | RunEvent::StepReused { step_id, .. } => Some(step_id),
             RunEvent::RunStarted { .. }
+            | RunEvent::RunForked { .. }
+            | RunEvent::RunRerun { .. }
             | RunEvent::RunCancelled { .. }
             | RunEvent::RunCompleted { .. }
             | RunEvent::RunFailed { .. } => None,

@@ -9,6 +9,7 @@
 //! - `template`: `{{ ... }}` templates over a run's input and step outputs.
 //! - `duration`, `retry`: durations and retry policies.
 //! - `workflows`: definitions and their versions in `workflow-{id}` streams.
+//! - `inspect`: replay debugging: a run's timeline, and where another definition diverges.
 //! - `executor`: starts runs, drives them with `decide`, recovers them after a restart.
 //!
 //! Architecture invariant: `run`, `decide`, `definition`, `template`, `duration` and `retry`
@@ -24,6 +25,7 @@ pub mod duration;
 pub mod events;
 pub mod executor;
 pub mod foreach;
+pub mod inspect;
 pub mod input;
 pub mod retry;
 pub mod run;

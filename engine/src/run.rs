@@ -109,6 +109,19 @@ pub struct RunState {
     pub events: u64,
     /// Events that did not fit the state (a bug or a foreign writer); kept, never dropped.
     pub anomalies: Vec<String>,
+    /// The connection the run was started with.
+    pub connection_id: Option<String>,
+    /// The run this one reruns, and from which step.
+    pub parent: Option<RunLink>,
+    /// Reruns of this run, in the order they were started.
+    pub reruns: Vec<RunLink>,
+}
+
+/// One end of a rerun's link: the other run, and the step the rerun started from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RunLink {
+    pub run_id: String,
+    pub from_step: String,
 }
 
 impl RunState {
@@ -138,6 +151,17 @@ impl RunState {
 /// Folds one event into the state. Replaying a run is `events.fold(RunState::default(), evolve)`.
 pub fn evolve(mut state: RunState, event: &RunEvent) -> RunState {
     state.events += 1;
+    if let RunEvent::RunRerun {
+        child_run_id,
+        from_step,
+    } = event
+    {
+        state.reruns.push(RunLink {
+            run_id: child_run_id.clone(),
+            from_step: from_step.clone(),
+        });
+        return state;
+    }
     if state.status().is_terminal() {
         state
             .anomalies
@@ -150,8 +174,10 @@ pub fn evolve(mut state: RunState, event: &RunEvent) -> RunState {
             workflow_id,
             workflow_version,
             input_json,
+            connection_id,
             ..
         } => {
+            state.connection_id = connection_id.clone();
             state.run_id = run_id.clone();
             state.workflow_id = workflow_id.clone();
             state.workflow_version = *workflow_version;
@@ -253,6 +279,29 @@ pub fn evolve(mut state: RunState, event: &RunEvent) -> RunState {
             state.set_step(step_id, StepState::Iterating { items: *items });
             state.set_status(RunStatus::Running);
         }
+        RunEvent::RunForked {
+            parent_run_id,
+            from_step,
+        } => {
+            state.parent = Some(RunLink {
+                run_id: parent_run_id.clone(),
+                from_step: from_step.clone(),
+            });
+        }
+        // The run stays pending: nothing has been carried out in it yet.
+        RunEvent::StepReused {
+            step_id,
+            attempts,
+            output_json,
+        } => state.set_step(
+            step_id,
+            StepState::Completed {
+                output_json: output_json.clone(),
+                attempts: *attempts,
+            },
+        ),
+        // Handled before the terminal check above.
+        RunEvent::RunRerun { .. } => {}
     }
     state
 }

@@ -15,6 +15,7 @@ use engine::decide::{decide, Command};
 use engine::definition::{find_step, ConditionTest, DelaySpec, OnTimeout, Step, StepKind};
 use engine::events::{RunError, RunEvent, StepError};
 use engine::foreach::{item_step_id, ItemStepId};
+use engine::inspect::{replay_run, JournalEvent};
 use engine::retry::RetryPolicy;
 use engine::run::{replay, RunState, RunStatus, StepState};
 use proptest::prelude::*;
@@ -210,6 +211,19 @@ fn run_to_end(steps: &[Step], script: &Script, mut journal: Vec<RunEvent>) -> Ve
         );
     }
     panic!("the run did not end");
+}
+
+/// A simulated journal as replay reads it: seqs from 1, a second per event.
+fn journal_events(events: &[RunEvent]) -> Vec<JournalEvent> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, event)| JournalEvent {
+            seq: i as u64 + 1,
+            recorded_at_us: 1_000_000 * i as i64,
+            event: event.clone(),
+        })
+        .collect()
 }
 
 fn started() -> RunEvent {
@@ -448,6 +462,30 @@ proptest! {
             }
         }
         prop_assert!(completions.values().all(|n| *n == 1), "{:?}", completions);
+    }
+
+    #[test]
+    fn a_journal_replays_against_its_own_definition_without_divergence(steps in workflow(), script in script()) {
+        let full = run_to_end(&steps, &script, vec![started()]);
+        let journal = journal_events(&full);
+        let report = replay_run(&journal, &steps, Some(&steps));
+        prop_assert_eq!(&report.divergence, &None);
+        prop_assert_eq!(report.state.clone(), replay(&full));
+        prop_assert_eq!(report.entries.len(), full.len());
+        prop_assert_eq!(report.entries.last().map(|e| e.status), Some(report.state.status()));
+        prop_assert_eq!(report.stopped.status, report.state.status());
+    }
+
+    #[test]
+    fn a_definition_without_the_first_step_diverges_at_its_first_event(steps in workflow(), script in script()) {
+        prop_assume!(!steps.is_empty());
+        let full = run_to_end(&steps, &script, vec![started()]);
+        let journal = journal_events(&full);
+        let candidate = steps[1..].to_vec();
+        let report = replay_run(&journal, &steps, Some(&candidate));
+        let divergence = report.divergence.expect("the first step's events have no place");
+        prop_assert_eq!(divergence.seq, 2);
+        prop_assert_eq!(divergence.step_id.as_deref(), Some(steps[0].id.as_str()));
     }
 
     #[test]

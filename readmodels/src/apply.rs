@@ -272,6 +272,10 @@ fn apply_run_event(pending: &mut Pending<'_>, event: &RecordedEvent) -> Applied 
         return Ok(Ok(()));
     };
     let current = run_status_of(old.status).unwrap_or(RunStatus::Pending);
+    // A link to a rerun changes nothing listed, and may come after the run ended.
+    if matches!(run_event, RunEvent::RunRerun { .. }) {
+        return Ok(Ok(()));
+    }
     if current.is_terminal() {
         return Ok(Err(format!("{} after the run ended", run_event.name())));
     }
@@ -283,7 +287,10 @@ fn apply_run_event(pending: &mut Pending<'_>, event: &RecordedEvent) -> Applied 
         | RunEvent::TimerFired { .. }
         | RunEvent::RunResumed { .. }
         | RunEvent::ForeachStarted { .. } => RunStatus::Running,
-        RunEvent::StepFailed { .. } => return Ok(Ok(())),
+        RunEvent::StepFailed { .. }
+        | RunEvent::RunForked { .. }
+        | RunEvent::StepReused { .. }
+        | RunEvent::RunRerun { .. } => return Ok(Ok(())),
         RunEvent::StepRetryScheduled { .. } | RunEvent::TimerScheduled { .. } => {
             RunStatus::Sleeping
         }

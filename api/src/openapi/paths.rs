@@ -12,12 +12,12 @@
 use super::schemas::{
     CancelBody, ConnectionBody, CreatedKeyResponse, ErrorEnvelope, Forbidden, HealthResponse,
     Internal, KeyCreate, KeyListResponse, KeyResponse, PayloadTooLarge, RateLimited, ReadyResponse,
-    ResumeBody, RunEventsResponse, RunListResponse, RunRequest, RunResponse, RunStartResponse,
-    RunStatus, SampleListResponse, TriggerDeletedResponse, TriggerFiredResponse,
-    TriggerListResponse, TriggerResponse, TriggerStatusBody, TriggerTypeListResponse,
-    TriggerUpsert, Unauthorized, WebhookAcceptedResponse, WorkflowDefinition,
-    WorkflowDeletedResponse, WorkflowListResponse, WorkflowPatch, WorkflowResponse, WorkflowStatus,
-    WorkflowStatusBody, WorkflowVersionsResponse,
+    ReplayBody, ReplayResponse, RerunBody, RerunResponse, ResumeBody, RunEventsResponse,
+    RunListResponse, RunRequest, RunResponse, RunStartResponse, RunStatus, SampleListResponse,
+    TriggerDeletedResponse, TriggerFiredResponse, TriggerListResponse, TriggerResponse,
+    TriggerStatusBody, TriggerTypeListResponse, TriggerUpsert, Unauthorized,
+    WebhookAcceptedResponse, WorkflowDefinition, WorkflowDeletedResponse, WorkflowListResponse,
+    WorkflowPatch, WorkflowResponse, WorkflowStatus, WorkflowStatusBody, WorkflowVersionsResponse,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -363,6 +363,86 @@ fn resume_run() {}
     security(("apiKey" = []), ("bearerAuth" = []))
 )]
 fn cancel_run() {}
+
+/// Rerun a run from one of its steps
+///
+/// Required scope: `workflows:execute` (and its rate limit). Starts a new run of the chosen
+/// version (the current one by default) linked to its parent: the steps before `fromStep`
+/// are completed with the parent's journaled outputs, not carried out again; `fromStep` and
+/// the steps after it run. Both runs show the link (`parent`, `reruns`). `?wait=SECONDS`
+/// waits for the new run's end as for a run request.
+#[utoipa::path(
+    post,
+    path = "/api/v1/runs/{id}/rerun",
+    tag = "runs",
+    params(
+        ("id" = String, Path, description = "The parent run's id."),
+        ("wait" = Option<f64>, Query, description = "Seconds to wait for the new run to end."),
+    ),
+    request_body(content = RerunBody),
+    responses(
+        (status = 200, description = "With `wait`: the new run, ended.", body = RerunResponse),
+        (status = 202, description = "Started: `{runId, status, workflowId, workflowVersion, parent}`; with `wait`, the run as it stands at the deadline.", body = RerunResponse),
+        (status = 400, description = "VALIDATION_ERROR: malformed body, `fromStep` not a top-level step of the version, or a step before it did not complete in the parent. INVALID_STATUS: the workflow is not active.", body = ErrorEnvelope),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: the run, the workflow or the version.", body = ErrorEnvelope),
+        (status = 409, description = "CONFLICT: the parent run has not ended.", body = ErrorEnvelope),
+        (status = 413, response = PayloadTooLarge),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn rerun_run() {}
+
+/// Replay a run's journal
+///
+/// Required scope: `runs:read`. Folds the run's journal event by event: the timeline (each
+/// event with the run's status after it), each step's input, output, attempts and error,
+/// and where the run stopped and why. With `version`, also replays the history against that
+/// version of the workflow and reports the first event it would not have written.
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs/{id}/replay",
+    tag = "runs",
+    params(
+        ("id" = String, Path, description = "Run id."),
+        ("version" = Option<u64>, Query, description = "A workflow version to check the history against."),
+    ),
+    responses(
+        (status = 200, description = "The replay.", body = ReplayResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: the run or the version.", body = ErrorEnvelope),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn replay_run() {}
+
+/// Replay a run's journal against a definition
+///
+/// Required scope: `runs:read`. As `GET`, checking the history against a stored `version`
+/// or against a `definition` that is not stored (nothing is written).
+#[utoipa::path(
+    post,
+    path = "/api/v1/runs/{id}/replay",
+    tag = "runs",
+    params(("id" = String, Path, description = "Run id.")),
+    request_body(content = ReplayBody),
+    responses(
+        (status = 200, description = "The replay.", body = ReplayResponse),
+        (status = 400, description = "VALIDATION_ERROR: malformed body or an invalid definition (details name each problem under `definition`).", body = ErrorEnvelope),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: the run or the version.", body = ErrorEnvelope),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn replay_run_against() {}
 
 // ---------------------------------------------------------------------------------------
 // Triggers

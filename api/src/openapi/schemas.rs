@@ -385,6 +385,7 @@ pub struct StepFailure {
 
 /// A step of a run as its journal tells it. Sub-steps of a foreach have composite ids.
 #[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct RunStep {
     pub id: String,
     pub status: StepStatus,
@@ -393,6 +394,23 @@ pub struct RunStep {
     pub output: Option<Value>,
     #[schema(required = true)]
     pub error: Option<StepFailure>,
+    /// When the journal first mentions the step: RFC 3339, UTC, milliseconds.
+    #[schema(required = true, format = DateTime)]
+    pub started_at: Option<String>,
+    /// When the step completed.
+    #[schema(required = true, format = DateTime)]
+    pub completed_at: Option<String>,
+    /// Completed with the parent run's output (this run is a rerun from a later step).
+    pub reused: bool,
+}
+
+/// One end of a rerun link.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunLink {
+    pub run_id: String,
+    /// The step the rerun started from.
+    pub from_step: String,
 }
 
 /// A run, as its journal tells it.
@@ -420,6 +438,106 @@ pub struct Run {
     #[schema(required = true, format = DateTime)]
     pub completed_at: Option<String>,
     pub steps: Vec<RunStep>,
+    /// The run this one reruns, when it is a rerun.
+    #[schema(required = true)]
+    pub parent: Option<RunLink>,
+    /// Reruns of this run, oldest first.
+    pub reruns: Vec<RunLink>,
+}
+
+/// The body of `POST /api/v1/runs/{id}/rerun`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RerunBody {
+    /// A top-level step of the chosen version: it and the steps after it run again; the
+    /// steps before it reuse the parent's journaled outputs.
+    pub from_step: String,
+    /// The rerun's input; the parent's input when absent.
+    #[schema(value_type = Object)]
+    pub input: Option<Value>,
+    /// The workflow version to run; the current one when absent.
+    pub version: Option<u64>,
+}
+
+/// What a rerun answers without `?wait`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RerunStarted {
+    pub run_id: String,
+    /// `pending`.
+    pub status: RunStatus,
+    pub workflow_id: String,
+    pub workflow_version: u64,
+    pub parent: RunLink,
+}
+
+/// What `POST /api/v1/runs/{id}/rerun` answers: the started rerun, or with `?wait` the run.
+#[derive(ToSchema)]
+#[serde(untagged)]
+pub enum RerunData {
+    Started(RerunStarted),
+    Run(Box<Run>),
+}
+
+/// The body of `POST /api/v1/runs/{id}/replay`: what to check the history against.
+#[derive(ToSchema)]
+pub struct ReplayBody {
+    /// A stored version of the run's workflow.
+    pub version: Option<u64>,
+    /// A workflow definition that is not stored (as for `POST /api/v1/workflows`).
+    #[schema(value_type = Object)]
+    pub definition: Option<Value>,
+}
+
+/// The first event another definition would not have written.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Divergence {
+    pub seq: u64,
+    /// `command` (it would do something else next), `output` (a transform or condition
+    /// computes something else) or `request` (an HTTP step would send something else).
+    pub kind: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    #[schema(required = true)]
+    pub step_id: Option<String>,
+    /// The recorded event, in words.
+    pub recorded: String,
+    /// What the other definition would do instead, in words.
+    pub expected: Vec<String>,
+    pub message: String,
+}
+
+/// A run's journal replayed: every event with the status after it, each step with its
+/// input, where the run stopped and why, and the divergence from another definition.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Replay {
+    pub run_id: String,
+    pub workflow_id: String,
+    pub workflow_version: u64,
+    pub status: RunStatus,
+    #[schema(required = true)]
+    pub parent: Option<RunLink>,
+    pub reruns: Vec<RunLink>,
+    /// `[{seq, timestamp, type, stepId, data, status, stepState}]`: `status` is the run's
+    /// status after the event, `stepState` its step's state after it.
+    #[schema(value_type = Vec<Object>)]
+    pub timeline: Vec<Value>,
+    /// `[{id, status, attempts, input, output, error, startedAt, completedAt, reused}]`;
+    /// `input` is an HTTP step's rendered request (secret headers masked).
+    #[schema(value_type = Vec<Object>)]
+    pub steps: Vec<Value>,
+    /// `{status, stepId, reason}`.
+    #[schema(value_type = Object)]
+    pub stopped: Value,
+    /// Events that did not fit the state (should be empty).
+    pub anomalies: Vec<String>,
+    /// `{workflowVersion, source}` when checked against another definition.
+    #[schema(value_type = Object, required = true)]
+    pub against: Option<Value>,
+    #[schema(required = true)]
+    pub divergence: Option<Divergence>,
 }
 
 /// What `POST /api/v1/workflows/{id}/run` answers: the started run, or with `?wait` the run
@@ -761,6 +879,8 @@ page!(
 );
 envelope!(RunStartResponse, RunStartData);
 envelope!(RunResponse, Run);
+envelope!(RerunResponse, RerunData);
+envelope!(ReplayResponse, Replay);
 page!(
     /// A page of runs, newest first.
     RunListResponse,

@@ -9,7 +9,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use engine::executor::{run_stream, StartRun, RUN_EVENTS_MAX};
+use engine::definition::WorkflowSpec;
+use engine::executor::{run_stream, Against, Rerun, StartRun, RUN_EVENTS_MAX};
 use journal::Seq;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -21,11 +22,14 @@ use crate::reply;
 use crate::AppState;
 
 pub fn router(state: &AppState) -> Router<AppState> {
-    let execute = Router::new().route("/api/v1/workflows/{id}/run", post(run_workflow));
+    let execute = Router::new()
+        .route("/api/v1/workflows/{id}/run", post(run_workflow))
+        .route("/api/v1/runs/{id}/rerun", post(rerun));
     let read = Router::new()
         .route("/api/v1/runs", get(super::lists::list_runs))
         .route("/api/v1/runs/{id}", get(detail))
-        .route("/api/v1/runs/{id}/events", get(events));
+        .route("/api/v1/runs/{id}/events", get(events))
+        .route("/api/v1/runs/{id}/replay", get(replay).post(replay_against));
     let write = Router::new()
         .route("/api/v1/runs/{id}/resume", post(resume))
         .route("/api/v1/runs/{id}/cancel", post(cancel));
@@ -181,6 +185,139 @@ async fn events(
     }
     let events: Vec<Value> = recorded.iter().map(reply::event_json).collect();
     Ok(reply::ok(events))
+}
+
+/// `?version=N` of a replay.
+#[derive(Debug, Default, Deserialize)]
+pub struct ReplayQuery {
+    #[serde(default)]
+    pub version: Option<u64>,
+}
+
+/// `GET /api/v1/runs/{id}/replay[?version=N]`: the run's timeline; with a version, checked
+/// against that version of its workflow.
+async fn replay(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<ReplayQuery>,
+) -> Result<Response, ApiError> {
+    let body = ReplayBody {
+        version: query.version,
+        definition: None,
+    };
+    replay_with(&state, &id, body).await
+}
+
+/// The body of `POST /api/v1/runs/{id}/replay`: a stored version, or a definition that is
+/// not stored (as for `POST /api/v1/workflows`), to check the history against.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayBody {
+    #[serde(default)]
+    pub version: Option<u64>,
+    #[serde(default)]
+    pub definition: Option<Value>,
+}
+
+async fn replay_against(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<ReplayBody>,
+) -> Result<Response, ApiError> {
+    replay_with(&state, &id, body).await
+}
+
+async fn replay_with(state: &AppState, id: &str, body: ReplayBody) -> Result<Response, ApiError> {
+    let (against, described) = match (body.version, body.definition) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_field(
+                &["definition"],
+                "give either version or definition, not both",
+            ))
+        }
+        (Some(version), None) => (
+            Against::Version(version),
+            Some(json!({ "workflowVersion": version, "source": "version" })),
+        ),
+        (None, Some(definition)) => {
+            let spec: WorkflowSpec = crate::body::from_value(definition)?;
+            let steps = spec.check().map_err(|problems| ApiError::Validation {
+                message: "The definition is not a valid workflow".to_owned(),
+                details: problems
+                    .into_iter()
+                    .map(|problem| {
+                        let mut detail = crate::error::Detail::from(problem);
+                        detail.path.insert(0, "definition".to_owned());
+                        detail
+                    })
+                    .collect(),
+            })?;
+            (
+                Against::Steps(steps),
+                Some(json!({ "workflowVersion": null, "source": "definition" })),
+            )
+        }
+        (None, None) => (Against::Nothing, None),
+    };
+    let replay = state.runs.replay(id, against).await?;
+    Ok(reply::ok(reply::replay_json(&replay, described)))
+}
+
+/// The body of `POST /api/v1/runs/{id}/rerun`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RerunBody {
+    pub from_step: String,
+    #[serde(default)]
+    pub input: Option<Value>,
+    #[serde(default)]
+    pub version: Option<u64>,
+}
+
+/// Reruns an ended run from one of its steps: 202 `{runId, status, workflowId,
+/// workflowVersion, parent}`, or with `?wait=` the new run once it has ended (200).
+async fn rerun(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    JsonBody(body): JsonBody<RerunBody>,
+) -> Result<Response, ApiError> {
+    let wait = wait_param(&query, state.config.max_wait_secs)?;
+    if let Some(input) = &body.input {
+        if !input.is_object() && !input.is_null() {
+            return Err(ApiError::invalid_field(&["input"], "must be a JSON object"));
+        }
+    }
+    let started = state
+        .runs
+        .rerun(
+            &id,
+            Rerun {
+                from_step: body.from_step.clone(),
+                input: body.input.filter(|v| !v.is_null()),
+                version: body.version,
+            },
+        )
+        .await?;
+    if let Some(wait) = wait {
+        let run = state.runs.wait_for_end(&started.run_id, wait).await?;
+        let status = if run.status.is_terminal() {
+            StatusCode::OK
+        } else {
+            StatusCode::ACCEPTED
+        };
+        return Ok(reply::with_status(status, reply::run_json(&run)));
+    }
+    Ok(reply::with_status(
+        StatusCode::ACCEPTED,
+        json!({
+            "runId": started.run_id,
+            "status": "pending",
+            "workflowId": started.workflow_id,
+            "workflowVersion": started.workflow_version,
+            "parent": { "runId": id, "fromStep": body.from_step },
+        }),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]

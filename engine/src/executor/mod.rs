@@ -11,8 +11,10 @@ mod driver;
 mod fold;
 mod idempotency;
 mod in_flight;
-mod scope;
-mod steps;
+mod replay;
+mod rerun;
+pub(crate) mod scope;
+pub(crate) mod steps;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,11 +27,13 @@ use tokio::sync::{watch, Notify};
 use crate::definition::WorkflowStatus;
 use crate::definition::{Problem, Step};
 use crate::events::{RunError, RunEvent, StepError};
-use crate::run::{evolve, RunState, RunStatus, StepState};
+use crate::run::{evolve, RunLink, RunState, RunStatus, StepState};
 use crate::workflows::{WorkflowError, WorkflowRecord, Workflows};
 
 pub use clock::{Clock, SystemClock};
 pub use idempotency::{KEY_BYTES_MAX, KEY_TTL_MS};
+pub use replay::Against;
+pub use rerun::Rerun;
 
 /// Most events one run may have; reading stops there.
 pub const RUN_EVENTS_MAX: usize = 100_000;
@@ -67,6 +71,10 @@ pub enum RunsError {
     NotPaused { run_id: String, status: String },
     #[error("run {run_id} has already ended ({status})")]
     Ended { run_id: String, status: String },
+    #[error("run {run_id} is {status}: only a run that has ended can be rerun (cancel it first)")]
+    NotEnded { run_id: String, status: String },
+    #[error("{0}")]
+    InvalidRerun(String),
     #[error("Input validation failed")]
     InvalidInput(Vec<Problem>),
     #[error("invalid idempotency key: {0}")]
@@ -88,6 +96,8 @@ pub struct StepView {
     /// When the journal first mentions the step, and when it completed (µs since the epoch).
     pub started_at_us: Option<i64>,
     pub completed_at_us: Option<i64>,
+    /// Completed with its parent run's output when this run was rerun from a later step.
+    pub reused: bool,
 }
 
 /// When a step's events were recorded: the first one, and its `StepCompleted`.
@@ -97,6 +107,7 @@ pub(crate) struct StepTimes {
     pub first_seq: u64,
     pub first_us: i64,
     pub completed_us: Option<i64>,
+    pub reused: bool,
 }
 
 /// A run as its journal tells it.
@@ -112,6 +123,10 @@ pub struct RunView {
     pub steps: Vec<StepView>,
     pub started_at_us: Option<i64>,
     pub completed_at_us: Option<i64>,
+    /// The run this one reruns (and from which step), if it is a rerun.
+    pub parent: Option<RunLink>,
+    /// The reruns of this run, oldest first.
+    pub reruns: Vec<RunLink>,
 }
 
 /// A run folded from its stream, with what the driver needs besides the state.
@@ -135,6 +150,35 @@ impl Loaded {
             started_at_us: None,
             ended_at_us: None,
             step_times: HashMap::new(),
+        }
+    }
+
+    /// Folds one event read from the stream at `seq`, recorded at `at_us`, noting the times
+    /// readers are shown.
+    pub fn fold_recorded(&mut self, seq: u64, at_us: i64, event: &RunEvent) {
+        self.started_at_us.get_or_insert(at_us);
+        if let Some(step_id) = event.step_id() {
+            let times = self
+                .step_times
+                .entry(step_id.to_owned())
+                .or_insert(StepTimes {
+                    first_seq: seq,
+                    first_us: at_us,
+                    completed_us: None,
+                    reused: false,
+                });
+            match event {
+                RunEvent::StepCompleted { .. } => times.completed_us = Some(at_us),
+                RunEvent::StepReused { .. } => {
+                    times.completed_us = Some(at_us);
+                    times.reused = true;
+                }
+                _ => {}
+            }
+        }
+        self.apply(event);
+        if self.state.status().is_terminal() && self.ended_at_us.is_none() {
+            self.ended_at_us = Some(at_us);
         }
     }
 
@@ -199,11 +243,11 @@ pub fn run_stream(run_id: &str) -> Result<StreamName, RunsError> {
     StreamName::new(format!("run-{run_id}")).map_err(|_| RunsError::RunNotFound(run_id.to_owned()))
 }
 
-fn new_run_id() -> String {
+pub(crate) fn new_run_id() -> String {
     format!("run_{}", uuid::Uuid::now_v7().simple())
 }
 
-fn parse_json(text: &str) -> Value {
+pub(crate) fn parse_json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or(Value::Null)
 }
 
@@ -525,25 +569,7 @@ impl Runs {
                 let event = RunEvent::decode(recorded.event_type, &recorded.data).map_err(|e| {
                     RunsError::Corrupt(format!("{stream} seq {}: {e}", recorded.seq.0))
                 })?;
-                loaded.started_at_us.get_or_insert(recorded.recorded_at.0);
-                if let Some(step_id) = event.step_id() {
-                    let at = recorded.recorded_at.0;
-                    let times = loaded
-                        .step_times
-                        .entry(step_id.to_owned())
-                        .or_insert(StepTimes {
-                            first_seq: recorded.seq.0,
-                            first_us: at,
-                            completed_us: None,
-                        });
-                    if matches!(event, RunEvent::StepCompleted { .. }) {
-                        times.completed_us = Some(at);
-                    }
-                }
-                loaded.apply(&event);
-                if loaded.state.status().is_terminal() && loaded.ended_at_us.is_none() {
-                    loaded.ended_at_us = Some(recorded.recorded_at.0);
-                }
+                loaded.fold_recorded(recorded.seq.0, recorded.recorded_at.0, &event);
             }
         }
         if !had_input {
@@ -601,7 +627,19 @@ pub fn status_name(status: RunStatus) -> &'static str {
     }
 }
 
-fn view(loaded: Loaded) -> RunView {
+/// The reader's view of a run folded without the store (replay).
+pub(crate) fn view_of(loaded: &Loaded) -> RunView {
+    view(Loaded {
+        state: loaded.state.clone(),
+        version: loaded.version,
+        input: loaded.input.clone(),
+        started_at_us: loaded.started_at_us,
+        ended_at_us: loaded.ended_at_us,
+        step_times: loaded.step_times.clone(),
+    })
+}
+
+pub(crate) fn view(loaded: Loaded) -> RunView {
     let state = loaded.state;
     let first_seq = |id: &str| loaded.step_times.get(id).map_or(u64::MAX, |t| t.first_seq);
     let mut steps: Vec<((u64, usize, u64), StepView)> = state
@@ -612,6 +650,7 @@ fn view(loaded: Loaded) -> RunView {
             let mut view = step_view(id, step);
             view.started_at_us = times.map(|t| t.first_us);
             view.completed_at_us = times.and_then(|t| t.completed_us);
+            view.reused = times.is_some_and(|t| t.reused);
             // Steps in the order they began; a foreach's items right after it, by index,
             // each item's sub-steps in the order they began.
             let key = match crate::foreach::ItemStepId::parse(id) {
@@ -634,10 +673,12 @@ fn view(loaded: Loaded) -> RunView {
         steps,
         started_at_us: loaded.started_at_us,
         completed_at_us: loaded.ended_at_us,
+        parent: state.parent.clone(),
+        reruns: state.reruns.clone(),
     }
 }
 
-fn step_view(id: &str, step: &StepState) -> StepView {
+pub(crate) fn step_view(id: &str, step: &StepState) -> StepView {
     let (status, attempts, output, error) = match step {
         StepState::Running { attempt } => ("running", *attempt, None, None),
         StepState::AttemptFailed { attempt, error } => {
@@ -659,6 +700,7 @@ fn step_view(id: &str, step: &StepState) -> StepView {
     StepView {
         started_at_us: None,
         completed_at_us: None,
+        reused: false,
         id: id.to_owned(),
         status,
         attempts,

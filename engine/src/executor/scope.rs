@@ -20,7 +20,7 @@ use crate::template::Template;
 
 /// The rendered items of the foreach steps of one run, by foreach id.
 #[derive(Default)]
-pub(super) struct Items {
+pub(crate) struct Items {
     rendered: HashMap<String, Arc<Vec<Value>>>,
 }
 

@@ -133,6 +133,15 @@ pub fn request(
     })
 }
 
+/// An HTTP step's config rendered against `context` (what an attempt would send); None for
+/// other steps or when it does not render.
+pub fn rendered_config(step: &Step, context: &Value) -> Option<Value> {
+    let StepKind::Http { config } = &step.kind else {
+        return None;
+    };
+    template::render_value(config, context).ok()
+}
+
 /// Sends a rendered request; the output as JSON, or why the attempt failed.
 pub async fn perform(http: reqwest::Client, request: Request) -> Result<Value, StepError> {
     let config = request.config?;
