@@ -2,9 +2,12 @@
 //! itself lives in the `journal`, `engine` and `api` crates and in the modules below.
 
 mod bench;
+mod client;
 mod config;
 mod debug;
+mod journal_cmd;
 mod keys_cmd;
+mod progress;
 mod projections_cmd;
 mod serve;
 mod verify;
@@ -29,15 +32,38 @@ struct Cli {
 enum Command {
     /// Run the server: the REST API on the embedded journal.
     Serve(serve::ServeArgs),
-    /// Inspect the journal of a data directory (the server must not be running).
+    /// Verify, export (back up) and import (restore) the journal.
     Journal {
         #[command(subcommand)]
-        command: JournalCommand,
+        command: journal_cmd::JournalCommand,
     },
-    /// Create, list and revoke API keys (the server must not be running).
+    /// Create, list and revoke API keys: in a data directory (--data-dir; the server must
+    /// not be running) or, with --url and no --data-dir, through a running server.
+    #[command(after_help = client::EXIT_CODES)]
     Keys {
         #[command(subcommand)]
         command: keys_cmd::KeysCommand,
+    },
+    /// Create, update, list and show workflows on a running server.
+    #[command(after_help = client::EXIT_CODES)]
+    Workflows {
+        #[command(subcommand)]
+        command: client::workflows::WorkflowsCommand,
+    },
+    /// Start a run of a workflow on a running server (--wait: and print how it ended).
+    #[command(after_help = client::EXIT_CODES)]
+    Run(client::runs::RunArgs),
+    /// List, show, cancel, resume, replay and rerun runs on a running server.
+    #[command(after_help = client::EXIT_CODES)]
+    Runs {
+        #[command(subcommand)]
+        command: client::runs::RunsCommand,
+    },
+    /// List, upsert, enable, disable and fire triggers on a running server.
+    #[command(after_help = client::EXIT_CODES)]
+    Triggers {
+        #[command(subcommand)]
+        command: client::triggers::TriggersCommand,
     },
     /// Manage the read models (listings of runs and workflows) of a data directory.
     Projections {
@@ -58,16 +84,6 @@ enum Command {
 }
 
 #[derive(Subcommand)]
-enum JournalCommand {
-    /// Read every record: checksums, positions, batches and each stream's sequence.
-    /// Exits 0 when the journal is sound, 1 when problems were found, 2 when it could not be read.
-    Verify {
-        #[arg(long, env = "DURO_DATA_DIR")]
-        data_dir: PathBuf,
-    },
-}
-
-#[derive(Subcommand)]
 enum ProjectionsCommand {
     /// Drop the read models and rebuild them from the journal (the server must not be
     /// running). Prints the counts and the time taken.
@@ -79,6 +95,8 @@ enum ProjectionsCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Export, verify and import rates of a journal of N 256-byte events.
+    Archive(bench::archive::ArchiveBenchArgs),
     /// Durable appends of 256-byte events by concurrent writers, beside the raw
     /// write+fdatasync latency of a preallocated file in the same directory.
     Journal(bench::journal::JournalBenchArgs),
@@ -102,13 +120,18 @@ fn main() -> ExitCode {
     init_tracing();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
-        Command::Journal {
-            command: JournalCommand::Verify { data_dir },
-        } => return verify::run(&data_dir),
-        Command::Keys { command } => keys_cmd::run(command),
+        Command::Journal { command } => return journal_cmd::run(command),
+        Command::Keys { command } => return keys_cmd::run(command),
+        Command::Workflows { command } => return client::workflows::run(command),
+        Command::Run(args) => return client::runs::run_workflow(args),
+        Command::Runs { command } => return client::runs::run(command),
+        Command::Triggers { command } => return client::triggers::run(command),
         Command::Projections {
             command: ProjectionsCommand::Rebuild { data_dir },
         } => projections_cmd::rebuild(&data_dir),
+        Command::Bench {
+            command: BenchCommand::Archive(args),
+        } => bench::archive::run(args),
         Command::Bench {
             command: BenchCommand::Journal(args),
         } => bench::journal::run(args),

@@ -23,6 +23,20 @@ async fn rebuild_in(data_dir: &Path) -> anyhow::Result<()> {
         .context("opening the journal")?
         .with_context(|| format!("opening the journal in {}", data_dir.display()))?;
     let store: Arc<dyn EventStore> = Arc::new(store);
+    print!("{}", rebuild_models(data_dir, store, started).await?);
+    Ok(())
+}
+
+/// Deletes the read models of `data_dir` and builds them afresh from `store` (its journal,
+/// opened by the caller, who holds its lock), with a progress bar; prints the counts, the
+/// checkpoint and the time since `started`. Used by `projections rebuild` and
+/// `journal import`. Returns the report's lines (the counts, the checkpoint, the time, any
+/// skipped events).
+pub async fn rebuild_models(
+    data_dir: &Path,
+    store: Arc<dyn EventStore>,
+    started: Instant,
+) -> anyhow::Result<String> {
     let dir = readmodels::dir_in(data_dir);
     // Offline, with the journal's lock held, the old read models are simply deleted and
     // built afresh: `ReadModels::rebuild` keeps serving the old data while it builds, in one
@@ -40,15 +54,26 @@ async fn rebuild_in(data_dir: &Path) -> anyhow::Result<()> {
             .context("opening the read models")?
             .with_context(|| format!("opening the read models in {}", dir.display()))?
     };
-    models
-        .catch_up()
-        .await
-        .context("rebuilding the read models")?;
+    let total = store.subscribe().borrow().0;
+    let bar = crate::progress::events("projecting", Some(total));
+    let watcher = {
+        let (models, bar) = (models.clone(), bar.clone());
+        tokio::spawn(async move {
+            loop {
+                bar.set_position(models.checkpoint().0);
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let caught_up = models.catch_up().await;
+    watcher.abort();
+    bar.finish_and_clear();
+    caught_up.context("rebuilding the read models")?;
     models.flush().context("flushing the read models")?;
     let stats = models.stats().context("counting the read models")?;
-    println!(
+    let mut report = format!(
         "rebuilt the read models in {}: {} runs, {} workflows ({} deleted), {} skipped events, \
-         checkpoint position {}, in {:.2} s",
+         checkpoint position {}, in {:.2} s\n",
         dir.display(),
         stats.runs,
         stats.workflows,
@@ -59,11 +84,11 @@ async fn rebuild_in(data_dir: &Path) -> anyhow::Result<()> {
     );
     if stats.skipped_events > 0 {
         for skipped in models.skipped().context("reading skipped events")? {
-            println!(
-                "skipped position {} ({}, type {}): {}",
+            report.push_str(&format!(
+                "skipped position {} ({}, type {}): {}\n",
                 skipped.position, skipped.stream, skipped.event_type, skipped.reason
-            );
+            ));
         }
     }
-    Ok(())
+    Ok(report)
 }

@@ -3,10 +3,17 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use journal::embedded::verify;
+use journal::embedded::verify_with_progress;
 
 pub fn run(data_dir: &Path) -> ExitCode {
-    let report = match verify(data_dir) {
+    let bar = crate::progress::events("verifying", None);
+    let verified = verify_with_progress(data_dir, |events, _| {
+        if events % 1024 == 0 {
+            bar.set_position(events);
+        }
+    });
+    bar.finish_and_clear();
+    let report = match verified {
         Ok(report) => report,
         Err(error) => {
             eprintln!("error: cannot verify {}: {error}", data_dir.display());

@@ -11,8 +11,8 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use journal::{
-    AppendResult, EventStore, ExpectedVersion, NewEvent, Position, RecordedEvent, Seq, StoreError,
-    StreamInfo, StreamName,
+    AppendResult, EventStore, ExpectedVersion, ImportResult, NewEvent, Position, RecordedEvent,
+    Seq, StoreError, StreamInfo, StreamName,
 };
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::sync::watch;
@@ -98,6 +98,10 @@ impl EventStore for MeteredStore {
             metrics::counter!("duro_journal_events_appended_total").increment(count);
         }
         result
+    }
+
+    async fn import(&self, events: Vec<RecordedEvent>) -> Result<ImportResult, StoreError> {
+        self.inner.import(events).await
     }
 
     async fn read_stream(

@@ -54,6 +54,7 @@ pub const CANONICAL_ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/keys"),
     ("GET", "/api/v1/keys/{id}"),
     ("DELETE", "/api/v1/keys/{id}"),
+    ("GET", "/api/v1/journal/export"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
@@ -106,6 +107,7 @@ pub const CANONICAL_ROUTES: &[(&str, &str)] = &[
         paths::create_key,
         paths::get_key,
         paths::revoke_key,
+        paths::export_journal,
         paths::healthz,
         paths::readyz,
         paths::metrics,
@@ -178,6 +180,7 @@ pub const CANONICAL_ROUTES: &[(&str, &str)] = &[
         (name = "runs", description = "Starting, reading, resuming and cancelling runs."),
         (name = "triggers", description = "Triggers: when a workflow runs (schedules, webhooks, polling, run now), and webhook deliveries."),
         (name = "keys", description = "API keys (scope `admin`)."),
+        (name = "journal", description = "Backups of the journal (scope `admin`)."),
         (name = "operations", description = "Health, readiness, metrics and this document; no API key."),
     )
 )]

@@ -48,12 +48,7 @@ async fn counter_server() -> (String, Counts) {
 }
 
 fn count(counts: &Counts, path: &str) -> u32 {
-    counts
-        .lock()
-        .expect("lock")
-        .get(path)
-        .copied()
-        .unwrap_or(0)
+    counts.lock().expect("lock").get(path).copied().unwrap_or(0)
 }
 
 /// fetch (http) → calc (transform) → charge (http to `charge_url`) → notify (http).
@@ -83,7 +78,10 @@ async fn failed_run(api: &TestApi, base: &str) -> (String, String) {
         .await;
     assert_eq!(run.status, StatusCode::OK, "{}", run.body);
     assert_eq!(run.body["data"]["status"], "failed", "{}", run.body);
-    let run_id = run.body["data"]["runId"].as_str().expect("run id").to_owned();
+    let run_id = run.body["data"]["runId"]
+        .as_str()
+        .expect("run id")
+        .to_owned();
     (workflow, run_id)
 }
 
@@ -111,7 +109,10 @@ async fn replay_shows_the_failing_step_and_a_rerun_of_the_fixed_version_skips_th
     assert_eq!(data["status"], "failed");
     assert_eq!(data["stopped"]["stepId"], "charge", "{data}");
     let reason = data["stopped"]["reason"].as_str().expect("reason");
-    assert!(reason.contains("charge") && reason.contains("400"), "{reason}");
+    assert!(
+        reason.contains("charge") && reason.contains("400"),
+        "{reason}"
+    );
     let charge = data["steps"]
         .as_array()
         .expect("steps")
@@ -120,13 +121,19 @@ async fn replay_shows_the_failing_step_and_a_rerun_of_the_fixed_version_skips_th
         .expect("charge step");
     assert_eq!(charge["status"], "failed", "{charge}");
     assert_eq!(charge["error"]["code"], "400", "{charge}");
-    assert_eq!(charge["input"]["body"]["total"], 42, "the rendered request: {charge}");
+    assert_eq!(
+        charge["input"]["body"]["total"], 42,
+        "the rendered request: {charge}"
+    );
     let timeline = data["timeline"].as_array().expect("timeline");
     assert_eq!(timeline.first().expect("first")["type"], "RunStarted");
     let last = timeline.last().expect("last");
     assert_eq!(last["type"], "RunFailed");
     assert_eq!(last["status"], "failed");
-    assert!(data["against"].is_null() && data["divergence"].is_null(), "{data}");
+    assert!(
+        data["against"].is_null() && data["divergence"].is_null(),
+        "{data}"
+    );
 
     fix(&api, &workflow, &base).await;
     assert_eq!(count(&counts, "/ok/fetch"), 1);
@@ -141,7 +148,10 @@ async fn replay_shows_the_failing_step_and_a_rerun_of_the_fixed_version_skips_th
     let child = &rerun.body["data"];
     assert_eq!(child["status"], "completed", "{child}");
     assert_eq!(child["workflowVersion"], 2, "{child}");
-    assert_eq!(child["parent"], json!({ "runId": parent, "fromStep": "charge" }));
+    assert_eq!(
+        child["parent"],
+        json!({ "runId": parent, "fromStep": "charge" })
+    );
     let reused: Vec<(&str, bool)> = child["steps"]
         .as_array()
         .expect("steps")
@@ -150,7 +160,12 @@ async fn replay_shows_the_failing_step_and_a_rerun_of_the_fixed_version_skips_th
         .collect();
     assert_eq!(
         reused,
-        vec![("fetch", true), ("calc", true), ("charge", false), ("notify", false)]
+        vec![
+            ("fetch", true),
+            ("calc", true),
+            ("charge", false),
+            ("notify", false)
+        ]
     );
     assert_eq!(child["steps"][2]["status"], "completed");
     // The reused steps were not carried out again: one request to fetch, ever.
@@ -210,7 +225,10 @@ async fn replay_against_a_changed_definition_reports_where_it_diverges() {
     assert_eq!(divergence["type"], "StepStarted", "{divergence}");
     assert_eq!(divergence["kind"], "request", "{divergence}");
     assert!(
-        divergence["message"].as_str().expect("message").contains("url"),
+        divergence["message"]
+            .as_str()
+            .expect("message")
+            .contains("url"),
         "{divergence}"
     );
 
@@ -316,7 +334,10 @@ async fn bad_replays_and_reruns_are_refused_and_write_nothing() {
         }))
         .await;
     let started = api
-        .post(&format!("/api/v1/workflows/{waiting}/run?wait=1"), json!({}))
+        .post(
+            &format!("/api/v1/workflows/{waiting}/run?wait=1"),
+            json!({}),
+        )
         .await;
     let paused = started.body["data"]["runId"].as_str().expect("run id");
     let refused = api

@@ -24,4 +24,17 @@ impl StampClock {
         self.last = self.last.max(now);
         Timestamp(self.last)
     }
+
+    /// The stamp for an imported event that was recorded at `at`: `at` itself, or the last
+    /// stamp handed out if `at` is earlier, so stamps never go backwards. Later stamps
+    /// follow it.
+    pub fn observe(&mut self, at: Timestamp) -> Timestamp {
+        self.last = self.last.max(at.0);
+        Timestamp(self.last)
+    }
+
+    /// The last stamp handed out (or the one it started after).
+    pub fn last(&self) -> Timestamp {
+        Timestamp(self.last)
+    }
 }

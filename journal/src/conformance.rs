@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::error::StoreError;
-use crate::event::{EventType, ExpectedVersion, NewEvent};
-use crate::ids::{Position, Seq, StreamName};
+use crate::event::{EventType, ExpectedVersion, NewEvent, RecordedEvent};
+use crate::ids::{Position, Seq, StreamName, Timestamp};
 use crate::store::EventStore;
 
 fn stream(name: &str) -> StreamName {
@@ -29,6 +29,7 @@ pub async fn check_all(store: Arc<dyn EventStore>) {
     subscribers_learn_of_new_positions(store.as_ref()).await;
     acknowledged_appends_are_visible_at_once(store.as_ref(), 500).await;
     concurrent_writers_never_share_a_seq(store.clone(), 64, 5).await;
+    imports_keep_streams_seqs_and_stamps(store.as_ref()).await;
 }
 
 pub async fn appended_events_read_back_in_order(store: &dyn EventStore) {
@@ -326,4 +327,128 @@ pub async fn concurrent_writers_never_share_a_seq(
             "concurrent writers on one stream must meet conflicts"
         );
     }
+}
+
+fn imported(name: &str, seq: u64, at: i64, data: &str) -> RecordedEvent {
+    RecordedEvent {
+        // Ignored by `import`: the store assigns positions.
+        position: Position(999_999),
+        stream: stream(name),
+        seq: Seq(seq),
+        event_type: EventType(9),
+        recorded_at: Timestamp(at),
+        data: data.as_bytes().to_vec(),
+    }
+}
+
+/// `import` keeps streams, seqs, types, data and stamps (an earlier stamp is raised to the
+/// last one), gives new positions in order, checks each seq against its stream's version,
+/// and writes nothing of an import that fails.
+pub async fn imports_keep_streams_seqs_and_stamps(store: &dyn EventStore) {
+    let b = stream("conf-import-b");
+    store
+        .append(&b, ExpectedVersion::NoStream, vec![event("b1")])
+        .await
+        .expect("append");
+    let committed = *store.subscribe().borrow();
+    let last = store.read_all(committed, 1).await.expect("read last");
+    let base = last.first().expect("the last event").recorded_at.0;
+
+    let empty = store.import(Vec::new()).await.expect("empty import");
+    assert_eq!(empty.count, 0);
+    assert_eq!(*store.subscribe().borrow(), committed);
+
+    let events = vec![
+        imported("conf-import-a", 1, base + 10, "a1"),
+        imported("conf-import-b", 2, base + 20, "b2"),
+        imported("conf-import-a", 2, base + 30, "a2"),
+        imported("conf-import-b", 3, 5, "b3"),
+    ];
+    let result = store.import(events.clone()).await.expect("import");
+    assert_eq!(result.count, 4);
+    assert_eq!(result.first_position, committed.next());
+    assert_eq!(result.last_position(), Position(committed.0 + 4));
+    assert_eq!(*store.subscribe().borrow(), result.last_position());
+    let read = store
+        .read_all(result.first_position, 10)
+        .await
+        .expect("read imported");
+    assert_eq!(read.len(), 4);
+    for (i, (got, sent)) in read.iter().zip(&events).enumerate() {
+        assert_eq!(got.position, Position(committed.0 + 1 + i as u64));
+        assert_eq!(
+            (&got.stream, got.seq, got.event_type, &got.data),
+            (&sent.stream, sent.seq, sent.event_type, &sent.data)
+        );
+    }
+    let stamps: Vec<i64> = read.iter().map(|e| e.recorded_at.0).collect();
+    assert_eq!(
+        stamps,
+        vec![base + 10, base + 20, base + 30, base + 30],
+        "stamps kept; an earlier one raised to the last"
+    );
+    assert_eq!(
+        store
+            .stream_version(&stream("conf-import-a"))
+            .await
+            .expect("v"),
+        2
+    );
+    assert_eq!(store.stream_version(&b).await.expect("v"), 3);
+
+    // A gap in one stream fails the whole import: nothing of it is written.
+    let before = *store.subscribe().borrow();
+    let gap = vec![
+        imported("conf-import-a", 3, base + 40, "a3"),
+        imported("conf-import-b", 5, base + 40, "b5"),
+    ];
+    match store.import(gap).await {
+        Err(StoreError::Conflict {
+            stream: s,
+            expected: ExpectedVersion::Exact(4),
+            actual: 3,
+        }) => assert_eq!(s, b),
+        other => panic!("a seq gap must conflict, got {other:?}"),
+    }
+    match store
+        .import(vec![imported("conf-import-new", 2, base, "x")])
+        .await
+    {
+        Err(StoreError::Conflict { actual: 0, .. }) => {}
+        other => panic!("a stream must start at seq 1, got {other:?}"),
+    }
+    // A repeated seq within one import conflicts too.
+    match store
+        .import(vec![
+            imported("conf-import-c", 1, base, "c1"),
+            imported("conf-import-c", 1, base, "c1"),
+        ])
+        .await
+    {
+        Err(StoreError::Conflict { actual: 1, .. }) => {}
+        other => panic!("a repeated seq must conflict, got {other:?}"),
+    }
+    assert_eq!(*store.subscribe().borrow(), before);
+    assert_eq!(
+        store
+            .stream_version(&stream("conf-import-a"))
+            .await
+            .expect("v"),
+        2
+    );
+    assert_eq!(
+        store
+            .stream_version(&stream("conf-import-c"))
+            .await
+            .expect("v"),
+        0
+    );
+
+    // Appends after an import are stamped after it.
+    let after = store
+        .append(&b, ExpectedVersion::Exact(3), vec![event("b4")])
+        .await
+        .expect("append after import");
+    let appended = store.read_all(after.first_position, 1).await.expect("read");
+    assert!(appended[0].recorded_at.0 >= base + 30);
 }

@@ -85,6 +85,21 @@ impl AppendResult {
     }
 }
 
+/// Where one import landed: its events took the positions `first_position ..` in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImportResult {
+    pub first_position: Position,
+    /// Number of events imported.
+    pub count: u64,
+}
+
+impl ImportResult {
+    /// The position of the last event imported (`first_position - 1` when none was).
+    pub fn last_position(&self) -> Position {
+        Position((self.first_position.0 + self.count).saturating_sub(1))
+    }
+}
+
 /// A stream and its current version, as listed by prefix.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StreamInfo {

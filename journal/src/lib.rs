@@ -8,6 +8,7 @@
 //! one append are all visible or none after any crash; a damaged record is reported with its
 //! position and never skipped or truncated away.
 
+pub mod archive;
 pub mod clock;
 pub mod conformance;
 pub mod embedded;
@@ -21,7 +22,9 @@ pub mod store;
 
 pub use embedded::{EmbeddedConfig, EmbeddedStore};
 pub use error::{LogPlace, StoreError};
-pub use event::{AppendResult, EventType, ExpectedVersion, NewEvent, RecordedEvent, StreamInfo};
+pub use event::{
+    AppendResult, EventType, ExpectedVersion, ImportResult, NewEvent, RecordedEvent, StreamInfo,
+};
 pub use ids::{Position, Seq, StreamName, StreamNameError, Timestamp};
 pub use memory::MemoryStore;
 pub use store::{stream_ids_with_prefix, EventStore};

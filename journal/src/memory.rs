@@ -9,10 +9,12 @@ use tokio::sync::watch;
 
 use crate::clock::StampClock;
 use crate::error::StoreError;
-use crate::event::{AppendResult, ExpectedVersion, NewEvent, RecordedEvent, StreamInfo};
+use crate::event::{
+    AppendResult, ExpectedVersion, ImportResult, NewEvent, RecordedEvent, StreamInfo,
+};
 use crate::ids::{Position, Seq, StreamName};
 use crate::limits::READ_BATCH_MAX;
-use crate::store::{check_append, EventStore};
+use crate::store::{check_append, check_import, EventStore};
 
 pub struct MemoryStore {
     inner: Mutex<Inner>,
@@ -90,6 +92,55 @@ impl EventStore for MemoryStore {
         Ok(AppendResult {
             first_position,
             first_seq,
+            count,
+        })
+    }
+
+    async fn import(&self, events: Vec<RecordedEvent>) -> Result<ImportResult, StoreError> {
+        check_import(&events)?;
+        let mut inner = self.lock();
+        let inner = &mut *inner;
+        let first_position = Position(inner.log.len() as u64 + 1);
+        // Check every seq before changing anything: an import is all or nothing.
+        let mut heads: BTreeMap<&StreamName, u64> = BTreeMap::new();
+        for event in &events {
+            let actual = match heads.get(&event.stream) {
+                Some(version) => *version,
+                None => inner
+                    .streams
+                    .get(&event.stream)
+                    .map_or(0, |s| s.len() as u64),
+            };
+            if event.seq.0 != actual + 1 {
+                return Err(StoreError::Conflict {
+                    stream: event.stream.clone(),
+                    expected: ExpectedVersion::Exact(event.seq.0 - 1),
+                    actual,
+                });
+            }
+            heads.insert(&event.stream, event.seq.0);
+        }
+        let count = events.len() as u64;
+        for event in events {
+            let recorded_at = inner.clock.observe(event.recorded_at);
+            let index = inner.log.len();
+            inner
+                .streams
+                .entry(event.stream.clone())
+                .or_default()
+                .push(index);
+            inner.log.push(RecordedEvent {
+                position: Position(index as u64 + 1),
+                recorded_at,
+                ..event
+            });
+        }
+        if count > 0 {
+            self.committed
+                .send_replace(Position(inner.log.len() as u64));
+        }
+        Ok(ImportResult {
+            first_position,
             count,
         })
     }

@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 
 use crate::error::StoreError;
-use crate::event::{AppendResult, ExpectedVersion, NewEvent, RecordedEvent, StreamInfo};
+use crate::event::{
+    AppendResult, ExpectedVersion, ImportResult, NewEvent, RecordedEvent, StreamInfo,
+};
 use crate::ids::{Position, Seq, StreamName};
 
 #[async_trait]
@@ -24,6 +26,17 @@ pub trait EventStore: Send + Sync + 'static {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, StoreError>;
+
+    /// Appends events read from another journal (a restore from an archive), as ONE atomic,
+    /// durable batch, keeping each event's stream, seq, type, data and `recorded_at`. Each
+    /// event's seq must be exactly its stream's version (counting the events before it in
+    /// `events`) plus one, else nothing is written and the answer is
+    /// [`StoreError::Conflict`] naming the stream, with `expected` = `Exact(seq - 1)`. Stamps
+    /// are kept, except that one earlier than the store's last stamp is raised to it (stamps
+    /// never go backwards in the log); later appends are stamped after them. The events get
+    /// new positions, in order, after the store's last one: their `position` is ignored.
+    /// Bounded like an append ([`check_import`]).
+    async fn import(&self, events: Vec<RecordedEvent>) -> Result<ImportResult, StoreError>;
 
     /// Up to `limit` events of `stream` with seq >= `from`, in seq order.
     async fn read_stream(
@@ -110,6 +123,42 @@ pub fn check_append(stream: &StreamName, events: &[NewEvent]) -> Result<(), Stor
             "event {index} has {} bytes of data; at most {EVENT_DATA_BYTES_MAX} are allowed",
             event.data.len()
         )));
+    }
+    Ok(())
+}
+
+/// Checks an import's shape before any backend touches storage: at most
+/// `APPEND_EVENTS_MAX` events, each with data within `EVENT_DATA_BYTES_MAX` and a seq >= 1.
+pub fn check_import(events: &[RecordedEvent]) -> Result<(), StoreError> {
+    use crate::limits::{APPEND_EVENTS_MAX, EVENT_DATA_BYTES_MAX};
+    let invalid = |event: &RecordedEvent, reason: String| StoreError::InvalidAppend {
+        stream: event.stream.clone(),
+        reason,
+    };
+    if let Some(first) = events.first() {
+        if events.len() > APPEND_EVENTS_MAX {
+            return Err(invalid(
+                first,
+                format!(
+                    "{} events in one import; at most {APPEND_EVENTS_MAX} are allowed",
+                    events.len()
+                ),
+            ));
+        }
+    }
+    for (index, event) in events.iter().enumerate() {
+        if event.data.len() > EVENT_DATA_BYTES_MAX {
+            return Err(invalid(
+                event,
+                format!(
+                    "imported event {index} has {} bytes of data; at most {EVENT_DATA_BYTES_MAX} are allowed",
+                    event.data.len()
+                ),
+            ));
+        }
+        if event.seq.0 == 0 {
+            return Err(invalid(event, format!("imported event {index} has seq 0")));
+        }
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Benchmarks run from the binary (`duro bench ...`), so they measure the build users run.
 
+pub mod archive;
 pub mod http;
 pub mod journal;
 pub mod runs;

@@ -773,6 +773,36 @@ fn get_key() {}
 fn revoke_key() {}
 
 // ---------------------------------------------------------------------------------------
+// Journal
+
+/// Export the journal
+///
+/// Required scope: `admin`. The journal as a Duro archive (docs/journal-format.md, section
+/// 14): the whole global log, or one run (`runId`: its stream and its workflow's), or one
+/// workflow (`workflowId`: its stream and its runs' streams), up to the position committed
+/// when the request began. Streamed as it is read; a failure part-way cuts the body short,
+/// which `duro journal verify --in FILE` rejects. `duro journal export --url` downloads it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/journal/export",
+    tag = "journal",
+    params(
+        ("runId" = Option<String>, Query, description = "Export only this run and its workflow."),
+        ("workflowId" = Option<String>, Query, description = "Export only this workflow and its runs."),
+    ),
+    responses(
+        (status = 200, description = "The archive.", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 400, description = "VALIDATION_ERROR: both `runId` and `workflowId`.", body = ErrorEnvelope),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Run not found\" or \"Workflow not found\".", body = ErrorEnvelope),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn export_journal() {}
+
+// ---------------------------------------------------------------------------------------
 // Operations (no API key)
 
 /// Liveness

@@ -3,6 +3,7 @@
 
 pub mod connections;
 pub mod flowra;
+pub mod journal;
 pub mod keys;
 pub mod lists;
 pub mod runs;
@@ -34,6 +35,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(workflows::router(state))
         .merge(runs::router(state))
         .merge(keys::router(state))
+        .merge(journal::router(state))
         .merge(connections::router(state))
         .merge(flowra::router(state))
         .merge(triggers::router(state))

@@ -35,19 +35,21 @@ use self::segment::{
     create_segment, list_segments, open_for_write, read_up_to, remove_temp_segments, zero_range,
     Location, ReadHandles,
 };
-use self::writer::{AppendRequest, Writer};
+use self::writer::{AppendRequest, Payload, Writer};
 use crate::clock::StampClock;
 use crate::error::{LogPlace, StoreError};
-use crate::event::{AppendResult, ExpectedVersion, NewEvent, RecordedEvent, StreamInfo};
+use crate::event::{
+    AppendResult, ExpectedVersion, ImportResult, NewEvent, RecordedEvent, StreamInfo,
+};
 use crate::ids::{Position, Seq, StreamName, Timestamp};
 use crate::limits::{
     APPEND_BYTES_MAX, APPEND_QUEUE_MAX, BATCH_BYTES_MAX, INDEX_CACHE_BYTES_DEFAULT,
     INDEX_QUEUE_BATCHES_MAX, READ_BATCH_MAX, SEGMENT_BYTES_DEFAULT,
 };
 use crate::record::{decode_record, encoded_len_max};
-use crate::store::{check_append, EventStore};
+use crate::store::{check_append, check_import, EventStore};
 
-pub use self::verify::{verify, Problem, VerifyReport};
+pub use self::verify::{verify, verify_with_progress, Problem, VerifyReport};
 
 /// Smallest segment size accepted; small segments are for tests of roll-over.
 pub const SEGMENT_BYTES_MIN: u64 = 64 * 1024;
@@ -388,6 +390,28 @@ impl EmbeddedStore {
         *self.shared.committed.borrow()
     }
 
+    /// Queues one request for the writer (waiting while `APPEND_QUEUE_MAX` are in flight) and
+    /// waits for its answer.
+    async fn submit(
+        &self,
+        payload: Payload,
+        encoded_bytes_max: usize,
+    ) -> Result<AppendResult, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let request = AppendRequest {
+            payload,
+            encoded_bytes_max,
+            reply,
+        };
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        self.commit.submit(request);
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
     async fn blocking<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -436,21 +460,48 @@ impl EventStore for EmbeddedStore {
         if let Some(reason) = self.shared.poisoned() {
             return Err(StoreError::Poisoned { reason });
         }
-        let (reply, answer) = oneshot::channel();
-        let request = AppendRequest {
-            stream: stream.clone(),
-            expected,
-            events,
+        self.submit(
+            Payload::Append {
+                stream: stream.clone(),
+                expected,
+                events,
+            },
             encoded_bytes_max,
-            reply,
+        )
+        .await
+    }
+
+    async fn import(&self, events: Vec<RecordedEvent>) -> Result<ImportResult, StoreError> {
+        check_import(&events)?;
+        let Some(first) = events.first() else {
+            return Ok(ImportResult {
+                first_position: self.committed().next(),
+                count: 0,
+            });
         };
-        let _permit = self
-            .in_flight
-            .acquire()
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        self.commit.submit(request);
-        answer.await.map_err(|_| StoreError::Closed)?
+        let encoded_bytes_max: usize = events
+            .iter()
+            .map(|e| encoded_len_max(e.stream.as_str().len(), e.data.len()))
+            .sum();
+        if encoded_bytes_max > self.append_bytes_max {
+            return Err(StoreError::InvalidAppend {
+                stream: first.stream.clone(),
+                reason: format!(
+                    "the import encodes to up to {encoded_bytes_max} bytes; at most {} are allowed",
+                    self.append_bytes_max
+                ),
+            });
+        }
+        if let Some(reason) = self.shared.poisoned() {
+            return Err(StoreError::Poisoned { reason });
+        }
+        let result = self
+            .submit(Payload::Import { events }, encoded_bytes_max)
+            .await?;
+        Ok(ImportResult {
+            first_position: result.first_position,
+            count: result.count,
+        })
     }
 
     async fn read_stream(

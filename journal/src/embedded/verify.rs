@@ -39,6 +39,14 @@ impl VerifyReport {
 }
 
 pub fn verify(data_dir: &Path) -> Result<VerifyReport, StoreError> {
+    verify_with_progress(data_dir, |_, _| {})
+}
+
+/// [`verify`], calling `progress(events, bytes)` after each record with the counts so far.
+pub fn verify_with_progress(
+    data_dir: &Path,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<VerifyReport, StoreError> {
     let dir = journal_dir(data_dir);
     if !dir.is_dir() {
         return Err(StoreError::io(
@@ -83,6 +91,7 @@ pub fn verify(data_dir: &Path) -> Result<VerifyReport, StoreError> {
                 report.events += 1;
                 report.bytes += u64::from(scanned.len);
                 report.last_position = Some(event.position);
+                progress(report.events, report.bytes);
             }
             ScanStep::End(TailState::Clean) => break,
             ScanStep::End(TailState::Torn {

@@ -21,17 +21,28 @@ use super::segment::{create_segment, open_for_write, segment_path, Location};
 use super::Shared;
 use crate::clock::StampClock;
 use crate::error::StoreError;
-use crate::event::{AppendResult, ExpectedVersion, NewEvent};
+use crate::event::{AppendResult, ExpectedVersion, NewEvent, RecordedEvent};
 use crate::ids::{Position, Seq, StreamName};
 use crate::record::{encode_record, RecordRef};
 
 pub struct AppendRequest {
-    pub stream: StreamName,
-    pub expected: ExpectedVersion,
-    pub events: Vec<NewEvent>,
+    pub payload: Payload,
     /// The most bytes this append can take once encoded (see `record::encoded_len_max`).
     pub encoded_bytes_max: usize,
     pub reply: oneshot::Sender<Result<AppendResult, StoreError>>,
+}
+
+/// What an append request writes.
+pub enum Payload {
+    /// Events appended to one stream, stamped now.
+    Append {
+        stream: StreamName,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    },
+    /// Events of another journal (`EventStore::import`), with their own streams, seqs and
+    /// stamps. The reply's `first_seq` is the first event's seq.
+    Import { events: Vec<RecordedEvent> },
 }
 
 pub struct Writer {
@@ -126,35 +137,31 @@ impl Writer {
         }
     }
 
-    /// Checks expected versions in queue order; answers the losers with `Conflict`.
+    /// Checks expected versions (and imported seqs) in queue order; answers the losers with
+    /// `Conflict`.
     fn admit(&mut self, batch: Vec<AppendRequest>) -> Vec<Admitted> {
         let mut heads: HashMap<StreamName, u64> = HashMap::new();
         let mut next_position = self.next_position;
         let mut admitted = Vec::with_capacity(batch.len());
         for request in batch {
-            let actual = match heads.get(&request.stream) {
-                Some(version) => *version,
-                None => match self.shared.head(&request.stream) {
-                    Ok(version) => version,
-                    Err(error) => {
-                        let _ = request.reply.send(Err(error));
-                        continue;
-                    }
-                },
+            let checked = match &request.payload {
+                Payload::Append {
+                    stream,
+                    expected,
+                    events,
+                } => self.admit_append(&mut heads, stream, *expected, events.len() as u64),
+                Payload::Import { events } => self.admit_import(&mut heads, events),
             };
-            if !request.expected.admits(actual) {
-                let _ = request.reply.send(Err(StoreError::Conflict {
-                    stream: request.stream.clone(),
-                    expected: request.expected,
-                    actual,
-                }));
-                continue;
-            }
-            let count = request.events.len() as u64;
-            heads.insert(request.stream.clone(), actual + count);
+            let (first_seq, count) = match checked {
+                Ok(admitted) => admitted,
+                Err(error) => {
+                    let _ = request.reply.send(Err(error));
+                    continue;
+                }
+            };
             let result = AppendResult {
                 first_position: next_position,
-                first_seq: Seq(actual + 1),
+                first_seq,
                 count,
             };
             next_position = Position(next_position.0 + count);
@@ -163,34 +170,128 @@ impl Writer {
         admitted
     }
 
+    /// The version of `stream` as this group sees it so far.
+    fn head(
+        &self,
+        heads: &HashMap<StreamName, u64>,
+        stream: &StreamName,
+    ) -> Result<u64, StoreError> {
+        match heads.get(stream) {
+            Some(version) => Ok(*version),
+            None => self.shared.head(stream),
+        }
+    }
+
+    fn admit_append(
+        &self,
+        heads: &mut HashMap<StreamName, u64>,
+        stream: &StreamName,
+        expected: ExpectedVersion,
+        count: u64,
+    ) -> Result<(Seq, u64), StoreError> {
+        let actual = self.head(heads, stream)?;
+        if !expected.admits(actual) {
+            return Err(StoreError::Conflict {
+                stream: stream.clone(),
+                expected,
+                actual,
+            });
+        }
+        heads.insert(stream.clone(), actual + count);
+        Ok((Seq(actual + 1), count))
+    }
+
+    /// Every imported event's seq must follow its stream's version; all or nothing.
+    fn admit_import(
+        &self,
+        heads: &mut HashMap<StreamName, u64>,
+        events: &[RecordedEvent],
+    ) -> Result<(Seq, u64), StoreError> {
+        let mut moved: HashMap<&StreamName, u64> = HashMap::new();
+        for event in events {
+            let actual = match moved.get(&event.stream) {
+                Some(version) => *version,
+                None => self.head(heads, &event.stream)?,
+            };
+            if event.seq.0 != actual + 1 {
+                return Err(StoreError::Conflict {
+                    stream: event.stream.clone(),
+                    expected: ExpectedVersion::Exact(event.seq.0.saturating_sub(1)),
+                    actual,
+                });
+            }
+            moved.insert(&event.stream, event.seq.0);
+        }
+        for (stream, version) in moved {
+            heads.insert(stream.clone(), version);
+        }
+        let first_seq = events.first().map_or(Seq(0), |e| e.seq);
+        Ok((first_seq, events.len() as u64))
+    }
+
     /// Encodes, writes and syncs one batch, and makes it visible to readers through the
     /// overlay. Returns the sled work still to do.
     fn write_batch(&mut self, admitted: &[Admitted]) -> Result<IndexJob, StoreError> {
         let batch_first = self.next_position;
         let batch_count: u64 = admitted.iter().map(|a| a.result.count).sum();
-        let recorded_at = self.clock.stamp();
         self.buf.clear();
-        // (offset within the buffer, length) of each record, in order.
-        let mut spans = Vec::with_capacity(batch_count as usize);
+        // Each record's stream, seq, position and (offset within the buffer, length), in order.
+        let mut placed: Vec<(StreamName, Seq, Position, u64, u32)> =
+            Vec::with_capacity(batch_count as usize);
         for Admitted { request, result } in admitted {
-            for (i, event) in request.events.iter().enumerate() {
-                let start = self.buf.len();
-                let len = encode_record(
-                    RecordRef {
-                        position: Position(result.first_position.0 + i as u64),
-                        batch_first,
-                        batch_count: batch_count as u32,
-                        stream: &request.stream,
-                        seq: Seq(result.first_seq.0 + i as u64),
-                        event_type: event.event_type,
-                        recorded_at,
-                        data: &event.data,
-                    },
-                    &mut self.buf,
-                );
-                spans.push((start as u64, len as u32));
+            match &request.payload {
+                Payload::Append { stream, events, .. } => {
+                    let recorded_at = self.clock.stamp();
+                    for (i, event) in events.iter().enumerate() {
+                        let position = Position(result.first_position.0 + i as u64);
+                        let seq = Seq(result.first_seq.0 + i as u64);
+                        let start = self.buf.len();
+                        let len = encode_record(
+                            RecordRef {
+                                position,
+                                batch_first,
+                                batch_count: batch_count as u32,
+                                stream,
+                                seq,
+                                event_type: event.event_type,
+                                recorded_at,
+                                data: &event.data,
+                            },
+                            &mut self.buf,
+                        );
+                        placed.push((stream.clone(), seq, position, start as u64, len as u32));
+                    }
+                }
+                Payload::Import { events } => {
+                    for (i, event) in events.iter().enumerate() {
+                        let position = Position(result.first_position.0 + i as u64);
+                        let recorded_at = self.clock.observe(event.recorded_at);
+                        let start = self.buf.len();
+                        let len = encode_record(
+                            RecordRef {
+                                position,
+                                batch_first,
+                                batch_count: batch_count as u32,
+                                stream: &event.stream,
+                                seq: event.seq,
+                                event_type: event.event_type,
+                                recorded_at,
+                                data: &event.data,
+                            },
+                            &mut self.buf,
+                        );
+                        placed.push((
+                            event.stream.clone(),
+                            event.seq,
+                            position,
+                            start as u64,
+                            len as u32,
+                        ));
+                    }
+                }
             }
         }
+        let recorded_at = self.clock.last();
         if self.next.offset + self.buf.len() as u64 > self.segment_capacity {
             self.roll()?;
         }
@@ -202,29 +303,22 @@ impl Writer {
             .sync_data()
             .map_err(|e| StoreError::io(format!("syncing segment {}", base.segment), e))?;
 
-        let mut entries = Vec::with_capacity(spans.len());
-        let mut spans = spans.into_iter();
-        for Admitted { request, result } in admitted {
-            for i in 0..result.count {
-                let Some((start, len)) = spans.next() else {
-                    break;
-                };
-                let position = Position(result.first_position.0 + i);
-                entries.push(IndexEntry {
-                    stream: request.stream.clone(),
-                    seq: Seq(result.first_seq.0 + i),
-                    at: EventLocation {
-                        position,
-                        location: Location {
-                            segment: base.segment,
-                            offset: base.offset + start,
-                        },
-                        len,
+        let entries: Vec<IndexEntry> = placed
+            .into_iter()
+            .map(|(stream, seq, position, start, len)| IndexEntry {
+                stream,
+                seq,
+                at: EventLocation {
+                    position,
+                    location: Location {
+                        segment: base.segment,
+                        offset: base.offset + start,
                     },
-                    starts_batch: position == batch_first,
-                });
-            }
-        }
+                    len,
+                },
+                starts_batch: position == batch_first,
+            })
+            .collect();
         let next = Location {
             segment: base.segment,
             offset: base.offset + self.buf.len() as u64,
