@@ -9,6 +9,7 @@ mod journal_cmd;
 mod keys_cmd;
 mod progress;
 mod projections_cmd;
+mod replay_cmd;
 mod serve;
 mod verify;
 
@@ -59,6 +60,10 @@ enum Command {
         #[command(subcommand)]
         command: client::runs::RunsCommand,
     },
+    /// Replay a run from an exported journal file, with no server: its timeline, where it
+    /// stopped, and (--version, --definition) where another definition would diverge.
+    /// Exits 0 without divergence, 1 with one (or a damaged archive), 2 on bad arguments.
+    Replay(replay_cmd::ReplayArgs),
     /// List, upsert, enable, disable and fire triggers on a running server.
     #[command(after_help = client::EXIT_CODES)]
     Triggers {
@@ -125,6 +130,7 @@ fn main() -> ExitCode {
         Command::Workflows { command } => return client::workflows::run(command),
         Command::Run(args) => return client::runs::run_workflow(args),
         Command::Runs { command } => return client::runs::run(command),
+        Command::Replay(args) => return replay_cmd::run(args),
         Command::Triggers { command } => return client::triggers::run(command),
         Command::Projections {
             command: ProjectionsCommand::Rebuild { data_dir },

@@ -928,6 +928,108 @@ fn replay_prints_the_history_and_exits_1_on_divergence() {
     expect_api_error(&duro(&server, &["runs", "replay", "run_nope"]), "NOT_FOUND");
 }
 
+/// `duro replay --journal FILE`: a failed run exported for a bug report is replayed with
+/// no server, and checked against a fixed definition.
+#[test]
+fn an_exported_run_replays_offline() {
+    let server = start_server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wf = active_workflow(&server, dir.path(), &failing_workflow());
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let started = duro(&server, &["run", &wf, "--wait", "--json"]);
+        expect_code(&started, 1);
+        let run: Value = serde_json::from_str(&out(&started)).expect("JSON");
+        assert_eq!(run["status"], "failed", "{run}");
+        runs.push(run["runId"].as_str().expect("runId").to_owned());
+    }
+    let one = dir.path().join("one-run.duro");
+    let exported = duro(
+        &server,
+        &[
+            "journal",
+            "export",
+            "--run",
+            &runs[0],
+            "--out",
+            one.to_str().expect("path"),
+        ],
+    );
+    expect_code(&exported, 0);
+    let all = dir.path().join("workflow.duro");
+    let exported = duro(
+        &server,
+        &[
+            "journal",
+            "export",
+            "--workflow",
+            &wf,
+            "--out",
+            all.to_str().expect("path"),
+        ],
+    );
+    expect_code(&exported, 0);
+    drop(server);
+
+    let offline = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_duro"))
+            .arg("replay")
+            .args(args)
+            .env_remove("DURO_URL")
+            .output()
+            .expect("run duro replay")
+    };
+    let one = one.to_str().expect("path");
+    let replayed = offline(&["--journal", one]);
+    expect_code(&replayed, 0);
+    let text = out(&replayed);
+    assert!(
+        text.contains(&runs[0]) && text.contains("RunFailed"),
+        "{text}"
+    );
+    assert!(text.contains("failed at step call"), "{text}");
+
+    let json = json_of(&offline(&["--journal", one, "--json"]));
+    assert_eq!(json["runId"], runs[0].as_str());
+    assert_eq!(json["stopped"]["stepId"], "call", "{json}");
+    assert_eq!(json["steps"][0]["error"]["code"], "NETWORK", "{json}");
+
+    let fixed = json!({"name": "failing", "steps": [{"id": "call", "type": "http",
+        "config": {"url": "http://127.0.0.1:2/"}, "retry": {"maxAttempts": 1}}]});
+    let fixed = write_json(dir.path(), "fixed.json", &fixed);
+    let diverged = offline(&["--journal", one, "--definition", &fixed, "--json"]);
+    expect_code(&diverged, 1);
+    let body: Value = serde_json::from_str(&out(&diverged)).expect("JSON");
+    assert_eq!(body["divergence"]["stepId"], "call", "{body}");
+    assert_eq!(body["divergence"]["kind"], "request", "{body}");
+    expect_code(&offline(&["--journal", one, "--version", "1"]), 0);
+
+    // An archive of several runs needs --run; a run it does not hold is named.
+    let all = all.to_str().expect("path");
+    let ambiguous = offline(&["--journal", all]);
+    expect_code(&ambiguous, 2);
+    assert!(err(&ambiguous).contains("--run"), "{}", err(&ambiguous));
+    expect_code(&offline(&["--journal", all, "--run", &runs[1]]), 0);
+    let missing = offline(&["--journal", one, "--run", &runs[1]]);
+    expect_code(&missing, 1);
+    assert!(err(&missing).contains(&runs[1]), "{}", err(&missing));
+
+    // A damaged archive is refused, naming where.
+    let mut bytes = std::fs::read(one).expect("read archive");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    let damaged = dir.path().join("damaged.duro");
+    std::fs::write(&damaged, bytes).expect("write");
+    let refused = offline(&["--journal", damaged.to_str().expect("path")]);
+    expect_code(&refused, 1);
+    assert!(
+        err(&refused).contains("not a sound archive"),
+        "{}",
+        err(&refused)
+    );
+    expect_code(&offline(&["--journal", "/nonexistent/file.duro"]), 2);
+}
+
 /// Needs `POST /api/v1/runs/{id}/rerun` and `parent`/`reruns` in the run detail.
 #[test]
 fn rerun_starts_from_a_step_one_run_or_many() {

@@ -548,16 +548,21 @@ async fn replay(args: ReplayArgs) -> Result<(), Failure> {
             client.get(&segments, &query).await?
         }
     };
-    let replay = reply.into_data();
+    report_replay(&reply.into_data(), args.client.json)
+}
+
+/// Prints a replay (the JSON of `GET /api/v1/runs/{id}/replay`, also made offline by
+/// `duro replay --journal`): a failure (exit 1) when it diverges.
+pub fn report_replay(replay: &Value, json: bool) -> Result<(), Failure> {
     let divergence = replay.get("divergence").filter(|d| d.is_object());
-    if args.client.json {
-        output::print_json(&replay);
+    if json {
+        output::print_json(replay);
         return match divergence {
             Some(d) => Err(Failure::Outcome(divergence_text(d))),
             None => Ok(()),
         };
     }
-    print_replay(&replay);
+    print_replay(replay);
     match divergence {
         Some(_) => Err(Failure::Outcome(String::new())),
         None => Ok(()),
