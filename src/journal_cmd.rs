@@ -57,7 +57,8 @@ pub struct ExportArgs {
     /// running server).
     #[arg(long, env = "DURO_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// A running server to download the export from (admin key needed); wins over --data-dir.
+    /// A running server to download the export from (admin key needed); used when no data
+    /// directory is given (--data-dir or DURO_DATA_DIR wins).
     #[arg(long, env = "DURO_URL")]
     url: Option<String>,
     /// The API key for --url (scope `admin`).
@@ -218,11 +219,13 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let scope = scope_of(args.run, args.workflow);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    // A data directory wins over a URL, as for `duro keys`: a DURO_URL left in the
+    // environment must not turn an offline backup into a download from some server.
     let summary = match (&args.url, &args.data_dir) {
-        (Some(url), _) => {
+        (Some(url), None) => {
             runtime.block_on(download(url, args.api_key.as_deref(), &scope, &args.out))?
         }
-        (None, Some(data_dir)) => runtime.block_on(async {
+        (_, Some(data_dir)) => runtime.block_on(async {
             let store = open_store(data_dir, "export").await?;
             export_store(
                 Arc::new(store),
@@ -364,7 +367,13 @@ async fn download(
     if !response.status().is_success() {
         let status = response.status();
         let body = response.text().await.unwrap_or_default();
-        bail!("{endpoint} answered {status}: {body}");
+        // The API's error envelope, shown as the other client commands show it.
+        let envelope: Option<serde_json::Value> = serde_json::from_str(&body).ok();
+        let error = envelope.as_ref().map(|e| &e["error"]);
+        match error.and_then(|e| Some((e["code"].as_str()?, e["message"].as_str()?))) {
+            Some((code, message)) => bail!("{code}: {message} ({endpoint} answered {status})"),
+            None => bail!("{endpoint} answered {status}: {body}"),
+        }
     }
     let tmp = temp_path(out);
     let downloaded = async {

@@ -1,9 +1,13 @@
 //! `duro journal export | import | verify --in` as users run them: a journal goes through an
 //! archive into a fresh data directory unchanged, and a damaged archive is rejected with the
-//! place of the damage, importing nothing.
+//! place of the damage, importing nothing. The online path (`--url`, through
+//! `GET /api/v1/journal/export` of a real `duro serve`) is checked too.
 
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use engine::events::RunEvent;
 use journal::archive::ArchiveReader;
@@ -17,6 +21,7 @@ fn duro(args: &[&str]) -> Output {
         .args(args)
         .env_remove("DURO_DATA_DIR")
         .env_remove("DURO_URL")
+        .env_remove("DURO_API_KEY")
         .output()
         .expect("run duro")
 }
@@ -279,4 +284,251 @@ async fn a_run_or_a_workflow_exports_only_its_streams() {
     ]);
     assert_eq!(missing.status.code(), Some(1), "{}", text(&missing));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("Run not found"));
+}
+
+const BOOTSTRAP: &str = "journal-archive-test-bootstrap-key-0123456789";
+
+/// A real `duro serve` on a free port with a temporary data directory, killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether `GET /readyz` answers 200.
+fn ready(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    if write!(
+        stream,
+        "GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .is_err()
+    {
+        return false;
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.starts_with("HTTP/1.1 200")
+}
+
+fn start_server() -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_duro"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("DURO_BOOTSTRAP_KEY", BOOTSTRAP)
+        .env_remove("DURO_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start duro serve");
+    let server = Server {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        _dir: dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ready(port) {
+        assert!(Instant::now() < deadline, "duro serve did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server
+}
+
+/// A client command (`workflows`, `run`, `keys`) against `server` with `key`, its stdout as
+/// JSON (`--json` is added).
+fn client_json(server: &Server, key: &str, args: &[&str]) -> Value {
+    let output = duro(&[args, &["--url", &server.url, "--api-key", key, "--json"]].concat());
+    assert_eq!(output.status.code(), Some(0), "{args:?}: {}", text(&output));
+    serde_json::from_slice(&output.stdout).expect("one JSON document")
+}
+
+/// Creates an active one-step workflow and runs it to completion; returns (workflow, run).
+fn workflow_with_a_run(server: &Server, dir: &Path, name: &str) -> (String, String) {
+    let file = dir.join(format!("{name}.json"));
+    let definition = serde_json::json!({
+        "name": name,
+        "steps": [{"id": "greet", "type": "transform",
+                   "config": {"mapping": {"greeting": "hello {{input.who}}"}}}]
+    });
+    std::fs::write(&file, definition.to_string()).expect("write definition");
+    let workflow = client_json(
+        server,
+        BOOTSTRAP,
+        &["workflows", "apply", "-f", path(&file), "--activate"],
+    );
+    let workflow = workflow["id"].as_str().expect("workflow id").to_owned();
+    let run = client_json(
+        server,
+        BOOTSTRAP,
+        &[
+            "run",
+            &workflow,
+            "--input",
+            r#"{"who": "ops"}"#,
+            "--wait",
+            "20",
+        ],
+    );
+    assert_eq!(run["status"], "completed", "{run}");
+    let run = run["runId"].as_str().expect("run id").to_owned();
+    (workflow, run)
+}
+
+/// The numbers `duro journal verify --in FILE` prints: (records, streams).
+fn verified_counts(file: &Path) -> (u64, u64) {
+    let output = duro(&["journal", "verify", "--in", path(file)]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.lines().any(|line| line == "ok"), "{stdout}");
+    // "N records, M streams, B bytes, positions ..."
+    let line = stdout
+        .lines()
+        .find(|line| line.contains(" records, "))
+        .unwrap_or_else(|| panic!("no counts in {stdout}"));
+    let number = |word: &str| -> u64 {
+        let words: Vec<&str> = line.split([' ', ',']).filter(|w| !w.is_empty()).collect();
+        let at = words
+            .iter()
+            .position(|w| *w == word)
+            .unwrap_or_else(|| panic!("{word} in {line}"));
+        words[at - 1].parse().expect("a count")
+    };
+    (number("records"), number("streams"))
+}
+
+#[test]
+fn a_running_server_exports_over_http_for_admin_keys_only() {
+    let server = start_server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wf1, run1) = workflow_with_a_run(&server, dir.path(), "first");
+    let (wf2, run2) = workflow_with_a_run(&server, dir.path(), "second");
+
+    // The whole journal, with the bootstrap (admin) key.
+    let all = dir.path().join("all.duroarch");
+    let summary = export_json(&[
+        "--url",
+        &server.url,
+        "--api-key",
+        BOOTSTRAP,
+        "--out",
+        path(&all),
+    ]);
+    assert_eq!(summary["scope"], serde_json::json!({"kind": "all"}));
+    assert!(!dir.path().join("all.duroarch.tmp").exists());
+    let records = summary["records"].as_u64().expect("records");
+    let streams = summary["streams"].as_u64().expect("streams");
+    assert_eq!(verified_counts(&all), (records, streams));
+    assert_eq!(summary["firstPosition"], 1, "{summary}");
+    assert_eq!(summary["lastPosition"], records, "{summary}");
+    let names = streams_in(&all);
+    for stream in [
+        format!("workflow-{wf1}"),
+        format!("workflow-{wf2}"),
+        format!("run-{run1}"),
+        format!("run-{run2}"),
+    ] {
+        assert!(names.contains(&stream), "{stream} in {names:?}");
+    }
+
+    // One run: its stream and its workflow's, nothing else.
+    let one = dir.path().join("run.duroarch");
+    let summary = export_json(&[
+        "--url",
+        &server.url,
+        "--api-key",
+        BOOTSTRAP,
+        "--out",
+        path(&one),
+        "--run",
+        &run1,
+    ]);
+    assert_eq!(
+        summary["scope"],
+        serde_json::json!({"kind": "run", "id": run1})
+    );
+    assert_eq!(
+        streams_in(&one),
+        [format!("run-{run1}"), format!("workflow-{wf1}")]
+    );
+    let (run_records, run_streams) = verified_counts(&one);
+    assert_eq!(summary["records"], run_records);
+    assert_eq!(run_streams, 2);
+
+    // An unknown run: the server's 404 is reported and no file is left.
+    let missing = dir.path().join("missing.duroarch");
+    let output = duro(&[
+        "journal",
+        "export",
+        "--url",
+        &server.url,
+        "--api-key",
+        BOOTSTRAP,
+        "--out",
+        path(&missing),
+        "--run",
+        "run_nope",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("NOT_FOUND"),
+        "{}",
+        text(&output)
+    );
+    assert!(!missing.exists() && !dir.path().join("missing.duroarch.tmp").exists());
+
+    // A key without `admin` is refused: exit 1, FORBIDDEN, no file.
+    let reader = client_json(
+        &server,
+        BOOTSTRAP,
+        &[
+            "keys",
+            "create",
+            "--name",
+            "reader",
+            "--scopes",
+            "runs:read",
+        ],
+    );
+    let reader = reader["key"].as_str().expect("secret");
+    let refused = dir.path().join("refused.duroarch");
+    let output = duro(&[
+        "journal",
+        "export",
+        "--url",
+        &server.url,
+        "--api-key",
+        reader,
+        "--out",
+        path(&refused),
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("FORBIDDEN"),
+        "{}",
+        text(&output)
+    );
+    assert!(output.stdout.is_empty(), "{}", text(&output));
+    assert!(!refused.exists() && !dir.path().join("refused.duroarch.tmp").exists());
 }

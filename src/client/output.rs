@@ -185,6 +185,34 @@ impl Table {
     }
 }
 
+/// Prints a listing: the items as one JSON array, or a table with `headers` of `row(item)`
+/// for each item (`empty` when there is none); then, on stderr, how to fetch the next page.
+pub fn print_listing(
+    items: Vec<Value>,
+    next: Option<String>,
+    json: bool,
+    headers: &[&'static str],
+    empty: &str,
+    row: impl Fn(&Value) -> Vec<String>,
+) {
+    if json {
+        print_json(&Value::Array(items));
+    } else {
+        let mut table = Table::new(headers);
+        for item in &items {
+            table.row(row(item));
+        }
+        if table.is_empty() {
+            println!("{empty}");
+        } else {
+            table.print();
+        }
+    }
+    if let Some(next) = next {
+        eprintln!("more: --cursor {next} (or --all)");
+    }
+}
+
 /// Prints `label  value` lines with the labels aligned; rows whose value is `None` are left
 /// out. A label `status` is coloured.
 pub fn print_fields(fields: &[(&str, Option<String>)]) {

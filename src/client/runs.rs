@@ -142,7 +142,7 @@ pub struct RerunArgs {
     /// The new run's input instead of the parent's: JSON, `@FILE` or `@-`.
     #[arg(long, value_name = "JSON", conflicts_with = "workflow")]
     input: Option<String>,
-    /// Rerun with this version of the workflow instead of the parent's.
+    /// The workflow version the rerun runs; the workflow's current version when not given.
     #[arg(long)]
     version: Option<u64>,
     /// Wait up to SECONDS (default 60) for the new run to end and print it.
@@ -391,10 +391,11 @@ async fn list(args: ListArgs) -> Result<(), Failure> {
             args.all,
         )
         .await?;
-    if args.client.json {
-        output::print_json(&Value::Array(items));
-    } else {
-        let mut table = Table::new(&[
+    output::print_listing(
+        items,
+        next,
+        args.client.json,
+        &[
             "RUN",
             "WORKFLOW",
             "VERSION",
@@ -402,9 +403,10 @@ async fn list(args: ListArgs) -> Result<(), Failure> {
             "STARTED",
             "COMPLETED",
             "ERROR",
-        ]);
-        for item in &items {
-            table.row(vec![
+        ],
+        "no runs",
+        |item| {
+            vec![
                 output::text(&item["runId"]),
                 output::text(&item["workflowId"]),
                 output::text(&item["workflowVersion"]),
@@ -415,17 +417,9 @@ async fn list(args: ListArgs) -> Result<(), Failure> {
                     .filter(|e| !e.is_null())
                     .map(output::error_text)
                     .unwrap_or_default(),
-            ]);
-        }
-        if table.is_empty() {
-            println!("no runs");
-        } else {
-            table.print();
-        }
-    }
-    if let Some(next) = next {
-        eprintln!("more: --cursor {next} (or --all)");
-    }
+            ]
+        },
+    );
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::output::{self, Style, Table};
+use super::output::{self, Style};
 use super::runs::{report_started, run_body};
 use super::{execute, read_json_file, wait_query, ApiClient, ClientArgs, Failure};
 
@@ -130,29 +130,23 @@ async fn list(args: ListArgs) -> Result<(), Failure> {
             args.all,
         )
         .await?;
-    if args.client.json {
-        output::print_json(&Value::Array(items));
-    } else {
-        let mut table = Table::new(&["ID", "SLUG", "TYPE", "WORKFLOW", "STATUS", "FIRED"]);
-        for item in &items {
-            table.row(vec![
+    output::print_listing(
+        items,
+        next,
+        args.client.json,
+        &["ID", "SLUG", "TYPE", "WORKFLOW", "STATUS", "FIRED"],
+        "no triggers",
+        |item| {
+            vec![
                 output::text(&item["id"]),
                 output::text(&item["slug"]),
                 output::text(&item["type"]),
                 output::text(&item["workflowId"]),
                 output::text(&item["status"]),
                 output::text(&item["fired"]),
-            ]);
-        }
-        if table.is_empty() {
-            println!("no triggers");
-        } else {
-            table.print();
-        }
-    }
-    if let Some(next) = next {
-        eprintln!("more: --cursor {next} (or --all)");
-    }
+            ]
+        },
+    );
     Ok(())
 }
 

@@ -170,28 +170,22 @@ async fn list(args: ListArgs) -> Result<(), Failure> {
             args.all,
         )
         .await?;
-    if args.client.json {
-        output::print_json(&Value::Array(items));
-    } else {
-        let mut table = Table::new(&["ID", "NAME", "STATUS", "VERSION", "UPDATED"]);
-        for item in &items {
-            table.row(vec![
+    output::print_listing(
+        items,
+        next,
+        args.client.json,
+        &["ID", "NAME", "STATUS", "VERSION", "UPDATED"],
+        "no workflows",
+        |item| {
+            vec![
                 output::text(&item["id"]),
                 output::text(&item["name"]),
                 output::text(&item["status"]),
                 output::text(&item["version"]),
                 output::text(&item["updatedAt"]),
-            ]);
-        }
-        if table.is_empty() {
-            println!("no workflows");
-        } else {
-            table.print();
-        }
-    }
-    if let Some(next) = next {
-        eprintln!("more: --cursor {next} (or --all)");
-    }
+            ]
+        },
+    );
     Ok(())
 }
 
