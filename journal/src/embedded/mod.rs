@@ -46,7 +46,7 @@ use crate::limits::{
     APPEND_BYTES_MAX, APPEND_QUEUE_MAX, BATCH_BYTES_MAX, INDEX_CACHE_BYTES_DEFAULT,
     INDEX_QUEUE_BATCHES_MAX, READ_BATCH_MAX, SEGMENT_BYTES_DEFAULT,
 };
-use crate::record::{decode_record, encoded_len_max};
+use crate::record::{decode_record, encoded_len_max, DecodeError};
 use crate::store::{check_append, check_import, EventStore};
 
 pub use self::verify::{verify, verify_with_progress, Problem, VerifyReport};
@@ -707,8 +707,22 @@ fn check_checkpoint(
         .map_err(|_| missing())?;
     let bytes = read_up_to(&file, last.location.offset, last.len as usize)
         .map_err(|e| StoreError::io("reading the last indexed record", e))?;
-    let Ok((record, len)) = decode_record(&bytes) else {
-        return Err(missing());
+    let (record, len) = match decode_record(&bytes) {
+        Ok(decoded) => decoded,
+        // Say what is there rather than that nothing is: a downgrade meets a newer record.
+        Err(
+            error @ (DecodeError::UnsupportedVersion { .. } | DecodeError::ReservedFlags { .. }),
+        ) => {
+            return Err(StoreError::Corrupt {
+                place: place(Some(last.position), last.location),
+                reason: format!(
+                    "{error}: the last record the index covers was written by a newer Duro \
+                     (open this journal with that version) or is damaged \
+                     (`duro journal verify` tells which)"
+                ),
+            });
+        }
+        Err(_) => return Err(missing()),
     };
     let end = Location {
         segment: last.location.segment,
