@@ -109,6 +109,8 @@ enum BenchCommand {
     Runs(bench::runs::RunsBenchArgs),
     /// The REST API over loopback: run requests (with or without ?wait) or run reads.
     Http(bench::http::HttpBenchArgs),
+    /// Time from `duro serve` start to ready with N unfinished runs to recover.
+    Recovery(bench::recovery::RecoveryBenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -147,6 +149,9 @@ fn main() -> ExitCode {
         Command::Bench {
             command: BenchCommand::Http(args),
         } => bench::http::run(args),
+        Command::Bench {
+            command: BenchCommand::Recovery(args),
+        } => bench::recovery::run(args),
         Command::Debug {
             command: DebugCommand::AppendLoop(args),
         } => debug::append_loop(args),

@@ -3,6 +3,7 @@
 pub mod archive;
 pub mod http;
 pub mod journal;
+pub mod recovery;
 pub mod runs;
 
 /// The value below which `fraction` of the sorted samples fall.

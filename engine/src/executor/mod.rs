@@ -39,6 +39,8 @@ pub use rerun::Rerun;
 pub const RUN_EVENTS_MAX: usize = 100_000;
 /// Runs listed per page while recovering.
 const RECOVERY_PAGE: usize = 1000;
+/// Runs read at once while recovering.
+const RECOVERY_LOADS_MAX: usize = 16;
 
 /// A request to start a run.
 #[derive(Clone, Debug, Default)]
@@ -432,13 +434,27 @@ impl Runs {
                 .await?;
             let Some(last) = page.last() else { break };
             after = Some(last.stream.clone());
+            // Several runs are read at once: each read waits on a blocking thread, and one
+            // at a time that wait, not the work, bounded how fast a restart got going.
+            let mut loads = tokio::task::JoinSet::new();
             for info in &page {
-                let run_id = info.stream.as_str().trim_start_matches("run-");
-                let loaded = self.load(run_id).await?;
-                if !loaded.state.status().is_terminal() {
-                    self.ensure_driver(run_id);
-                    resumed += 1;
+                if loads.len() >= RECOVERY_LOADS_MAX {
+                    resumed += recovered(loads.join_next().await)?;
                 }
+                let runs = self.clone();
+                let run_id = info.stream.as_str().trim_start_matches("run-").to_owned();
+                loads.spawn(async move {
+                    let loaded = runs.load(&run_id).await?;
+                    if loaded.state.status().is_terminal() {
+                        return Ok(false);
+                    }
+                    // The driver starts from the state just read instead of reading it again.
+                    runs.start_driver(&run_id, Some(loaded));
+                    Ok(true)
+                });
+            }
+            while !loads.is_empty() {
+                resumed += recovered(loads.join_next().await)?;
             }
         }
         Ok(resumed)
@@ -612,6 +628,18 @@ impl Runs {
     ) -> Result<bool, RunsError> {
         self.append_all(run_id, version, std::slice::from_ref(event))
             .await
+    }
+}
+
+/// 1 if a recovery task started a driver; a panic in it is passed on.
+fn recovered(
+    joined: Option<Result<Result<bool, RunsError>, tokio::task::JoinError>>,
+) -> Result<usize, RunsError> {
+    match joined {
+        None => Ok(0),
+        Some(Ok(started)) => started.map(usize::from),
+        Some(Err(error)) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Some(Err(error)) => Err(RunsError::Corrupt(format!("recovering a run: {error}"))),
     }
 }
 
