@@ -469,46 +469,57 @@ async fn cancel(args: CancelArgs) -> Result<(), Failure> {
         Some(reason) => json!({ "reason": reason }),
         None => json!({}),
     };
-    let run = client
-        .send(
-            Method::POST,
-            &["api", "v1", "runs", &args.run, "cancel"],
-            &[],
-            Some(&body),
-            None,
-        )
-        .await?
-        .into_data();
-    if args.client.json {
-        output::print_json(&run);
-    } else {
-        println!(
-            "cancelled {}  status {}",
-            output::text(&run["runId"]),
-            Style::stdout().status(&output::text(&run["status"]))
-        );
-    }
-    Ok(())
+    post_action(
+        &client,
+        &args.run,
+        "cancel",
+        &body,
+        "cancelled",
+        args.client.json,
+    )
+    .await
 }
 
 async fn resume(args: ResumeArgs) -> Result<(), Failure> {
     let payload = json_arg(&args.payload, "--payload")?;
     let client = ApiClient::new(&args.client)?;
+    let body = json!({ "payload": payload });
+    post_action(
+        &client,
+        &args.run,
+        "resume",
+        &body,
+        "resumed",
+        args.client.json,
+    )
+    .await
+}
+
+/// `POST /api/v1/runs/{run}/{action}` with `body`; prints the run (`--json`) or
+/// `{done} RUN  status S`.
+async fn post_action(
+    client: &ApiClient,
+    run: &str,
+    action: &str,
+    body: &Value,
+    done: &str,
+    json: bool,
+) -> Result<(), Failure> {
     let run = client
         .send(
             Method::POST,
-            &["api", "v1", "runs", &args.run, "resume"],
+            &["api", "v1", "runs", run, action],
             &[],
-            Some(&json!({ "payload": payload })),
+            Some(body),
             None,
         )
         .await?
         .into_data();
-    if args.client.json {
+    if json {
         output::print_json(&run);
     } else {
         println!(
-            "resumed {}  status {}",
+            "{done} {}  status {}",
             output::text(&run["runId"]),
             Style::stdout().status(&output::text(&run["status"]))
         );
