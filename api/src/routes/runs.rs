@@ -124,13 +124,8 @@ pub async fn start_run_telling(
         })
         .await?;
     if let Some(wait) = wait {
-        let run = state.runs.wait_for_end(&started.run_id, wait).await?;
-        let status = if run.status.is_terminal() {
-            StatusCode::OK
-        } else {
-            StatusCode::ACCEPTED
-        };
-        return Ok((status, reply::run_json(&run), started.existing));
+        let (status, run) = waited(state, &started.run_id, wait).await?;
+        return Ok((status, run, started.existing));
     }
     let (status, run_status) = if started.existing {
         let run = state.runs.get(&started.run_id).await?;
@@ -148,6 +143,21 @@ pub async fn start_run_telling(
         }),
         started.existing,
     ))
+}
+
+/// The run once it has ended (200), or as it stands when `wait` runs out (202).
+async fn waited(
+    state: &AppState,
+    run_id: &str,
+    wait: Duration,
+) -> Result<(StatusCode, Value), ApiError> {
+    let run = state.runs.wait_for_end(run_id, wait).await?;
+    let status = if run.status.is_terminal() {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, reply::run_json(&run)))
 }
 
 async fn run_workflow(
@@ -300,13 +310,8 @@ async fn rerun(
         )
         .await?;
     if let Some(wait) = wait {
-        let run = state.runs.wait_for_end(&started.run_id, wait).await?;
-        let status = if run.status.is_terminal() {
-            StatusCode::OK
-        } else {
-            StatusCode::ACCEPTED
-        };
-        return Ok(reply::with_status(status, reply::run_json(&run)));
+        let (status, run) = waited(&state, &started.run_id, wait).await?;
+        return Ok(reply::with_status(status, run));
     }
     Ok(reply::with_status(
         StatusCode::ACCEPTED,
