@@ -52,6 +52,20 @@ pub struct ClientArgs {
     pub json: bool,
 }
 
+/// Paging of a listing.
+#[derive(Args)]
+pub struct PageArgs {
+    /// Items per page (1 to 100; the server's default is 20).
+    #[arg(long)]
+    limit: Option<u32>,
+    /// Start at this page cursor (printed on stderr after a page with more after it).
+    #[arg(long, conflicts_with = "all")]
+    cursor: Option<String>,
+    /// Walk every page.
+    #[arg(long)]
+    all: bool,
+}
+
 /// Why a command did not succeed, and so its exit code.
 #[derive(Debug)]
 pub enum Failure {

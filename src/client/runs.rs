@@ -8,7 +8,9 @@ use reqwest::Method;
 use serde_json::{json, Map, Value};
 
 use super::output::{self, Style, Table};
-use super::{execute, json_arg, read_json_file, wait_query, ApiClient, ClientArgs, Failure};
+use super::{
+    execute, json_arg, read_json_file, wait_query, ApiClient, ClientArgs, Failure, PageArgs,
+};
 
 /// Seconds `--wait` waits when given without a value.
 const WAIT_DEFAULT: &str = "60";
@@ -73,15 +75,8 @@ pub struct ListArgs {
     /// Only runs started before this time (RFC 3339).
     #[arg(long, value_name = "TIME")]
     to: Option<String>,
-    /// Items per page (1 to 100; the server's default is 20).
-    #[arg(long)]
-    limit: Option<u32>,
-    /// Start at this page cursor (printed on stderr after a page with more after it).
-    #[arg(long, conflicts_with = "all")]
-    cursor: Option<String>,
-    /// Walk every page.
-    #[arg(long)]
-    all: bool,
+    #[command(flatten)]
+    page: PageArgs,
     #[command(flatten)]
     client: ClientArgs,
 }
@@ -386,9 +381,9 @@ async fn list(args: ListArgs) -> Result<(), Failure> {
         .list(
             &["api", "v1", "runs"],
             query,
-            args.limit,
-            args.cursor,
-            args.all,
+            args.page.limit,
+            args.page.cursor,
+            args.page.all,
         )
         .await?;
     output::print_listing(

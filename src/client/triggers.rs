@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::output::{self, Style};
 use super::runs::{report_started, run_body};
-use super::{execute, read_json_file, wait_query, ApiClient, ClientArgs, Failure};
+use super::{execute, read_json_file, wait_query, ApiClient, ClientArgs, Failure, PageArgs};
 
 #[derive(Subcommand)]
 pub enum TriggersCommand {
@@ -35,15 +35,8 @@ pub struct ListArgs {
     /// Only triggers of this type: schedule, webhook, polling, manual.
     #[arg(long = "type", value_name = "TYPE")]
     kind: Option<String>,
-    /// Items per page (1 to 100; the server's default is 20).
-    #[arg(long)]
-    limit: Option<u32>,
-    /// Start at this page cursor (printed on stderr after a page with more after it).
-    #[arg(long, conflicts_with = "all")]
-    cursor: Option<String>,
-    /// Walk every page.
-    #[arg(long)]
-    all: bool,
+    #[command(flatten)]
+    page: PageArgs,
     #[command(flatten)]
     client: ClientArgs,
 }
@@ -125,9 +118,9 @@ async fn list(args: ListArgs) -> Result<(), Failure> {
         .list(
             &["api", "v1", "triggers"],
             query,
-            args.limit,
-            args.cursor,
-            args.all,
+            args.page.limit,
+            args.page.cursor,
+            args.page.all,
         )
         .await?;
     output::print_listing(

@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::output::{self, Table};
-use super::{execute, read_json_file, ApiClient, ClientArgs, Failure};
+use super::{execute, read_json_file, ApiClient, ClientArgs, Failure, PageArgs};
 
 #[derive(Subcommand)]
 pub enum WorkflowsCommand {
@@ -41,15 +41,8 @@ pub struct ListArgs {
     /// Only workflows whose name contains this (case-insensitive).
     #[arg(long, short = 'q')]
     query: Option<String>,
-    /// Items per page (1 to 100; the server's default is 20).
-    #[arg(long)]
-    limit: Option<u32>,
-    /// Start at this page cursor (printed on stderr after a page with more after it).
-    #[arg(long, conflicts_with = "all")]
-    cursor: Option<String>,
-    /// Walk every page.
-    #[arg(long)]
-    all: bool,
+    #[command(flatten)]
+    page: PageArgs,
     #[command(flatten)]
     client: ClientArgs,
 }
@@ -165,9 +158,9 @@ async fn list(args: ListArgs) -> Result<(), Failure> {
         .list(
             &["api", "v1", "workflows"],
             query,
-            args.limit,
-            args.cursor,
-            args.all,
+            args.page.limit,
+            args.page.cursor,
+            args.page.all,
         )
         .await?;
     output::print_listing(
