@@ -1,25 +1,23 @@
 //! The `duro` binary as users run it: `journal verify` and `serve`.
 
+mod support;
+
 use std::fs::OpenOptions;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use journal::record::decode_record;
 use journal::{
     EmbeddedConfig, EmbeddedStore, EventStore, EventType, ExpectedVersion, NewEvent, StreamName,
 };
+use support::Serve;
 
 fn duro(args: &[&str], data_dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_duro"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .output()
-        .expect("run duro")
+    support::duro_output(args, Some(data_dir), &[])
 }
 
 async fn write_events(data_dir: &Path, count: usize) {
@@ -104,23 +102,8 @@ fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
 #[test]
 fn serve_answers_health_checks_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_duro"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start duro serve");
+    let mut server = Serve::new().data_dir(dir.path()).spawn();
+    let port = server.port;
     let deadline = Instant::now() + Duration::from_secs(60);
     let health = loop {
         if let Some(answer) = http_get(port, "/healthz") {
@@ -140,13 +123,13 @@ fn serve_answers_health_checks_and_stops_cleanly_on_sigterm() {
     assert_eq!(missing.0, 404);
     assert!(missing.1.contains("NOT_FOUND"), "{}", missing.1);
 
-    let pid = child.id().to_string();
+    let pid = server.child.id().to_string();
     let killed = Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .expect("kill");
     assert!(killed.success());
-    let status = child.wait().expect("wait");
+    let status = server.child.wait().expect("wait");
     assert_eq!(status.code(), Some(0), "SIGTERM exits 0");
     // The data directory is free again: the journal opens.
     EmbeddedStore::open(EmbeddedConfig::new(dir.path())).expect("reopen after shutdown");

@@ -5,84 +5,20 @@
 //! The `replay_*` and `rerun_*` tests need the replay and rerun routes
 //! (`/api/v1/runs/{id}/replay`, `/api/v1/runs/{id}/rerun`).
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod support;
+
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use support::{expect_code, free_port, json_of, stderr as err, stdout as out, Server};
 
 const BOOTSTRAP: &str = "cli-client-test-bootstrap-key-0123456789";
 
-struct Server {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-/// Whether `GET /readyz` answers 200.
-fn ready(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    if write!(
-        stream,
-        "GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .is_err()
-    {
-        return false;
-    }
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    response.starts_with("HTTP/1.1 200")
-}
-
 fn start_server() -> Server {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_duro"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env("DURO_BOOTSTRAP_KEY", BOOTSTRAP)
-        .env_remove("DURO_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start duro serve");
-    let server = Server {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !ready(port) {
-        assert!(Instant::now() < deadline, "duro serve did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    server
+    support::start_server(BOOTSTRAP)
 }
 
 /// `duro ARGS` against `url` with the bootstrap key (through DURO_URL and DURO_API_KEY).
@@ -115,33 +51,6 @@ fn duro_at(url: &str, args: &[&str], stdin: Option<&str>) -> Output {
 
 fn duro(server: &Server, args: &[&str]) -> Output {
     duro_at(&server.url, args, None)
-}
-
-fn out(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn err(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Asserts the exit code, showing both streams when it is not the one expected.
-#[track_caller]
-fn expect_code(output: &Output, code: i32) {
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "stdout:\n{}\nstderr:\n{}",
-        out(output),
-        err(output)
-    );
-}
-
-/// Exit 0 and the stdout parsed as JSON.
-#[track_caller]
-fn json_of(output: &Output) -> Value {
-    expect_code(output, 0);
-    serde_json::from_str(&out(output)).unwrap_or_else(|e| panic!("{e}: {}", out(output)))
 }
 
 /// Exit 1 with `error: CODE:` on stderr and nothing on stdout.

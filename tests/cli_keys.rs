@@ -1,24 +1,14 @@
 //! `duro keys`: create, list and revoke API keys in a data directory, as users run it.
 
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
+use support::{stderr, stdout};
+
 fn duro(args: &[&str], data_dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_duro"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env_remove("DURO_DATA_DIR")
-        .output()
-        .expect("run duro")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    support::duro_output(args, Some(data_dir), &["DURO_DATA_DIR"])
 }
 
 /// Every byte of every file under `dir`.

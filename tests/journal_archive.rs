@@ -3,11 +3,10 @@
 //! place of the damage, importing nothing. The online path (`--url`, through
 //! `GET /api/v1/journal/export` of a real `duro serve`) is checked too.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod support;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
 
 use engine::events::RunEvent;
 use journal::archive::ArchiveReader;
@@ -15,15 +14,10 @@ use journal::{
     EmbeddedConfig, EmbeddedStore, EventStore, EventType, ExpectedVersion, NewEvent, StreamName,
 };
 use serde_json::Value;
+use support::{start_server, Server};
 
 fn duro(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_duro"))
-        .args(args)
-        .env_remove("DURO_DATA_DIR")
-        .env_remove("DURO_URL")
-        .env_remove("DURO_API_KEY")
-        .output()
-        .expect("run duro")
+    support::duro_output(args, None, &["DURO_DATA_DIR", "DURO_URL", "DURO_API_KEY"])
 }
 
 fn text(output: &Output) -> String {
@@ -288,73 +282,6 @@ async fn a_run_or_a_workflow_exports_only_its_streams() {
 
 const BOOTSTRAP: &str = "journal-archive-test-bootstrap-key-0123456789";
 
-/// A real `duro serve` on a free port with a temporary data directory, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Whether `GET /readyz` answers 200.
-fn ready(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    if write!(
-        stream,
-        "GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .is_err()
-    {
-        return false;
-    }
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    response.starts_with("HTTP/1.1 200")
-}
-
-fn start_server() -> Server {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_duro"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env("DURO_BOOTSTRAP_KEY", BOOTSTRAP)
-        .env_remove("DURO_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start duro serve");
-    let server = Server {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !ready(port) {
-        assert!(Instant::now() < deadline, "duro serve did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    server
-}
-
 /// A client command (`workflows`, `run`, `keys`) against `server` with `key`, its stdout as
 /// JSON (`--json` is added).
 fn client_json(server: &Server, key: &str, args: &[&str]) -> Value {
@@ -419,7 +346,7 @@ fn verified_counts(file: &Path) -> (u64, u64) {
 
 #[test]
 fn a_running_server_exports_over_http_for_admin_keys_only() {
-    let server = start_server();
+    let server = start_server(BOOTSTRAP);
     let dir = tempfile::tempdir().expect("tempdir");
     let (wf1, run1) = workflow_with_a_run(&server, dir.path(), "first");
     let (wf2, run2) = workflow_with_a_run(&server, dir.path(), "second");

@@ -8,8 +8,10 @@
 //! The original deployment is made in-process (the API over the embedded journal, runs
 //! started through the engine for speed) and shut down before the binary exports it.
 
+mod support;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +23,7 @@ use engine::run::RunStatus;
 use journal::{EmbeddedConfig, EmbeddedStore, EventStore};
 use readmodels::{ReadModels, RunQuery, RunSummary};
 use serde_json::{json, Value};
+use support::{Serve, Server};
 
 const QUICK: usize = 6_000;
 const FAILING: usize = 1_500;
@@ -32,50 +35,8 @@ const SLEEP: &str = "40s";
 /// Runs started at once in the original.
 const STARTERS: usize = 32;
 
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// Whether `GET /readyz` answers 200.
-fn ready(port: u16) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    if stream
-        .write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
-    answer.starts_with("HTTP/1.1 200")
-}
-
 fn duro(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_duro"))
-        .args(args)
-        .env_remove("DURO_URL")
-        .env_remove("DURO_DATA_DIR")
-        .output()
-        .expect("run duro")
+    support::duro_output(args, None, &["DURO_URL", "DURO_DATA_DIR"])
 }
 
 fn succeeded(output: &Output) -> Value {
@@ -317,31 +278,13 @@ fn snapshot(dir: &Path) -> (Vec<RunSummary>, Vec<String>) {
 }
 
 fn serve(dir: &Path) -> Server {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_duro"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(dir)
+    Serve::new()
+        .data_dir(dir)
         .env_remove("DURO_CONFIG")
         .env_remove("DURO_BOOTSTRAP_KEY")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start duro serve");
-    let server = Server {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !ready(port) {
-        assert!(Instant::now() < deadline, "duro serve did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    server
+        .within(Duration::from_secs(120))
+        .poll_every(Duration::from_millis(100))
+        .start()
 }
 
 #[test]

@@ -3,64 +3,19 @@
 //! the external-scheduler curl without a JSON content type; then SIGTERM while a request is
 //! in flight: the request is answered and the process exits 0.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use support::{Serve, Server};
 
 const BOOTSTRAP: &str = "seed-test-bootstrap-key-0123456789";
 
-struct Server {
-    child: Child,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start_server() -> Server {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_duro"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env("DURO_BOOTSTRAP_KEY", BOOTSTRAP)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start duro serve");
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
-    };
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(reply) = client.get(format!("{}/readyz", server.base)).send().await {
-            if reply.status() == StatusCode::OK {
-                return server;
-            }
-        }
-        assert!(Instant::now() < deadline, "duro serve did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+fn start_server() -> Server {
+    Serve::new().bootstrap_key(BOOTSTRAP).start()
 }
 
 async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
@@ -124,8 +79,8 @@ fn create_invoice() -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_001_examples_work_as_written() {
-    let server = start_server().await;
-    let base = &server.base;
+    let server = start_server();
+    let base = &server.url;
     let client = reqwest::Client::new();
     let workflow = active_workflow(&client, base, create_invoice()).await;
 
@@ -256,8 +211,8 @@ async fn seed_001_examples_work_as_written() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_answers_the_request_in_flight_then_exits_0() {
-    let mut server = start_server().await;
-    let base = server.base.clone();
+    let mut server = start_server();
+    let base = server.url.clone();
     let client = reqwest::Client::new();
     let workflow = active_workflow(
         &client,

@@ -4,51 +4,32 @@
 //! Schedules: the process dies after starting a tick's run and before recording it
 //! (DURO_TEST_CRASH_AFTER_TICK_START); after a restart every tick has exactly one run.
 
-use std::net::TcpListener;
+mod support;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use axum::routing::get;
 use axum::{Json, Router};
-use reqwest::StatusCode;
 use serde_json::{json, Value};
+use support::{free_port, Serve, Server};
 
 const KEY: &str = "trigger-crash-test-key-0123456789";
 
-fn serve(dir: &Path, port: u16, marker: &Path) -> Child {
+fn serve(dir: &Path, port: u16, marker: &Path) -> Server {
     serve_crashing_at(dir, port, "DURO_TEST_CRASH_BEFORE_CURSOR", marker)
 }
 
-/// `duro serve` that aborts at the crash point `var` once (while `marker` does not exist).
-fn serve_crashing_at(dir: &Path, port: u16, var: &str, marker: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_duro"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(dir)
-        .env("DURO_BOOTSTRAP_KEY", KEY)
+/// A ready `duro serve` that aborts at the crash point `var` once (while `marker` does not
+/// exist).
+fn serve_crashing_at(dir: &Path, port: u16, var: &str, marker: &Path) -> Server {
+    Serve::new()
+        .data_dir(dir)
+        .port(port)
+        .bootstrap_key(KEY)
         .env(var, marker)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start duro serve")
-}
-
-async fn ready(client: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(reply) = client.get(format!("{base}/readyz")).send().await {
-            if reply.status() == StatusCode::OK {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("duro serve did not become ready");
+        .start()
 }
 
 async fn call(request: reqwest::RequestBuilder) -> Value {
@@ -123,15 +104,10 @@ async fn a_crash_between_the_poll_and_the_cursor_runs_no_item_twice() {
     let dir = tempfile::tempdir().expect("tempdir");
     let marker = dir.path().join("crashed-once");
     let data = dir.path().join("data");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let mut child = serve(&data, port, &marker);
-    ready(&client, &base).await;
+    let mut server = serve(&data, port, &marker);
 
     let workflow = active_workflow(&client, &base, json!({
             "name": "per item",
@@ -148,11 +124,10 @@ async fn a_crash_between_the_poll_and_the_cursor_runs_no_item_twice() {
         .to_owned();
 
     // The first poll starts the runs, then the process dies before the cursor moves.
-    wait_for_crash(&mut child).await;
+    wait_for_crash(&mut server.child).await;
     assert!(marker.exists());
 
-    let mut child = serve(&data, port, &marker);
-    ready(&client, &base).await;
+    let server = serve(&data, port, &marker);
     // Wait until the cursor covers every item and all five runs have completed.
     let deadline = Instant::now() + Duration::from_secs(60);
     let runs = loop {
@@ -194,8 +169,7 @@ async fn a_crash_between_the_poll_and_the_cursor_runs_no_item_twice() {
     keys.sort();
     let expected: Vec<String> = (1..=5).map(|n| format!("{trigger}:item-{n}")).collect();
     assert_eq!(keys, expected);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -203,16 +177,11 @@ async fn a_crash_during_a_ticks_run_start_runs_the_tick_exactly_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let marker = dir.path().join("crashed-once");
     let data = dir.path().join("data");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let crash_point = "DURO_TEST_CRASH_AFTER_TICK_START";
-    let mut child = serve_crashing_at(&data, port, crash_point, &marker);
-    ready(&client, &base).await;
+    let mut server = serve_crashing_at(&data, port, crash_point, &marker);
     let workflow = active_workflow(&client, &base, json!({
             "name": "tick",
             "steps": [{"id": "at", "type": "transform", "config": {"mapping": {"at": "{{input.scheduledAt}}"}}}]
@@ -231,10 +200,9 @@ async fn a_crash_during_a_ticks_run_start_runs_the_tick_exactly_once() {
         .expect("id")
         .to_owned();
 
-    wait_for_crash(&mut child).await;
+    wait_for_crash(&mut server.child).await;
 
-    let mut child = serve_crashing_at(&data, port, crash_point, &marker);
-    ready(&client, &base).await;
+    let server = serve_crashing_at(&data, port, crash_point, &marker);
     tokio::time::sleep(Duration::from_millis(3500)).await;
     let runs = call(client.get(format!(
         "{base}/api/v1/runs?workflowId={workflow}&limit=100"
@@ -243,8 +211,7 @@ async fn a_crash_during_a_ticks_run_start_runs_the_tick_exactly_once() {
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
     let mut ticks: Vec<i64> = runs
         .iter()
         .map(|run| {
