@@ -15,7 +15,6 @@ use engine::definition::WorkflowSpec;
 use engine::executor::{Against, Runs, SystemClock};
 use journal::archive::ArchiveReader;
 use journal::{EventStore, MemoryStore, RecordedEvent};
-use serde_json::json;
 
 use crate::client::{execute, runs::report_replay, Failure};
 
@@ -54,11 +53,7 @@ async fn replay(args: ReplayArgs) -> Result<(), Failure> {
         (None, Some(version)) => Against::Version(version),
         (None, None) => Against::Nothing,
     };
-    let described = match (&args.definition, args.version) {
-        (Some(_), _) => Some(json!({ "workflowVersion": null, "source": "definition" })),
-        (None, Some(version)) => Some(json!({ "workflowVersion": version, "source": "version" })),
-        (None, None) => None,
-    };
+    let described = api::reply::against_json(&against);
     let path = args.journal.clone();
     let (store, run_ids) = tokio::task::spawn_blocking(move || load(&path))
         .await

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, SecondsFormat};
 use engine::events::{RunEvent, StepError};
-use engine::executor::{status_name, RunView};
+use engine::executor::{status_name, Against, RunView};
 use engine::inspect::Replay;
 use engine::run::RunLink;
 use engine::workflows::WorkflowRecord;
@@ -85,6 +85,17 @@ pub fn link_json(link: &RunLink) -> Value {
 /// A step's error as the API shows it.
 fn step_error_json(error: &StepError) -> Value {
     json!({ "code": error.code, "message": error.message, "retryable": error.retryable })
+}
+
+/// What a replay was checked against, as its `against` field shows it.
+pub fn against_json(against: &Against) -> Option<Value> {
+    match against {
+        Against::Nothing => None,
+        Against::Version(version) => {
+            Some(json!({ "workflowVersion": version, "source": "version" }))
+        }
+        Against::Steps(_) => Some(json!({ "workflowVersion": null, "source": "definition" })),
+    }
 }
 
 /// A replay (`GET /api/v1/runs/{id}/replay`): the timeline, the steps, where the run stopped,

@@ -110,7 +110,7 @@ fn walk<'s>(steps: &[Step], state: &'s RunState, prefix: &str) -> Walk<'s> {
 }
 
 /// Whether a condition's recorded output says it took its `then` branch.
-fn took_then(output_json: &str) -> bool {
+pub(crate) fn took_then(output_json: &str) -> bool {
     serde_json::from_str::<serde_json::Value>(output_json)
         .ok()
         .and_then(|output| output.get("branch")?.as_str().map(|b| b == "then"))

@@ -238,17 +238,14 @@ async fn replay_against(
 }
 
 async fn replay_with(state: &AppState, id: &str, body: ReplayBody) -> Result<Response, ApiError> {
-    let (against, described) = match (body.version, body.definition) {
+    let against = match (body.version, body.definition) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid_field(
                 &["definition"],
                 "give either version or definition, not both",
             ))
         }
-        (Some(version), None) => (
-            Against::Version(version),
-            Some(json!({ "workflowVersion": version, "source": "version" })),
-        ),
+        (Some(version), None) => Against::Version(version),
         (None, Some(definition)) => {
             let spec: WorkflowSpec = crate::body::from_value(definition)?;
             let steps = spec.check().map_err(|problems| ApiError::Validation {
@@ -262,13 +259,11 @@ async fn replay_with(state: &AppState, id: &str, body: ReplayBody) -> Result<Res
                     })
                     .collect(),
             })?;
-            (
-                Against::Steps(steps),
-                Some(json!({ "workflowVersion": null, "source": "definition" })),
-            )
+            Against::Steps(steps)
         }
-        (None, None) => (Against::Nothing, None),
+        (None, None) => Against::Nothing,
     };
+    let described = reply::against_json(&against);
     let replay = state.runs.replay(id, against).await?;
     Ok(reply::ok(reply::replay_json(&replay, described)))
 }

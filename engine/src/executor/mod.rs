@@ -276,13 +276,7 @@ impl Runs {
     /// durable. With an idempotency key seen in the last 24 hours, returns that run instead.
     pub async fn start(&self, request: StartRun) -> Result<Started, RunsError> {
         let workflow = self.workflow(&request.workflow_id).await?;
-        if workflow.status != WorkflowStatus::Active {
-            let status = serde_json::to_value(workflow.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            return Err(RunsError::NotActive(status));
-        }
+        ensure_active(&workflow)?;
         let schema = workflow
             .versions
             .last()
@@ -641,6 +635,18 @@ fn recovered(
         Some(Err(error)) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
         Some(Err(error)) => Err(RunsError::Corrupt(format!("recovering a run: {error}"))),
     }
+}
+
+/// Only an active workflow runs.
+fn ensure_active(workflow: &WorkflowRecord) -> Result<(), RunsError> {
+    if workflow.status == WorkflowStatus::Active {
+        return Ok(());
+    }
+    let status = serde_json::to_value(workflow.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    Err(RunsError::NotActive(status))
 }
 
 pub fn status_name(status: RunStatus) -> &'static str {

@@ -8,8 +8,9 @@
 
 use serde_json::Value;
 
-use super::{run_stream, status_name, Loaded, Runs, RunsError, Started};
-use crate::definition::{Step, StepKind, WorkflowStatus};
+use super::{ensure_active, run_stream, status_name, step_view, Loaded, Runs, RunsError, Started};
+use crate::decide::took_then;
+use crate::definition::{Step, StepKind};
 use crate::events::RunEvent;
 use crate::run::{RunState, StepState};
 use journal::{ExpectedVersion, NewEvent, StoreError};
@@ -40,13 +41,7 @@ impl Runs {
             });
         }
         let workflow = self.workflow(&parent.state.workflow_id).await?;
-        if workflow.status != WorkflowStatus::Active {
-            let status = serde_json::to_value(workflow.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            return Err(RunsError::NotActive(status));
-        }
+        ensure_active(&workflow)?;
         let version = request.version.unwrap_or_else(|| workflow.version());
         let steps = self.steps_of(&workflow.id, version).await?;
         let schema = version
@@ -150,7 +145,7 @@ fn reuse(step: &Step, parent: &RunState, into: &mut Vec<RunEvent>) -> Result<(),
     else {
         let how = match parent.step(&step.id) {
             None => "never ran".to_owned(),
-            Some(other) => format!("did not complete ({})", state_name(other)),
+            Some(other) => format!("did not complete ({})", step_view(&step.id, other).status),
         };
         return Err(RunsError::InvalidRerun(format!(
             "step {} comes before fromStep but {how} in run {}: rerun from it or from an earlier step",
@@ -168,27 +163,14 @@ fn reuse(step: &Step, parent: &RunState, into: &mut Vec<RunEvent>) -> Result<(),
         ..
     } = &step.kind
     {
-        let took_then = serde_json::from_str::<Value>(output_json)
-            .ok()
-            .and_then(|o| o.get("branch")?.as_str().map(|b| b == "then"))
-            .unwrap_or(false);
-        let branch = if took_then { then_steps } else { else_steps };
+        let branch = if took_then(output_json) {
+            then_steps
+        } else {
+            else_steps
+        };
         for inner in branch {
             reuse(inner, parent, into)?;
         }
     }
     Ok(())
-}
-
-fn state_name(state: &StepState) -> &'static str {
-    match state {
-        StepState::Running { .. } => "running",
-        StepState::AttemptFailed { .. } => "failed",
-        StepState::RetryWaiting { .. } | StepState::RetryDue { .. } => "retrying",
-        StepState::Sleeping { .. } | StepState::Elapsed { .. } => "sleeping",
-        StepState::Paused { .. } | StepState::Resumed { .. } => "paused",
-        StepState::TimedOut => "timed out",
-        StepState::Iterating { .. } => "iterating",
-        StepState::Completed { .. } => "completed",
-    }
 }
