@@ -11,12 +11,12 @@
 
 use serde_json::Value;
 
-use super::JournalEvent;
+use super::{Context, JournalEvent};
 use crate::decide::{decide, Command};
 use crate::definition::{find_step, Step, StepKind};
 use crate::events::RunEvent;
 use crate::executor::scope::Items;
-use crate::executor::{outputs_of, steps as step_exec};
+use crate::executor::steps as step_exec;
 use crate::run::{evolve, RunState, StepState};
 
 /// What kind of difference was found.
@@ -62,6 +62,7 @@ pub(super) fn find(
     candidate: &[Step],
 ) -> Option<Divergence> {
     let mut state = RunState::default();
+    let mut context = Context::default();
     let mut original_items = Items::default();
     let mut candidate_items = Items::default();
     for journal_event in events {
@@ -77,6 +78,7 @@ pub(super) fn find(
                     candidate,
                     original_items: &mut original_items,
                     candidate_items: &mut candidate_items,
+                    context: &mut context.value,
                 },
             );
             if let Some((kind, message)) = found {
@@ -92,6 +94,7 @@ pub(super) fn find(
             }
         }
         state = evolve(state, event);
+        context.note(event);
     }
     None
 }
@@ -102,6 +105,8 @@ struct Pair<'a> {
     candidate: &'a [Step],
     original_items: &'a mut Items,
     candidate_items: &'a mut Items,
+    /// The run's template context in the state being checked.
+    context: &'a mut Value,
 }
 
 /// Why `event` could not have been written under the candidate, if it could not.
@@ -262,18 +267,17 @@ fn compare_outputs(
     ) {
         return None;
     }
-    let render = |steps: &[Step], items: &mut Items| {
+    let render = |steps: &[Step], items: &mut Items, context: &mut Value| {
         let step = find_step(steps, step_id)?;
-        let mut context = context_of(state);
         items
-            .in_scope(steps, state, &mut context, step_id, |context| {
+            .in_scope(steps, state, context, step_id, |context| {
                 step_exec::pure_outcome(step, context)
             })
             .ok()?
             .map(|outcome| outcome.map_err(|e| e.message))
     };
-    let before = render(pair.original, pair.original_items);
-    let after = render(pair.candidate, pair.candidate_items);
+    let before = render(pair.original, pair.original_items, pair.context);
+    let after = render(pair.candidate, pair.candidate_items, pair.context);
     if before == after {
         return None;
     }
@@ -298,17 +302,16 @@ fn compare_requests(
     state: &RunState,
     pair: Pair<'_>,
 ) -> Option<(DivergenceKind, String)> {
-    let render = |steps: &[Step], items: &mut Items| {
+    let render = |steps: &[Step], items: &mut Items, context: &mut Value| {
         let step = find_step(steps, step_id)?;
-        let mut context = context_of(state);
         items
-            .in_scope(steps, state, &mut context, step_id, |context| {
+            .in_scope(steps, state, context, step_id, |context| {
                 step_exec::rendered_config(step, context)
             })
             .ok()?
     };
-    let before = render(pair.original, pair.original_items);
-    let after = render(pair.candidate, pair.candidate_items);
+    let before = render(pair.original, pair.original_items, pair.context);
+    let after = render(pair.candidate, pair.candidate_items, pair.context);
     if before == after {
         return None;
     }
@@ -329,11 +332,6 @@ fn compare_requests(
         DivergenceKind::Request,
         format!("step {step_id} would send a different request under the new definition (changed: {changed})"),
     ))
-}
-
-fn context_of(state: &RunState) -> Value {
-    let input = crate::executor::parse_json(&state.input_json);
-    step_exec::context(&state.run_id, &input, &outputs_of(state))
 }
 
 fn same_json(a: &str, b: &str) -> bool {

@@ -69,3 +69,39 @@ pub fn replay_run(events: &[JournalEvent], steps: &[Step], against: Option<&[Ste
 
 /// Step inputs by journal step id.
 type Inputs = HashMap<String, Value>;
+
+/// The run's template context (`executor::steps::context`), kept up to date event by event
+/// as the driver's `Fold` keeps it, so that replaying a run of N steps parses each output once
+/// rather than once per later step. An item's sub-step outputs are laid over it per item by
+/// `scope`, never kept in it.
+#[derive(Default)]
+struct Context {
+    value: Value,
+}
+
+impl Context {
+    /// Notes an event after it was folded.
+    fn note(&mut self, event: &RunEvent) {
+        match event {
+            RunEvent::RunStarted {
+                run_id, input_json, ..
+            } => {
+                let input = crate::executor::parse_json(input_json);
+                self.value = crate::executor::steps::context(run_id, &input, &[]);
+            }
+            RunEvent::StepCompleted {
+                step_id,
+                output_json,
+                ..
+            }
+            | RunEvent::StepReused {
+                step_id,
+                output_json,
+                ..
+            } if !crate::foreach::is_item_step(step_id) => {
+                crate::executor::steps::add_output(&mut self.value, step_id, output_json);
+            }
+            _ => {}
+        }
+    }
+}

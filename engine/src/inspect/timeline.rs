@@ -5,11 +5,11 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use super::{Inputs, JournalEvent, StepReport};
+use super::{Context, Inputs, JournalEvent, StepReport};
 use crate::definition::{find_step, Step, StepKind};
 use crate::events::RunEvent;
 use crate::executor::scope::Items;
-use crate::executor::{outputs_of, steps as step_exec, Loaded};
+use crate::executor::{steps as step_exec, Loaded};
 use crate::run::{RunState, RunStatus, StepState};
 
 /// One event and what it led to.
@@ -44,11 +44,13 @@ pub(super) fn fold(
     let mut entries = Vec::with_capacity(events.len());
     let mut inputs: Inputs = HashMap::new();
     let mut items = Items::default();
+    let mut context = Context::default();
     for journal_event in events {
         let event = &journal_event.event;
         if let RunEvent::StepStarted { step_id, .. } = event {
             if !inputs.contains_key(step_id) {
-                if let Some(input) = http_input(steps, &loaded.state, &mut items, step_id) {
+                let state = &loaded.state;
+                if let Some(input) = http_input(steps, state, &mut items, &mut context, step_id) {
                     inputs.insert(step_id.clone(), input);
                 }
             }
@@ -57,6 +59,7 @@ pub(super) fn fold(
             inputs.insert(step_id.clone(), json!({ "items": items }));
         }
         loaded.fold_recorded(journal_event.seq, journal_event.recorded_at_us, event);
+        context.note(event);
         if loaded.version == 1 {
             loaded.input = crate::executor::parse_json(&loaded.state.input_json);
         }
@@ -77,15 +80,19 @@ pub(super) fn fold(
 }
 
 /// The request an HTTP step's attempt sends in `state`, with secret headers masked.
-fn http_input(steps: &[Step], state: &RunState, items: &mut Items, step_id: &str) -> Option<Value> {
+fn http_input(
+    steps: &[Step],
+    state: &RunState,
+    items: &mut Items,
+    context: &mut Context,
+    step_id: &str,
+) -> Option<Value> {
     let step = find_step(steps, step_id)?;
     if !matches!(step.kind, StepKind::Http { .. }) {
         return None;
     }
-    let input = crate::executor::parse_json(&state.input_json);
-    let mut context = step_exec::context(&state.run_id, &input, &outputs_of(state));
     let rendered = items
-        .in_scope(steps, state, &mut context, step_id, |context| {
+        .in_scope(steps, state, &mut context.value, step_id, |context| {
             step_exec::rendered_config(step, context)
         })
         .ok()??;
