@@ -255,15 +255,24 @@ pub async fn concurrent_writers_never_share_a_seq(
     per_writer: usize,
 ) {
     let s = stream("conf-concurrent-1");
+    // Every writer reads the stream's version before any of them appends, so their first
+    // appends really race (one wins, the rest conflict) however the tasks are scheduled; a
+    // loaded machine could otherwise run each task to its end before the next one starts.
+    let all_read = Arc::new(tokio::sync::Barrier::new(writers));
     let mut tasks = Vec::new();
     for writer in 0..writers {
         let store = store.clone();
         let s = s.clone();
+        let all_read = all_read.clone();
         tasks.push(tokio::spawn(async move {
             let mut conflicts = 0u64;
             let mut done = 0;
+            let mut first = true;
             while done < per_writer {
                 let version = store.stream_version(&s).await.expect("version");
+                if std::mem::take(&mut first) {
+                    all_read.wait().await;
+                }
                 // Let the other writers run between the read and the append, as network
                 // round trips would, so that the race is real on any runtime.
                 tokio::task::yield_now().await;
