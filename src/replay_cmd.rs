@@ -55,7 +55,8 @@ async fn replay(args: ReplayArgs) -> Result<(), Failure> {
     };
     let described = api::reply::against_json(&against);
     let path = args.journal.clone();
-    let (store, run_ids) = tokio::task::spawn_blocking(move || load(&path))
+    let only = args.run.clone();
+    let (store, run_ids) = tokio::task::spawn_blocking(move || load(&path, only.as_deref()))
         .await
         .map_err(|e| Failure::Outcome(format!("reading the archive: {e}")))??;
     let run_id = match (&args.run, run_ids.as_slice()) {
@@ -116,8 +117,10 @@ fn listed(run_ids: &[String]) -> String {
 }
 
 /// Reads the archive (checking every frame, the counts and the digest) into an in-memory
-/// journal holding its run and workflow streams; returns it with the archive's run ids.
-fn load(path: &PathBuf) -> Result<(Arc<dyn EventStore>, Vec<String>), Failure> {
+/// journal holding its workflow streams and its run streams (only `only`'s when given, so a
+/// whole-deployment archive costs the memory of one run); returns it with the archive's run
+/// ids.
+fn load(path: &PathBuf, only: Option<&str>) -> Result<(Arc<dyn EventStore>, Vec<String>), Failure> {
     let file = File::open(path)
         .map_err(|e| Failure::Usage(format!("cannot open {}: {e}", path.display())))?;
     let damaged = |e: journal::archive::ArchiveError| {
@@ -139,9 +142,12 @@ fn load(path: &PathBuf) -> Result<(Arc<dyn EventStore>, Vec<String>), Failure> {
         if !(name.starts_with("run-") || name.starts_with("workflow-")) {
             continue;
         }
-        if record.seq.0 == 1 {
-            if let Some(run_id) = name.strip_prefix("run-") {
+        if let Some(run_id) = name.strip_prefix("run-") {
+            if record.seq.0 == 1 {
                 run_ids.push(run_id.to_owned());
+            }
+            if only.is_some_and(|only| only != run_id) {
+                continue;
             }
         }
         batch.push(record);
