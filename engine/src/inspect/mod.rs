@@ -54,9 +54,10 @@ pub struct Replay {
 /// Replays `events` (a run's whole stream, in seq order) under `steps`, the definition the
 /// run was started with; with `against`, also checks that definition against the history.
 pub fn replay_run(events: &[JournalEvent], steps: &[Step], against: Option<&[Step]>) -> Replay {
-    let (entries, state, inputs, loaded) = timeline::fold(events, steps);
-    let stopped = timeline::stopped(&state, events);
+    let (entries, inputs, loaded) = timeline::fold(events, steps);
+    let stopped = timeline::stopped(&loaded.state, events);
     let steps_report = timeline::step_reports(&loaded, inputs);
+    let state = loaded.state;
     let divergence = against.and_then(|candidate| divergence::find(events, steps, candidate));
     Replay {
         entries,

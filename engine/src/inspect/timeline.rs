@@ -36,10 +36,7 @@ pub struct Stopped {
 const SECRET_HEADER_PARTS: [&str; 5] = ["authorization", "token", "secret", "key", "cookie"];
 
 /// Folds the events, keeping the entries, the step inputs and the journal times.
-pub(super) fn fold(
-    events: &[JournalEvent],
-    steps: &[Step],
-) -> (Vec<Entry>, RunState, Inputs, Loaded) {
+pub(super) fn fold(events: &[JournalEvent], steps: &[Step]) -> (Vec<Entry>, Inputs, Loaded) {
     let mut loaded = Loaded::empty();
     let mut entries = Vec::with_capacity(events.len());
     let mut inputs: Inputs = HashMap::new();
@@ -75,8 +72,7 @@ pub(super) fn fold(
             step_state,
         });
     }
-    let state = loaded.state.clone();
-    (entries, state, inputs, loaded)
+    (entries, inputs, loaded)
 }
 
 /// The request an HTTP step's attempt sends in `state`, with secret headers masked.
