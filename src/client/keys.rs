@@ -6,7 +6,7 @@ use api::keys::{KeyInfo, Scope};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::{ApiClient, ClientArgs, Failure};
+use super::{ApiClient, ClientArgs, Failure, PageArgs};
 use crate::keys_cmd;
 
 fn key_of(data: Value) -> Result<KeyInfo, Failure> {
@@ -39,7 +39,7 @@ pub async fn create(args: &ClientArgs, name: &str, scopes: &[Scope]) -> Result<(
 pub async fn list(args: &ClientArgs) -> Result<(), Failure> {
     let client = ApiClient::new(args)?;
     let (items, _) = client
-        .list(&["api", "v1", "keys"], Vec::new(), None, None, true)
+        .list(&["api", "v1", "keys"], Vec::new(), &PageArgs::every())
         .await?;
     let all = items
         .into_iter()

@@ -66,6 +66,27 @@ pub struct PageArgs {
     all: bool,
 }
 
+impl PageArgs {
+    /// Every page, from the first.
+    pub fn every() -> PageArgs {
+        PageArgs {
+            limit: None,
+            cursor: None,
+            all: true,
+        }
+    }
+}
+
+/// The query of a listing's filters: the ones given, under their names.
+pub fn filters<const N: usize>(
+    given: [(&'static str, Option<String>); N],
+) -> Vec<(&'static str, String)> {
+    given
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+        .collect()
+}
+
 /// Why a command did not succeed, and so its exit code.
 #[derive(Debug)]
 pub enum Failure {
@@ -300,15 +321,14 @@ impl ApiClient {
         &self,
         segments: &[&str],
         mut query: Vec<(&str, String)>,
-        limit: Option<u32>,
-        cursor: Option<String>,
-        all: bool,
+        page: &PageArgs,
     ) -> Result<(Vec<Value>, Option<String>), Failure> {
-        let limit = limit.or(all.then_some(PAGE_MAX));
+        let all = page.all;
+        let limit = page.limit.or(all.then_some(PAGE_MAX));
         if let Some(limit) = limit {
             query.push(("limit", limit.to_string()));
         }
-        let mut cursor = cursor;
+        let mut cursor = page.cursor.clone();
         let mut items = Vec::new();
         loop {
             let mut page_query = query.clone();

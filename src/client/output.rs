@@ -185,6 +185,11 @@ impl Table {
     }
 }
 
+/// The text of each of `fields` of a listed item, for a table row.
+pub fn cells(item: &Value, fields: &[&str]) -> Vec<String> {
+    fields.iter().map(|field| text(&item[*field])).collect()
+}
+
 /// Prints a listing: the items as one JSON array, or a table with `headers` of `row(item)`
 /// for each item (`empty` when there is none); then, on stderr, how to fetch the next page.
 pub fn print_listing(

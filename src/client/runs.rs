@@ -9,7 +9,8 @@ use serde_json::{json, Map, Value};
 
 use super::output::{self, Style, Table};
 use super::{
-    execute, json_arg, read_json_file, wait_query, ApiClient, ClientArgs, Failure, PageArgs,
+    execute, filters, json_arg, read_json_file, wait_query, ApiClient, ClientArgs, Failure,
+    PageArgs,
 };
 
 /// Seconds `--wait` waits when given without a value.
@@ -354,37 +355,16 @@ fn print_run(run: &Value) {
     }
 }
 
-fn run_filters(
-    workflow: Option<String>,
-    status: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-) -> Vec<(&'static str, String)> {
-    let mut query = Vec::new();
-    for (name, value) in [
-        ("workflowId", workflow),
-        ("status", status),
-        ("from", from),
-        ("to", to),
-    ] {
-        if let Some(value) = value {
-            query.push((name, value));
-        }
-    }
-    query
-}
-
 async fn list(args: ListArgs) -> Result<(), Failure> {
     let client = ApiClient::new(&args.client)?;
-    let query = run_filters(args.workflow, args.status, args.from, args.to);
+    let query = filters([
+        ("workflowId", args.workflow),
+        ("status", args.status),
+        ("from", args.from),
+        ("to", args.to),
+    ]);
     let (items, next) = client
-        .list(
-            &["api", "v1", "runs"],
-            query,
-            args.page.limit,
-            args.page.cursor,
-            args.page.all,
-        )
+        .list(&["api", "v1", "runs"], query, &args.page)
         .await?;
     output::print_listing(
         items,
@@ -401,18 +381,24 @@ async fn list(args: ListArgs) -> Result<(), Failure> {
         ],
         "no runs",
         |item| {
-            vec![
-                output::text(&item["runId"]),
-                output::text(&item["workflowId"]),
-                output::text(&item["workflowVersion"]),
-                output::text(&item["status"]),
-                output::text(&item["startedAt"]),
-                output::text(&item["completedAt"]),
+            let mut row = output::cells(
+                item,
+                &[
+                    "runId",
+                    "workflowId",
+                    "workflowVersion",
+                    "status",
+                    "startedAt",
+                    "completedAt",
+                ],
+            );
+            row.push(
                 item.get("error")
                     .filter(|e| !e.is_null())
                     .map(output::error_text)
                     .unwrap_or_default(),
-            ]
+            );
+            row
         },
     );
     Ok(())
@@ -728,14 +714,14 @@ async fn rerun_bulk(workflow: String, args: &RerunArgs) -> Result<(), Failure> {
     }
     let client = ApiClient::new(&args.client)?;
     let status = args.status.clone().unwrap_or_else(|| "failed".to_owned());
-    let query = run_filters(
-        Some(workflow.clone()),
-        Some(status.clone()),
-        args.from.clone(),
-        args.to.clone(),
-    );
+    let query = filters([
+        ("workflowId", Some(workflow.clone())),
+        ("status", Some(status.clone())),
+        ("from", args.from.clone()),
+        ("to", args.to.clone()),
+    ]);
     let (parents, _) = client
-        .list(&["api", "v1", "runs"], query, None, None, true)
+        .list(&["api", "v1", "runs"], query, &PageArgs::every())
         .await?;
     let parents: Vec<String> = parents
         .iter()

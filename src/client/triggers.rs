@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 
 use super::output::{self, Style};
 use super::runs::{report_started, run_body};
-use super::{execute, read_json_file, wait_query, ApiClient, ClientArgs, Failure, PageArgs};
+use super::{
+    execute, filters, read_json_file, wait_query, ApiClient, ClientArgs, Failure, PageArgs,
+};
 
 #[derive(Subcommand)]
 pub enum TriggersCommand {
@@ -107,21 +109,9 @@ fn print_summary(verb: &str, trigger: &Value) {
 
 async fn list(args: ListArgs) -> Result<(), Failure> {
     let client = ApiClient::new(&args.client)?;
-    let mut query = Vec::new();
-    if let Some(workflow) = args.workflow {
-        query.push(("workflowId", workflow));
-    }
-    if let Some(kind) = args.kind {
-        query.push(("type", kind));
-    }
+    let query = filters([("workflowId", args.workflow), ("type", args.kind)]);
     let (items, next) = client
-        .list(
-            &["api", "v1", "triggers"],
-            query,
-            args.page.limit,
-            args.page.cursor,
-            args.page.all,
-        )
+        .list(&["api", "v1", "triggers"], query, &args.page)
         .await?;
     output::print_listing(
         items,
@@ -130,14 +120,10 @@ async fn list(args: ListArgs) -> Result<(), Failure> {
         &["ID", "SLUG", "TYPE", "WORKFLOW", "STATUS", "FIRED"],
         "no triggers",
         |item| {
-            vec![
-                output::text(&item["id"]),
-                output::text(&item["slug"]),
-                output::text(&item["type"]),
-                output::text(&item["workflowId"]),
-                output::text(&item["status"]),
-                output::text(&item["fired"]),
-            ]
+            output::cells(
+                item,
+                &["id", "slug", "type", "workflowId", "status", "fired"],
+            )
         },
     );
     Ok(())

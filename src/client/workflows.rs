@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::output::{self, Table};
-use super::{execute, read_json_file, ApiClient, ClientArgs, Failure, PageArgs};
+use super::{execute, filters, read_json_file, ApiClient, ClientArgs, Failure, PageArgs};
 
 #[derive(Subcommand)]
 pub enum WorkflowsCommand {
@@ -147,21 +147,9 @@ async fn apply(args: ApplyArgs) -> Result<(), Failure> {
 
 async fn list(args: ListArgs) -> Result<(), Failure> {
     let client = ApiClient::new(&args.client)?;
-    let mut query = Vec::new();
-    if let Some(status) = args.status {
-        query.push(("status", status));
-    }
-    if let Some(q) = args.query {
-        query.push(("q", q));
-    }
+    let query = filters([("status", args.status), ("q", args.query)]);
     let (items, next) = client
-        .list(
-            &["api", "v1", "workflows"],
-            query,
-            args.page.limit,
-            args.page.cursor,
-            args.page.all,
-        )
+        .list(&["api", "v1", "workflows"], query, &args.page)
         .await?;
     output::print_listing(
         items,
@@ -169,15 +157,7 @@ async fn list(args: ListArgs) -> Result<(), Failure> {
         args.client.json,
         &["ID", "NAME", "STATUS", "VERSION", "UPDATED"],
         "no workflows",
-        |item| {
-            vec![
-                output::text(&item["id"]),
-                output::text(&item["name"]),
-                output::text(&item["status"]),
-                output::text(&item["version"]),
-                output::text(&item["updatedAt"]),
-            ]
-        },
+        |item| output::cells(item, &["id", "name", "status", "version", "updatedAt"]),
     );
     Ok(())
 }
