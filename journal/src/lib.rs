@@ -1,7 +1,7 @@
 //! Duro's journal: the append-only record of everything that happens.
 //!
 //! It owns events, their versioned binary encoding ([`record`]), the [`EventStore`] trait and
-//! its backends: [`EmbeddedStore`] (a segmented log plus a sled index) and [`MemoryStore`]
+//! its backends: [`EmbeddedStore`] (a segmented log plus a redb index) and [`MemoryStore`]
 //! (the in-memory twin for tests). It knows nothing of workflows, runs or HTTP.
 //!
 //! Invariants: an append returns only after its records are on stable storage; the events of
@@ -11,6 +11,7 @@
 pub mod archive;
 pub mod clock;
 pub mod conformance;
+pub mod derived;
 pub mod embedded;
 pub mod error;
 pub mod event;
@@ -20,6 +21,7 @@ pub mod memory;
 pub mod record;
 pub mod store;
 
+pub use derived::{Rebuild, RebuildReason, Soundness};
 pub use embedded::{EmbeddedConfig, EmbeddedStore};
 pub use error::{LogPlace, StoreError};
 pub use event::{

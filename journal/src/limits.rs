@@ -27,7 +27,7 @@ pub const BATCH_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// instead of growing the queue without bound.
 pub const APPEND_QUEUE_MAX: usize = 4096;
 
-/// Durable batches whose index entries may wait for sled. Beyond this the writer waits for
+/// Durable batches whose index entries may wait for the index. Beyond this the writer waits for
 /// the indexer, which bounds the memory the in-memory overlay of those entries takes.
 pub const INDEX_QUEUE_BATCHES_MAX: usize = 256;
 
@@ -40,6 +40,6 @@ pub const READ_HANDLES_MAX: usize = 32;
 /// Default size of a segment file (preallocated and zero-filled before use).
 pub const SEGMENT_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
 
-/// Default size of sled's page cache. sled's own default is 1 GiB, far above Duro's memory
-/// budget; the index is small and mostly read through recent keys.
+/// Default size of the index's (redb's) page cache. redb's own default is 1 GiB, far above
+/// Duro's memory budget; the index is small and mostly read through recent keys.
 pub const INDEX_CACHE_BYTES_DEFAULT: u64 = 32 * 1024 * 1024;

@@ -1,6 +1,7 @@
-//! The indexer thread: writes the entries of durable batches to sled, many batches per sled
-//! write, then drops them from the overlay. It keeps sled's cost (and its disk traffic) off
-//! the append path; sled is derived data, so its lag is harmless (see `overlay`).
+//! The indexer thread: writes the entries of durable batches to the index, many batches per
+//! transaction, then drops them from the overlay. It keeps the index's cost (and its disk
+//! traffic) off the append path; the index is derived data, so its lag is harmless (see
+//! `overlay`).
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
@@ -9,12 +10,12 @@ use std::time::{Duration, Instant};
 use super::index::{Checkpoint, IndexEntry};
 use super::Shared;
 
-/// Most entries written to sled in one `apply_batch`. Measured on sled 0.34.7: its memory
-/// grows with the size of the batches it applies (5,000-entry batches held 2.3 GiB resident
-/// after 800,000 inserts, 100-entry batches 48 MiB), so batches stay small.
+/// Most entries written to the index in one transaction. (Measured on sled 0.34.7, the index
+/// before redb: its memory grew with the size of the batches applied; redb's is bounded by
+/// its cache, and 1,024 entries keep one transaction's dirty pages small.)
 const APPLY_ENTRIES_MAX: usize = 1024;
 
-/// How long the indexer gathers batches before writing to sled. Fewer, larger sled writes
+/// How long the indexer gathers batches before writing to the index. Fewer, larger writes
 /// cost far less CPU and disk traffic per entry, and both compete with the append path.
 const GATHER_MS: u64 = 10;
 

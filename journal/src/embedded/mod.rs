@@ -1,14 +1,16 @@
-//! The embedded backend: an append-only segmented log (the truth) plus a sled index derived
+//! The embedded backend: an append-only segmented log (the truth) plus a redb index derived
 //! from it. Nothing to install; one process owns a data directory at a time.
 //!
 //! ```text
 //! DATA_DIR/LOCK                 held (flock) while a process has the store open
 //! DATA_DIR/journal/NNNNNNNNNN.seg  segment files, preallocated and zero-filled
-//! DATA_DIR/index/               sled: stream index, heads, batch starts, checkpoint
+//! DATA_DIR/index/index.redb     redb: stream index, heads, batch starts, checkpoint
 //! ```
 //!
 //! Opening the store cuts a torn tail off the log, refuses to open a damaged one, and brings
-//! the index up to the end of the log.
+//! the index up to the end of the log. An index that is missing, unreadable, damaged, of
+//! another format or ahead of the log is deleted and rebuilt from the log, with a warning
+//! ([`EmbeddedStore::index_rebuild`] says why): it is derived data and never stops the store.
 
 mod group_commit;
 mod index;
@@ -28,7 +30,7 @@ use async_trait::async_trait;
 use tokio::sync::{oneshot, watch};
 
 use self::group_commit::GroupCommit;
-use self::index::{Checkpoint, EventLocation, Index, IndexEntry};
+use self::index::{Checkpoint, EventLocation, Index, IndexEntry, Unusable, INDEX_FILE};
 use self::overlay::Overlay;
 use self::scan::{LogCursor, Raw, ScanStep, Scanner, TailState};
 use self::segment::{
@@ -37,6 +39,7 @@ use self::segment::{
 };
 use self::writer::{AppendRequest, Payload, Writer};
 use crate::clock::StampClock;
+use crate::derived::{Rebuild, RebuildReason};
 use crate::error::{LogPlace, StoreError};
 use crate::event::{
     AppendResult, ExpectedVersion, ImportResult, NewEvent, RecordedEvent, StreamInfo,
@@ -54,7 +57,7 @@ pub use self::verify::{verify, verify_with_progress, Problem, VerifyReport};
 /// Smallest segment size accepted; small segments are for tests of roll-over.
 pub const SEGMENT_BYTES_MIN: u64 = 64 * 1024;
 
-/// Entries indexed per sled batch while catching up on open.
+/// Entries indexed per index transaction while catching up on open.
 const CATCH_UP_ENTRIES_PER_APPLY: usize = 1024;
 
 #[derive(Clone, Debug)]
@@ -62,7 +65,7 @@ pub struct EmbeddedConfig {
     pub data_dir: PathBuf,
     /// Size of each segment file. Appends larger than a segment are refused.
     pub segment_bytes: u64,
-    /// sled's page cache. Bounded because sled's default is 1 GiB.
+    /// The index's page cache. Bounded because redb's default is 1 GiB.
     pub index_cache_bytes: u64,
 }
 
@@ -110,7 +113,7 @@ impl Shared {
         *self.poisoned.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
     }
 
-    /// The stream's last seq: the overlay holds the newest heads, sled the rest.
+    /// The stream's last seq: the overlay holds the newest heads, the index the rest.
     fn head(&self, stream: &StreamName) -> Result<u64, StoreError> {
         match self.overlay.head(stream) {
             Some(version) => Ok(version),
@@ -124,7 +127,7 @@ impl Shared {
         from: Seq,
         limit: usize,
     ) -> Result<Vec<(Seq, EventLocation)>, StoreError> {
-        // Overlay first: an entry leaves it only once it is in sled (see `overlay`).
+        // Overlay first: an entry leaves it only once it is in the index (see `overlay`).
         let recent = self.overlay.stream_range(stream, from);
         let mut merged: std::collections::BTreeMap<Seq, EventLocation> = self
             .index
@@ -293,6 +296,8 @@ pub struct EmbeddedStore {
     in_flight: Arc<tokio::sync::Semaphore>,
     committer: Option<JoinHandle<()>>,
     append_bytes_max: usize,
+    /// Why the index was rebuilt from the log when the store opened, if it was.
+    index_rebuild: Option<Rebuild>,
     _lock: File,
 }
 
@@ -327,8 +332,44 @@ impl EmbeddedStore {
                 .map_err(|e| StoreError::io("creating the first segment", e))?;
             segments.push(1);
         }
-        let index = Index::open(&config.index_dir(), config.index_cache_bytes)?;
-        let recovered = recover(&journal_dir, &config.index_dir(), &index, segments[0])?;
+        let has_records = journal_has_records(&journal_dir, &segments)?;
+        let (mut index, mut index_rebuild) = open_index(&config, has_records)?;
+        let recovered = match recover(&journal_dir, &config.index_dir(), &index, segments[0], None)
+        {
+            // The index claims records the log lacks. Rebuild it, but never by cutting as a
+            // torn tail a batch the index saw written: that batch was acknowledged.
+            Err(StoreError::IndexAhead { reason, .. }) if index_rebuild.is_none() => {
+                let acknowledged = index.checkpoint()?.and_then(|c| c.last).map(|l| l.position);
+                drop(index);
+                let rebuild = Rebuild {
+                    store: "index",
+                    reason: RebuildReason::Ahead,
+                    detail: format!(
+                        "{reason}; if the journal was not restored or replaced, acknowledged \
+                         records are missing: run `duro journal verify`"
+                    ),
+                };
+                index = fresh_index(&config, &rebuild)?;
+                index_rebuild = Some(rebuild);
+                recover(
+                    &journal_dir,
+                    &config.index_dir(),
+                    &index,
+                    segments[0],
+                    acknowledged,
+                )?
+            }
+            other => other?,
+        };
+        // What catching up indexed is made durable now, not a second later.
+        index.flush()?;
+        if let Some(rebuild) = &index_rebuild {
+            tracing::warn!(
+                reason = %rebuild.reason,
+                events = recovered.next_position.0 - 1,
+                "{rebuild}: the index now covers the whole journal"
+            );
+        }
         let segment = open_for_write(&journal_dir, recovered.next.segment)
             .map_err(|e| StoreError::io("opening the segment to append to", e))?;
         let segment_capacity = segment
@@ -381,8 +422,15 @@ impl EmbeddedStore {
             in_flight: Arc::new(tokio::sync::Semaphore::new(APPEND_QUEUE_MAX)),
             committer: Some(committer),
             append_bytes_max,
+            index_rebuild,
             _lock: lock,
         })
+    }
+
+    /// Why the index was deleted and rebuilt from the log when this store opened (`None`
+    /// when it was sound, or new beside an empty journal).
+    pub fn index_rebuild(&self) -> Option<&Rebuild> {
+        self.index_rebuild.as_ref()
     }
 
     /// The position of the last committed event.
@@ -426,8 +474,8 @@ impl EmbeddedStore {
 
 impl Drop for EmbeddedStore {
     fn drop(&mut self) {
-        // The committer finishes what is queued, then stops the indexer and flushes sled;
-        // joining it releases sled's lock before the data directory's lock is released.
+        // The committer finishes what is queued, then stops the indexer and flushes the
+        // index; joining it closes the index before the data directory's lock is released.
         self.commit.shut_down();
         if let Some(committer) = self.committer.take() {
             let _ = committer.join();
@@ -591,12 +639,14 @@ struct Recovered {
 }
 
 /// Reads the log from the index's checkpoint to its end: indexes every whole batch found,
-/// cuts a torn tail, and refuses a damaged log.
+/// cuts a torn tail, and refuses a damaged log. `acknowledged` is the last position a
+/// discarded index had seen written: a torn batch at or before it is damage, not a tail.
 fn recover(
     journal_dir: &Path,
     index_dir: &Path,
     index: &Index,
     first_segment: u64,
+    acknowledged: Option<Position>,
 ) -> Result<Recovered, StoreError> {
     let checkpoint = index.checkpoint()?;
     if let Some(c) = &checkpoint {
@@ -616,10 +666,12 @@ fn recover(
     let mut ready: Vec<IndexEntry> = Vec::new();
     let mut open_batch: Vec<IndexEntry> = Vec::new();
     let mut last_recorded_at = indexed.last_recorded_at;
+    let mut progress = Progress::new(indexed.next_position);
     let tail = loop {
         match scanner.next()? {
             ScanStep::Record(scanned) => {
                 let event = &scanned.record.event;
+                progress.record(event.position, scanned.location.segment);
                 let ends_batch = scanned.record.ends_batch();
                 open_batch.push(IndexEntry {
                     stream: event.stream.clone(),
@@ -658,6 +710,21 @@ fn recover(
             truncate_at,
             first_dropped,
             reason,
+            ..
+        } if acknowledged.is_some_and(|last| first_dropped <= last) => {
+            return Err(StoreError::Corrupt {
+                place: place(Some(first_dropped), truncate_at),
+                reason: format!(
+                    "{reason}; the index had recorded this batch as written (through position \
+                     {}), so it was acknowledged and is damaged, not torn",
+                    acknowledged.map_or(0, |p| p.0)
+                ),
+            });
+        }
+        TailState::Torn {
+            truncate_at,
+            first_dropped,
+            reason,
             nonzero,
         } => {
             tracing::warn!(
@@ -676,11 +743,180 @@ fn recover(
     // Appending resumes right after the last whole batch. Everything past it is zero now
     // (a torn tail was just cut), even when the scan's stop lay in a later, empty segment.
     index.apply(&ready, indexed)?;
+    progress.finish(indexed.next_position);
     Ok(Recovered {
         next: indexed.next,
         next_position: indexed.next_position,
         last_recorded_at: indexed.last_recorded_at,
     })
+}
+
+/// Logs how far indexing on open has come, every `PROGRESS_EVERY`, when it takes that long.
+struct Progress {
+    started: std::time::Instant,
+    last_report: std::time::Instant,
+    from: Position,
+}
+
+/// How often a long catch-up or rebuild of the index reports its progress.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Progress {
+    fn new(from: Position) -> Progress {
+        let now = std::time::Instant::now();
+        Progress {
+            started: now,
+            last_report: now,
+            from,
+        }
+    }
+
+    fn record(&mut self, position: Position, segment: u64) {
+        if !position.0.is_multiple_of(4096) || self.last_report.elapsed() < PROGRESS_EVERY {
+            return;
+        }
+        self.last_report = std::time::Instant::now();
+        tracing::info!(
+            position = position.0,
+            segment,
+            indexed = position.0 - self.from.0,
+            seconds = self.started.elapsed().as_secs(),
+            "indexing the journal"
+        );
+    }
+
+    fn finish(&self, next: Position) {
+        let elapsed = self.started.elapsed();
+        if elapsed >= PROGRESS_EVERY {
+            tracing::info!(
+                indexed = next.0 - self.from.0,
+                seconds = elapsed.as_secs_f64(),
+                "indexing the journal: done"
+            );
+        }
+    }
+}
+
+/// Whether the log holds any record: segments are zero-filled, and the first record starts at
+/// the first byte of the first segment.
+fn journal_has_records(journal_dir: &Path, segments: &[u64]) -> Result<bool, StoreError> {
+    if segments.len() > 1 {
+        return Ok(true);
+    }
+    let Some(first) = segments.first() else {
+        return Ok(false);
+    };
+    let io = |e| StoreError::io("reading the first segment", e);
+    let file = File::open(segment::segment_path(journal_dir, *first)).map_err(io)?;
+    let bytes = read_up_to(&file, 0, 64).map_err(io)?;
+    Ok(bytes.iter().any(|b| *b != 0))
+}
+
+/// Opens the index, or replaces it with a new, empty one (to be filled from the log) when it
+/// is missing while the log has records, unreadable, or of another format.
+fn open_index(
+    config: &EmbeddedConfig,
+    has_records: bool,
+) -> Result<(Index, Option<Rebuild>), StoreError> {
+    let dir = config.index_dir();
+    let file = dir.join(INDEX_FILE);
+    let foreign = foreign_entries(&dir)?;
+    let problem = if !foreign.is_empty() {
+        Some((
+            RebuildReason::Format,
+            format!(
+                "{} holds files of an earlier index ({})",
+                dir.display(),
+                foreign.join(", ")
+            ),
+        ))
+    } else if !file.exists() {
+        has_records.then(|| {
+            (
+                RebuildReason::Missing,
+                format!("{} does not exist", file.display()),
+            )
+        })
+    } else {
+        None
+    };
+    let (reason, detail) = match problem {
+        Some(problem) => problem,
+        None => {
+            fs::create_dir_all(&dir)
+                .map_err(|e| StoreError::io(format!("creating {}", dir.display()), e))?;
+            match Index::open(&dir, config.index_cache_bytes) {
+                // An empty index beside a log with records (a file truncated to nothing, or
+                // lost before its first durable commit) is filled from the log as it is.
+                Ok(index) if has_records && index.checkpoint()?.is_none() => {
+                    let rebuild = Rebuild {
+                        store: "index",
+                        reason: RebuildReason::Missing,
+                        detail: format!("{} is empty", file.display()),
+                    };
+                    tracing::warn!(reason = %rebuild.reason, "{rebuild}: indexing the journal");
+                    return Ok((index, Some(rebuild)));
+                }
+                Ok(index) => return Ok((index, None)),
+                Err(Unusable::Unreadable(error)) => (
+                    RebuildReason::Unreadable,
+                    format!("{} cannot be read: {error}", file.display()),
+                ),
+                Err(Unusable::Format(error)) => (
+                    RebuildReason::Format,
+                    format!("{}: {error}", file.display()),
+                ),
+            }
+        }
+    };
+    let rebuild = Rebuild {
+        store: "index",
+        reason,
+        detail,
+    };
+    let index = fresh_index(config, &rebuild)?;
+    Ok((index, Some(rebuild)))
+}
+
+/// Deletes the index directory and opens a new, empty index in its place.
+fn fresh_index(config: &EmbeddedConfig, rebuild: &Rebuild) -> Result<Index, StoreError> {
+    let dir = config.index_dir();
+    tracing::warn!(
+        reason = %rebuild.reason,
+        "{}: deleting {} to rebuild it from the journal", rebuild, dir.display()
+    );
+    match fs::remove_dir_all(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(StoreError::io(format!("deleting {}", dir.display()), e)),
+    }
+    fs::create_dir_all(&dir)
+        .map_err(|e| StoreError::io(format!("creating {}", dir.display()), e))?;
+    Index::open(&dir, config.index_cache_bytes).map_err(|unusable| {
+        StoreError::index(
+            format!("creating a new index in {}", dir.display()),
+            format!("{unusable:?}"),
+        )
+    })
+}
+
+/// Names in the index directory that are not the index file (an earlier sled index).
+fn foreign_entries(dir: &Path) -> Result<Vec<String>, StoreError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(StoreError::io(format!("listing {}", dir.display()), e)),
+    };
+    let mut foreign = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| StoreError::io(format!("listing {}", dir.display()), e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name != INDEX_FILE {
+            foreign.push(name);
+        }
+    }
+    foreign.sort();
+    Ok(foreign)
 }
 
 /// The checkpoint must point just past a record the log really has: the index of another

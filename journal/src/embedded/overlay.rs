@@ -1,9 +1,9 @@
-//! The index entries of batches that are durable in the log but not yet written to sled.
+//! The index entries of batches that are durable in the log but not yet written to the index.
 //!
 //! The writer answers an append as soon as its batch is fdatasynced and its entries are here;
-//! the indexer thread writes them to sled in large batches afterwards and only then removes
-//! them from here. Readers therefore look here first and in sled second: an entry leaves the
-//! overlay only after it is in sled, so a reader never misses one.
+//! the indexer thread writes them to the index in large batches afterwards and only then removes
+//! them from here. Readers therefore look here first and in the index second: an entry leaves
+//! the overlay only after it is in the index, so a reader never misses one.
 //!
 //! Bounded: the writer stops taking appends while `INDEX_QUEUE_BATCHES_MAX` batches wait for
 //! the indexer.
@@ -55,7 +55,7 @@ impl Overlay {
         }
     }
 
-    /// Forgets entries now in sled. A head stays if a newer, unindexed append moved it on.
+    /// Forgets entries now in the index. A head stays if a newer, unindexed append moved it on.
     pub fn remove(&self, entries: &[IndexEntry]) {
         let mut inner = self.write();
         for entry in entries {

@@ -1,15 +1,21 @@
 //! Offline verification of a whole journal: every record's checksum, the global order of
-//! positions, batch framing, and each stream's sequence continuity. Reads only; takes a shared
-//! lock so it never runs beside a writer.
+//! positions, batch framing, and each stream's sequence continuity; and whether the index
+//! derived from it is sound (every page's checksum, and every indexed record and stream head
+//! where the log has it). Takes a shared lock so it never runs beside a writer. It writes to
+//! the journal never; opening the index may let redb roll it back to its last durable
+//! commit after a crash, as the server's next start would.
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::scan::{ScanStep, Scanner, TailState};
+use super::index::{Checkpoint, Index, Unusable, INDEX_FILE};
+use super::scan::{ScanStep, ScannedRecord, Scanner, TailState};
 use super::segment::{list_segments, Location};
-use super::{journal_dir, lock_data_dir, LockMode};
+use super::{foreign_entries, journal_dir, lock_data_dir, LockMode};
+use crate::derived::Soundness;
 use crate::error::{LogPlace, StoreError};
 use crate::ids::{Position, StreamName};
+use crate::limits::INDEX_CACHE_BYTES_DEFAULT;
 
 /// One thing wrong with the journal, with where it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +36,9 @@ pub struct VerifyReport {
     /// was never acknowledged.
     pub torn_tail: Option<String>,
     pub problems: Vec<Problem>,
+    /// Whether the index agrees with the journal. Not a problem of the journal: the server
+    /// rebuilds an unsound index when it starts.
+    pub index: Soundness,
 }
 
 impl VerifyReport {
@@ -67,11 +76,13 @@ pub fn verify_with_progress(
         segment: *first,
         offset: 0,
     };
+    let mut index = IndexCheck::open(data_dir);
     let mut scanner = Scanner::new(&dir, start, Position::START)?;
     let mut heads: HashMap<StreamName, u64> = HashMap::new();
     loop {
         match scanner.next()? {
             ScanStep::Record(scanned) => {
+                index.record(&scanned);
                 let event = &scanned.record.event;
                 let last = heads.entry(event.stream.clone()).or_insert(0);
                 if event.seq.0 != *last + 1 {
@@ -123,5 +134,154 @@ pub fn verify_with_progress(
         }
     }
     report.streams = heads.len();
+    report.index = index.finish(report.last_position, &heads);
     Ok(report)
+}
+
+/// Compares the index with the log as the log is read.
+enum IndexCheck {
+    /// Still consistent so far.
+    Checking {
+        index: Box<Index>,
+        checkpoint: Option<Checkpoint>,
+        /// The last indexed seq of each stream, from the log: what the index's heads must say.
+        indexed_heads: HashMap<StreamName, u64>,
+    },
+    Done(Soundness),
+}
+
+impl IndexCheck {
+    fn open(data_dir: &Path) -> IndexCheck {
+        let dir = data_dir.join("index");
+        match foreign_entries(&dir) {
+            Ok(foreign) if !foreign.is_empty() => {
+                return IndexCheck::Done(Soundness::Unsound {
+                    reason: format!("files of an earlier index format ({})", foreign.join(", ")),
+                })
+            }
+            Ok(_) => {}
+            Err(error) => {
+                return IndexCheck::Done(Soundness::Unsound {
+                    reason: error.to_string(),
+                })
+            }
+        }
+        if !dir.join(INDEX_FILE).exists() {
+            return IndexCheck::Done(Soundness::Missing);
+        }
+        let unsound = |reason: String| IndexCheck::Done(Soundness::Unsound { reason });
+        let index = match Index::open(&dir, INDEX_CACHE_BYTES_DEFAULT) {
+            Ok(index) => index,
+            Err(Unusable::Unreadable(error)) => return unsound(format!("unreadable: {error}")),
+            Err(Unusable::Format(error)) => return unsound(error),
+        };
+        match index.checkpoint() {
+            Ok(checkpoint) => IndexCheck::Checking {
+                index: Box::new(index),
+                checkpoint,
+                indexed_heads: HashMap::new(),
+            },
+            Err(error) => unsound(error.to_string()),
+        }
+    }
+
+    /// Checks that the index finds this record where the log has it, if it covers it.
+    fn record(&mut self, scanned: &ScannedRecord) {
+        let IndexCheck::Checking {
+            index,
+            checkpoint,
+            indexed_heads,
+        } = self
+        else {
+            return;
+        };
+        let event = &scanned.record.event;
+        let covered = checkpoint.is_some_and(|c| event.position < c.next_position);
+        if !covered {
+            return;
+        }
+        let found = index.stream_range(&event.stream, event.seq, 1);
+        let problem = match found.as_deref() {
+            Ok([(seq, at)])
+                if *seq == event.seq
+                    && at.position == event.position
+                    && at.location == scanned.location
+                    && at.len == scanned.len =>
+            {
+                None
+            }
+            Ok(other) => Some(format!(
+                "it has {:?} for {} seq {}, the log has position {} at segment {}, offset {}",
+                other.first(),
+                event.stream,
+                event.seq.0,
+                event.position.0,
+                scanned.location.segment,
+                scanned.location.offset
+            )),
+            Err(error) => Some(error.to_string()),
+        };
+        match problem {
+            Some(reason) => *self = IndexCheck::Done(Soundness::Unsound { reason }),
+            None => {
+                indexed_heads.insert(event.stream.clone(), event.seq.0);
+            }
+        }
+    }
+
+    /// The verdict, once the whole log was read: the checkpoint must lie within the log and
+    /// every stream's head must be the last indexed seq.
+    fn finish(self, last: Option<Position>, heads: &HashMap<StreamName, u64>) -> Soundness {
+        let (index, checkpoint, indexed_heads) = match self {
+            IndexCheck::Done(soundness) => return soundness,
+            IndexCheck::Checking {
+                index,
+                checkpoint,
+                indexed_heads,
+            } => (index, checkpoint, indexed_heads),
+        };
+        let through = checkpoint.map_or(0, |c| c.next_position.0 - 1);
+        if through > last.map_or(0, |p| p.0) {
+            return Soundness::Unsound {
+                reason: format!(
+                    "it covers positions through {through}, the journal ends at {}",
+                    last.map_or(0, |p| p.0)
+                ),
+            };
+        }
+        for stream in heads.keys() {
+            let expected = indexed_heads.get(stream).copied().unwrap_or(0);
+            match index.head(stream) {
+                Ok(head) if head == expected => {}
+                Ok(head) => {
+                    return Soundness::Unsound {
+                        reason: format!(
+                            "it gives stream {stream} version {head}, the log {expected}"
+                        ),
+                    }
+                }
+                Err(error) => {
+                    return Soundness::Unsound {
+                        reason: error.to_string(),
+                    }
+                }
+            }
+        }
+        // A stream the log lacks entirely would hand out seqs of another journal.
+        match index.list_heads("", None, heads.len() + 1) {
+            Ok(listed) => {
+                if let Some(extra) = listed.iter().find(|info| !heads.contains_key(&info.stream)) {
+                    return Soundness::Unsound {
+                        reason: format!("it has stream {}, which the log does not", extra.stream),
+                    };
+                }
+            }
+            Err(error) => {
+                return Soundness::Unsound {
+                    reason: error.to_string(),
+                }
+            }
+        }
+        Soundness::Sound { through }
+    }
 }

@@ -62,7 +62,7 @@ pub struct Writer {
     /// roll-over rarely waits for 64 MiB of zeros to be written.
     pub preparing: Option<JoinHandle<std::io::Result<()>>>,
     pub buf: Vec<u8>,
-    /// Entries of durable batches, on their way to sled (bounded: backpressure).
+    /// Entries of durable batches, on their way to the index (bounded: backpressure).
     pub index_jobs: Option<std::sync::mpsc::SyncSender<IndexJob>>,
     pub indexer: Option<JoinHandle<()>>,
 }
@@ -80,7 +80,7 @@ impl Writer {
     }
 
     /// Called once after the last batch: lets the indexer write out what it holds, then
-    /// flushes sled.
+    /// makes the index durable.
     pub fn shutdown(&mut self) {
         self.index_jobs.take();
         if let Some(indexer) = self.indexer.take() {
@@ -230,7 +230,7 @@ impl Writer {
     }
 
     /// Encodes, writes and syncs one batch, and makes it visible to readers through the
-    /// overlay. Returns the sled work still to do.
+    /// overlay. Returns the index work still to do.
     fn write_batch(&mut self, admitted: &[Admitted]) -> Result<IndexJob, StoreError> {
         let batch_first = self.next_position;
         let batch_count: u64 = admitted.iter().map(|a| a.result.count).sum();
