@@ -85,12 +85,18 @@ async fn serve(args: Settings) -> anyhow::Result<()> {
         position = store.committed().0,
         "journal open"
     );
+    let store_rebuild = store.index_rebuild().cloned();
     let store: Arc<dyn journal::EventStore> = Arc::new(store);
     // After the journal: its lock keeps two servers from creating the key file at once.
     let secret_key = secret_key(&args.data_dir)?;
     let read_models =
         readmodels::ReadModels::open(&readmodels::dir_in(&args.data_dir), store.clone())
             .context("opening the read models")?;
+    let rebuilds: Vec<&journal::Rebuild> = store_rebuild
+        .iter()
+        .chain(read_models.rebuilt_at_open())
+        .collect();
+    api::metrics::record_rebuilds(&rebuilds);
     let follower = read_models.spawn_follower();
     let projections = read_models.clone();
     let state = api::AppState::new(

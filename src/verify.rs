@@ -26,6 +26,13 @@ pub fn run(data_dir: &Path) -> ExitCode {
     if let Some(torn) = &report.torn_tail {
         println!("torn tail (never acknowledged; cut when the store next opens): {torn}");
     }
+    // Derived state: never a problem of the journal (the server rebuilds it), but said.
+    println!("index: {}", report.index);
+    let journal_end = journal::Position(report.last_position.map_or(0, |p| p.0));
+    println!(
+        "read models: {}",
+        readmodels::check(&readmodels::dir_in(data_dir), journal_end)
+    );
     println!(
         "{} segments, {} streams, {} events, {} bytes, last position {}",
         report.segments,

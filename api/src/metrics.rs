@@ -34,6 +34,30 @@ pub fn install() {
     let _ = handle();
 }
 
+/// The derived stores whose rebuilds are counted.
+const DERIVED_STORES: [&str; 2] = ["index", "readmodels"];
+
+/// Counts one rebuild of derived state from the journal, by store and reason, in
+/// `duro_derived_rebuilds_total`. Every store and reason is shown from the start, at 0, so a
+/// dashboard or alert sees the series before the first rebuild.
+pub fn record_rebuilds(rebuilds: &[&journal::Rebuild]) {
+    install();
+    for store in DERIVED_STORES {
+        for reason in journal::RebuildReason::ALL {
+            let count = rebuilds
+                .iter()
+                .filter(|r| r.store == store && r.reason == reason)
+                .count() as u64;
+            metrics::counter!(
+                "duro_derived_rebuilds_total",
+                "store" => store,
+                "reason" => reason.label()
+            )
+            .increment(count);
+        }
+    }
+}
+
 /// `GET /metrics`: the Prometheus text format.
 pub async fn render() -> Response {
     let text = handle().as_ref().map(|h| h.render()).unwrap_or_default();

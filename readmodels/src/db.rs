@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
-use journal::Position;
+use journal::{Position, RebuildReason, Soundness};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
 
 use crate::error::{Context, ReadModelError};
@@ -115,54 +115,133 @@ pub(crate) struct Db {
     pub writer: Connection,
 }
 
+/// What opening the database found.
+#[derive(Debug)]
+pub(crate) enum Opened {
+    /// A database of this format that passed SQLite's integrity check.
+    Existing,
+    /// There was none (or an empty file): the schema was just created.
+    Created,
+    /// The file could not be used and was replaced by an empty database.
+    Replaced {
+        reason: RebuildReason,
+        detail: String,
+    },
+}
+
 impl Db {
-    /// Opens (or creates) the database in `file`. A file of another format, or not a
-    /// database at all, is deleted and created anew: the read models are derived data.
-    pub fn open(file: &Path, options: &Options) -> Result<Db, ReadModelError> {
-        let writer = match open_writer(file, options) {
-            Ok(writer) => writer,
+    /// Opens (or creates) the database in `file`. A file that is not a database, fails
+    /// SQLite's integrity check, or is of another format is deleted and created anew: the
+    /// read models are derived data.
+    pub fn open(file: &Path, options: &Options) -> Result<(Db, Opened), ReadModelError> {
+        let (writer, opened) = match open_checked(file, options) {
+            Ok(opened) => opened,
             Err(error) => {
-                tracing::warn!(
-                    %error,
-                    file = %file.display(),
-                    "read models unreadable: deleting them to rebuild from the journal"
-                );
                 remove_files(file)?;
-                open_writer(file, options)?
+                let (writer, _) = open_writer(file, options)?;
+                let replaced = Opened::Replaced {
+                    reason: RebuildReason::Unreadable,
+                    detail: format!("{} cannot be used: {error}", file.display()),
+                };
+                (writer, replaced)
             }
         };
         let readers = (0..options.readers.max(1))
             .map(|_| open_reader(file, options))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Db {
+        let db = Db {
             readers: Readers {
                 connections: readers.into_iter().map(Mutex::new).collect(),
                 next: AtomicUsize::new(0),
             },
             writer,
-        })
+        };
+        Ok((db, opened))
     }
+}
+
+/// Whether the database in `file` is sound, without changing it (for `duro journal verify`):
+/// of this format, passing SQLite's integrity check, and not ahead of the journal's end.
+pub(crate) fn check(file: &Path, journal_end: Position) -> Soundness {
+    if !file.exists() {
+        return Soundness::Missing;
+    }
+    let unsound = |reason: String| Soundness::Unsound { reason };
+    let checked = (|| -> Result<Soundness, ReadModelError> {
+        // Read-write so that SQLite may recover the WAL, as the server's next start would;
+        // `query_only` keeps every statement from writing.
+        let conn = connect(file, OpenFlags::SQLITE_OPEN_READ_WRITE, 2 * 1024 * 1024)?;
+        conn.pragma_update(None, "query_only", true)
+            .context("configuring the check")?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .context("reading the format version")?;
+        if version != FORMAT_VERSION {
+            return Ok(unsound(format!(
+                "format {version}, this version writes {FORMAT_VERSION}"
+            )));
+        }
+        let verdict: String = conn
+            .query_row("PRAGMA quick_check(1)", [], |row| row.get(0))
+            .context("checking the database's integrity")?;
+        if verdict != "ok" {
+            return Ok(unsound(format!("integrity check failed: {verdict}")));
+        }
+        let checkpoint = read_checkpoint(&conn)?;
+        if checkpoint > journal_end {
+            return Ok(unsound(format!(
+                "they reach position {}, the journal ends at {}",
+                checkpoint.0, journal_end.0
+            )));
+        }
+        Ok(Soundness::Sound {
+            through: checkpoint.0,
+        })
+    })();
+    checked.unwrap_or_else(|error| unsound(error.to_string()))
+}
+
+/// Opens the writer and checks an existing database with `PRAGMA quick_check` (every page
+/// and index entry, without comparing indexes with their tables): a damaged file is an
+/// error, for the caller to replace.
+fn open_checked(file: &Path, options: &Options) -> Result<(Connection, Opened), ReadModelError> {
+    let (writer, opened) = open_writer(file, options)?;
+    if !matches!(opened, Opened::Existing) {
+        return Ok((writer, opened));
+    }
+    let verdict: String = writer
+        .query_row("PRAGMA quick_check(1)", [], |row| row.get(0))
+        .context("checking the database's integrity")?;
+    if verdict != "ok" {
+        return Err(ReadModelError::Corrupt(format!(
+            "integrity check failed: {verdict}"
+        )));
+    }
+    Ok((writer, Opened::Existing))
 }
 
 /// Opens the writer, creating the schema in a new database; deletes and recreates a
 /// database of another format.
-fn open_writer(file: &Path, options: &Options) -> Result<Connection, ReadModelError> {
+fn open_writer(file: &Path, options: &Options) -> Result<(Connection, Opened), ReadModelError> {
     let mut conn = connect(file, OpenFlags::SQLITE_OPEN_READ_WRITE, options.cache_bytes)?;
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .context("reading the format version")?;
     if version == FORMAT_VERSION {
-        return Ok(conn);
+        return Ok((conn, Opened::Existing));
     }
     let objects: i64 = conn
         .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))
         .context("reading the schema")?;
+    let mut opened = Opened::Created;
     if version != 0 || objects != 0 {
-        tracing::info!(
-            format = version,
-            current = FORMAT_VERSION,
-            "read models of another format: rebuilding from the journal"
-        );
+        opened = Opened::Replaced {
+            reason: RebuildReason::Format,
+            detail: format!(
+                "{} has format {version}, this version writes {FORMAT_VERSION}",
+                file.display()
+            ),
+        };
         drop(conn);
         remove_files(file)?;
         conn = connect(file, OpenFlags::SQLITE_OPEN_READ_WRITE, options.cache_bytes)?;
@@ -172,7 +251,7 @@ fn open_writer(file: &Path, options: &Options) -> Result<Connection, ReadModelEr
     tx.pragma_update(None, "user_version", FORMAT_VERSION)
         .context("writing the format version")?;
     tx.commit().context("creating the schema")?;
-    Ok(conn)
+    Ok((conn, opened))
 }
 
 fn open_reader(file: &Path, options: &Options) -> Result<Connection, ReadModelError> {

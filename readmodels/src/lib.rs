@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex as SyncMutex, Weak};
 use std::time::Duration;
 
-use journal::{EventStore, Position};
+use journal::{EventStore, Position, Rebuild, RebuildReason, Soundness};
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
@@ -99,6 +99,29 @@ pub fn dir_in(data_dir: &Path) -> PathBuf {
     data_dir.join("readmodels")
 }
 
+/// Whether the read models in the directory `path` (see [`dir_in`]) are sound beside a journal
+/// ending at `journal_end`, without changing them: `duro journal verify`'s verdict. The
+/// server rebuilds unsound ones when it starts.
+pub fn check(path: &Path, journal_end: Position) -> Soundness {
+    if let Ok(entries) = std::fs::read_dir(path) {
+        let mut foreign: Vec<String> = entries
+            .filter_map(|entry| entry.ok())
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .filter(|name| !db::is_ours(name))
+            .collect();
+        if !foreign.is_empty() {
+            foreign.sort();
+            return Soundness::Unsound {
+                reason: format!(
+                    "files of an earlier storage format ({})",
+                    foreign.join(", ")
+                ),
+            };
+        }
+    }
+    db::check(&path.join(db::FILE_NAME), journal_end)
+}
+
 /// The read models: cheap to clone, shared by the API and the follower task.
 #[derive(Clone)]
 pub struct ReadModels {
@@ -118,6 +141,8 @@ struct Inner {
     apply: Mutex<()>,
     /// The checkpoint of the database, for `wait_for`.
     applied: watch::Sender<Position>,
+    /// Why the database was started afresh when it was opened, if it was.
+    rebuild: Option<Rebuild>,
     /// The directory of a temporary database, deleted after the connections close.
     _temporary: Option<tempfile::TempDir>,
 }
@@ -137,11 +162,48 @@ impl ReadModels {
         store: Arc<dyn EventStore>,
         options: Options,
     ) -> Result<ReadModels, ReadModelError> {
-        clear_foreign_files(path)?;
+        let foreign = clear_foreign_files(path)?;
         std::fs::create_dir_all(path)
             .map_err(|e| ReadModelError::io(format!("creating {}", path.display()), e))?;
-        let db = Db::open(&path.join(db::FILE_NAME), &options)?;
-        ReadModels::from_db(db, store, options, None)
+        let file = path.join(db::FILE_NAME);
+        let (mut db, opened) = Db::open(&file, &options)?;
+        let committed = *store.subscribe().borrow();
+        let mut rebuild = match opened {
+            db::Opened::Replaced { reason, detail } => Some((reason, detail)),
+            db::Opened::Created if foreign => Some((
+                RebuildReason::Format,
+                format!("{} held an earlier storage format", path.display()),
+            )),
+            db::Opened::Created if committed > Position::NONE => Some((
+                RebuildReason::Missing,
+                format!("{} was missing or empty", file.display()),
+            )),
+            db::Opened::Created | db::Opened::Existing => None,
+        };
+        // Rows of events the journal does not hold (another journal's read models, or a
+        // journal restored from an older copy) must never be served.
+        let checkpoint = read_checkpoint(&db.writer)?;
+        if checkpoint > committed {
+            drop(db);
+            db::remove_files(&file)?;
+            db = Db::open(&file, &options)?.0;
+            rebuild = Some((
+                RebuildReason::Ahead,
+                format!(
+                    "they reach position {}, the journal ends at {}",
+                    checkpoint.0, committed.0
+                ),
+            ));
+        }
+        let rebuild = rebuild.map(|(reason, detail)| Rebuild {
+            store: "readmodels",
+            reason,
+            detail,
+        });
+        if let Some(rebuild) = &rebuild {
+            tracing::warn!(reason = %rebuild.reason, "{rebuild}: rebuilding them from the journal");
+        }
+        ReadModels::from_db(db, store, options, None, rebuild)
     }
 
     /// Read models in a temporary database, deleted when the last clone is dropped (tests,
@@ -158,8 +220,8 @@ impl ReadModels {
             .prefix("duro-readmodels-")
             .tempdir()
             .map_err(|e| ReadModelError::io("creating a temporary directory", e))?;
-        let db = Db::open(&dir.path().join(db::FILE_NAME), &options)?;
-        ReadModels::from_db(db, store, options, Some(dir))
+        let (db, _) = Db::open(&dir.path().join(db::FILE_NAME), &options)?;
+        ReadModels::from_db(db, store, options, Some(dir), None)
     }
 
     fn from_db(
@@ -167,6 +229,7 @@ impl ReadModels {
         store: Arc<dyn EventStore>,
         options: Options,
         temporary: Option<tempfile::TempDir>,
+        rebuild: Option<Rebuild>,
     ) -> Result<ReadModels, ReadModelError> {
         let checkpoint = read_checkpoint(&db.writer)?;
         Ok(ReadModels {
@@ -177,9 +240,17 @@ impl ReadModels {
                 options,
                 apply: Mutex::new(()),
                 applied: watch::Sender::new(checkpoint),
+                rebuild,
                 _temporary: temporary,
             }),
         })
+    }
+
+    /// Why the read models were deleted and are being rebuilt from the journal, when opening
+    /// found them missing beside a journal with events, unreadable, damaged, of another
+    /// format or ahead of the journal.
+    pub fn rebuilt_at_open(&self) -> Option<&Rebuild> {
+        self.inner.rebuild.as_ref()
     }
 
     /// The position of the last journal event applied (`Position::NONE` before any).
@@ -500,10 +571,10 @@ fn end_abandoned_transaction(conn: &mut Connection) -> Result<(), ReadModelError
 /// Deletes everything in `dir` that is not the database (an earlier version's sled
 /// database): the read models are derived data and catching up rebuilds them. When
 /// anything foreign is found, the database goes too, so no mix of old and new survives.
-fn clear_foreign_files(dir: &Path) -> Result<(), ReadModelError> {
+fn clear_foreign_files(dir: &Path) -> Result<bool, ReadModelError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(error) => {
             return Err(ReadModelError::io(
                 format!("reading {}", dir.display()),
@@ -528,5 +599,5 @@ fn clear_foreign_files(dir: &Path) -> Result<(), ReadModelError> {
         std::fs::remove_dir_all(dir)
             .map_err(|e| ReadModelError::io(format!("removing {}", dir.display()), e))?;
     }
-    Ok(())
+    Ok(foreign)
 }

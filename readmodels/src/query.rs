@@ -498,8 +498,9 @@ mod tests {
     #[test]
     fn listings_search_one_index_in_order() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db = crate::db::Db::open(&dir.path().join("x.sqlite3"), &crate::Options::default())
-            .expect("open");
+        let (db, _) =
+            crate::db::Db::open(&dir.path().join("x.sqlite3"), &crate::Options::default())
+                .expect("open");
         let plan = |sql: &str, values: Vec<Value>| -> String {
             let mut statement = db
                 .writer

@@ -764,6 +764,8 @@ async fn an_earlier_sled_database_is_replaced_and_rebuilt_from_the_journal() {
 
     let models = ReadModels::open(&models_dir, store.clone()).expect("open");
     assert_eq!(models.checkpoint(), Position::NONE);
+    let rebuild = models.rebuilt_at_open().expect("a rebuild");
+    assert_eq!(rebuild.reason, journal::RebuildReason::Format, "{rebuild}");
     models.catch_up().await.expect("catch up");
     assert_eq!(
         run_ids(&all_runs(&models, RunQuery::default())),
@@ -794,6 +796,44 @@ async fn an_earlier_sled_database_is_replaced_and_rebuilt_from_the_journal() {
     let models = ReadModels::open(&models_dir, store.clone()).expect("reopen");
     assert_eq!(models.checkpoint(), Position(3));
     assert_eq!(models.dump().expect("dump"), dump);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_models_ahead_of_the_journal_are_rebuilt_and_never_served() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let models_dir = readmodels::dir_in(dir.path());
+    let longer = memory();
+    append_run(&*longer, "r1", &[started("r1", "wf")]).await;
+    append_run(&*longer, "r2", &[started("r2", "wf"), completed()]).await;
+    {
+        let models = ReadModels::open(&models_dir, longer.clone()).expect("open");
+        // None beside a journal with events: built from it, and said.
+        let rebuild = models.rebuilt_at_open().expect("a rebuild");
+        assert_eq!(rebuild.reason, journal::RebuildReason::Missing, "{rebuild}");
+        models.catch_up().await.expect("catch up");
+        assert_eq!(models.checkpoint(), Position(3));
+        models.flush().expect("flush");
+    }
+    // Another journal, shorter: the rows of r2 are not in it.
+    let shorter = memory();
+    append_run(&*shorter, "r1", &[started("r1", "wf")]).await;
+    assert_eq!(
+        readmodels::check(&models_dir, Position(1)),
+        journal::Soundness::Unsound {
+            reason: "they reach position 3, the journal ends at 1".into()
+        }
+    );
+    let models = ReadModels::open(&models_dir, shorter.clone()).expect("open");
+    let rebuild = models.rebuilt_at_open().expect("a rebuild");
+    assert_eq!(rebuild.reason, journal::RebuildReason::Ahead, "{rebuild}");
+    assert_eq!(models.checkpoint(), Position::NONE);
+    assert!(all_runs(&models, RunQuery::default()).is_empty());
+    models.catch_up().await.expect("catch up");
+    assert_eq!(run_ids(&all_runs(&models, RunQuery::default())), ["r1"]);
+    assert_eq!(
+        readmodels::check(&models_dir, Position(1)),
+        journal::Soundness::Sound { through: 1 }
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod api;
+
 /// The `duro` binary under test, as a command to add arguments and environment to.
 pub fn duro_command() -> Command {
     Command::new(env!("CARGO_BIN_EXE_duro"))
@@ -68,6 +70,7 @@ pub struct Serve {
     port: Option<u16>,
     within: Duration,
     poll: Duration,
+    stderr: Option<PathBuf>,
 }
 
 impl Default for Serve {
@@ -86,7 +89,14 @@ impl Serve {
             port: None,
             within: Duration::from_secs(60),
             poll: Duration::from_millis(50),
+            stderr: None,
         }
+    }
+
+    /// Writes the server's standard error (its log) to `path` instead of discarding it.
+    pub fn stderr_file(mut self, path: &Path) -> Serve {
+        self.stderr = Some(path.to_path_buf());
+        self
     }
 
     /// `DURO_BOOTSTRAP_KEY=key`.
@@ -136,7 +146,12 @@ impl Serve {
             port,
             within: _,
             poll: _,
+            stderr,
         } = self;
+        let stderr = match stderr {
+            Some(path) => Stdio::from(std::fs::File::create(path).expect("create the log file")),
+            None => Stdio::null(),
+        };
         let (dir, temp) = match data_dir {
             Some(dir) => (dir, None),
             None => {
@@ -154,7 +169,7 @@ impl Serve {
             ])
             .arg(&dir)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start duro serve");
         Server {
@@ -185,6 +200,16 @@ pub struct Server {
     pub url: String,
     pub port: u16,
     _dir: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// Sends SIGTERM and waits for the process to exit; returns its exit code.
+    pub fn stop(&mut self) -> Option<i32> {
+        let pid = i32::try_from(self.child.id()).expect("pid");
+        // SAFETY: kill(2) with a pid this test started and has not reaped yet.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        self.child.wait().expect("wait for duro serve").code()
+    }
 }
 
 impl Drop for Server {
