@@ -179,7 +179,7 @@ async fn start_runs(
 ) {
     let mut n = first;
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-        let (workflow, output) = if n % 2 == 0 {
+        let (workflow, output) = if n.is_multiple_of(2) {
             (&workflows.quick, json!({"greeting": format!("Hello {n}")}))
         } else {
             (&workflows.sleepy, json!({"twice": format!("{n}-{n}")}))
