@@ -111,6 +111,9 @@ enum BenchCommand {
     Http(bench::http::HttpBenchArgs),
     /// Time from `duro serve` start to ready with N unfinished runs to recover.
     Recovery(bench::recovery::RecoveryBenchArgs),
+    /// Opening the embedded store with a sound index, and with a deleted one (rebuilt from
+    /// the log), on a journal of N events.
+    Rebuild(bench::rebuild::RebuildBenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -152,6 +155,9 @@ fn main() -> ExitCode {
         Command::Bench {
             command: BenchCommand::Recovery(args),
         } => bench::recovery::run(args),
+        Command::Bench {
+            command: BenchCommand::Rebuild(args),
+        } => bench::rebuild::run(args),
         Command::Debug {
             command: DebugCommand::AppendLoop(args),
         } => debug::append_loop(args),

@@ -3,6 +3,7 @@
 pub mod archive;
 pub mod http;
 pub mod journal;
+pub mod rebuild;
 pub mod recovery;
 pub mod runs;
 
