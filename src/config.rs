@@ -18,6 +18,23 @@ pub struct FileConfig {
     pub execute_rate_limit: Option<u32>,
     pub max_body_bytes: Option<usize>,
     pub max_wait_seconds: Option<u64>,
+    /// Extra provider files (`DURO_PROVIDERS_DIR`).
+    pub providers_dir: Option<PathBuf>,
+    /// The outbound policy of steps and triggers (`[outbound]`).
+    #[serde(default)]
+    pub outbound: OutboundFile,
+}
+
+/// `[outbound]` in `duro.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundFile {
+    /// Also deny loopback and private ranges (`DURO_OUTBOUND_DENY_PRIVATE`).
+    pub deny_private: Option<bool>,
+    /// CIDRs or host names always allowed (`DURO_OUTBOUND_ALLOW`, comma-separated).
+    pub allow: Option<Vec<String>>,
+    /// Largest response body read, in bytes (`DURO_MAX_RESPONSE_BYTES`).
+    pub max_response_bytes: Option<usize>,
 }
 
 pub const DEFAULT_FILE: &str = "duro.toml";
@@ -46,6 +63,26 @@ mod tests {
         .expect("valid config");
         assert_eq!(config.execute_rate_limit, Some(100));
         assert_eq!(config.data_dir, Some(PathBuf::from("/var/lib/duro")));
+    }
+
+    #[test]
+    fn the_outbound_table_parses_and_its_typos_are_named() {
+        let config: FileConfig = toml::from_str(
+            "providers_dir = \"/etc/duro/providers\"\n[outbound]\ndeny_private = true\nallow = [\"10.0.0.0/8\", \"api.internal\"]\nmax_response_bytes = 1024\n",
+        )
+        .expect("valid config");
+        assert_eq!(config.outbound.deny_private, Some(true));
+        assert_eq!(
+            config.outbound.allow.as_deref().map(<[String]>::len),
+            Some(2)
+        );
+        assert_eq!(
+            config.providers_dir,
+            Some(PathBuf::from("/etc/duro/providers"))
+        );
+        let error =
+            toml::from_str::<FileConfig>("[outbound]\ndeny_privat = true").expect_err("typo");
+        assert!(error.to_string().contains("deny_privat"), "{error}");
     }
 
     #[test]

@@ -28,6 +28,18 @@ pub struct ServeArgs {
     /// Settings file (TOML); without it ./duro.toml is read if it exists.
     #[arg(long, env = "DURO_CONFIG")]
     config: Option<PathBuf>,
+    /// Directory of extra provider files (*.json) for action steps.
+    #[arg(long, env = "DURO_PROVIDERS_DIR")]
+    providers_dir: Option<PathBuf>,
+    /// Deny outbound calls to loopback and private addresses too [default: false].
+    #[arg(long, env = "DURO_OUTBOUND_DENY_PRIVATE")]
+    outbound_deny_private: Option<bool>,
+    /// CIDRs or host names outbound calls may always reach (comma-separated).
+    #[arg(long, env = "DURO_OUTBOUND_ALLOW", value_delimiter = ',')]
+    outbound_allow: Option<Vec<String>>,
+    /// Largest outbound response body read, in bytes [default: 10485760].
+    #[arg(long, env = "DURO_MAX_RESPONSE_BYTES")]
+    max_response_bytes: Option<usize>,
 }
 
 /// The settings in force after flags, environment, file and defaults.
@@ -35,6 +47,8 @@ struct Settings {
     listen: SocketAddr,
     data_dir: PathBuf,
     api: ApiConfig,
+    providers_dir: Option<PathBuf>,
+    outbound: outbound::OutboundPolicy,
 }
 
 fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
@@ -58,7 +72,28 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
     if api.execute_per_minute == 0 {
         anyhow::bail!("execute_rate_limit must be at least 1 request per minute");
     }
+    let default_policy = outbound::OutboundPolicy::default();
+    let outbound = outbound::OutboundPolicy {
+        deny_private: args
+            .outbound_deny_private
+            .or(file.outbound.deny_private)
+            .unwrap_or(default_policy.deny_private),
+        max_response_bytes: args
+            .max_response_bytes
+            .or(file.outbound.max_response_bytes)
+            .unwrap_or(default_policy.max_response_bytes),
+        ..default_policy
+    }
+    .with_allow(
+        &args
+            .outbound_allow
+            .or(file.outbound.allow)
+            .unwrap_or_default(),
+    )
+    .context("outbound allow list (--outbound-allow, DURO_OUTBOUND_ALLOW, outbound.allow)")?;
     Ok(Settings {
+        providers_dir: args.providers_dir.or(file.providers_dir),
+        outbound,
         listen,
         data_dir: args
             .data_dir
@@ -99,12 +134,23 @@ async fn serve(args: Settings) -> anyhow::Result<()> {
     api::metrics::record_rebuilds(&rebuilds);
     let follower = read_models.spawn_follower();
     let projections = read_models.clone();
-    let state = api::AppState::new(
+    let catalog = engine::providers::Catalog::load(args.providers_dir.as_deref())
+        .context("loading the provider files (DURO_PROVIDERS_DIR)")?;
+    tracing::info!(
+        providers = catalog.providers().count(),
+        "provider catalog loaded"
+    );
+    let outside = api::Outside {
+        catalog: Arc::new(catalog),
+        outbound: outbound::Outbound::new(args.outbound).context("building the outbound client")?,
+    };
+    let state = api::AppState::with_integrations(
         store,
         Arc::new(engine::executor::SystemClock),
         args.api,
         read_models,
         secret_key,
+        outside,
     );
     if let Ok(secret) = std::env::var("DURO_BOOTSTRAP_KEY") {
         let key = state

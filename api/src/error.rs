@@ -141,6 +141,10 @@ impl From<RunsError> for ApiError {
                 message: "Input validation failed".to_owned(),
                 details: problems.into_iter().map(Detail::from).collect(),
             },
+            RunsError::ConnectionsUnavailable(problems) => ApiError::Validation {
+                message: "Required connections must be active".to_owned(),
+                details: problems.into_iter().map(Detail::from).collect(),
+            },
             RunsError::NotEnded { .. } => ApiError::Conflict(error.to_string()),
             RunsError::InvalidRerun(reason) => ApiError::invalid_field(&["fromStep"], reason),
             RunsError::BadKey(reason) => ApiError::invalid_field(&["idempotencyKey"], reason),

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
-use engine::executor::{Clock, Runs};
+use engine::executor::{Clock, Integrations, Runs};
 use engine::Engine;
 use journal::EventStore;
 use readmodels::ReadModels;
@@ -58,6 +58,25 @@ impl Default for ApiConfig {
     }
 }
 
+/// What steps reach the outside world with (`duro serve` builds them from its settings).
+#[derive(Clone)]
+pub struct Outside {
+    /// The providers action steps and connections may name.
+    pub catalog: Arc<engine::providers::Catalog>,
+    /// The guarded client of every outbound call.
+    pub outbound: outbound::Outbound,
+}
+
+impl Default for Outside {
+    fn default() -> Outside {
+        let standard = Integrations::standard();
+        Outside {
+            catalog: standard.catalog,
+            outbound: standard.outbound,
+        }
+    }
+}
+
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -85,11 +104,39 @@ impl AppState {
         read_models: ReadModels,
         secret_key: SecretKey,
     ) -> AppState {
+        AppState::with_integrations(
+            store,
+            clock,
+            config,
+            read_models,
+            secret_key,
+            Outside::default(),
+        )
+    }
+
+    /// As `new`, with the provider catalog and outbound client steps use.
+    pub fn with_integrations(
+        store: Arc<dyn EventStore>,
+        clock: Arc<dyn Clock>,
+        config: ApiConfig,
+        read_models: ReadModels,
+        secret_key: SecretKey,
+        outside: Outside,
+    ) -> AppState {
         metrics::install();
         let store = metrics::MeteredStore::wrap(store);
-        let runs = Runs::new(store.clone(), clock.clone());
+        let connections =
+            Connections::with_catalog(store.clone(), secret_key, outside.catalog.clone());
+        let runs = Runs::with_integrations(
+            store.clone(),
+            clock.clone(),
+            Integrations {
+                catalog: outside.catalog,
+                outbound: outside.outbound,
+                connections: Arc::new(connections.clone()),
+            },
+        );
         let triggers = Triggers::new(store.clone());
-        let connections = Connections::new(store.clone(), secret_key);
         let trigger_runner = Runner::new(triggers.clone(), runs.clone(), clock);
         trigger_runner.set_credentials(Arc::new(connections.clone()));
         AppState {

@@ -252,12 +252,13 @@ fn iterate(
 
 fn first_command(step: &Step, step_id: String) -> Command {
     match &step.kind {
-        StepKind::Transform { .. } | StepKind::Http { .. } | StepKind::Condition { .. } => {
-            Command::ExecuteStep {
-                step_id,
-                attempt: 1,
-            }
-        }
+        StepKind::Transform { .. }
+        | StepKind::Http { .. }
+        | StepKind::Action(_)
+        | StepKind::Condition { .. } => Command::ExecuteStep {
+            step_id,
+            attempt: 1,
+        },
         StepKind::Delay(delay) => Command::StartDelay {
             step_id,
             delay: delay.clone(),

@@ -2,11 +2,14 @@
 //! checked form the state machine runs (`Step`). Checking lists every problem with its path,
 //! so a user fixes a definition in one round trip.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::duration::DurationMs;
 use crate::foreach::{ItemStepId, FOREACH_CONCURRENCY_DEFAULT, FOREACH_CONCURRENCY_MAX};
+use crate::providers::{self, Catalog};
 use crate::retry::{RetryPolicy, RetrySpec};
 use crate::template;
 
@@ -67,6 +70,9 @@ pub struct StepSpec {
     /// Seed 001's `action` steps name the integration action here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
+    /// The connection an action step uses (an id or a template); see `ActionStep`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
 }
 
 /// One thing wrong with a definition. `path` leads to it from the definition's root, as the
@@ -112,6 +118,24 @@ pub enum StepKind {
         concurrency: u32,
         steps: Vec<Step>,
     },
+    /// A provider action from the catalog (`stripe.createInvoice`).
+    Action(ActionStep),
+}
+
+/// An `action` step: `{"type": "action", "action": "stripe.createInvoice", "config": {params},
+/// "connection"?}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionStep {
+    /// `provider.action`, found in the catalog when the definition was checked.
+    pub action: String,
+    /// The provider part of `action`.
+    pub provider: String,
+    /// The params: templates, rendered at each attempt, then checked against the action's
+    /// schema before any request.
+    pub params: Value,
+    /// A connection id or a template yielding one; else the connection is resolved (the
+    /// run's, the workflow's `connections[provider]`, the provider's only one).
+    pub connection: Option<String>,
 }
 
 /// What a condition step tests.
@@ -167,11 +191,13 @@ pub enum OnTimeout {
     Continue,
 }
 
-const STEP_TYPES: &str = "transform, http, delay, wait, condition, foreach";
+const STEP_TYPES: &str = "transform, http, action, delay, wait, condition, foreach";
 
 /// The step ids around the steps being checked.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Scope {
+    /// The providers action steps may name.
+    catalog: Arc<Catalog>,
     /// Steps whose output a template here may read: those that run before, in document
     /// order (a foreach's sub-steps only inside their own item).
     readable: Vec<String>,
@@ -183,8 +209,14 @@ struct Scope {
 }
 
 impl WorkflowSpec {
-    /// Checks the definition and returns its steps, or every problem found.
+    /// Checks the definition against the built-in providers; see `check_with`.
     pub fn check(&self) -> Result<Vec<Step>, Vec<Problem>> {
+        self.check_with(&Catalog::shared_builtin())
+    }
+
+    /// Checks the definition and returns its steps, or every problem found. Action steps are
+    /// looked up in `catalog`.
+    pub fn check_with(&self, catalog: &Arc<Catalog>) -> Result<Vec<Step>, Vec<Problem>> {
         let mut problems = Vec::new();
         if self.name.trim().is_empty() {
             problems.push(problem(&["name"], "must not be empty"));
@@ -208,7 +240,12 @@ impl WorkflowSpec {
                 &format!("at most {STEPS_MAX} steps are allowed"),
             ));
         }
-        let mut scope = Scope::default();
+        let mut scope = Scope {
+            catalog: catalog.clone(),
+            readable: Vec::new(),
+            taken: Vec::new(),
+            in_foreach: false,
+        };
         let steps = check_steps(
             &self.steps,
             &["steps".to_string()],
@@ -416,6 +453,7 @@ fn check_step(
             });
             None
         }
+        "action" => check_action(spec, at, &scope.catalog, problems),
         _ => check_kind(spec, at, problems),
     };
     if problems.len() != before {
@@ -476,7 +514,7 @@ fn check_kind(
         },
         "delay" => check_delay(config, at, problems),
         "wait" => check_wait(config, at, problems),
-        "action" | "email" => fail(
+        "email" => fail(
             at(&["type"]),
             format!(
                 "{} steps are not supported yet; call the service with an http step",
@@ -487,6 +525,68 @@ fn check_kind(
             at(&["type"]),
             format!("unknown step type {other:?}; expected one of {STEP_TYPES}"),
         ),
+    }
+}
+
+fn check_action(
+    spec: &StepSpec,
+    at: &dyn Fn(&[&str]) -> Vec<String>,
+    catalog: &Catalog,
+    problems: &mut Vec<Problem>,
+) -> Option<StepKind> {
+    let before = problems.len();
+    let params = match &spec.config {
+        Value::Null => Value::Object(Default::default()),
+        Value::Object(_) => spec.config.clone(),
+        _ => {
+            problems.push(problem_at(
+                at(&["config"]),
+                "must be an object (the action's params)",
+            ));
+            return None;
+        }
+    };
+    if let Some(connection) = &spec.connection {
+        if let Err(error) = template::Template::parse(connection) {
+            problems.push(problem_at(at(&["connection"]), &error.to_string()));
+        }
+    }
+    let Some(action) = spec.action.as_deref() else {
+        problems.push(problem_at(
+            at(&["action"]),
+            "an action step needs an action (provider.action, such as stripe.createInvoice)",
+        ));
+        return None;
+    };
+    match catalog.action(action) {
+        Err(message) => problems.push(problem_at(at(&["action"]), &message)),
+        Ok(found) => {
+            for p in providers::static_param_problems(&found, &params) {
+                let mut path = at(&["config"]);
+                path.extend(p.path);
+                problems.push(Problem {
+                    path,
+                    message: p.message,
+                });
+            }
+        }
+    }
+    if problems.len() != before {
+        return None;
+    }
+    let provider = action.split_once('.').map_or(action, |(p, _)| p);
+    Some(StepKind::Action(ActionStep {
+        action: action.to_owned(),
+        provider: provider.to_owned(),
+        params,
+        connection: spec.connection.clone(),
+    }))
+}
+
+fn problem_at(path: Vec<String>, message: &str) -> Problem {
+    Problem {
+        path,
+        message: message.to_owned(),
     }
 }
 
@@ -678,6 +778,7 @@ fn check_foreach(
     let mut readable = scope.readable.clone();
     readable.retain(|id| *id != spec.id);
     let mut inner = Scope {
+        catalog: scope.catalog.clone(),
         readable,
         taken: std::mem::take(&mut scope.taken),
         in_foreach: true,

@@ -110,6 +110,15 @@ pub enum RunEvent {
         child_run_id: String,
         from_step: String,
     },
+    /// Request `request` (counted from 1) of an action of several requests answered with
+    /// `output_json` (its response body). Recorded before the next request is sent, so a
+    /// crash or a retry continues after it and never sends it again.
+    StepRequestCompleted {
+        step_id: String,
+        attempt: u32,
+        request: u32,
+        output_json: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +148,7 @@ impl RunEvent {
             RunEvent::RunForked { .. } => 113,
             RunEvent::StepReused { .. } => 114,
             RunEvent::RunRerun { .. } => 115,
+            RunEvent::StepRequestCompleted { .. } => 116,
         })
     }
 
@@ -161,6 +171,7 @@ impl RunEvent {
             RunEvent::RunForked { .. } => "RunForked",
             RunEvent::StepReused { .. } => "StepReused",
             RunEvent::RunRerun { .. } => "RunRerun",
+            RunEvent::StepRequestCompleted { .. } => "StepRequestCompleted",
         }
     }
 
@@ -176,7 +187,8 @@ impl RunEvent {
             | RunEvent::RunPaused { step_id, .. }
             | RunEvent::RunResumed { step_id, .. }
             | RunEvent::ForeachStarted { step_id, .. }
-            | RunEvent::StepReused { step_id, .. } => Some(step_id),
+            | RunEvent::StepReused { step_id, .. }
+            | RunEvent::StepRequestCompleted { step_id, .. } => Some(step_id),
             RunEvent::RunStarted { .. }
             | RunEvent::RunForked { .. }
             | RunEvent::RunRerun { .. }

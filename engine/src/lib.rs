@@ -19,6 +19,7 @@
 //!
 //! Architecture invariant: the engine reaches storage only through `journal::EventStore`.
 
+pub mod connections;
 pub mod decide;
 pub mod definition;
 pub mod duration;
@@ -28,6 +29,7 @@ pub mod export;
 pub mod foreach;
 pub mod input;
 pub mod inspect;
+pub mod providers;
 pub mod retry;
 pub mod run;
 pub mod template;

@@ -115,6 +115,10 @@ pub struct RunState {
     pub parent: Option<RunLink>,
     /// Reruns of this run, in the order they were started.
     pub reruns: Vec<RunLink>,
+    /// The recorded responses (JSON text) of the steps' requests, by step id: entry `i` is
+    /// request `i + 1`'s body ("null" for one skipped by its `when`). An action of several
+    /// requests resumes after the last one here.
+    pub requests: BTreeMap<String, Vec<String>>,
 }
 
 /// One end of a rerun's link: the other run, and the step the rerun started from.
@@ -300,6 +304,28 @@ pub fn evolve(mut state: RunState, event: &RunEvent) -> RunState {
                 attempts: *attempts,
             },
         ),
+        RunEvent::StepRequestCompleted {
+            step_id,
+            attempt,
+            request,
+            output_json,
+        } => {
+            let recorded = state.requests.get(step_id).map_or(0, Vec::len);
+            let running = state.step(step_id) == Some(&StepState::Running { attempt: *attempt });
+            // Requests are recorded in order, by the attempt that sent them; requests skipped
+            // by their `when` in between are not sent and read as null.
+            if !running || *request as usize <= recorded {
+                state.anomalies.push(format!(
+                    "StepRequestCompleted {request} for step {step_id} (attempt {attempt}) \
+                     with {recorded} recorded, in state {:?}",
+                    state.step(step_id)
+                ));
+            } else {
+                let responses = state.requests.entry(step_id.clone()).or_default();
+                responses.resize(*request as usize - 1, "null".to_owned());
+                responses.push(output_json.clone());
+            }
+        }
         // Handled before the terminal check above.
         RunEvent::RunRerun { .. } => {}
     }

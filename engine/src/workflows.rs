@@ -9,6 +9,7 @@ use journal::{EventStore, EventType, ExpectedVersion, NewEvent, Seq, StoreError,
 use serde::{Deserialize, Serialize};
 
 use crate::definition::{Problem, Step, WorkflowSpec, WorkflowStatus};
+use crate::providers::Catalog;
 
 /// Most events read back from one workflow's stream (versions and status changes).
 const WORKFLOW_EVENTS_MAX: usize = 100_000;
@@ -91,11 +92,23 @@ pub fn stream_of(workflow_id: &str) -> Result<StreamName, WorkflowError> {
 #[derive(Clone)]
 pub struct Workflows {
     store: Arc<dyn EventStore>,
+    /// The providers action steps are checked against.
+    catalog: Arc<Catalog>,
 }
 
 impl Workflows {
+    /// Definitions checked against the built-in providers.
     pub fn new(store: Arc<dyn EventStore>) -> Workflows {
-        Workflows { store }
+        Workflows::with_catalog(store, Catalog::shared_builtin())
+    }
+
+    pub fn with_catalog(store: Arc<dyn EventStore>, catalog: Arc<Catalog>) -> Workflows {
+        Workflows { store, catalog }
+    }
+
+    /// Checks a definition as `create` and `update` do.
+    pub fn check(&self, spec: &WorkflowSpec) -> Result<Vec<Step>, Vec<Problem>> {
+        spec.check_with(&self.catalog)
     }
 
     /// Checks `spec` and records it as version 1 of a new workflow `workflow_id`.
@@ -104,7 +117,8 @@ impl Workflows {
         workflow_id: &str,
         spec: &WorkflowSpec,
     ) -> Result<WorkflowRecord, WorkflowError> {
-        spec.check().map_err(WorkflowError::Invalid)?;
+        spec.check_with(&self.catalog)
+            .map_err(WorkflowError::Invalid)?;
         let event = WorkflowEvent::WorkflowCreated {
             workflow_id: workflow_id.to_owned(),
             spec_json: to_json(spec),
@@ -120,7 +134,8 @@ impl Workflows {
         workflow_id: &str,
         spec: &WorkflowSpec,
     ) -> Result<WorkflowRecord, WorkflowError> {
-        spec.check().map_err(WorkflowError::Invalid)?;
+        spec.check_with(&self.catalog)
+            .map_err(WorkflowError::Invalid)?;
         self.change(workflow_id, |record| WorkflowEvent::WorkflowUpdated {
             spec_json: to_json(spec),
             new_version: record.current.steps != spec.steps
@@ -208,7 +223,8 @@ impl Workflows {
                 workflow_id: workflow_id.to_owned(),
                 version,
             })?;
-        spec.check().map_err(WorkflowError::Invalid)
+        spec.check_with(&self.catalog)
+            .map_err(WorkflowError::Invalid)
     }
 
     async fn append(

@@ -290,6 +290,7 @@ fn apply_run_event(pending: &mut Pending<'_>, event: &RecordedEvent) -> Applied 
         RunEvent::StepFailed { .. }
         | RunEvent::RunForked { .. }
         | RunEvent::StepReused { .. }
+        | RunEvent::StepRequestCompleted { .. }
         | RunEvent::RunRerun { .. } => return Ok(Ok(())),
         RunEvent::StepRetryScheduled { .. } | RunEvent::TimerScheduled { .. } => {
             RunStatus::Sleeping

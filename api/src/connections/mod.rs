@@ -14,6 +14,8 @@
 //! Nothing here logs a secret, and the `Debug` of every type holding one is redacted.
 
 pub mod crypto;
+mod settings;
+mod source;
 
 use std::fmt;
 use std::sync::Arc;
@@ -28,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use crypto::{CryptoError, KeySource, Sealed, SecretKey, SecretKeyError};
+pub use settings::Status;
 
 use crate::error::Detail;
 
@@ -189,6 +192,13 @@ pub enum ConnectionEvent {
         secret: Option<StoredSecret>,
     },
     ConnectionDeleted,
+    /// The settings that are not part of the secret: only the fields given change
+    /// (`base_url: Some(None)` clears it). Tag 603; written with `ConnectionCreated` in the
+    /// same append when a new connection sets them.
+    ConnectionSettingsChanged {
+        base_url: Option<Option<String>>,
+        status: Option<Status>,
+    },
 }
 
 impl ConnectionEvent {
@@ -198,6 +208,7 @@ impl ConnectionEvent {
             ConnectionEvent::ConnectionCreated { .. } => 600,
             ConnectionEvent::ConnectionUpdated { .. } => 601,
             ConnectionEvent::ConnectionDeleted => 602,
+            ConnectionEvent::ConnectionSettingsChanged { .. } => 603,
         })
     }
 }
@@ -225,6 +236,12 @@ pub struct ConnectionInfo {
     pub secret_set: bool,
     /// `****` followed by the secret's last 4 characters (just `****` for short secrets).
     pub secret_hint: String,
+    /// Replaces the provider's base URL for this connection (a sandbox, a proxy, GitHub
+    /// Enterprise, a local test server); null when the provider's is used.
+    pub base_url: Option<String>,
+    /// `active`, or `disabled`: a disabled connection is never used by a step, and a run
+    /// whose workflow names it is refused.
+    pub status: Status,
     /// RFC 3339 (UTC, milliseconds).
     pub created_at: String,
     pub updated_at: String,
@@ -252,6 +269,10 @@ pub struct NewConnection {
     pub header_name: Option<String>,
     #[serde(default)]
     pub header_value: Option<String>,
+    #[serde(default)]
+    pub base_url: Option<String>,
+    #[serde(default)]
+    pub status: Option<Status>,
 }
 
 /// A change, as `PATCH /api/v1/connections/{id}` takes it: fields given replace the current
@@ -278,6 +299,11 @@ pub struct ConnectionPatch {
     pub header_name: Option<String>,
     #[serde(default)]
     pub header_value: Option<String>,
+    /// A URL, or "" to go back to the provider's.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    #[serde(default)]
+    pub status: Option<Status>,
 }
 
 /// The secret fields of a request, as given. No `Debug`: they are secrets.
@@ -410,6 +436,8 @@ struct Record {
 /// Cheap to clone.
 #[derive(Clone)]
 pub struct Connections {
+    /// The providers a connection may name.
+    catalog: Arc<engine::providers::Catalog>,
     store: Arc<dyn EventStore>,
     key: Arc<SecretKey>,
 }
@@ -423,8 +451,18 @@ impl fmt::Debug for Connections {
 }
 
 impl Connections {
+    /// Connections of the built-in providers.
     pub fn new(store: Arc<dyn EventStore>, key: SecretKey) -> Connections {
+        Connections::with_catalog(store, key, engine::providers::Catalog::shared_builtin())
+    }
+
+    pub fn with_catalog(
+        store: Arc<dyn EventStore>,
+        key: SecretKey,
+        catalog: Arc<engine::providers::Catalog>,
+    ) -> Connections {
         Connections {
+            catalog,
             store,
             key: Arc::new(key),
         }
@@ -443,10 +481,15 @@ impl Connections {
         };
         let name = check_name(&new.name, &mut problems);
         let provider = check_provider(&new.provider, &mut problems);
+        settings::check_known_provider(&self.catalog, &provider, &mut problems);
         let metadata = check_metadata(
             new.metadata.unwrap_or(Value::Object(Default::default())),
             &mut problems,
         );
+        let base_url = new
+            .base_url
+            .as_deref()
+            .and_then(|url| settings::check_base_url(url, &mut problems));
         let credentials = secret_fields!(new).into_credentials(new.kind, &mut problems);
         let Some(credentials) = credentials.filter(|_| problems.is_empty()) else {
             return Err(invalid(problems));
@@ -459,12 +502,19 @@ impl Connections {
             metadata,
             secret,
         };
+        let mut events = vec![event];
+        if base_url.is_some() || new.status.is_some() {
+            events.push(ConnectionEvent::ConnectionSettingsChanged {
+                base_url: base_url.map(Some),
+                status: new.status,
+            });
+        }
         let expected = match self.load(&id).await? {
             None => ExpectedVersion::NoStream,
             Some(record) if record.deleted => ExpectedVersion::Exact(record.version),
             Some(_) => return Err(ConnectionError::AlreadyExists(id)),
         };
-        match self.append(&id, expected, &event).await {
+        match self.append_all(&id, expected, &events).await {
             Ok(()) => self.get(&id).await,
             Err(ConnectionError::Conflict(_)) => Err(ConnectionError::AlreadyExists(id)),
             Err(other) => Err(other),
@@ -502,9 +552,15 @@ impl Connections {
         let record = self.live(id).await?;
         let mut problems = Vec::new();
         let name = patch.name.map(|name| check_name(&name, &mut problems));
-        let provider = patch
-            .provider
-            .map(|provider| check_provider(&provider, &mut problems));
+        let provider = patch.provider.map(|provider| {
+            let provider = check_provider(&provider, &mut problems);
+            settings::check_known_provider(&self.catalog, &provider, &mut problems);
+            provider
+        });
+        let base_url = patch.base_url.as_deref().map(|url| match url {
+            "" => None,
+            url => settings::check_base_url(url, &mut problems),
+        });
         let metadata = patch
             .metadata
             .map(|metadata| check_metadata(metadata, &mut problems));
@@ -523,19 +579,27 @@ impl Connections {
             Some(credentials) => Some(self.seal(id, &credentials)?),
             None => None,
         };
-        if name.is_none() && provider.is_none() && metadata.is_none() && secret.is_none() {
+        let base_url = base_url.filter(|url| *url != record.info.base_url);
+        let status = patch.status.filter(|status| *status != record.info.status);
+        let mut events = Vec::new();
+        if name.is_some() || provider.is_some() || metadata.is_some() || secret.is_some() {
+            events.push(ConnectionEvent::ConnectionUpdated {
+                name,
+                provider,
+                metadata,
+                secret,
+            });
+        }
+        if base_url.is_some() || status.is_some() {
+            events.push(ConnectionEvent::ConnectionSettingsChanged { base_url, status });
+        }
+        if events.is_empty() {
             return Ok(record.info);
         }
-        let event = ConnectionEvent::ConnectionUpdated {
-            name,
-            provider,
-            metadata,
-            secret,
-        };
         let mut version = record.version;
         for _ in 0..CHANGE_ATTEMPTS {
             match self
-                .append(id, ExpectedVersion::Exact(version), &event)
+                .append_all(id, ExpectedVersion::Exact(version), &events)
                 .await
             {
                 Ok(()) => return self.get(id).await,
@@ -615,14 +679,25 @@ impl Connections {
         expected: ExpectedVersion,
         event: &ConnectionEvent,
     ) -> Result<(), ConnectionError> {
-        let stream = stream_of(id).ok_or_else(|| ConnectionError::NotFound(id.to_owned()))?;
-        let data =
-            postcard::to_stdvec(event).map_err(|e| ConnectionError::Corrupt(e.to_string()))?;
-        match self
-            .store
-            .append(&stream, expected, vec![NewEvent::new(event.tag(), data)])
+        self.append_all(id, expected, std::slice::from_ref(event))
             .await
-        {
+    }
+
+    /// Appends `events` to connection `id`'s stream in one atomic append.
+    async fn append_all(
+        &self,
+        id: &str,
+        expected: ExpectedVersion,
+        events: &[ConnectionEvent],
+    ) -> Result<(), ConnectionError> {
+        let stream = stream_of(id).ok_or_else(|| ConnectionError::NotFound(id.to_owned()))?;
+        let mut new_events = Vec::with_capacity(events.len());
+        for event in events {
+            let data =
+                postcard::to_stdvec(event).map_err(|e| ConnectionError::Corrupt(e.to_string()))?;
+            new_events.push(NewEvent::new(event.tag(), data));
+        }
+        match self.store.append(&stream, expected, new_events).await {
             Ok(_) => Ok(()),
             Err(StoreError::Conflict { .. }) => Err(ConnectionError::Conflict(id.to_owned())),
             Err(other) => Err(other.into()),
@@ -700,6 +775,8 @@ fn fold(
                     metadata: parse_metadata(&metadata, &place)?,
                     secret_set: true,
                     secret_hint: show_hint(&secret.hint),
+                    base_url: None,
+                    status: Status::Active,
                     created_at: at.clone(),
                     updated_at: at,
                 },
@@ -736,6 +813,19 @@ fn fold(
             record.version = recorded.seq.0;
             Ok(record)
         }
+        (Some(mut record), ConnectionEvent::ConnectionSettingsChanged { base_url, status })
+            if !record.deleted =>
+        {
+            if let Some(base_url) = base_url {
+                record.info.base_url = base_url;
+            }
+            if let Some(status) = status {
+                record.info.status = status;
+            }
+            record.info.updated_at = at;
+            record.version = recorded.seq.0;
+            Ok(record)
+        }
         (Some(mut record), ConnectionEvent::ConnectionDeleted) if !record.deleted => {
             record.deleted = true;
             record.version = recorded.seq.0;
@@ -748,6 +838,7 @@ fn fold(
                 ConnectionEvent::ConnectionCreated { .. } => "ConnectionCreated",
                 ConnectionEvent::ConnectionUpdated { .. } => "ConnectionUpdated",
                 ConnectionEvent::ConnectionDeleted => "ConnectionDeleted",
+                ConnectionEvent::ConnectionSettingsChanged { .. } => "ConnectionSettingsChanged",
             }
         ))),
     }

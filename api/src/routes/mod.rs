@@ -6,6 +6,7 @@ pub mod flowra;
 pub mod journal;
 pub mod keys;
 pub mod lists;
+pub mod providers;
 pub mod runs;
 pub mod stackai;
 pub mod triggers;
@@ -37,6 +38,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(keys::router(state))
         .merge(journal::router(state))
         .merge(connections::router(state))
+        .merge(providers::router(state))
         .merge(flowra::router(state))
         .merge(triggers::router(state))
         .merge(stackai::router(state))

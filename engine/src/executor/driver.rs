@@ -14,12 +14,13 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use super::action::{ActionCall, Reached};
 use super::fold::{outcome_event, Fold};
 use super::in_flight::{Finished, InFlight};
 use super::scope::Items;
 use super::{outputs_of, steps, Loaded, Runs, RunsError};
 use crate::decide::{decide, Command};
-use crate::definition::{find_step, Step};
+use crate::definition::{find_step, Step, StepKind};
 use crate::events::RunEvent;
 use crate::run::{evolve, RunState, StepState};
 
@@ -272,16 +273,49 @@ async fn start_attempts(
             steps::context(run_id, &loaded.input, &outputs_of(&loaded.state))
         });
         // An item whose scope cannot be built fails its attempt like a bad template does.
-        let request = match items.in_scope(steps, &loaded.state, context, step_id, |context| {
-            steps::request(step, step_id, *attempt, run_id, context)
-        }) {
-            Ok(Some(request)) => Ok(request),
-            Ok(None) => {
-                return Err(RunsError::Corrupt(format!(
-                    "step {step_id} is not one to call out for"
-                )))
+        let effect = if let StepKind::Action(action) = &step.kind {
+            let rendered = items.in_scope(steps, &loaded.state, context, step_id, |context| {
+                render_action(action, context)
+            });
+            let (params, connection) = match rendered {
+                Ok(rendered) => rendered,
+                Err(error) => (Err(error.clone()), Err(error)),
+            };
+            let responses = loaded
+                .state
+                .requests
+                .get(step_id.as_str())
+                .map(|recorded| {
+                    recorded
+                        .iter()
+                        .map(|text| super::parse_json(text))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Effect::Action(Box::new(ActionCall {
+                run_id: run_id.to_owned(),
+                step_id: step_id.clone(),
+                step: action.clone(),
+                params,
+                connection,
+                run_connection: loaded.state.connection_id.clone(),
+                workflow_id: loaded.state.workflow_id.clone(),
+                workflow_version: loaded.state.workflow_version,
+                responses,
+                timeout_ms: step.timeout_ms,
+            }))
+        } else {
+            match items.in_scope(steps, &loaded.state, context, step_id, |context| {
+                steps::request(step, step_id, *attempt, run_id, context)
+            }) {
+                Ok(Some(request)) => Effect::Http(Ok(request)),
+                Ok(None) => {
+                    return Err(RunsError::Corrupt(format!(
+                        "step {step_id} is not one to call out for"
+                    )))
+                }
+                Err(error) => Effect::Http(Err(error)),
             }
-            Err(error) => Err(error),
         };
         if loaded.state.step(step_id) != Some(&StepState::Running { attempt: *attempt }) {
             announce.push(RunEvent::StepStarted {
@@ -289,24 +323,72 @@ async fn start_attempts(
                 attempt: *attempt,
             });
         }
-        attempts.push((step_id.clone(), *attempt, request));
+        attempts.push((step_id.clone(), *attempt, effect));
     }
     if !announce.is_empty() && !record(runs, run_id, loaded, &announce, stale).await? {
         return Ok(false);
     }
-    let http = &runs.inner().http;
-    for (step_id, attempt, request) in attempts {
-        let http = http.clone();
+    for (step_id, attempt, effect) in attempts {
+        let runs = runs.clone();
         in_flight.spawn(step_id, attempt, async move {
             let began = std::time::Instant::now();
-            let outcome = steps::perform(http, request?).await;
-            let result = if outcome.is_ok() { "ok" } else { "error" };
-            metrics::histogram!("duro_step_duration_seconds", "type" => "http", "outcome" => result)
+            let (kind, reached) = match effect {
+                Effect::Http(request) => {
+                    let outbound = runs.inner().integrations.outbound.clone();
+                    let outcome = match request {
+                        Ok(request) => steps::perform(outbound, request).await,
+                        Err(error) => Err(error),
+                    };
+                    ("http", Reached::Done(outcome))
+                }
+                Effect::Action(call) => ("action", super::action::perform(runs, *call).await),
+            };
+            let result = match &reached {
+                Reached::Done(Err(_)) => "error",
+                _ => "ok",
+            };
+            metrics::histogram!("duro_step_duration_seconds", "type" => kind, "outcome" => result)
                 .record(began.elapsed().as_secs_f64());
-            outcome
+            reached
         });
     }
     Ok(true)
+}
+
+/// What an attempt reaches out with.
+enum Effect {
+    Http(Result<steps::Request, crate::events::StepError>),
+    Action(Box<ActionCall>),
+}
+
+/// An action step's params and connection, rendered against the run.
+type RenderedAction = (
+    Result<serde_json::Value, crate::events::StepError>,
+    Result<Option<String>, crate::events::StepError>,
+);
+
+fn render_action(
+    action: &crate::definition::ActionStep,
+    context: &serde_json::Value,
+) -> RenderedAction {
+    let params = crate::template::render_value(&action.params, context)
+        .map_err(|e| steps::failure("TEMPLATE_ERROR", format!("config.{e}"), false));
+    let connection = match &action.connection {
+        None => Ok(None),
+        Some(source) => {
+            crate::template::render_value(&serde_json::Value::String(source.clone()), context)
+                .map(|value| match value {
+                    serde_json::Value::String(id) if !id.is_empty() => Some(id),
+                    serde_json::Value::Null => None,
+                    serde_json::Value::String(_) => None,
+                    other => Some(other.to_string()),
+                })
+                .map_err(|e| {
+                    steps::failure("TEMPLATE_ERROR", format!("connection: {}", e.error), false)
+                })
+        }
+    };
+    (params, connection)
 }
 
 /// Records how an attempt ended, unless the run has moved on without it (it was cancelled, or
@@ -324,7 +406,15 @@ async fn record_outcome(
         attempt,
         result,
     } = finished;
-    let event = outcome_event(&step_id, attempt, result);
+    let event = match result {
+        Reached::Done(outcome) => outcome_event(&step_id, attempt, outcome),
+        Reached::Request { request, output } => RunEvent::StepRequestCompleted {
+            step_id: step_id.clone(),
+            attempt,
+            request,
+            output_json: output.to_string(),
+        },
+    };
     for _ in 0..OUTCOME_APPENDS_MAX {
         if *stale {
             runs.refresh(run_id, loaded).await?;

@@ -1,4 +1,4 @@
-//! The HTTP attempts of one run that are being carried out, each on its own task, so a
+//! The HTTP and action attempts of one run that are being carried out, each on its own task, so a
 //! foreach's items can call out side by side. At most one attempt per step id is in flight;
 //! their number is bounded by `decide`, which never has more than a foreach's concurrency
 //! items under way. Dropping the set aborts them all (the run ended, or the driver stopped).
@@ -6,21 +6,21 @@
 use std::collections::HashMap;
 use std::future::Future;
 
-use serde_json::Value;
 use tokio::task::{Id, JoinSet};
 
+use super::action::Reached;
 use crate::events::StepError;
 
-/// An attempt that finished: what to record.
+/// An attempt that finished, or reached a request to record: what to record.
 pub(super) struct Finished {
     pub step_id: String,
     pub attempt: u32,
-    pub result: Result<Value, StepError>,
+    pub result: Reached,
 }
 
 #[derive(Default)]
 pub(super) struct InFlight {
-    tasks: JoinSet<Result<Value, StepError>>,
+    tasks: JoinSet<Reached>,
     attempts: HashMap<Id, (String, u32)>,
 }
 
@@ -39,7 +39,7 @@ impl InFlight {
         &mut self,
         step_id: String,
         attempt: u32,
-        work: impl Future<Output = Result<Value, StepError>> + Send + 'static,
+        work: impl Future<Output = Reached> + Send + 'static,
     ) {
         let handle = self.tasks.spawn(work);
         self.attempts.insert(handle.id(), (step_id, attempt));
@@ -57,11 +57,11 @@ impl InFlight {
                 // a bug cannot make the driver call out forever.
                 Err(error) => (
                     error.id(),
-                    Err(StepError {
+                    Reached::Done(Err(StepError {
                         code: Some("INTERNAL".into()),
                         message: format!("the attempt's task failed: {error}"),
                         retryable: true,
-                    }),
+                    })),
                 ),
             };
             if let Some((step_id, attempt)) = self.attempts.remove(&id) {

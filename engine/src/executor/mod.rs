@@ -6,6 +6,7 @@
 //! process) can never interleave with it: the loser of the race re-reads and decides again.
 //! A side effect happens only after the `StepStarted` that announces it is durable.
 
+pub mod action;
 mod clock;
 mod driver;
 mod fold;
@@ -79,6 +80,9 @@ pub enum RunsError {
     InvalidRerun(String),
     #[error("Input validation failed")]
     InvalidInput(Vec<Problem>),
+    /// A connection the workflow or the request names does not exist or is disabled.
+    #[error("Required connections must be active")]
+    ConnectionsUnavailable(Vec<Problem>),
     #[error("invalid idempotency key: {0}")]
     BadKey(String),
     #[error("stored run event is unreadable: {0}")]
@@ -210,7 +214,7 @@ pub(crate) struct Inner {
     store: Arc<dyn EventStore>,
     workflows: Workflows,
     clock: Arc<dyn Clock>,
-    http: reqwest::Client,
+    integrations: Integrations,
     /// Runs with a driver task in this process, and how to wake it.
     drivers: Mutex<HashMap<String, DriverHandle>>,
     /// Checked steps of workflow versions (immutable, so never stale); bounded.
@@ -253,14 +257,43 @@ pub(crate) fn parse_json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or(Value::Null)
 }
 
+/// What steps reach outside the journal with: the provider catalog, the guarded outbound
+/// client, and the connections.
+#[derive(Clone)]
+pub struct Integrations {
+    pub catalog: Arc<crate::providers::Catalog>,
+    pub outbound: outbound::Outbound,
+    pub connections: Arc<dyn crate::connections::ConnectionSource>,
+}
+
+impl Integrations {
+    /// The built-in providers, the default outbound policy, no connections.
+    pub fn standard() -> Integrations {
+        Integrations {
+            catalog: crate::providers::Catalog::shared_builtin(),
+            outbound: outbound::Outbound::new(outbound::OutboundPolicy::default())
+                .expect("the default outbound client builds"),
+            connections: Arc::new(crate::connections::NoConnections),
+        }
+    }
+}
+
 impl Runs {
     pub fn new(store: Arc<dyn EventStore>, clock: Arc<dyn Clock>) -> Runs {
+        Runs::with_integrations(store, clock, Integrations::standard())
+    }
+
+    pub fn with_integrations(
+        store: Arc<dyn EventStore>,
+        clock: Arc<dyn Clock>,
+        integrations: Integrations,
+    ) -> Runs {
         Runs {
             inner: Arc::new(Inner {
-                workflows: Workflows::new(store.clone()),
+                workflows: Workflows::with_catalog(store.clone(), integrations.catalog.clone()),
                 store,
                 clock,
-                http: reqwest::Client::new(),
+                integrations,
                 drivers: Mutex::new(HashMap::new()),
                 steps_cache: Mutex::new(HashMap::new()),
                 workflow_cache: Mutex::new(HashMap::new()),
@@ -270,6 +303,55 @@ impl Runs {
 
     pub fn workflows(&self) -> &Workflows {
         &self.inner.workflows
+    }
+
+    /// Refuses a start when a connection the workflow's current version names (its
+    /// `connections`, a step's literal `connection`) does not exist or is disabled: such a
+    /// run could only fail at that step. (A run's own `connectionId` is used only when it
+    /// exists and fits the step's provider; triggers pass their provider account's id.)
+    async fn check_connections(&self, workflow: &WorkflowRecord) -> Result<(), RunsError> {
+        let mut named: Vec<(Vec<String>, String)> = Vec::new();
+        if let Some(spec) = workflow.versions.last() {
+            if let Some(Value::Object(map)) = &spec.connections {
+                for (provider, id) in map {
+                    if let Some(id) = id.as_str() {
+                        named.push((vec!["connections".into(), provider.clone()], id.to_owned()));
+                    }
+                }
+            }
+            for (index, step) in spec.steps.iter().enumerate() {
+                if let Some(id) = step.connection.as_deref().filter(|id| !id.contains("{{")) {
+                    let path = vec!["steps".into(), index.to_string(), "connection".into()];
+                    named.push((path, id.to_owned()));
+                }
+            }
+        }
+        let source = &self.inner.integrations.connections;
+        let mut problems = Vec::new();
+        for (path, id) in named {
+            let found = source.get(&id).await.map_err(|e| {
+                RunsError::Store(StoreError::io(
+                    format!("looking up connection {id}"),
+                    std::io::Error::other(e),
+                ))
+            })?;
+            let message = match found {
+                None => format!("connection {id} does not exist"),
+                Some(connection) if !connection.active => format!("connection {id} is disabled"),
+                Some(_) => continue,
+            };
+            problems.push(Problem { path, message });
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(RunsError::ConnectionsUnavailable(problems))
+        }
+    }
+
+    /// The providers action steps may call.
+    pub fn catalog(&self) -> &Arc<crate::providers::Catalog> {
+        &self.inner.integrations.catalog
     }
 
     /// Starts a run of the workflow's current version and returns once `RunStarted` is
@@ -286,6 +368,7 @@ impl Runs {
             .clone()
             .unwrap_or_else(|| Value::Object(Default::default()));
         let input = crate::input::prepare(schema, input).map_err(RunsError::InvalidInput)?;
+        self.check_connections(&workflow).await?;
         let mut run_id = new_run_id();
         let mut existing = false;
         if let Some(key) = &request.idempotency_key {

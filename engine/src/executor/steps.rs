@@ -31,7 +31,7 @@ pub fn add_output(context: &mut Value, step_id: &str, output_json: &str) {
     }
 }
 
-fn failure(code: &str, message: impl Into<String>, retryable: bool) -> StepError {
+pub(crate) fn failure(code: &str, message: impl Into<String>, retryable: bool) -> StepError {
     StepError {
         code: Some(code.to_owned()),
         message: message.into(),
@@ -142,16 +142,23 @@ pub fn rendered_config(step: &Step, context: &Value) -> Option<Value> {
     template::render_value(config, context).ok()
 }
 
-/// Sends a rendered request; the output as JSON, or why the attempt failed.
-pub async fn perform(http: reqwest::Client, request: Request) -> Result<Value, StepError> {
+/// Sends a rendered request through the guarded outbound client; the output as JSON, or why
+/// the attempt failed.
+pub async fn perform(outbound: outbound::Outbound, request: Request) -> Result<Value, StepError> {
     let config = request.config?;
-    send(&http, &config, request.timeout_ms, &request.idempotency_key).await
+    send(
+        &outbound,
+        &config,
+        request.timeout_ms,
+        &request.idempotency_key,
+    )
+    .await
 }
 
 /// Sends the request `config` describes. 5xx, 408, 429 and network errors are retryable;
 /// other 4xx are not.
 async fn send(
-    http: &reqwest::Client,
+    outbound: &outbound::Outbound,
     config: &Value,
     step_timeout_ms: Option<u64>,
     idempotency_key: &str,
@@ -159,9 +166,15 @@ async fn send(
     let method = config
         .get("method")
         .and_then(Value::as_str)
-        .unwrap_or("GET");
-    let method = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
-        .map_err(|_| failure("BAD_REQUEST", format!("bad HTTP method {method:?}"), false))?;
+        .unwrap_or("GET")
+        .to_ascii_uppercase();
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(failure(
+            "BAD_REQUEST",
+            format!("bad HTTP method {method:?}"),
+            false,
+        ));
+    }
     let url = config
         .get("url")
         .and_then(Value::as_str)
@@ -174,64 +187,84 @@ async fn send(
     let timeout_ms = step_timeout_ms
         .or(config_timeout)
         .unwrap_or(HTTP_TIMEOUT_MS_DEFAULT);
-    let mut request = http
-        .request(method, url)
-        .timeout(Duration::from_millis(timeout_ms))
-        .header("Idempotency-Key", idempotency_key);
-    if let Some(Value::Object(headers)) = config.get("headers") {
-        for (name, value) in headers {
+    let mut headers = vec![("Idempotency-Key".to_owned(), idempotency_key.to_owned())];
+    if let Some(Value::Object(given)) = config.get("headers") {
+        for (name, value) in given {
             let value = match value {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            request = request.header(name.as_str(), value);
+            headers.push((name.clone(), value));
         }
     }
-    match config.get("body") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(text)) => request = request.body(text.clone()),
-        Some(body) => request = request.json(body),
-    }
-    let response = request.send().await.map_err(|e| {
-        let code = if e.is_timeout() { "TIMEOUT" } else { "NETWORK" };
-        failure(code, e.to_string(), true)
-    })?;
-    let status = response.status();
-    let headers: Map<String, Value> = response
-        .headers()
+    let has_content_type = headers
         .iter()
-        .filter_map(|(name, value)| {
-            Some((
-                name.to_string(),
-                Value::String(value.to_str().ok()?.to_owned()),
-            ))
+        .any(|(name, _)| name.eq_ignore_ascii_case("content-type"));
+    let body = match config.get("body") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => Some(text.clone().into_bytes()),
+        Some(body) => {
+            if !has_content_type {
+                headers.push(("Content-Type".to_owned(), "application/json".to_owned()));
+            }
+            Some(body.to_string().into_bytes())
+        }
+    };
+    let response = outbound
+        .send(outbound::OutboundRequest {
+            method,
+            url: url.to_owned(),
+            headers,
+            body,
+            timeout: Duration::from_millis(timeout_ms),
         })
-        .collect();
-    let bytes = response
-        .bytes()
         .await
-        .map_err(|e| failure("NETWORK", e.to_string(), true))?;
-    if bytes.len() > RESPONSE_BYTES_MAX {
+        .map_err(|e| failure(e.code(), e.to_string(), e.retryable()))?;
+    let output = response_output(&response)?;
+    match response_failure(&response, &output["body"], &format!("from {url}")) {
+        Some(error) => Err(error),
+        None => Ok(output),
+    }
+}
+
+/// A response as a step's output: `{"status", "headers", "body"}` (the body parsed as JSON
+/// when it is JSON, else text). A body above `RESPONSE_BYTES_MAX` fails: the output is
+/// journaled, and the journal bounds an event's size.
+pub(crate) fn response_output(response: &outbound::OutboundResponse) -> Result<Value, StepError> {
+    if response.body.len() > RESPONSE_BYTES_MAX {
         return Err(failure(
             "RESPONSE_TOO_LARGE",
             format!(
                 "response body of {} bytes exceeds {RESPONSE_BYTES_MAX}",
-                bytes.len()
+                response.body.len()
             ),
             false,
         ));
     }
-    let body = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-    let output = json!({ "status": status.as_u16(), "headers": headers, "body": body });
-    if status.is_success() {
-        return Ok(output);
+    let mut headers = Map::new();
+    for (name, value) in &response.headers {
+        headers.insert(name.clone(), Value::String(value.clone()));
     }
-    let code = status.as_u16();
-    let retryable = status.is_server_error() || code == 408 || code == 429;
-    Err(StepError {
-        code: Some(code.to_string()),
-        message: format!("HTTP {status} from {url}: {}", excerpt(&output["body"])),
+    let body = serde_json::from_slice(&response.body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&response.body).into_owned()));
+    Ok(json!({ "status": response.status, "headers": headers, "body": body }))
+}
+
+/// Why a response that is not 2xx fails its attempt (`label` says which request): 5xx, 408
+/// and 429 are retryable, other statuses are not. None for 2xx.
+pub(crate) fn response_failure(
+    response: &outbound::OutboundResponse,
+    body: &Value,
+    label: &str,
+) -> Option<StepError> {
+    let status = response.status;
+    if (200..300).contains(&status) {
+        return None;
+    }
+    let retryable = status >= 500 || status == 408 || status == 429;
+    Some(StepError {
+        code: Some(status.to_string()),
+        message: format!("HTTP {status} {label}: {}", excerpt(body)),
         retryable,
     })
 }

@@ -148,6 +148,7 @@ fn check(
         | RunEvent::RunForked { .. }
         | RunEvent::StepReused { .. }
         | RunEvent::RunRerun { .. }
+        | RunEvent::StepRequestCompleted { .. }
         | RunEvent::RunCancelled { .. } => None,
         RunEvent::StepStarted { step_id, attempt } => {
             if !execute(step_id, Some(*attempt)) {

@@ -32,6 +32,8 @@ pub(crate) enum FilterKind {
     Upcase,
     Downcase,
     Json,
+    UrlEncode,
+    Escape,
 }
 
 /// What a filter argument must be.
@@ -45,7 +47,7 @@ enum ArgKind {
 }
 
 impl FilterKind {
-    const ALL: [FilterKind; 15] = [
+    const ALL: [FilterKind; 17] = [
         FilterKind::Map,
         FilterKind::Sum,
         FilterKind::Times,
@@ -61,6 +63,8 @@ impl FilterKind {
         FilterKind::Upcase,
         FilterKind::Downcase,
         FilterKind::Json,
+        FilterKind::UrlEncode,
+        FilterKind::Escape,
     ];
 
     pub(crate) fn from_name(name: &str) -> Option<FilterKind> {
@@ -84,6 +88,8 @@ impl FilterKind {
             FilterKind::Upcase => "upcase",
             FilterKind::Downcase => "downcase",
             FilterKind::Json => "json",
+            FilterKind::UrlEncode => "url_encode",
+            FilterKind::Escape => "escape",
         }
     }
 
@@ -103,7 +109,9 @@ impl FilterKind {
             | FilterKind::Last
             | FilterKind::Upcase
             | FilterKind::Downcase
-            | FilterKind::Json => (0, &[]),
+            | FilterKind::Json
+            | FilterKind::UrlEncode
+            | FilterKind::Escape => (0, &[]),
         }
     }
 }
@@ -208,6 +216,8 @@ fn run<'a>(
         FilterKind::Upcase => change_case(&input, str::to_uppercase, budget)?,
         FilterKind::Downcase => change_case(&input, str::to_lowercase, budget)?,
         FilterKind::Json => json(&input, budget)?,
+        FilterKind::UrlEncode => change_text(&input, url_encode, budget)?,
+        FilterKind::Escape => change_text(&input, escape_html, budget)?,
     };
     Ok(Cow::Owned(output))
 }
@@ -369,6 +379,52 @@ fn json(input: &Value, budget: &mut Budget) -> Result<Value, String> {
     let text = json_text(input, RENDERED_BYTES_MAX)?;
     budget.charge_text(text.len())?;
     Ok(Value::String(text))
+}
+
+/// A string, number or boolean as text changed by `change` (`url_encode`, `escape`).
+fn change_text(
+    input: &Value,
+    change: fn(&str) -> String,
+    budget: &mut Budget,
+) -> Result<Value, String> {
+    let text = match input {
+        Value::String(text) => text.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => String::new(),
+        other => return Err(format!("expects a string, got {}", kind_name(other))),
+    };
+    change_case(&Value::String(text), change, budget)
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters, so a value is one path
+/// segment or query value whatever it holds (`/`, `?`, `..` included).
+pub(crate) fn url_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Escapes the five characters that matter in HTML text and attribute values.
+pub(crate) fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn change_case(

@@ -25,6 +25,7 @@ mod tests;
 
 use serde_json::Value;
 
+pub(crate) use filters::url_encode;
 use syntax::{Operand, Part, Path};
 
 /// Largest template string accepted, in bytes (a whole config string, templated or not).

@@ -712,3 +712,28 @@ proptest! {
         let _ = check_value(&json!({ "field": source }));
     }
 }
+
+#[test]
+fn url_encode_and_escape() {
+    let context = json!({
+        "input": {"path": "a/b ?c..", "html": "<b>\"Tom\" & 'Jerry'</b>", "n": 42, "list": [1]}
+    });
+    let cases = [
+        ("{{input.path | url_encode}}", Is(json!("a%2Fb%20%3Fc.."))),
+        ("/x/{{input.n | url_encode}}", Is(json!("/x/42"))),
+        (
+            "{{input.html | escape}}",
+            Is(json!(
+                "&lt;b&gt;&quot;Tom&quot; &amp; &#39;Jerry&#39;&lt;/b&gt;"
+            )),
+        ),
+        ("{{input.missing | escape}}", Is(json!(""))),
+        (
+            "{{input.list | url_encode}}",
+            Fails(15, "filter `url_encode`: expects a string, got an array"),
+        ),
+    ];
+    for (source, want) in cases {
+        check(&context, source, want);
+    }
+}
