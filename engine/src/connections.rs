@@ -43,6 +43,10 @@ pub trait ConnectionSource: Send + Sync {
     async fn of_provider(&self, provider: &str) -> Result<Vec<ConnectionRef>, String>;
     /// The headers presenting `id`'s credentials (for the request about to be sent).
     async fn present(&self, id: &str) -> Result<Presented, String>;
+    /// The SMTP server settings of `id`, a connection of kind `smtp` (for an email step).
+    async fn smtp(&self, id: &str) -> Result<mail::SmtpSettings, String> {
+        Err(format!("connection {id} is not an smtp connection"))
+    }
 }
 
 /// No connections at all (an engine without an API layer: tests, `duro debug`).
