@@ -20,6 +20,9 @@ pub struct FileConfig {
     pub max_wait_seconds: Option<u64>,
     /// Extra provider files (`DURO_PROVIDERS_DIR`).
     pub providers_dir: Option<PathBuf>,
+    /// The default SMTP server of email steps (`DURO_SMTP_URL`): `smtp://`, `smtp+starttls://`
+    /// or `smtps://user:password@host:port?from=...`.
+    pub smtp_url: Option<String>,
     /// The outbound policy of steps and triggers (`[outbound]`).
     #[serde(default)]
     pub outbound: OutboundFile,

@@ -40,6 +40,9 @@ pub struct ServeArgs {
     /// Largest outbound response body read, in bytes [default: 10485760].
     #[arg(long, env = "DURO_MAX_RESPONSE_BYTES")]
     max_response_bytes: Option<usize>,
+    /// Default SMTP server of email steps (smtp://, smtp+starttls://, smtps://).
+    #[arg(long, env = "DURO_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
 }
 
 /// The settings in force after flags, environment, file and defaults.
@@ -49,6 +52,7 @@ struct Settings {
     api: ApiConfig,
     providers_dir: Option<PathBuf>,
     outbound: outbound::OutboundPolicy,
+    smtp: Option<mail::SmtpSettings>,
 }
 
 fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
@@ -91,7 +95,15 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
             .unwrap_or_default(),
     )
     .context("outbound allow list (--outbound-allow, DURO_OUTBOUND_ALLOW, outbound.allow)")?;
+    // The URL may hold a password: its errors never repeat it.
+    let smtp = args
+        .smtp_url
+        .or(file.smtp_url)
+        .map(|url| mail::SmtpSettings::from_url(&url))
+        .transpose()
+        .context("smtp_url (--smtp-url, DURO_SMTP_URL)")?;
     Ok(Settings {
+        smtp,
         providers_dir: args.providers_dir.or(file.providers_dir),
         outbound,
         listen,
@@ -143,6 +155,7 @@ async fn serve(args: Settings) -> anyhow::Result<()> {
     let outside = api::Outside {
         catalog: Arc::new(catalog),
         outbound: outbound::Outbound::new(args.outbound).context("building the outbound client")?,
+        smtp: args.smtp,
     };
     let state = api::AppState::with_integrations(
         store,

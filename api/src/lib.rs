@@ -65,6 +65,8 @@ pub struct Outside {
     pub catalog: Arc<engine::providers::Catalog>,
     /// The guarded client of every outbound call.
     pub outbound: outbound::Outbound,
+    /// The SMTP server of email steps that use no smtp connection.
+    pub smtp: Option<mail::SmtpSettings>,
 }
 
 impl Default for Outside {
@@ -73,6 +75,7 @@ impl Default for Outside {
         Outside {
             catalog: standard.catalog,
             outbound: standard.outbound,
+            smtp: standard.smtp,
         }
     }
 }
@@ -134,6 +137,7 @@ impl AppState {
                 catalog: outside.catalog,
                 outbound: outside.outbound,
                 connections: Arc::new(connections.clone()),
+                smtp: outside.smtp,
             },
         );
         let triggers = Triggers::new(store.clone());

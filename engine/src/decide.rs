@@ -255,6 +255,7 @@ fn first_command(step: &Step, step_id: String) -> Command {
         StepKind::Transform { .. }
         | StepKind::Http { .. }
         | StepKind::Action(_)
+        | StepKind::Email(_)
         | StepKind::Condition { .. } => Command::ExecuteStep {
             step_id,
             attempt: 1,

@@ -120,7 +120,34 @@ pub enum StepKind {
     },
     /// A provider action from the catalog (`stripe.createInvoice`).
     Action(ActionStep),
+    /// An email sent over SMTP.
+    Email(EmailStep),
 }
+
+/// An `email` step (seed 001's shape): `{"type": "email", "config": {"action": "send", "to",
+/// "cc"?, "bcc"?, "from"?, "replyTo"?, "subject", "body": {"html"?, "text"?}}, "connection"?}`.
+/// Every string is a template; in `body.html` inserted values are HTML-escaped unless the
+/// expression ends with `| raw`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EmailStep {
+    /// An address, a comma-separated list, or an array of them (templates).
+    pub to: Value,
+    pub cc: Option<Value>,
+    pub bcc: Option<Value>,
+    pub from: Option<String>,
+    pub reply_to: Option<String>,
+    pub subject: String,
+    pub html: Option<String>,
+    pub text: Option<String>,
+    /// An `smtp` connection (id or template); else the run's or workflow's smtp connection,
+    /// the only one, or the server's default SMTP settings.
+    pub connection: Option<String>,
+}
+
+/// The keys an email step's config may have.
+const EMAIL_KEYS: [&str; 8] = [
+    "action", "to", "cc", "bcc", "from", "replyTo", "subject", "body",
+];
 
 /// An `action` step: `{"type": "action", "action": "stripe.createInvoice", "config": {params},
 /// "connection"?}`.
@@ -191,7 +218,7 @@ pub enum OnTimeout {
     Continue,
 }
 
-const STEP_TYPES: &str = "transform, http, action, delay, wait, condition, foreach";
+const STEP_TYPES: &str = "transform, http, action, email, delay, wait, condition, foreach";
 
 /// The step ids around the steps being checked.
 #[derive(Clone)]
@@ -454,6 +481,7 @@ fn check_step(
             None
         }
         "action" => check_action(spec, at, &scope.catalog, problems),
+        "email" => check_email(spec, at, problems),
         _ => check_kind(spec, at, problems),
     };
     if problems.len() != before {
@@ -514,13 +542,6 @@ fn check_kind(
         },
         "delay" => check_delay(config, at, problems),
         "wait" => check_wait(config, at, problems),
-        "email" => fail(
-            at(&["type"]),
-            format!(
-                "{} steps are not supported yet; call the service with an http step",
-                spec.kind
-            ),
-        ),
         other => fail(
             at(&["type"]),
             format!("unknown step type {other:?}; expected one of {STEP_TYPES}"),
@@ -579,6 +600,139 @@ fn check_action(
         action: action.to_owned(),
         provider: provider.to_owned(),
         params,
+        connection: spec.connection.clone(),
+    }))
+}
+
+fn check_email(
+    spec: &StepSpec,
+    at: &dyn Fn(&[&str]) -> Vec<String>,
+    problems: &mut Vec<Problem>,
+) -> Option<StepKind> {
+    let before = problems.len();
+    let empty = serde_json::Map::new();
+    let config = match &spec.config {
+        Value::Object(map) => map,
+        Value::Null => &empty,
+        _ => {
+            problems.push(problem_at(at(&["config"]), "must be an object"));
+            return None;
+        }
+    };
+    for key in config.keys() {
+        if !EMAIL_KEYS.contains(&key.as_str()) {
+            problems.push(problem_at(
+                at(&["config", key]),
+                &format!(
+                    "unknown field; an email step takes {}",
+                    EMAIL_KEYS.join(", ")
+                ),
+            ));
+        }
+    }
+    match config.get("action") {
+        None => {}
+        Some(Value::String(action)) if action == "send" => {}
+        Some(_) => problems.push(problem_at(
+            at(&["config", "action"]),
+            "the only email action is \"send\"",
+        )),
+    }
+    let addresses =
+        |field: &str, required: bool, problems: &mut Vec<Problem>| match config.get(field) {
+            None | Some(Value::Null) if required => {
+                problems.push(problem_at(
+                    at(&["config", field]),
+                    "an email needs to: an address, a comma-separated list or an array of them",
+                ));
+                None
+            }
+            None | Some(Value::Null) => None,
+            Some(Value::String(text)) if text.trim().is_empty() => {
+                problems.push(problem_at(at(&["config", field]), "must not be empty"));
+                None
+            }
+            Some(value @ Value::String(_)) => Some(value.clone()),
+            Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
+                Some(Value::Array(items.clone()))
+            }
+            Some(_) => {
+                problems.push(problem_at(
+                    at(&["config", field]),
+                    "must be an address, a comma-separated list or an array of them",
+                ));
+                None
+            }
+        };
+    let to = addresses("to", true, problems);
+    let cc = addresses("cc", false, problems);
+    let bcc = addresses("bcc", false, problems);
+    let text_field = |field: &str, problems: &mut Vec<Problem>| match config.get(field) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => Some(text.clone()),
+        Some(_) => {
+            problems.push(problem_at(at(&["config", field]), "must be a string"));
+            None
+        }
+    };
+    let from = text_field("from", problems);
+    let reply_to = text_field("replyTo", problems);
+    let subject = text_field("subject", problems);
+    if subject.is_none() && !matches!(config.get("subject"), Some(Value::String(_))) {
+        problems.push(problem_at(
+            at(&["config", "subject"]),
+            "an email needs a subject",
+        ));
+    }
+    let (mut html, mut text) = (None, None);
+    match config.get("body") {
+        Some(Value::Object(body)) => {
+            for key in body.keys() {
+                if key != "html" && key != "text" {
+                    problems.push(problem_at(
+                        at(&["config", "body", key]),
+                        "unknown field; body takes html and text",
+                    ));
+                }
+            }
+            for (key, slot) in [("html", &mut html), ("text", &mut text)] {
+                match body.get(key) {
+                    None | Some(Value::Null) => {}
+                    Some(Value::String(value)) => *slot = Some(value.clone()),
+                    Some(_) => {
+                        problems.push(problem_at(at(&["config", "body", key]), "must be a string"))
+                    }
+                }
+            }
+            if html.is_none() && text.is_none() {
+                problems.push(problem_at(
+                    at(&["config", "body"]),
+                    "an email needs body.html or body.text",
+                ));
+            }
+        }
+        _ => problems.push(problem_at(
+            at(&["config", "body"]),
+            "an email needs a body: {\"html\": ...} and/or {\"text\": ...}",
+        )),
+    }
+    if let Some(connection) = &spec.connection {
+        if let Err(error) = template::Template::parse(connection) {
+            problems.push(problem_at(at(&["connection"]), &error.to_string()));
+        }
+    }
+    if problems.len() != before {
+        return None;
+    }
+    Some(StepKind::Email(EmailStep {
+        to: to?,
+        cc,
+        bcc,
+        from,
+        reply_to,
+        subject: subject?,
+        html,
+        text,
         connection: spec.connection.clone(),
     }))
 }

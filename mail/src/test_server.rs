@@ -59,6 +59,9 @@ struct Shared {
     credentials: Option<(String, String)>,
     auth_mechanisms: Vec<String>,
     n_connections: usize,
+    /// How long QUIT waits for its answer: a window after a message is stored in which
+    /// the client has not yet heard that the conversation ended.
+    quit_delay: std::time::Duration,
 }
 
 /// A running test server; stops (with all its connections) when dropped.
@@ -84,6 +87,7 @@ impl TestSmtpServer {
             credentials: None,
             auth_mechanisms: vec!["PLAIN".to_owned(), "LOGIN".to_owned()],
             n_connections: 0,
+            quit_delay: std::time::Duration::ZERO,
         }));
         let accept_task = tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
         TestSmtpServer {
@@ -118,6 +122,12 @@ impl TestSmtpServer {
     /// `password`; other credentials get 535.
     pub fn require_auth(&self, user: &str, password: &str) {
         lock(&self.shared).credentials = Some((user.to_owned(), password.to_owned()));
+    }
+
+    /// Delays the answer to QUIT by `delay`: a test can act (kill the client) after a
+    /// message was stored and before the client's send returned.
+    pub fn delay_quit(&self, delay: std::time::Duration) {
+        lock(&self.shared).quit_delay = delay;
     }
 
     /// The AUTH mechanisms advertised and accepted (default `PLAIN` and `LOGIN`).
@@ -241,6 +251,10 @@ async fn serve(stream: TcpStream, shared: Arc<Mutex<Shared>>) -> io::Result<()> 
             }
             "NOOP" => connection.reply(250, &["2.0.0 OK"]).await?,
             "QUIT" => {
+                let delay = lock(&shared).quit_delay;
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
                 connection.reply(221, &["2.0.0 Bye"]).await?;
                 return Ok(());
             }

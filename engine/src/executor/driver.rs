@@ -304,6 +304,27 @@ async fn start_attempts(
                 responses,
                 timeout_ms: step.timeout_ms,
             }))
+        } else if let StepKind::Email(email) = &step.kind {
+            let rendered = items.in_scope(steps, &loaded.state, context, step_id, |context| {
+                (
+                    super::email::render(email, context),
+                    render_connection(email.connection.as_deref(), context),
+                )
+            });
+            let (email, connection) = match rendered {
+                Ok(rendered) => rendered,
+                Err(error) => (Err(error.clone()), Err(error)),
+            };
+            Effect::Email(Box::new(super::email::EmailCall {
+                run_id: run_id.to_owned(),
+                step_id: step_id.clone(),
+                email,
+                connection,
+                run_connection: loaded.state.connection_id.clone(),
+                workflow_id: loaded.state.workflow_id.clone(),
+                workflow_version: loaded.state.workflow_version,
+                timeout_ms: step.timeout_ms,
+            }))
         } else {
             match items.in_scope(steps, &loaded.state, context, step_id, |context| {
                 steps::request(step, step_id, *attempt, run_id, context)
@@ -342,6 +363,10 @@ async fn start_attempts(
                     ("http", Reached::Done(outcome))
                 }
                 Effect::Action(call) => ("action", super::action::perform(runs, *call).await),
+                Effect::Email(call) => (
+                    "email",
+                    Reached::Done(super::email::perform(runs, *call).await),
+                ),
             };
             let result = match &reached {
                 Reached::Done(Err(_)) => "error",
@@ -359,6 +384,7 @@ async fn start_attempts(
 enum Effect {
     Http(Result<steps::Request, crate::events::StepError>),
     Action(Box<ActionCall>),
+    Email(Box<super::email::EmailCall>),
 }
 
 /// An action step's params and connection, rendered against the run.
@@ -373,22 +399,27 @@ fn render_action(
 ) -> RenderedAction {
     let params = crate::template::render_value(&action.params, context)
         .map_err(|e| steps::failure("TEMPLATE_ERROR", format!("config.{e}"), false));
-    let connection = match &action.connection {
-        None => Ok(None),
-        Some(source) => {
-            crate::template::render_value(&serde_json::Value::String(source.clone()), context)
-                .map(|value| match value {
-                    serde_json::Value::String(id) if !id.is_empty() => Some(id),
-                    serde_json::Value::Null => None,
-                    serde_json::Value::String(_) => None,
-                    other => Some(other.to_string()),
-                })
-                .map_err(|e| {
-                    steps::failure("TEMPLATE_ERROR", format!("connection: {}", e.error), false)
-                })
-        }
+    (
+        params,
+        render_connection(action.connection.as_deref(), context),
+    )
+}
+
+/// A step's `connection`, rendered: None when absent or empty.
+fn render_connection(
+    source: Option<&str>,
+    context: &serde_json::Value,
+) -> Result<Option<String>, crate::events::StepError> {
+    let Some(source) = source else {
+        return Ok(None);
     };
-    (params, connection)
+    crate::template::render_value(&serde_json::Value::String(source.to_owned()), context)
+        .map(|value| match value {
+            serde_json::Value::String(id) => Some(id).filter(|id| !id.is_empty()),
+            serde_json::Value::Null => None,
+            other => Some(other.to_string()),
+        })
+        .map_err(|e| steps::failure("TEMPLATE_ERROR", format!("connection: {}", e.error), false))
 }
 
 /// Records how an attempt ended, unless the run has moved on without it (it was cancelled, or

@@ -9,6 +9,7 @@
 pub mod action;
 mod clock;
 mod driver;
+pub mod email;
 mod fold;
 mod idempotency;
 mod in_flight;
@@ -264,6 +265,8 @@ pub struct Integrations {
     pub catalog: Arc<crate::providers::Catalog>,
     pub outbound: outbound::Outbound,
     pub connections: Arc<dyn crate::connections::ConnectionSource>,
+    /// The SMTP server of email steps without an smtp connection (`smtp_url`).
+    pub smtp: Option<mail::SmtpSettings>,
 }
 
 impl Integrations {
@@ -274,6 +277,7 @@ impl Integrations {
             outbound: outbound::Outbound::new(outbound::OutboundPolicy::default())
                 .expect("the default outbound client builds"),
             connections: Arc::new(crate::connections::NoConnections),
+            smtp: None,
         }
     }
 }

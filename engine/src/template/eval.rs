@@ -19,8 +19,21 @@ pub(crate) static NULL: Value = Value::Null;
 const EXACT_INTEGER_MAX: f64 = 9_007_199_254_740_992.0;
 
 pub(crate) fn render(parts: &[Part], context: &Value) -> Result<Value, TemplateError> {
+    render_as(parts, context, false)
+}
+
+/// Renders to text for an HTML document: every inserted value is HTML-escaped unless its
+/// expression ends with the `raw` filter. The template's own text is HTML already.
+pub(crate) fn render_html(parts: &[Part], context: &Value) -> Result<String, TemplateError> {
+    match render_as(parts, context, true)? {
+        Value::String(text) => Ok(text),
+        _ => Ok(String::new()),
+    }
+}
+
+fn render_as(parts: &[Part], context: &Value, html: bool) -> Result<Value, TemplateError> {
     let mut budget = Budget::default();
-    if let [Part::Expr(expr)] = parts {
+    if let ([Part::Expr(expr)], false) = (parts, html) {
         return eval_expr(expr, context, &mut budget).map(Cow::into_owned);
     }
     let mut text = Text::default();
@@ -32,7 +45,22 @@ pub(crate) fn render(parts: &[Part], context: &Value) -> Result<Value, TemplateE
             } => (*position, text.push_str(literal)),
             Part::Expr(expr) => {
                 let value = eval_expr(expr, context, &mut budget)?;
-                (expr.position, text.push_value(&value))
+                let raw = expr
+                    .filters
+                    .last()
+                    .is_some_and(|filter| filter.kind == filters::FilterKind::Raw);
+                if html && !raw {
+                    let mut inserted = Text::default();
+                    let escaped = inserted
+                        .push_value(&value)
+                        .map(|()| filters::escape_html(&inserted.into_string()));
+                    (
+                        expr.position,
+                        escaped.and_then(|escaped| text.push_str(&escaped)),
+                    )
+                } else {
+                    (expr.position, text.push_value(&value))
+                }
             }
         };
         pushed.map_err(|message| TemplateError::new(position, message))?;

@@ -34,6 +34,8 @@ pub(crate) enum FilterKind {
     Json,
     UrlEncode,
     Escape,
+    /// Leaves a value unescaped where the template is HTML (an email's `body.html`).
+    Raw,
 }
 
 /// What a filter argument must be.
@@ -47,7 +49,7 @@ enum ArgKind {
 }
 
 impl FilterKind {
-    const ALL: [FilterKind; 17] = [
+    const ALL: [FilterKind; 18] = [
         FilterKind::Map,
         FilterKind::Sum,
         FilterKind::Times,
@@ -65,6 +67,7 @@ impl FilterKind {
         FilterKind::Json,
         FilterKind::UrlEncode,
         FilterKind::Escape,
+        FilterKind::Raw,
     ];
 
     pub(crate) fn from_name(name: &str) -> Option<FilterKind> {
@@ -90,6 +93,7 @@ impl FilterKind {
             FilterKind::Json => "json",
             FilterKind::UrlEncode => "url_encode",
             FilterKind::Escape => "escape",
+            FilterKind::Raw => "raw",
         }
     }
 
@@ -111,7 +115,8 @@ impl FilterKind {
             | FilterKind::Downcase
             | FilterKind::Json
             | FilterKind::UrlEncode
-            | FilterKind::Escape => (0, &[]),
+            | FilterKind::Escape
+            | FilterKind::Raw => (0, &[]),
         }
     }
 }
@@ -218,6 +223,7 @@ fn run<'a>(
         FilterKind::Json => json(&input, budget)?,
         FilterKind::UrlEncode => change_text(&input, url_encode, budget)?,
         FilterKind::Escape => change_text(&input, escape_html, budget)?,
+        FilterKind::Raw => return Ok(input),
     };
     Ok(Cow::Owned(output))
 }

@@ -95,6 +95,12 @@ impl Template {
         eval::render(&self.parts, context)
     }
 
+    /// Renders as HTML text: inserted values are escaped (`<` → `&lt;`, ...) unless the
+    /// expression ends with `| raw`. For an email's `body.html`.
+    pub fn render_html(&self, context: &Value) -> Result<String, TemplateError> {
+        eval::render_html(&self.parts, context)
+    }
+
     /// Step ids this template reads through `steps.<id>...`, with the byte offset of each
     /// reference (where its `steps` path starts), in source order, repeats included.
     pub fn step_references(&self) -> Vec<(String, usize)> {

@@ -737,3 +737,29 @@ fn url_encode_and_escape() {
         check(&context, source, want);
     }
 }
+
+#[test]
+fn html_rendering_escapes_inserted_values_unless_raw() {
+    let context = json!({"input": {"name": "<script>x</script> & co", "total": 43.2,
+                                    "snippet": "<b>bold</b>"}});
+    let template = Template::parse(
+        "<p>Hi {{input.name}}</p><p>${{input.total}}</p>{{input.snippet | raw}}{{input.gone}}",
+    )
+    .expect("parses");
+    assert_eq!(
+        template.render_html(&context).expect("renders"),
+        "<p>Hi &lt;script&gt;x&lt;/script&gt; &amp; co</p><p>$43.2</p><b>bold</b>"
+    );
+    // A lone expression is HTML text too.
+    let lone = Template::parse("{{input.name}}").expect("parses");
+    assert_eq!(
+        lone.render_html(&context).expect("renders"),
+        "&lt;script&gt;x&lt;/script&gt; &amp; co"
+    );
+    // Outside HTML, raw changes nothing.
+    check(
+        &context,
+        "{{input.snippet | raw}}",
+        Is(json!("<b>bold</b>")),
+    );
+}
