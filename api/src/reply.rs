@@ -72,9 +72,21 @@ pub fn run_json(run: &RunView) -> Value {
         "startedAt": run.started_at_us.map(time),
         "completedAt": run.completed_at_us.map(time),
         "steps": steps,
-        "parent": run.parent.as_ref().map(link_json),
+        // A rerun's parent is the run it reruns ({runId, fromStep}); a child run's is the
+        // run whose workflow step started it ({runId, stepId}).
+        "parent": match (&run.parent, &run.called_by) {
+            (Some(link), _) => link_json(link),
+            (None, Some(caller)) => child_json(caller),
+            (None, None) => Value::Null,
+        },
         "reruns": run.reruns.iter().map(link_json).collect::<Vec<_>>(),
+        "children": run.children.iter().map(child_json).collect::<Vec<_>>(),
     })
+}
+
+/// One end of a sub-workflow link: `{"runId", "stepId"}`.
+pub fn child_json(link: &engine::run::ChildLink) -> Value {
+    json!({ "runId": link.run_id, "stepId": link.step_id })
 }
 
 /// One end of a rerun link: `{"runId", "fromStep"}`.

@@ -256,6 +256,7 @@ fn first_command(step: &Step, step_id: String) -> Command {
         | StepKind::Http { .. }
         | StepKind::Action(_)
         | StepKind::Email(_)
+        | StepKind::Workflow(_)
         | StepKind::Condition { .. } => Command::ExecuteStep {
             step_id,
             attempt: 1,

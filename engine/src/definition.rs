@@ -122,6 +122,19 @@ pub enum StepKind {
     Action(ActionStep),
     /// An email sent over SMTP.
     Email(EmailStep),
+    /// A child run of another workflow; completes with the child's output.
+    Workflow(WorkflowStep),
+}
+
+/// A `workflow` step (a sub-workflow): `{"type": "workflow", "config": {"workflowId",
+/// "version"?, "input"?}}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkflowStep {
+    pub workflow_id: String,
+    /// The child's workflow version; its current one when absent.
+    pub version: Option<u64>,
+    /// The child's input (templates); `{}` when absent.
+    pub input: Value,
 }
 
 /// An `email` step (seed 001's shape): `{"type": "email", "config": {"action": "send", "to",
@@ -218,7 +231,8 @@ pub enum OnTimeout {
     Continue,
 }
 
-const STEP_TYPES: &str = "transform, http, action, email, delay, wait, condition, foreach";
+const STEP_TYPES: &str =
+    "transform, http, action, email, workflow, delay, wait, condition, foreach";
 
 /// The step ids around the steps being checked.
 #[derive(Clone)]
@@ -482,6 +496,7 @@ fn check_step(
         }
         "action" => check_action(spec, at, &scope.catalog, problems),
         "email" => check_email(spec, at, problems),
+        "workflow" => check_workflow_step(spec, at, problems),
         _ => check_kind(spec, at, problems),
     };
     if problems.len() != before {
@@ -734,6 +749,63 @@ fn check_email(
         html,
         text,
         connection: spec.connection.clone(),
+    }))
+}
+
+fn check_workflow_step(
+    spec: &StepSpec,
+    at: &dyn Fn(&[&str]) -> Vec<String>,
+    problems: &mut Vec<Problem>,
+) -> Option<StepKind> {
+    let before = problems.len();
+    let Value::Object(config) = &spec.config else {
+        problems.push(problem_at(
+            at(&["config"]),
+            "a workflow step needs a config with workflowId",
+        ));
+        return None;
+    };
+    for key in config.keys() {
+        if !["workflowId", "version", "input"].contains(&key.as_str()) {
+            problems.push(problem_at(
+                at(&["config", key]),
+                "unknown field; a workflow step takes workflowId, version and input",
+            ));
+        }
+    }
+    let workflow_id = match config.get("workflowId") {
+        Some(Value::String(id)) if !id.trim().is_empty() && !id.contains("{{") => Some(id.clone()),
+        _ => {
+            problems.push(problem_at(
+                at(&["config", "workflowId"]),
+                "a workflow step needs workflowId: the id of the workflow to run (not a template)",
+            ));
+            None
+        }
+    };
+    let version = match config.get("version") {
+        None | Some(Value::Null) => None,
+        Some(value) => match value.as_u64().filter(|v| *v >= 1) {
+            Some(version) => Some(version),
+            None => {
+                problems.push(problem_at(
+                    at(&["config", "version"]),
+                    "must be a workflow version: a whole number from 1",
+                ));
+                None
+            }
+        },
+    };
+    if problems.len() != before {
+        return None;
+    }
+    Some(StepKind::Workflow(WorkflowStep {
+        workflow_id: workflow_id?,
+        version,
+        input: config
+            .get("input")
+            .cloned()
+            .unwrap_or_else(|| Value::Object(Default::default())),
     }))
 }
 

@@ -119,6 +119,20 @@ pub enum RunEvent {
         request: u32,
         output_json: String,
     },
+    /// Attempt `attempt` of workflow step `step_id` runs the child run `child_run_id`
+    /// (derived from this run, the step and the attempt, so a crash never starts two).
+    /// Recorded with the attempt's `StepStarted`, before the child is started.
+    ChildRunStarted {
+        step_id: String,
+        attempt: u32,
+        child_run_id: String,
+    },
+    /// This run is the child of `parent_run_id`'s workflow step `step_id`: recorded right
+    /// after its `RunStarted`, in the same append.
+    RunCalledBy {
+        parent_run_id: String,
+        step_id: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +163,8 @@ impl RunEvent {
             RunEvent::StepReused { .. } => 114,
             RunEvent::RunRerun { .. } => 115,
             RunEvent::StepRequestCompleted { .. } => 116,
+            RunEvent::ChildRunStarted { .. } => 117,
+            RunEvent::RunCalledBy { .. } => 118,
         })
     }
 
@@ -172,6 +188,8 @@ impl RunEvent {
             RunEvent::StepReused { .. } => "StepReused",
             RunEvent::RunRerun { .. } => "RunRerun",
             RunEvent::StepRequestCompleted { .. } => "StepRequestCompleted",
+            RunEvent::ChildRunStarted { .. } => "ChildRunStarted",
+            RunEvent::RunCalledBy { .. } => "RunCalledBy",
         }
     }
 
@@ -188,10 +206,12 @@ impl RunEvent {
             | RunEvent::RunResumed { step_id, .. }
             | RunEvent::ForeachStarted { step_id, .. }
             | RunEvent::StepReused { step_id, .. }
-            | RunEvent::StepRequestCompleted { step_id, .. } => Some(step_id),
+            | RunEvent::StepRequestCompleted { step_id, .. }
+            | RunEvent::ChildRunStarted { step_id, .. } => Some(step_id),
             RunEvent::RunStarted { .. }
             | RunEvent::RunForked { .. }
             | RunEvent::RunRerun { .. }
+            | RunEvent::RunCalledBy { .. }
             | RunEvent::RunCancelled { .. }
             | RunEvent::RunCompleted { .. }
             | RunEvent::RunFailed { .. } => None,

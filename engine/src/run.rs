@@ -119,6 +119,18 @@ pub struct RunState {
     /// request `i + 1`'s body ("null" for one skipped by its `when`). An action of several
     /// requests resumes after the last one here.
     pub requests: BTreeMap<String, Vec<String>>,
+    /// The runs this one started from its workflow steps, in order.
+    pub children: Vec<ChildLink>,
+    /// The run whose workflow step started this one.
+    pub called_by: Option<ChildLink>,
+}
+
+/// A parent run's workflow step and the child run it started.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChildLink {
+    /// The other run: the child (in `children`) or the parent (in `called_by`).
+    pub run_id: String,
+    pub step_id: String,
 }
 
 /// One end of a rerun's link: the other run, and the step the rerun started from.
@@ -325,6 +337,23 @@ pub fn evolve(mut state: RunState, event: &RunEvent) -> RunState {
                 responses.resize(*request as usize - 1, "null".to_owned());
                 responses.push(output_json.clone());
             }
+        }
+        RunEvent::ChildRunStarted {
+            step_id,
+            child_run_id,
+            ..
+        } => state.children.push(ChildLink {
+            run_id: child_run_id.clone(),
+            step_id: step_id.clone(),
+        }),
+        RunEvent::RunCalledBy {
+            parent_run_id,
+            step_id,
+        } => {
+            state.called_by = Some(ChildLink {
+                run_id: parent_run_id.clone(),
+                step_id: step_id.clone(),
+            })
         }
         // Handled before the terminal check above.
         RunEvent::RunRerun { .. } => {}

@@ -291,6 +291,8 @@ fn apply_run_event(pending: &mut Pending<'_>, event: &RecordedEvent) -> Applied 
         | RunEvent::RunForked { .. }
         | RunEvent::StepReused { .. }
         | RunEvent::StepRequestCompleted { .. }
+        | RunEvent::ChildRunStarted { .. }
+        | RunEvent::RunCalledBy { .. }
         | RunEvent::RunRerun { .. } => return Ok(Ok(())),
         RunEvent::StepRetryScheduled { .. } | RunEvent::TimerScheduled { .. } => {
             RunStatus::Sleeping

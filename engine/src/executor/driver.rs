@@ -304,6 +304,22 @@ async fn start_attempts(
                 responses,
                 timeout_ms: step.timeout_ms,
             }))
+        } else if let StepKind::Workflow(child) = &step.kind {
+            let input = items
+                .in_scope(steps, &loaded.state, context, step_id, |context| {
+                    crate::template::render_value(&child.input, context).map_err(|e| {
+                        steps::failure("TEMPLATE_ERROR", format!("config.input.{e}"), false)
+                    })
+                })
+                .and_then(|rendered| rendered);
+            Effect::Workflow(Box::new(super::children::ChildCall {
+                parent_run_id: run_id.to_owned(),
+                step_id: step_id.clone(),
+                child_run_id: super::children::child_run_id(run_id, step_id, *attempt),
+                step: child.clone(),
+                input,
+                connection_id: loaded.state.connection_id.clone(),
+            }))
         } else if let StepKind::Email(email) = &step.kind {
             let rendered = items.in_scope(steps, &loaded.state, context, step_id, |context| {
                 (
@@ -343,6 +359,13 @@ async fn start_attempts(
                 step_id: step_id.clone(),
                 attempt: *attempt,
             });
+            if let Effect::Workflow(call) = &effect {
+                announce.push(RunEvent::ChildRunStarted {
+                    step_id: step_id.clone(),
+                    attempt: *attempt,
+                    child_run_id: call.child_run_id.clone(),
+                });
+            }
         }
         attempts.push((step_id.clone(), *attempt, effect));
     }
@@ -367,6 +390,10 @@ async fn start_attempts(
                     "email",
                     Reached::Done(super::email::perform(runs, *call).await),
                 ),
+                Effect::Workflow(call) => (
+                    "workflow",
+                    Reached::Done(super::children::perform(runs, *call).await),
+                ),
             };
             let result = match &reached {
                 Reached::Done(Err(_)) => "error",
@@ -385,6 +412,7 @@ enum Effect {
     Http(Result<steps::Request, crate::events::StepError>),
     Action(Box<ActionCall>),
     Email(Box<super::email::EmailCall>),
+    Workflow(Box<super::children::ChildCall>),
 }
 
 /// An action step's params and connection, rendered against the run.

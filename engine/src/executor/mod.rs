@@ -7,6 +7,7 @@
 //! A side effect happens only after the `StepStarted` that announces it is durable.
 
 pub mod action;
+pub mod children;
 mod clock;
 mod driver;
 pub mod email;
@@ -134,6 +135,10 @@ pub struct RunView {
     pub parent: Option<RunLink>,
     /// The reruns of this run, oldest first.
     pub reruns: Vec<RunLink>,
+    /// The child runs its workflow steps started, in order.
+    pub children: Vec<crate::run::ChildLink>,
+    /// The run whose workflow step started this one.
+    pub called_by: Option<crate::run::ChildLink>,
 }
 
 /// A run folded from its stream, with what the driver needs besides the state.
@@ -498,6 +503,7 @@ impl Runs {
             };
             if self.append(run_id, loaded.version, &event).await? {
                 self.ensure_driver(run_id);
+                self.cancel_children(&loaded.state.children, reason).await;
                 return self.get(run_id).await;
             }
         }
@@ -796,6 +802,8 @@ pub(crate) fn view(loaded: Loaded) -> RunView {
         completed_at_us: loaded.ended_at_us,
         parent: state.parent.clone(),
         reruns: state.reruns.clone(),
+        children: state.children.clone(),
+        called_by: state.called_by.clone(),
     }
 }
 

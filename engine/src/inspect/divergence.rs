@@ -149,6 +149,8 @@ fn check(
         | RunEvent::StepReused { .. }
         | RunEvent::RunRerun { .. }
         | RunEvent::StepRequestCompleted { .. }
+        | RunEvent::ChildRunStarted { .. }
+        | RunEvent::RunCalledBy { .. }
         | RunEvent::RunCancelled { .. } => None,
         RunEvent::StepStarted { step_id, attempt } => {
             if !execute(step_id, Some(*attempt)) {
