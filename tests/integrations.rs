@@ -748,3 +748,60 @@ async fn providers_are_listed_with_their_param_schemas() {
         .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_steps_present_a_named_connection_and_bad_rendered_params_fail_before_any_request() {
+    let smtp = TestSmtpServer::start().await;
+    let (stripe, stripe_url) = start_stripe().await;
+    let deployment = Deployment::new(&smtp);
+    let _server = deployment.start(1);
+    let api = deployment.api();
+    stripe_connection(&api, &stripe_url).await;
+    let workflow = api
+        .active_workflow(json!({
+            "name": "raw call",
+            "steps": [
+                {"id": "with", "type": "http", "connection": "{{input.connection}}",
+                 "config": {"method": "POST", "url": format!("{stripe_url}/v1/invoiceitems"),
+                            "body": {"customer": "cus_1"}}},
+                {"id": "without", "type": "http",
+                 "config": {"method": "POST", "url": format!("{stripe_url}/v1/invoiceitems")}}
+            ]
+        }))
+        .await;
+    let run_id = api
+        .start_run(&workflow, json!({"connection": "conn_stripe"}))
+        .await
+        .expect("run");
+    let run = api.ended(&run_id, Duration::from_secs(30)).await;
+    assert_eq!(step(&run, "with")["status"], "completed", "{run}");
+    assert_eq!(step(&run, "without")["error"]["code"], "401", "{run}");
+    let received = stripe.received();
+    assert_eq!(received[0].authorization, format!("Bearer {STRIPE_SECRET}"));
+    assert_eq!(received[1].authorization, "");
+
+    // Params that only turn out wrong once rendered fail the step before any request.
+    let before = stripe.received().len();
+    let workflow = api
+        .active_workflow(json!({
+            "name": "bad amount",
+            "steps": [{"id": "invoice", "type": "action", "action": "stripe.createInvoice",
+                       "config": {"customerId": "cus_1", "amount": "{{input.amount}}"}}]
+        }))
+        .await;
+    let run_id = api
+        .start_run(&workflow, json!({"amount": "a lot"}))
+        .await
+        .expect("run");
+    let run = api.ended(&run_id, Duration::from_secs(30)).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    let error = &step(&run, "invoice")["error"];
+    assert_eq!(error["code"], "VALIDATION_ERROR", "{run}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("config.amount")),
+        "{run}"
+    );
+    assert_eq!(stripe.received().len(), before);
+}

@@ -97,7 +97,11 @@ pub enum StepKind {
     /// Renders `mapping` (an object of templates); the result is the step's output.
     Transform { mapping: Value },
     /// An outbound HTTP request; `config` holds method, url, headers, body (templates).
-    Http { config: Value },
+    /// `connection` (an id or a template) adds that connection's credentials header.
+    Http {
+        config: Value,
+        connection: Option<String>,
+    },
     /// A durable sleep.
     Delay(DelaySpec),
     /// Pauses the run until it is resumed with a payload (the step's output), or times out.
@@ -549,6 +553,7 @@ fn check_kind(
         "http" => match config.get("url").and_then(Value::as_str) {
             Some(_) => Some(StepKind::Http {
                 config: config.clone(),
+                connection: spec.connection.clone(),
             }),
             None => fail(
                 at(&["config", "url"]),

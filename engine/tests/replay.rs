@@ -243,7 +243,8 @@ fn step_strategy(index: usize) -> impl Strategy<Value = Step> {
             mapping: serde_json::json!({})
         }),
         Just(StepKind::Http {
-            config: serde_json::json!({"url": "http://localhost/"})
+            config: serde_json::json!({"url": "http://localhost/"}),
+            connection: None,
         }),
         (0u64..5_000).prop_map(|duration_ms| StepKind::Delay(DelaySpec::For { duration_ms })),
         (proptest::option::of(1u64..10_000), any::<bool>()).prop_map(|(timeout_ms, go_on)| {
@@ -507,6 +508,7 @@ fn charge_step() -> Step {
         id: "charge".into(),
         kind: StepKind::Http {
             config: serde_json::json!({"url": "http://localhost/"}),
+            connection: None,
         },
         retry: RetryPolicy::default(),
         timeout_ms: None,

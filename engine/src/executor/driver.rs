@@ -378,9 +378,8 @@ async fn start_attempts(
             let began = std::time::Instant::now();
             let (kind, reached) = match effect {
                 Effect::Http(request) => {
-                    let outbound = runs.inner().integrations.outbound.clone();
                     let outcome = match request {
-                        Ok(request) => steps::perform(outbound, request).await,
+                        Ok(request) => steps::perform(&runs, request).await,
                         Err(error) => Err(error),
                     };
                     ("http", Reached::Done(outcome))
@@ -434,7 +433,7 @@ fn render_action(
 }
 
 /// A step's `connection`, rendered: None when absent or empty.
-fn render_connection(
+pub(super) fn render_connection(
     source: Option<&str>,
     context: &serde_json::Value,
 ) -> Result<Option<String>, crate::events::StepError> {

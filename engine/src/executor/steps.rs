@@ -108,6 +108,8 @@ fn compare(left: &Value, operator: Operator, right: &Value) -> bool {
 pub struct Request {
     /// The rendered config, or why it did not render (then sending fails at once).
     config: Result<Value, StepError>,
+    /// The step's connection, rendered: its credentials header is added to the request.
+    connection: Result<Option<String>, StepError>,
     timeout_ms: Option<u64>,
     idempotency_key: String,
 }
@@ -122,12 +124,13 @@ pub fn request(
     run_id: &str,
     context: &Value,
 ) -> Option<Request> {
-    let StepKind::Http { config } = &step.kind else {
+    let StepKind::Http { config, connection } = &step.kind else {
         return None;
     };
     Some(Request {
         config: template::render_value(config, context)
             .map_err(|e| failure("TEMPLATE_ERROR", format!("config.{e}"), false)),
+        connection: super::driver::render_connection(connection.as_deref(), context),
         timeout_ms: step.timeout_ms,
         idempotency_key: format!("{run_id}:{step_id}:{attempt}"),
     })
@@ -136,7 +139,7 @@ pub fn request(
 /// An HTTP step's config rendered against `context` (what an attempt would send); None for
 /// other steps or when it does not render.
 pub fn rendered_config(step: &Step, context: &Value) -> Option<Value> {
-    let StepKind::Http { config } = &step.kind else {
+    let StepKind::Http { config, .. } = &step.kind else {
         return None;
     };
     template::render_value(config, context).ok()
@@ -144,10 +147,33 @@ pub fn rendered_config(step: &Step, context: &Value) -> Option<Value> {
 
 /// Sends a rendered request through the guarded outbound client; the output as JSON, or why
 /// the attempt failed.
-pub async fn perform(outbound: outbound::Outbound, request: Request) -> Result<Value, StepError> {
+pub async fn perform(runs: &super::Runs, request: Request) -> Result<Value, StepError> {
     let config = request.config?;
+    let integrations = &runs.inner().integrations;
+    let mut presented = Vec::new();
+    if let Some(id) = request.connection? {
+        // Named by the step: it must exist and be active; any provider fits an http step.
+        let wanted = crate::connections::Wanted {
+            provider: "http",
+            step: Some(&id),
+            run: None,
+            workflow: None,
+            required: true,
+        };
+        if let Some(connection) =
+            crate::connections::resolve(integrations.connections.as_ref(), wanted).await?
+        {
+            presented = integrations
+                .connections
+                .present(&connection.id)
+                .await
+                .map_err(|e| failure("CONNECTION_LOOKUP", e, true))?
+                .headers;
+        }
+    }
     send(
-        &outbound,
+        &integrations.outbound,
+        presented,
         &config,
         request.timeout_ms,
         &request.idempotency_key,
@@ -159,6 +185,7 @@ pub async fn perform(outbound: outbound::Outbound, request: Request) -> Result<V
 /// other 4xx are not.
 async fn send(
     outbound: &outbound::Outbound,
+    presented: Vec<(String, String)>,
     config: &Value,
     step_timeout_ms: Option<u64>,
     idempotency_key: &str,
@@ -196,6 +223,11 @@ async fn send(
             };
             headers.push((name.clone(), value));
         }
+    }
+    // The connection's header replaces one of the same name the config set.
+    for (name, value) in presented {
+        headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(&name));
+        headers.push((name, value));
     }
     let has_content_type = headers
         .iter()
