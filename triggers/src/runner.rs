@@ -60,7 +60,6 @@ pub struct Runner {
     triggers: Triggers,
     runs: Runs,
     clock: Arc<dyn Clock>,
-    http: reqwest::Client,
     tasks: Mutex<HashMap<String, Task>>,
     changed: Notify,
 }
@@ -72,7 +71,6 @@ impl Runner {
             triggers,
             runs,
             clock,
-            http: reqwest::Client::new(),
             tasks: Mutex::new(HashMap::new()),
             changed: Notify::new(),
         })
@@ -478,7 +476,8 @@ impl Runner {
         cursor: &mut Cursor,
     ) -> Result<(), String> {
         let trigger_id = trigger.id.as_str();
-        let mut request = self.http.get(&config.url).timeout(Duration::from_secs(30));
+        // Through the runs' guarded client: a poll URL is as untrusted as a step's.
+        let mut headers = Vec::new();
         if let Some(connection_id) = &trigger.spec.connection_id {
             let source = self
                 .credentials
@@ -488,17 +487,28 @@ impl Runner {
                 .header(connection_id)
                 .await
                 .map_err(|e| format!("connection {connection_id}: {e}"))?;
-            request = request.header(name, value);
+            let value = value
+                .to_str()
+                .map_err(|_| format!("connection {connection_id}: its header is not text"))?;
+            headers.push((name.as_str().to_owned(), value.to_owned()));
         }
-        let response = request
-            .send()
+        let response = self
+            .runs
+            .outbound()
+            .send(outbound::OutboundRequest {
+                method: "GET".to_owned(),
+                url: config.url.clone(),
+                headers,
+                body: None,
+                timeout: Duration::from_secs(30),
+            })
             .await
             .map_err(|e| format!("GET {}: {e}", config.url))?;
-        let status = response.status();
-        if !status.is_success() {
+        let status = response.status;
+        if !(200..300).contains(&status) {
             return Err(format!("GET {} answered {status}", config.url));
         }
-        let bytes = response.bytes().await.map_err(|e| e.to_string())?;
+        let bytes = response.body;
         if bytes.len() > POLL_BODY_MAX {
             return Err(format!("the response is over {POLL_BODY_MAX} bytes"));
         }

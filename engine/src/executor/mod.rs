@@ -363,6 +363,11 @@ impl Runs {
         &self.inner.integrations.catalog
     }
 
+    /// The guarded client steps call out with (polling triggers use it too).
+    pub fn outbound(&self) -> &outbound::Outbound {
+        &self.inner.integrations.outbound
+    }
+
     /// Starts a run of the workflow's current version and returns once `RunStarted` is
     /// durable. With an idempotency key seen in the last 24 hours, returns that run instead.
     pub async fn start(&self, request: StartRun) -> Result<Started, RunsError> {
