@@ -70,6 +70,12 @@ enum Command {
         #[command(subcommand)]
         command: client::triggers::TriggersCommand,
     },
+    /// List the providers action steps can call, with their actions' params.
+    #[command(after_help = client::EXIT_CODES)]
+    Providers {
+        #[command(subcommand)]
+        command: client::providers::ProvidersCommand,
+    },
     /// Manage the read models (listings of runs and workflows) of a data directory.
     Projections {
         #[command(subcommand)]
@@ -137,6 +143,7 @@ fn main() -> ExitCode {
         Command::Runs { command } => return client::runs::run(command),
         Command::Replay(args) => return replay_cmd::run(args),
         Command::Triggers { command } => return client::triggers::run(command),
+        Command::Providers { command } => return client::providers::run(command),
         Command::Projections {
             command: ProjectionsCommand::Rebuild { data_dir },
         } => projections_cmd::rebuild(&data_dir),

@@ -747,6 +747,22 @@ async fn providers_are_listed_with_their_param_schemas() {
         .call(Method::GET, "/api/v1/providers/paypal", None)
         .await;
     assert_eq!(status, 404);
+
+    // The CLI lists them too.
+    let url = format!("http://127.0.0.1:{}", deployment.port);
+    let listed = tokio::task::spawn_blocking(move || {
+        support::duro_output(
+            &["providers", "list", "--url", &url, "--api-key", KEY],
+            None,
+            &[],
+        )
+    })
+    .await
+    .expect("joined");
+    support::expect_code(&listed, 0);
+    let text = support::stdout(&listed);
+    assert!(text.contains("stripe.createInvoice"), "{text}");
+    assert!(text.contains("slack.postMessage"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,6 +8,7 @@
 
 pub mod keys;
 pub mod output;
+pub mod providers;
 pub mod runs;
 pub mod triggers;
 pub mod workflows;
