@@ -129,7 +129,9 @@ impl AppState {
         metrics::install();
         let store = metrics::MeteredStore::wrap(store);
         let connections =
-            Connections::with_catalog(store.clone(), secret_key, outside.catalog.clone());
+            Connections::with_catalog(store.clone(), secret_key, outside.catalog.clone())
+                .with_outbound(outside.outbound.clone())
+                .with_clock(clock.clone());
         let runs = Runs::with_integrations(
             store.clone(),
             clock.clone(),

@@ -102,7 +102,7 @@ async fn a_created_connection_shows_everything_but_its_secret() {
             token: TOKEN.to_owned()
         }
     );
-    let (name, value) = credentials.header();
+    let (name, value) = credentials.header().expect("a header");
     assert_eq!(name, "authorization");
     assert_eq!(value, format!("Bearer {TOKEN}").as_str());
 }

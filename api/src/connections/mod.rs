@@ -1,20 +1,28 @@
 //! Connected accounts ("connections"): credentials for a provider (a bearer token, a user and
-//! password, a header, an OAuth2 access token) that steps will send as a header. Each
-//! connection is a `connection-{id}` stream of [`ConnectionEvent`]s (tags 600 created,
-//! 601 updated, 602 deleted), postcard-encoded.
+//! password, a header, an OAuth2 access token) that steps send as a header; an OAuth2 client
+//! whose access tokens Duro obtains and refreshes itself ([`oauth2`]); an SMTP server that
+//! email steps use ([`smtp`]). Each connection is a `connection-{id}` stream of
+//! [`ConnectionEvent`]s (tags 600 created, 601 updated, 602 deleted, 603 settings changed,
+//! 604 access token refreshed), postcard-encoded.
 //!
 //! The secret part is never stored in plaintext: it is sealed with XChaCha20-Poly1305 under
 //! the data key ([`crypto`]) with `connection:{id}` as associated data, so a sealed secret
 //! copied into another connection's stream does not open. What the API shows is
 //! [`ConnectionInfo`]: everything but the secret, which appears only as `secretSet` and a
 //! hint of its last 4 characters (`****abcd`, and only for secrets of at least 12
-//! characters; those 4 characters are stored in plaintext for that purpose). Only
-//! [`Connections::credentials`] decrypts, for the engine; no route returns its result.
+//! characters; those 4 characters are stored in plaintext for that purpose; smtp and oauth2
+//! connections have no hint). The parts of an smtp or oauth2 secret that are not secret
+//! (host, port, client id, token URL, ...) are shown by decrypting it when answering; the
+//! password, client secret, refresh token and access token never are. Only the engine's
+//! entry points ([`Connections::credentials`], [`Connections::authorization`],
+//! `ConnectionSource::smtp`) hand out secrets; no route returns their result.
 //!
 //! Nothing here logs a secret, and the `Debug` of every type holding one is redacted.
 
 pub mod crypto;
+pub mod oauth2;
 mod settings;
+pub mod smtp;
 mod source;
 
 use std::fmt;
@@ -22,6 +30,7 @@ use std::sync::Arc;
 
 use axum::http::{HeaderName, HeaderValue};
 use base64::Engine as _;
+use engine::executor::{Clock, SystemClock};
 use journal::{
     EventStore, EventType, ExpectedVersion, NewEvent, Position, Seq, StoreError, StreamName,
     Timestamp,
@@ -74,10 +83,26 @@ pub enum Kind {
     /// An OAuth2 access token, sent as `Authorization: Bearer {token}`.
     #[serde(rename = "oauth2_token")]
     OAuth2Token,
+    /// An SMTP server for email steps (`host`, `port`, `security`, and optionally
+    /// `username` with `password`, and `from`); never sent as a header. Provider `smtp`.
+    #[serde(rename = "smtp")]
+    Smtp,
+    /// An OAuth2 client and its refresh token (`clientId`, `clientSecret`, `tokenUrl`,
+    /// `refreshToken`, optionally `scope`): Duro obtains and refreshes the access token
+    /// itself and sends it as `Authorization: Bearer {token}`.
+    #[serde(rename = "oauth2")]
+    OAuth2,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Bearer, Kind::Basic, Kind::Header, Kind::OAuth2Token];
+    pub const ALL: [Kind; 6] = [
+        Kind::Bearer,
+        Kind::Basic,
+        Kind::Header,
+        Kind::OAuth2Token,
+        Kind::Smtp,
+        Kind::OAuth2,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -85,6 +110,8 @@ impl Kind {
             Kind::Basic => "basic",
             Kind::Header => "header",
             Kind::OAuth2Token => "oauth2_token",
+            Kind::Smtp => "smtp",
+            Kind::OAuth2 => "oauth2",
         }
     }
 
@@ -92,12 +119,20 @@ impl Kind {
         Kind::ALL.into_iter().find(|kind| kind.as_str() == text)
     }
 
-    /// The secret fields this kind needs, as the API names them.
+    /// The secret fields this kind takes, as the API names them.
     fn fields(self) -> &'static [&'static str] {
         match self {
             Kind::Bearer | Kind::OAuth2Token => &["token"],
             Kind::Basic => &["username", "password"],
             Kind::Header => &["headerName", "headerValue"],
+            Kind::Smtp => &["host", "port", "security", "username", "password", "from"],
+            Kind::OAuth2 => &[
+                "clientId",
+                "clientSecret",
+                "tokenUrl",
+                "refreshToken",
+                "scope",
+            ],
         }
     }
 }
@@ -110,13 +145,45 @@ impl fmt::Display for Kind {
 
 /// A connection's secret, decrypted. Its `Debug` shows the kind only.
 ///
-/// Postcard-encoded inside the ciphertext: never reorder the variants or their fields.
+/// Postcard-encoded inside the ciphertext: never reorder the variants or their fields, only
+/// append new variants at the end.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Credentials {
-    Bearer { token: String },
-    Basic { username: String, password: String },
-    Header { name: String, value: String },
-    OAuth2Token { token: String },
+    Bearer {
+        token: String,
+    },
+    Basic {
+        username: String,
+        password: String,
+    },
+    Header {
+        name: String,
+        value: String,
+    },
+    OAuth2Token {
+        token: String,
+    },
+    /// An SMTP server; `username` and `password` are both given or both absent.
+    Smtp {
+        host: String,
+        port: u16,
+        /// `none`, `starttls` or `tls`.
+        security: String,
+        username: Option<String>,
+        password: Option<String>,
+        /// The sender of emails that name none.
+        from: Option<String>,
+    },
+    /// An OAuth2 client and the refresh token it was granted. The access tokens obtained
+    /// with it (and a refresh token the endpoint rotates to) are sealed in
+    /// `ConnectionTokenRefreshed` events, not here.
+    OAuth2 {
+        client_id: String,
+        client_secret: String,
+        token_url: String,
+        refresh_token: String,
+        scope: Option<String>,
+    },
 }
 
 impl fmt::Debug for Credentials {
@@ -132,13 +199,17 @@ impl Credentials {
             Credentials::Basic { .. } => Kind::Basic,
             Credentials::Header { .. } => Kind::Header,
             Credentials::OAuth2Token { .. } => Kind::OAuth2Token,
+            Credentials::Smtp { .. } => Kind::Smtp,
+            Credentials::OAuth2 { .. } => Kind::OAuth2,
         }
     }
 
-    /// The header that presents these credentials: `Authorization` with `Bearer …` or
-    /// `Basic …`, or the connection's own header. Validation at creation guarantees both
-    /// are valid HTTP; the value is marked sensitive.
-    pub fn header(&self) -> (HeaderName, HeaderValue) {
+    /// The header that presents these credentials by themselves: `Authorization` with
+    /// `Bearer …` or `Basic …`, or the connection's own header. Validation at creation
+    /// guarantees both are valid HTTP; the value is marked sensitive. `None` for smtp (no
+    /// header at all) and oauth2 (the header carries an access token obtained with them:
+    /// [`Connections::authorization`]).
+    pub fn header(&self) -> Option<(HeaderName, HeaderValue)> {
         let (name, value) = match self {
             Credentials::Bearer { token } | Credentials::OAuth2Token { token } => (
                 HeaderName::from_static("authorization"),
@@ -157,18 +228,19 @@ impl Credentials {
                     .unwrap_or(HeaderName::from_static("authorization")),
                 value.clone(),
             ),
+            Credentials::Smtp { .. } | Credentials::OAuth2 { .. } => return None,
         };
-        let mut value = HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(""));
-        value.set_sensitive(true);
-        (name, value)
+        Some((name, sensitive_value(&value)))
     }
 
-    /// The part of the secret a hint may end with.
+    /// The part of the secret a hint may end with: nothing for smtp and oauth2, whose
+    /// answers show their settings that are not secret instead.
     fn hint_source(&self) -> &str {
         match self {
             Credentials::Bearer { token } | Credentials::OAuth2Token { token } => token,
             Credentials::Basic { password, .. } => password,
             Credentials::Header { value, .. } => value,
+            Credentials::Smtp { .. } | Credentials::OAuth2 { .. } => "",
         }
     }
 }
@@ -199,6 +271,14 @@ pub enum ConnectionEvent {
         base_url: Option<Option<String>>,
         status: Option<Status>,
     },
+    /// An oauth2 connection's token endpoint granted an access token (tag 604). `sealed` is
+    /// the postcard of the access token and of the refresh token in force after it (when the
+    /// endpoint ever rotated it), sealed like the secret (`connection:{id}`); the expiry is
+    /// plaintext. A later secret change (`ConnectionUpdated` with a secret) voids it.
+    ConnectionTokenRefreshed {
+        sealed: Sealed,
+        expires_at_ms: i64,
+    },
 }
 
 impl ConnectionEvent {
@@ -209,6 +289,7 @@ impl ConnectionEvent {
             ConnectionEvent::ConnectionUpdated { .. } => 601,
             ConnectionEvent::ConnectionDeleted => 602,
             ConnectionEvent::ConnectionSettingsChanged { .. } => 603,
+            ConnectionEvent::ConnectionTokenRefreshed { .. } => 604,
         })
     }
 }
@@ -242,6 +323,15 @@ pub struct ConnectionInfo {
     /// `active`, or `disabled`: a disabled connection is never used by a step, and a run
     /// whose workflow names it is refused.
     pub status: Status,
+    /// Kind smtp: the server, never its password. Absent for other kinds (and when the
+    /// secret does not decrypt with the data key in use).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<smtp::SmtpInfo>,
+    /// Kind oauth2: the client id, token endpoint, scope and when the current access token
+    /// expires, never a secret. Absent for other kinds (and when the secret does not
+    /// decrypt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth2: Option<oauth2::OAuth2Info>,
     /// RFC 3339 (UTC, milliseconds).
     pub created_at: String,
     pub updated_at: String,
@@ -269,6 +359,31 @@ pub struct NewConnection {
     pub header_name: Option<String>,
     #[serde(default)]
     pub header_value: Option<String>,
+    /// Kind smtp: the server's host name or address.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Kind smtp: 1 to 65535.
+    #[serde(default)]
+    pub port: Option<i64>,
+    /// Kind smtp: `none`, `starttls` or `tls`.
+    #[serde(default)]
+    pub security: Option<String>,
+    /// Kind smtp: the default sender, `a@example.com` or `Name <a@example.com>`.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Kind oauth2.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Kind oauth2: an absolute http:// or https:// URL.
+    #[serde(default)]
+    pub token_url: Option<String>,
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    /// Kind oauth2: sent with every refresh when given.
+    #[serde(default)]
+    pub scope: Option<String>,
     #[serde(default)]
     pub base_url: Option<String>,
     #[serde(default)]
@@ -299,6 +414,31 @@ pub struct ConnectionPatch {
     pub header_name: Option<String>,
     #[serde(default)]
     pub header_value: Option<String>,
+    /// Kind smtp: the server's host name or address.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Kind smtp: 1 to 65535.
+    #[serde(default)]
+    pub port: Option<i64>,
+    /// Kind smtp: `none`, `starttls` or `tls`.
+    #[serde(default)]
+    pub security: Option<String>,
+    /// Kind smtp: the default sender, `a@example.com` or `Name <a@example.com>`.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Kind oauth2.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Kind oauth2: an absolute http:// or https:// URL.
+    #[serde(default)]
+    pub token_url: Option<String>,
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    /// Kind oauth2: sent with every refresh when given.
+    #[serde(default)]
+    pub scope: Option<String>,
     /// A URL, or "" to go back to the provider's.
     #[serde(default)]
     pub base_url: Option<String>,
@@ -313,6 +453,15 @@ struct SecretFields {
     password: Option<String>,
     header_name: Option<String>,
     header_value: Option<String>,
+    host: Option<String>,
+    port: Option<i64>,
+    security: Option<String>,
+    from: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    token_url: Option<String>,
+    refresh_token: Option<String>,
+    scope: Option<String>,
 }
 
 macro_rules! secret_fields {
@@ -323,8 +472,67 @@ macro_rules! secret_fields {
             password: $request.password,
             header_name: $request.header_name,
             header_value: $request.header_value,
+            host: $request.host,
+            port: $request.port,
+            security: $request.security,
+            from: $request.from,
+            client_id: $request.client_id,
+            client_secret: $request.client_secret,
+            token_url: $request.token_url,
+            refresh_token: $request.refresh_token,
+            scope: $request.scope,
         }
     };
+}
+
+/// A check of one secret field's value: the problem, never quoting it.
+type Check = fn(&str) -> Option<&'static str>;
+
+/// A field `kind` needs; missing, empty, too long or failing `check` is a problem (an
+/// empty string stands in for a missing one).
+fn required(
+    kind: Kind,
+    field: &'static str,
+    value: Option<String>,
+    check: Check,
+    problems: &mut Vec<Detail>,
+) -> String {
+    match value {
+        None => {
+            problems.push(Detail::new(&[field], format!("required for kind {kind}")));
+            String::new()
+        }
+        Some(value) => {
+            check_secret_field(field, &value, check, problems);
+            value
+        }
+    }
+}
+
+/// A field that may be absent; when given it is checked as a required one.
+fn optional(
+    field: &'static str,
+    value: Option<String>,
+    check: Check,
+    problems: &mut Vec<Detail>,
+) -> Option<String> {
+    if let Some(value) = &value {
+        check_secret_field(field, value, check, problems);
+    }
+    value
+}
+
+fn check_secret_field(field: &'static str, value: &str, check: Check, problems: &mut Vec<Detail>) {
+    if value.is_empty() {
+        problems.push(Detail::new(&[field], "must not be empty"));
+    } else if value.len() > SECRET_BYTES_MAX {
+        problems.push(Detail::new(
+            &[field],
+            format!("must be at most {SECRET_BYTES_MAX} bytes"),
+        ));
+    } else if let Some(problem) = check(value) {
+        problems.push(Detail::new(&[field], problem));
+    }
 }
 
 impl SecretFields {
@@ -335,6 +543,15 @@ impl SecretFields {
             ("password", self.password.is_some()),
             ("headerName", self.header_name.is_some()),
             ("headerValue", self.header_value.is_some()),
+            ("host", self.host.is_some()),
+            ("port", self.port.is_some()),
+            ("security", self.security.is_some()),
+            ("from", self.from.is_some()),
+            ("clientId", self.client_id.is_some()),
+            ("clientSecret", self.client_secret.is_some()),
+            ("tokenUrl", self.token_url.is_some()),
+            ("refreshToken", self.refresh_token.is_some()),
+            ("scope", self.scope.is_some()),
         ]
         .into_iter()
         .filter_map(|(field, given)| given.then_some(field))
@@ -355,44 +572,35 @@ impl SecretFields {
             }
         }
         let before = problems.len();
-        let mut take = |field: &'static str,
-                        value: Option<String>,
-                        check: fn(&str) -> Option<&'static str>| {
-            match value {
-                None => {
-                    problems.push(Detail::new(&[field], format!("required for kind {kind}")));
-                    String::new()
-                }
-                Some(value) => {
-                    if value.is_empty() {
-                        problems.push(Detail::new(&[field], "must not be empty"));
-                    } else if value.len() > SECRET_BYTES_MAX {
-                        problems.push(Detail::new(
-                            &[field],
-                            format!("must be at most {SECRET_BYTES_MAX} bytes"),
-                        ));
-                    } else if let Some(problem) = check(&value) {
-                        problems.push(Detail::new(&[field], problem));
-                    }
-                    value
-                }
-            }
-        };
         let credentials = match kind {
             Kind::Bearer => Credentials::Bearer {
-                token: take("token", self.token, check_token),
+                token: required(kind, "token", self.token, check_token, problems),
             },
             Kind::OAuth2Token => Credentials::OAuth2Token {
-                token: take("token", self.token, check_token),
+                token: required(kind, "token", self.token, check_token, problems),
             },
             Kind::Basic => Credentials::Basic {
-                username: take("username", self.username, check_username),
-                password: take("password", self.password, check_password),
+                username: required(kind, "username", self.username, check_username, problems),
+                password: required(kind, "password", self.password, check_password, problems),
             },
             Kind::Header => Credentials::Header {
-                name: take("headerName", self.header_name, check_header_name),
-                value: take("headerValue", self.header_value, check_header_value),
+                name: required(
+                    kind,
+                    "headerName",
+                    self.header_name,
+                    check_header_name,
+                    problems,
+                ),
+                value: required(
+                    kind,
+                    "headerValue",
+                    self.header_value,
+                    check_header_value,
+                    problems,
+                ),
             },
+            Kind::Smtp => smtp::credentials(self, problems),
+            Kind::OAuth2 => oauth2::credentials(self, problems),
         };
         (problems.len() == before).then_some(credentials)
     }
@@ -421,10 +629,29 @@ pub enum ConnectionError {
     Store(#[from] StoreError),
 }
 
+/// Why a connection cannot present its credentials (for a request or an email). The
+/// messages never hold a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum UseError {
+    #[error(transparent)]
+    Connection(#[from] ConnectionError),
+    #[error("connection {0} is an smtp connection: it is used by email steps")]
+    SmtpOnly(String),
+    #[error("connection {id} is not an smtp connection (it is of kind {kind})")]
+    NotSmtp { id: String, kind: Kind },
+    #[error("connection {0} is disabled")]
+    Disabled(String),
+    /// The token endpoint of an oauth2 connection did not grant an access token.
+    #[error("connection {id}: refreshing its OAuth2 access token failed: {reason}")]
+    Refresh { id: String, reason: String },
+}
+
 /// A connection as its stream tells it.
 struct Record {
     info: ConnectionInfo,
     secret: StoredSecret,
+    /// Kind oauth2: the last access token granted since the secret was last set.
+    token: Option<oauth2::StoredToken>,
     deleted: bool,
     /// Where the live `ConnectionCreated` is in the global log: creation order.
     created_position: Position,
@@ -440,6 +667,13 @@ pub struct Connections {
     catalog: Arc<engine::providers::Catalog>,
     store: Arc<dyn EventStore>,
     key: Arc<SecretKey>,
+    /// The client token endpoints are called with; `None`: one with the default policy,
+    /// built when needed (`AppState` always gives the server's).
+    outbound: Option<outbound::Outbound>,
+    /// "Now" for access-token expiry.
+    clock: Arc<dyn Clock>,
+    /// One refresh at a time per oauth2 connection.
+    refresh_locks: Arc<oauth2::RefreshLocks>,
 }
 
 impl fmt::Debug for Connections {
@@ -465,7 +699,22 @@ impl Connections {
             catalog,
             store,
             key: Arc::new(key),
+            outbound: None,
+            clock: Arc::new(SystemClock),
+            refresh_locks: Arc::default(),
         }
+    }
+
+    /// Calls token endpoints through `outbound`, the guarded client of every outbound call.
+    pub fn with_outbound(mut self, outbound: outbound::Outbound) -> Connections {
+        self.outbound = Some(outbound);
+        self
+    }
+
+    /// Reads "now" from `clock` (for access-token expiry) instead of the system clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Connections {
+        self.clock = clock;
+        self
     }
 
     /// Makes a connection. Everything is checked before anything is written. An id in use
@@ -490,6 +739,7 @@ impl Connections {
             .base_url
             .as_deref()
             .and_then(|url| settings::check_base_url(url, &mut problems));
+        smtp::check_pairing(new.kind, &provider, true, &mut problems);
         let credentials = secret_fields!(new).into_credentials(new.kind, &mut problems);
         let Some(credentials) = credentials.filter(|_| problems.is_empty()) else {
             return Err(invalid(problems));
@@ -523,6 +773,15 @@ impl Connections {
 
     /// Every connection that is not deleted, oldest first.
     pub async fn list(&self) -> Result<Vec<ConnectionInfo>, ConnectionError> {
+        let records = self.live_records().await?;
+        Ok(records
+            .into_iter()
+            .map(|record| self.shown(record))
+            .collect())
+    }
+
+    /// Every connection that is not deleted, oldest first, as its stream tells it.
+    async fn live_records(&self) -> Result<Vec<Record>, ConnectionError> {
         let mut records = Vec::new();
         for id in
             journal::stream_ids_with_prefix(self.store.as_ref(), STREAM_PREFIX, LIST_PAGE).await?
@@ -534,12 +793,27 @@ impl Connections {
             }
         }
         records.sort_by_key(|record| record.created_position);
-        Ok(records.into_iter().map(|record| record.info).collect())
+        Ok(records)
     }
 
     /// One connection; `NotFound` if it never existed or was deleted.
     pub async fn get(&self, id: &str) -> Result<ConnectionInfo, ConnectionError> {
-        Ok(self.live(id).await?.info)
+        let record = self.live(id).await?;
+        Ok(self.shown(record))
+    }
+
+    /// What the API shows of `record`: for smtp and oauth2 connections also the settings in
+    /// their secret that are not secret, left out when it does not decrypt (listing
+    /// connections works under another data key; using them says why it fails).
+    fn shown(&self, record: Record) -> ConnectionInfo {
+        let mut info = record.info;
+        if matches!(info.kind, Kind::Smtp | Kind::OAuth2) {
+            if let Ok(credentials) = self.open(&info.id, &record.secret) {
+                info.smtp = smtp::info(&credentials);
+                info.oauth2 = oauth2::info(&credentials, record.token.as_ref());
+            }
+        }
+        info
     }
 
     /// Changes a connection: renames it, changes its provider or metadata, rotates its
@@ -564,10 +838,14 @@ impl Connections {
         let metadata = patch
             .metadata
             .map(|metadata| check_metadata(metadata, &mut problems));
+        let kind = patch.kind.unwrap_or(record.info.kind);
+        if patch.kind.is_some() || provider.is_some() {
+            let provider = provider.as_deref().unwrap_or(&record.info.provider);
+            smtp::check_pairing(kind, provider, patch.kind.is_some(), &mut problems);
+        }
         let secret = secret_fields!(patch);
         let rotating = patch.kind.is_some() || !secret.given().is_empty();
         let credentials = if rotating {
-            let kind = patch.kind.unwrap_or(record.info.kind);
             secret.into_credentials(kind, &mut problems)
         } else {
             None
@@ -594,7 +872,7 @@ impl Connections {
             events.push(ConnectionEvent::ConnectionSettingsChanged { base_url, status });
         }
         if events.is_empty() {
-            return Ok(record.info);
+            return Ok(self.shown(record));
         }
         let mut version = record.version;
         for _ in 0..CHANGE_ATTEMPTS {
@@ -636,9 +914,47 @@ impl Connections {
     /// Never return them to a client, never log them.
     pub async fn credentials(&self, id: &str) -> Result<Credentials, ConnectionError> {
         let record = self.live(id).await?;
+        self.open(id, &record.secret)
+    }
+
+    /// The header a request using connection `id` carries (marked sensitive): the
+    /// credentials' own, or for an oauth2 connection `Authorization: Bearer` with an access
+    /// token, refreshed first when there is none or it expires within a minute. An smtp
+    /// connection has none. For the engine: never return it to a client, never log it.
+    pub async fn authorization(&self, id: &str) -> Result<(HeaderName, HeaderValue), UseError> {
+        let record = self.live(id).await?;
+        let credentials = self.open(id, &record.secret)?;
+        match credentials {
+            Credentials::Smtp { .. } => Err(UseError::SmtpOnly(id.to_owned())),
+            Credentials::OAuth2 { .. } => {
+                let access_token = self.access_token(id, &record).await?;
+                Ok((
+                    HeaderName::from_static("authorization"),
+                    sensitive_value(&format!("Bearer {access_token}")),
+                ))
+            }
+            credentials => credentials
+                .header()
+                .ok_or_else(|| UseError::SmtpOnly(id.to_owned())),
+        }
+    }
+
+    /// The SMTP server of connection `id`, for an email step: it must exist, be active and
+    /// be of kind smtp.
+    pub async fn smtp_settings(&self, id: &str) -> Result<mail::SmtpSettings, UseError> {
+        let record = self.live(id).await?;
+        if record.info.status == Status::Disabled {
+            return Err(UseError::Disabled(id.to_owned()));
+        }
+        let credentials = self.open(id, &record.secret)?;
+        smtp::settings(id, credentials)
+    }
+
+    /// Decrypts `secret`, connection `id`'s, and checks it is of the kind the event says.
+    fn open(&self, id: &str, secret: &StoredSecret) -> Result<Credentials, ConnectionError> {
         let plaintext = self
             .key
-            .open(&record.secret.sealed, &associated_data(id))
+            .open(&secret.sealed, &associated_data(id))
             .map_err(|source| ConnectionError::Undecryptable {
                 id: id.to_owned(),
                 source,
@@ -646,11 +962,11 @@ impl Connections {
         let credentials: Credentials = postcard::from_bytes(&plaintext).map_err(|e| {
             ConnectionError::Corrupt(format!("connection {id}: the decrypted secret: {e}"))
         })?;
-        if credentials.kind().as_str() != record.secret.kind {
+        if credentials.kind().as_str() != secret.kind {
             return Err(ConnectionError::Corrupt(format!(
                 "connection {id}: the secret is of kind {} but the event says {}",
                 credentials.kind(),
-                record.secret.kind
+                secret.kind
             )));
         }
         Ok(credentials)
@@ -777,10 +1093,13 @@ fn fold(
                     secret_hint: show_hint(&secret.hint),
                     base_url: None,
                     status: Status::Active,
+                    smtp: None,
+                    oauth2: None,
                     created_at: at.clone(),
                     updated_at: at,
                 },
                 secret,
+                token: None,
                 deleted: false,
                 created_position: recorded.position,
                 version: recorded.seq.0,
@@ -808,6 +1127,8 @@ fn fold(
                 record.info.kind = kind_of(&secret)?;
                 record.info.secret_hint = show_hint(&secret.hint);
                 record.secret = secret;
+                // Granted to the secret that is gone.
+                record.token = None;
             }
             record.info.updated_at = at;
             record.version = recorded.seq.0;
@@ -826,6 +1147,21 @@ fn fold(
             record.version = recorded.seq.0;
             Ok(record)
         }
+        (
+            Some(mut record),
+            ConnectionEvent::ConnectionTokenRefreshed {
+                sealed,
+                expires_at_ms,
+            },
+        ) if !record.deleted => {
+            // Not a change of the connection: `updated_at` stays.
+            record.token = Some(oauth2::StoredToken {
+                sealed,
+                expires_at_ms,
+            });
+            record.version = recorded.seq.0;
+            Ok(record)
+        }
         (Some(mut record), ConnectionEvent::ConnectionDeleted) if !record.deleted => {
             record.deleted = true;
             record.version = recorded.seq.0;
@@ -839,6 +1175,7 @@ fn fold(
                 ConnectionEvent::ConnectionUpdated { .. } => "ConnectionUpdated",
                 ConnectionEvent::ConnectionDeleted => "ConnectionDeleted",
                 ConnectionEvent::ConnectionSettingsChanged { .. } => "ConnectionSettingsChanged",
+                ConnectionEvent::ConnectionTokenRefreshed { .. } => "ConnectionTokenRefreshed",
             }
         ))),
     }
@@ -873,6 +1210,14 @@ fn hint_of(secret: &str) -> String {
 
 fn show_hint(hint: &str) -> String {
     format!("****{hint}")
+}
+
+/// A header value holding a secret, marked sensitive (validation at creation keeps it
+/// valid HTTP; anything else becomes empty rather than panicking).
+fn sensitive_value(text: &str) -> HeaderValue {
+    let mut value = HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static(""));
+    value.set_sensitive(true);
+    value
 }
 
 /// The stream of connection `id`, or `None` when `id` is not a valid id.
@@ -979,19 +1324,24 @@ fn check_header_value(value: &str) -> Option<&'static str> {
     (!valid).then_some("must be visible ASCII characters and inner spaces (no control characters)")
 }
 
+/// RFC 3339 (UTC, milliseconds) of `at_ms` since the epoch; `None` when out of range.
+fn rfc3339_ms(at_ms: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp_millis(at_ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
 fn rfc3339(at: Timestamp) -> Result<String, ConnectionError> {
     chrono::DateTime::from_timestamp_micros(at.as_micros())
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         .ok_or_else(|| ConnectionError::Corrupt(format!("timestamp {} out of range", at.0)))
 }
 
-/// Polling triggers send their connection's header.
+/// Polling triggers send their connection's header (an oauth2 connection's refreshed token).
 #[async_trait::async_trait]
 impl triggers::runner::CredentialSource for Connections {
     async fn header(&self, connection_id: &str) -> Result<(HeaderName, HeaderValue), String> {
-        self.credentials(connection_id)
+        self.authorization(connection_id)
             .await
-            .map(|credentials| credentials.header())
             .map_err(|error| error.to_string())
     }
 }
@@ -1013,7 +1363,7 @@ mod tests {
             username: "user".into(),
             password: "pass".into(),
         };
-        let (name, value) = basic.header();
+        let (name, value) = basic.header().expect("a header");
         assert_eq!(name, "authorization");
         assert_eq!(value, "Basic dXNlcjpwYXNz");
         assert!(value.is_sensitive());
@@ -1021,13 +1371,15 @@ mod tests {
             name: "X-Api-Key".into(),
             value: "abc".into(),
         }
-        .header();
+        .header()
+        .expect("a header");
         assert_eq!(name, "x-api-key");
         assert_eq!(value, "abc");
         let (_, value) = Credentials::OAuth2Token {
             token: "t0k".into(),
         }
-        .header();
+        .header()
+        .expect("a header");
         assert_eq!(value, "Bearer t0k");
         assert_eq!(
             format!(
