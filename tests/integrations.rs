@@ -821,3 +821,59 @@ async fn http_steps_present_a_named_connection_and_bad_rendered_params_fail_befo
     );
     assert_eq!(stripe.received().len(), before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_step_sends_through_its_smtp_connection_before_the_default_server() {
+    let default_server = TestSmtpServer::start().await;
+    let connected = TestSmtpServer::start().await;
+    connected.require_auth("mailer", "smtp-password-0123456789");
+    let deployment = Deployment::new(&default_server);
+    let _server = deployment.start(1);
+    let api = deployment.api();
+    let (status, body) = api
+        .call(
+            Method::POST,
+            "/api/v1/connections",
+            Some(
+                json!({"id": "conn_mail", "name": "Mail", "provider": "smtp", "kind": "smtp",
+                        "host": "127.0.0.1", "port": connected.addr.port(), "security": "none",
+                        "username": "mailer", "password": "smtp-password-0123456789",
+                        "from": "billing@example.com"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert!(!body.to_string().contains("smtp-password-0123456789"));
+    let workflow = api
+        .active_workflow(json!({
+            "name": "notify",
+            "steps": [{"id": "notify", "type": "email", "connection": "conn_mail",
+                       "config": {"to": ["{{input.to}}"], "subject": "Hello {{input.name}}",
+                                  "body": {"html": "<p>{{input.name}}</p>", "text": "Hi"}}}]
+        }))
+        .await;
+    let run_id = api
+        .start_run(&workflow, json!({"to": "bo@example.com", "name": "<Bo>"}))
+        .await
+        .expect("run");
+    let run = api.ended(&run_id, Duration::from_secs(30)).await;
+    assert_eq!(run["status"], "completed", "{run}");
+    assert!(default_server.messages().is_empty());
+    let messages = connected.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].from, "billing@example.com");
+    assert_eq!(messages[0].authenticated_as.as_deref(), Some("mailer"));
+    // Inserted into HTML, the name is escaped.
+    assert!(
+        messages[0].data.contains("&lt;Bo&gt;"),
+        "{}",
+        messages[0].data
+    );
+    for (path, bytes) in files_under(deployment.dir.path()) {
+        assert!(
+            !contains(&bytes, "smtp-password-0123456789"),
+            "the password in {}",
+            path.display()
+        );
+    }
+}
