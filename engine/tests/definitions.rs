@@ -44,10 +44,24 @@ fn the_seed_order_workflow_checks_step_by_step() {
             }
         ]
     });
-    let found = problems(seed);
+    let steps = spec(seed.clone()).check().expect("the seed's steps check");
+    let StepKind::Action(action) = &steps[1].kind else {
+        panic!("an action step: {:?}", steps[1].kind);
+    };
+    assert_eq!(action.action, "stripe.createInvoice");
+    assert_eq!(action.provider, "stripe");
+
+    // An unknown action, and a static param of the wrong type, are named by their paths.
+    let mut wrong = seed;
+    wrong["steps"][1]["action"] = json!("stripe.refund");
+    let found = problems(wrong.clone());
     assert_eq!(found.len(), 1, "{found:?}");
-    assert_eq!(found[0].0, "steps.1.type");
-    assert!(found[0].1.contains("not supported yet"), "{}", found[0].1);
+    assert_eq!(found[0].0, "steps.1.action");
+    assert!(found[0].1.contains("createInvoice"), "{}", found[0].1);
+    wrong["steps"][1]["action"] = json!("stripe.createInvoice");
+    wrong["steps"][1]["config"]["customerId"] = json!(7);
+    let found = problems(wrong);
+    assert_eq!(found[0].0, "steps.1.config.customerId", "{found:?}");
 }
 
 #[test]

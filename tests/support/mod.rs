@@ -34,13 +34,31 @@ pub fn duro_output(args: &[&str], data_dir: Option<&Path>, unset: &[&str]) -> Ou
     command.output().expect("run duro")
 }
 
-/// A port nothing listens on (at the time of asking).
+/// A port nothing listens on (at the time of asking), never handed out twice in this
+/// process. Ports come from 20000-31999, below Linux's ephemeral range, so neither the
+/// system (port 0 binds, outgoing connections) nor another test of this binary can take it
+/// between this call and the server's bind: with port 0, two tests starting servers at once
+/// could be given the same port, and one test would then talk to the other's server.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    // Each test binary starts at its own place, so binaries run one after another reuse
+    // no port a lingering server of the previous one might hold.
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        (std::process::id() * 97) % SPAN,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    loop {
+        let offset = NEXT.fetch_add(1, Ordering::SeqCst) % SPAN;
+        let port = u16::try_from(FIRST + offset).expect("a port");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Whether `GET /readyz` on `127.0.0.1:port` answers 200.

@@ -952,16 +952,7 @@ impl Connections {
 
     /// Decrypts `secret`, connection `id`'s, and checks it is of the kind the event says.
     fn open(&self, id: &str, secret: &StoredSecret) -> Result<Credentials, ConnectionError> {
-        let plaintext = self
-            .key
-            .open(&secret.sealed, &associated_data(id))
-            .map_err(|source| ConnectionError::Undecryptable {
-                id: id.to_owned(),
-                source,
-            })?;
-        let credentials: Credentials = postcard::from_bytes(&plaintext).map_err(|e| {
-            ConnectionError::Corrupt(format!("connection {id}: the decrypted secret: {e}"))
-        })?;
+        let credentials: Credentials = self.open_sealed(id, &secret.sealed, "secret")?;
         if credentials.kind().as_str() != secret.kind {
             return Err(ConnectionError::Corrupt(format!(
                 "connection {id}: the secret is of kind {} but the event says {}",
@@ -970,6 +961,25 @@ impl Connections {
             )));
         }
         Ok(credentials)
+    }
+
+    /// Decrypts a value sealed for connection `id` and decodes it; `what` names it in errors.
+    fn open_sealed<T: serde::de::DeserializeOwned>(
+        &self,
+        id: &str,
+        sealed: &Sealed,
+        what: &str,
+    ) -> Result<T, ConnectionError> {
+        let plaintext = self
+            .key
+            .open(sealed, &associated_data(id))
+            .map_err(|source| ConnectionError::Undecryptable {
+                id: id.to_owned(),
+                source,
+            })?;
+        postcard::from_bytes(&plaintext).map_err(|e| {
+            ConnectionError::Corrupt(format!("connection {id}: the decrypted {what}: {e}"))
+        })
     }
 
     fn seal(&self, id: &str, credentials: &Credentials) -> Result<StoredSecret, ConnectionError> {

@@ -210,16 +210,7 @@ impl Connections {
     }
 
     fn open_token(&self, id: &str, token: &StoredToken) -> Result<TokenSecret, ConnectionError> {
-        let plaintext = self
-            .key
-            .open(&token.sealed, &associated_data(id))
-            .map_err(|source| ConnectionError::Undecryptable {
-                id: id.to_owned(),
-                source,
-            })?;
-        postcard::from_bytes(&plaintext).map_err(|e| {
-            ConnectionError::Corrupt(format!("connection {id}: the decrypted access token: {e}"))
-        })
+        self.open_sealed(id, &token.sealed, "access token")
     }
 
     /// Asks the token endpoint of `record`'s client for a new access token.

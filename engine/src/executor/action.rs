@@ -70,15 +70,9 @@ async fn attempt(runs: &Runs, call: ActionCall) -> Result<Reached, StepError> {
             .join("; ");
         failure("VALIDATION_ERROR", message, false)
     })?;
-    let workflow = runs
-        .workflow(&call.workflow_id)
-        .await
-        .map_err(|e| failure("INTERNAL", e.to_string(), true))?;
-    let workflow_connections = call
-        .workflow_version
-        .checked_sub(1)
-        .and_then(|i| workflow.versions.get(i as usize))
-        .and_then(|spec| spec.connections.clone());
+    let workflow_connections = runs
+        .workflow_connections(&call.workflow_id, call.workflow_version)
+        .await?;
     let step_connection = call.connection?;
     let connection = connections::resolve(
         integrations.connections.as_ref(),

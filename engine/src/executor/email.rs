@@ -139,15 +139,9 @@ pub async fn perform(runs: Runs, call: EmailCall) -> Result<Value, StepError> {
     let integrations = &runs.inner().integrations;
     let email = call.email?;
     let step_connection = call.connection?;
-    let workflow = runs
-        .workflow(&call.workflow_id)
-        .await
-        .map_err(|e| failure("INTERNAL", e.to_string(), true))?;
-    let workflow_connections = call
-        .workflow_version
-        .checked_sub(1)
-        .and_then(|i| workflow.versions.get(i as usize))
-        .and_then(|spec| spec.connections.clone());
+    let workflow_connections = runs
+        .workflow_connections(&call.workflow_id, call.workflow_version)
+        .await?;
     let connection = connections::resolve(
         integrations.connections.as_ref(),
         Wanted {

@@ -358,6 +358,23 @@ impl Runs {
         }
     }
 
+    /// The `connections` map (`{"stripe": "conn_..."}`) of a workflow version, for resolving
+    /// a step's connection.
+    pub(crate) async fn workflow_connections(
+        &self,
+        workflow_id: &str,
+        version: u64,
+    ) -> Result<Option<Value>, crate::events::StepError> {
+        let workflow = self
+            .workflow(workflow_id)
+            .await
+            .map_err(|e| steps::failure("INTERNAL", e.to_string(), true))?;
+        Ok(version
+            .checked_sub(1)
+            .and_then(|i| workflow.versions.get(i as usize))
+            .and_then(|spec| spec.connections.clone()))
+    }
+
     /// The providers action steps may call.
     pub fn catalog(&self) -> &Arc<crate::providers::Catalog> {
         &self.inner.integrations.catalog
