@@ -117,12 +117,15 @@ pub(crate) fn took_then(output_json: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn decide_step(
+pub(crate) fn decide_step(
     step: &Step,
     step_id: String,
     current: Option<&StepState>,
     state: &RunState,
 ) -> Vec<Command> {
+    if let (StepKind::Agent(agent), None) = (&step.kind, current) {
+        return crate::agent::decide(step, agent, &step_id, state);
+    }
     match current {
         None => vec![first_command(step, step_id)],
         Some(StepState::Running { attempt }) => vec![Command::ExecuteStep {
@@ -270,6 +273,11 @@ fn first_command(step: &Step, step_id: String) -> Command {
             timeout_ms: *timeout_ms,
         },
         StepKind::Foreach { .. } => Command::ExpandForeach { step_id },
+        // Decided by `agent::decide` before it gets here; its first model call otherwise.
+        StepKind::Agent(_) => Command::ExecuteStep {
+            step_id: crate::agent::model_call_id(&step_id, 1),
+            attempt: 1,
+        },
     }
 }
 

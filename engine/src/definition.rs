@@ -128,6 +128,8 @@ pub enum StepKind {
     Email(EmailStep),
     /// A child run of another workflow; completes with the child's output.
     Workflow(WorkflowStep),
+    /// An LLM agent with tools (`crate::agent`).
+    Agent(Box<crate::agent::AgentStep>),
 }
 
 /// A `workflow` step (a sub-workflow): `{"type": "workflow", "config": {"workflowId",
@@ -236,7 +238,7 @@ pub enum OnTimeout {
 }
 
 const STEP_TYPES: &str =
-    "transform, http, action, email, workflow, delay, wait, condition, foreach";
+    "transform, http, action, email, workflow, agent, delay, wait, condition, foreach";
 
 /// The step ids around the steps being checked.
 #[derive(Clone)]
@@ -501,6 +503,23 @@ fn check_step(
         "action" => check_action(spec, at, &scope.catalog, problems),
         "email" => check_email(spec, at, problems),
         "workflow" => check_workflow_step(spec, at, problems),
+        "agent" if scope.in_foreach => {
+            problems.push(problem_at(
+                at(&["type"]),
+                "agent steps are not supported inside foreach",
+            ));
+            None
+        }
+        "agent" => {
+            let catalog = scope.catalog.clone();
+            let params = move |action: &str| {
+                catalog
+                    .action(action)
+                    .map(|found| found.action.params.clone())
+            };
+            crate::agent::check(&spec.config, at, &params, problems)
+                .map(|agent| StepKind::Agent(Box::new(agent)))
+        }
         _ => check_kind(spec, at, problems),
     };
     if problems.len() != before {

@@ -19,6 +19,7 @@
 //!
 //! Architecture invariant: the engine reaches storage only through `journal::EventStore`.
 
+pub mod agent;
 pub mod connections;
 pub mod decide;
 pub mod definition;

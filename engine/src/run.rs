@@ -123,6 +123,9 @@ pub struct RunState {
     pub children: Vec<ChildLink>,
     /// The run whose workflow step started this one.
     pub called_by: Option<ChildLink>,
+    /// The payload of each step's last resume (an agent's approval keeps its arguments here
+    /// after the step has moved on to running).
+    pub resumed: BTreeMap<String, String>,
 }
 
 /// A parent run's workflow step and the child run it started.
@@ -274,6 +277,7 @@ pub fn evolve(mut state: RunState, event: &RunEvent) -> RunState {
             step_id,
             payload_json,
         } => {
+            state.resumed.insert(step_id.clone(), payload_json.clone());
             state.set_step(
                 step_id,
                 StepState::Resumed {

@@ -9,8 +9,8 @@ use crate::error::Detail;
 pub const BASE_URL_BYTES_MAX: usize = 2048;
 
 /// Providers a connection may name that are not in the action catalog: they are used by
-/// other step types (email over SMTP).
-const NON_CATALOG_PROVIDERS: [&str; 1] = ["smtp"];
+/// other step types (email over SMTP, agents' models).
+const NON_CATALOG_PROVIDERS: [&str; 3] = ["smtp", "openai", "anthropic"];
 
 /// Whether steps may use a connection.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -264,14 +264,25 @@ async fn start_attempts(
         if in_flight.contains(step_id) {
             continue;
         }
+        let context = context.get_or_insert_with(|| {
+            steps::context(run_id, &loaded.input, &outputs_of(&loaded.state))
+        });
+        if let Some(sub) = crate::agent::parse_sub_step(step_id) {
+            let effect = agent_effect(runs, steps, &loaded.state, context, step_id, *attempt, sub)?;
+            if loaded.state.step(step_id) != Some(&StepState::Running { attempt: *attempt }) {
+                announce.push(RunEvent::StepStarted {
+                    step_id: step_id.clone(),
+                    attempt: *attempt,
+                });
+            }
+            attempts.push((step_id.clone(), *attempt, effect));
+            continue;
+        }
         let Some(step) = find_step(steps, step_id) else {
             return Err(RunsError::Corrupt(format!(
                 "decide named unknown step {step_id}"
             )));
         };
-        let context = context.get_or_insert_with(|| {
-            steps::context(run_id, &loaded.input, &outputs_of(&loaded.state))
-        });
         // An item whose scope cannot be built fails its attempt like a bad template does.
         let effect = if let StepKind::Action(action) = &step.kind {
             let rendered = items.in_scope(steps, &loaded.state, context, step_id, |context| {
@@ -393,6 +404,10 @@ async fn start_attempts(
                     "workflow",
                     Reached::Done(super::children::perform(runs, *call).await),
                 ),
+                Effect::Model(call) => (
+                    "model",
+                    Reached::Done(super::agent_calls::perform_model_call(&runs, *call).await),
+                ),
             };
             let result = match &reached {
                 Reached::Done(Err(_)) => "error",
@@ -412,6 +427,52 @@ enum Effect {
     Action(Box<ActionCall>),
     Email(Box<super::email::EmailCall>),
     Workflow(Box<super::children::ChildCall>),
+    Model(Box<super::agent_calls::ModelCall>),
+}
+
+/// The effect of an agent's sub-step: a model call, or a tool call carried out as an action
+/// or an HTTP request.
+fn agent_effect(
+    runs: &Runs,
+    steps: &[Step],
+    state: &crate::run::RunState,
+    context: &serde_json::Value,
+    step_id: &str,
+    attempt: u32,
+    sub: crate::agent::SubStep<'_>,
+) -> Result<Effect, RunsError> {
+    use crate::agent::SubStep;
+    let agent_id = match sub {
+        SubStep::Model { agent, .. } | SubStep::Tool { agent, .. } => agent,
+    };
+    let Some(Step {
+        kind: StepKind::Agent(agent),
+        timeout_ms,
+        ..
+    }) = find_step(steps, agent_id)
+    else {
+        return Err(RunsError::Corrupt(format!(
+            "decide named {step_id}, but {agent_id} is not an agent step"
+        )));
+    };
+    use super::agent_calls::{model_call, tool_effect, ToolEffect};
+    Ok(match sub {
+        SubStep::Model { turn, .. } => Effect::Model(Box::new(model_call(
+            agent,
+            agent_id,
+            turn,
+            *timeout_ms,
+            state,
+            context,
+        ))),
+        SubStep::Tool { turn, .. } => {
+            match tool_effect(runs, agent, step_id, turn, attempt, *timeout_ms, state) {
+                Ok(ToolEffect::Action(call)) => Effect::Action(call),
+                Ok(ToolEffect::Http(request)) => Effect::Http(request),
+                Err(message) => Effect::Http(Err(steps::failure("INTERNAL", message, false))),
+            }
+        }
+    })
 }
 
 /// An action step's params and connection, rendered against the run.

@@ -7,6 +7,7 @@
 //! A side effect happens only after the `StepStarted` that announces it is durable.
 
 pub mod action;
+pub mod agent_calls;
 pub mod children;
 mod clock;
 mod driver;
@@ -139,6 +140,9 @@ pub struct RunView {
     pub children: Vec<crate::run::ChildLink>,
     /// The run whose workflow step started this one.
     pub called_by: Option<crate::run::ChildLink>,
+    /// What a paused agent waits for: `{"type": "input", "question"}` or `{"type":
+    /// "approval", "tool", "arguments"}` (with the paused step's `stepId`).
+    pub waiting_for: Option<Value>,
 }
 
 /// A run folded from its stream, with what the driver needs besides the state.
@@ -826,7 +830,22 @@ pub(crate) fn view(loaded: Loaded) -> RunView {
         reruns: state.reruns.clone(),
         children: state.children.clone(),
         called_by: state.called_by.clone(),
+        waiting_for: waiting_for(&state),
     }
+}
+
+/// The first paused agent tool call's question or approval request.
+fn waiting_for(state: &RunState) -> Option<Value> {
+    if state.status() != RunStatus::Paused {
+        return None;
+    }
+    state.steps.iter().find_map(|(id, step)| match step {
+        StepState::Paused { .. } => crate::agent::waiting_for(id, state).map(|mut waiting| {
+            waiting["stepId"] = Value::String(id.clone());
+            waiting
+        }),
+        _ => None,
+    })
 }
 
 pub(crate) fn step_view(id: &str, step: &StepState) -> StepView {

@@ -114,6 +114,18 @@ pub struct Request {
     idempotency_key: String,
 }
 
+impl Request {
+    /// A request of `config`, already rendered (an agent's http tool), with no connection.
+    pub fn new(config: Value, timeout_ms: Option<u64>, idempotency_key: String) -> Request {
+        Request {
+            config: Ok(config),
+            connection: Ok(None),
+            timeout_ms,
+            idempotency_key,
+        }
+    }
+}
+
 /// Renders attempt `attempt` of HTTP step `step`, known in the journal as `step_id` (an item's
 /// sub-step has a composite id), against its template context. None when `step` is not an
 /// HTTP step: the others are decided in memory or waited for, never sent.

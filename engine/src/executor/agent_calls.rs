@@ -1,0 +1,283 @@
+//! Carrying out an agent's sub-steps (`crate::agent` decides them): a model call, sent through
+//! the guarded client in the connection's wire protocol (OpenAI Chat Completions or
+//! Anthropic Messages), whose normalized reply becomes the sub-step's output; and a tool
+//! call, carried out as an action or an HTTP request with the model's arguments (never
+//! rendered as templates: they are data).
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::action::ActionCall;
+use super::steps::{self, failure};
+use super::Runs;
+use crate::agent::{self, AgentStep, ToolKind};
+use crate::definition::ActionStep;
+use crate::events::StepError;
+use crate::run::RunState;
+
+/// Timeout of one model call when the step sets none: models are slow.
+pub const MODEL_CALL_TIMEOUT_MS_DEFAULT: u64 = 120_000;
+/// Longest `Retry-After` waited for within an attempt; a longer one fails the attempt
+/// (retryable), and the step's retry policy takes over.
+const RETRY_AFTER_MAX_MS: u64 = 60_000;
+/// Rate-limited answers waited out within one attempt.
+const RATE_LIMIT_WAITS_MAX: u32 = 3;
+
+/// One model call, rendered: everything the request needs.
+pub struct ModelCall {
+    pub connection: Result<String, StepError>,
+    pub request: Result<llm::ModelRequest, StepError>,
+    pub timeout_ms: Option<u64>,
+}
+
+/// The opening of the conversation: the step's `messages`, then its `prompt`, rendered.
+fn opening(agent: &AgentStep, context: &Value) -> Result<Vec<llm::Message>, StepError> {
+    let text = |field: &str, source: &str| -> Result<String, StepError> {
+        match crate::template::render_value(&Value::String(source.to_owned()), context) {
+            Ok(Value::String(text)) => Ok(text),
+            Ok(Value::Null) => Ok(String::new()),
+            Ok(other) => Ok(other.to_string()),
+            Err(e) => Err(failure(
+                "TEMPLATE_ERROR",
+                format!("config.{field}: {e}"),
+                false,
+            )),
+        }
+    };
+    let mut messages = Vec::new();
+    for (index, message) in agent
+        .messages
+        .as_ref()
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let content = text(
+            &format!("messages.{index}.content"),
+            message["content"].as_str().unwrap_or_default(),
+        )?;
+        messages.push(match message["role"].as_str() {
+            Some("assistant") => llm::Message::Assistant {
+                content: Some(content),
+                tool_calls: Vec::new(),
+            },
+            _ => llm::Message::User { content },
+        });
+    }
+    if let Some(prompt) = &agent.prompt {
+        messages.push(llm::Message::User {
+            content: text("prompt", prompt)?,
+        });
+    }
+    Ok(messages)
+}
+
+/// Model call `turn` of `agent` (journal id `step_id`) in `state`, rendered against the run's
+/// `context`.
+pub fn model_call(
+    agent: &AgentStep,
+    agent_id: &str,
+    turn: u32,
+    timeout_ms: Option<u64>,
+    state: &RunState,
+    context: &Value,
+) -> ModelCall {
+    let render = |field: &str, source: &str| {
+        crate::template::render_value(&Value::String(source.to_owned()), context)
+            .map(|v| match v {
+                Value::String(text) => text,
+                Value::Null => String::new(),
+                other => other.to_string(),
+            })
+            .map_err(|e| failure("TEMPLATE_ERROR", format!("config.{field}: {e}"), false))
+    };
+    let request = (|| {
+        let system = match &agent.system_prompt {
+            Some(source) => Some(render("systemPrompt", source)?).filter(|s| !s.is_empty()),
+            None => None,
+        };
+        let messages = agent::conversation(agent_id, turn, opening(agent, context)?, state);
+        let tools = agent
+            .tools
+            .iter()
+            .map(|tool| llm::ToolSpec {
+                name: tool.name.clone(),
+                description: tool.description.clone(),
+                parameters: tool.parameters.clone(),
+            })
+            .collect();
+        Ok(llm::ModelRequest {
+            model: render("model", &agent.model)?,
+            system,
+            messages,
+            tools,
+            max_tokens: None,
+            temperature: agent.temperature,
+        })
+    })();
+    ModelCall {
+        connection: render("connection", &agent.connection),
+        request,
+        timeout_ms,
+    }
+}
+
+/// Sends a model call; its normalized reply as JSON (the sub-step's output).
+pub async fn perform_model_call(runs: &Runs, call: ModelCall) -> Result<Value, StepError> {
+    let integrations = &runs.inner().integrations;
+    let request = call.request?;
+    let id = call.connection?;
+    let connection = integrations
+        .connections
+        .get(&id)
+        .await
+        .map_err(|e| failure("CONNECTION_LOOKUP", e, true))?
+        .ok_or_else(|| {
+            failure(
+                "CONNECTION_NOT_FOUND",
+                format!("connection {id:?} does not exist"),
+                false,
+            )
+        })?;
+    if !connection.active {
+        return Err(failure(
+            "CONNECTION_DISABLED",
+            format!("connection {id:?} is disabled"),
+            false,
+        ));
+    }
+    let protocol = llm::Protocol::parse(&connection.provider).ok_or_else(|| {
+        failure(
+            "CONNECTION_MISMATCH",
+            format!(
+                "connection {id:?} is of provider {}; an agent needs openai or anthropic",
+                connection.provider
+            ),
+            false,
+        )
+    })?;
+    let base_url = connection
+        .base_url
+        .clone()
+        .unwrap_or_else(|| protocol.default_base_url().to_owned());
+    let presented = integrations
+        .connections
+        .present(&id)
+        .await
+        .map_err(|e| failure("CONNECTION_LOOKUP", e, true))?;
+    let http = llm::build_request(protocol, &base_url, &presented.headers, &request)
+        .map_err(|e| failure(e.code(), e.to_string(), e.retryable()))?;
+    let timeout = Duration::from_millis(call.timeout_ms.unwrap_or(MODEL_CALL_TIMEOUT_MS_DEFAULT));
+    let mut waits = 0;
+    loop {
+        let response = integrations
+            .outbound
+            .send(outbound::OutboundRequest {
+                method: http.method.clone(),
+                url: http.url.clone(),
+                headers: http.headers.clone(),
+                body: Some(http.body.clone()),
+                timeout,
+            })
+            .await
+            .map_err(|e| failure(e.code(), e.to_string(), e.retryable()))?;
+        match llm::parse_response(protocol, response.status, &response.headers, &response.body) {
+            Ok(reply) => {
+                metrics::counter!("duro_model_tokens_total", "model" => reply.model.clone(), "kind" => "input")
+                    .increment(reply.usage.input_tokens);
+                metrics::counter!("duro_model_tokens_total", "model" => reply.model.clone(), "kind" => "output")
+                    .increment(reply.usage.output_tokens);
+                return serde_json::to_value(&reply)
+                    .map_err(|e| failure("INTERNAL", e.to_string(), false));
+            }
+            // Honour Retry-After within the attempt while it is short: the wait is not
+            // journaled, and a crash meanwhile only repeats the unanswered call.
+            Err(error) => match error.retry_after_ms() {
+                Some(wait_ms) if wait_ms <= RETRY_AFTER_MAX_MS && waits < RATE_LIMIT_WAITS_MAX => {
+                    waits += 1;
+                    tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+                }
+                _ => return Err(failure(error.code(), error.to_string(), error.retryable())),
+            },
+        }
+    }
+}
+
+/// What carries out a tool call.
+pub enum ToolEffect {
+    Action(Box<ActionCall>),
+    Http(Result<steps::Request, StepError>),
+}
+
+/// The effect of tool call `call_id` (attempt `attempt`) of `agent`, from the reply on record.
+pub fn tool_effect(
+    runs: &Runs,
+    agent: &AgentStep,
+    call_id: &str,
+    turn: u32,
+    attempt: u32,
+    timeout_ms: Option<u64>,
+    state: &RunState,
+) -> Result<ToolEffect, String> {
+    let agent_id = call_id.split('.').next().unwrap_or_default();
+    let Some(crate::run::StepState::Completed { output_json, .. }) =
+        state.step(&agent::model_call_id(agent_id, turn))
+    else {
+        return Err(format!("{call_id}: its model reply is not on record"));
+    };
+    let reply = agent::reply_of(output_json).ok_or("the recorded reply cannot be read")?;
+    let call = reply
+        .tool_calls
+        .iter()
+        .find(|c| agent::tool_call_id(agent_id, turn, &c.id) == call_id)
+        .ok_or_else(|| format!("{call_id}: no such tool call in its reply"))?;
+    let tool = agent
+        .tools
+        .iter()
+        .find(|t| t.name == call.name)
+        .ok_or_else(|| format!("{call_id}: no tool named {}", call.name))?;
+    let arguments = agent::arguments_of(call, call_id, state);
+    let _ = runs;
+    match &tool.kind {
+        ToolKind::Action { action } => {
+            let provider = action.split_once('.').map_or(action.as_str(), |(p, _)| p);
+            Ok(ToolEffect::Action(Box::new(ActionCall {
+                run_id: state.run_id.clone(),
+                step_id: call_id.to_owned(),
+                step: ActionStep {
+                    action: action.clone(),
+                    provider: provider.to_owned(),
+                    params: Value::Null,
+                    connection: None,
+                },
+                params: Ok(arguments),
+                connection: Ok(None),
+                run_connection: state.connection_id.clone(),
+                workflow_id: state.workflow_id.clone(),
+                workflow_version: state.workflow_version,
+                responses: state
+                    .requests
+                    .get(call_id)
+                    .map(|r| r.iter().map(|t| super::parse_json(t)).collect())
+                    .unwrap_or_default(),
+                timeout_ms,
+            })))
+        }
+        ToolKind::Http { config } => {
+            let rendered = crate::template::render_value(config, &json!({ "args": arguments }))
+                .map_err(|e| failure("TEMPLATE_ERROR", format!("http.{e}"), false));
+            Ok(ToolEffect::Http(rendered.map(|config| {
+                steps::Request::new(
+                    config,
+                    timeout_ms,
+                    format!("{}:{call_id}:{attempt}", state.run_id),
+                )
+            })))
+        }
+        ToolKind::AskUser => Err(format!(
+            "{call_id}: ask_user is answered by a resume, not run"
+        )),
+    }
+}
