@@ -210,6 +210,8 @@ async fn a_three_turn_agent_calls_an_http_tool_and_an_action_tool() {
         output["usage"],
         json!({"inputTokens": 30, "outputTokens": 15})
     );
+    // The run's usage sums its model calls.
+    assert_eq!(run["usage"], json!({"inputTokens": 30, "outputTokens": 15}));
     assert_eq!(model.count(), 3);
     for id in [
         "assist.m1",
@@ -420,4 +422,66 @@ async fn an_anthropic_agent_uses_the_messages_api() {
     assert!(headers[0]
         .iter()
         .any(|(name, value)| name == "x-api-key" && value == "sk-model-secret-0123456789"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_tool_runs_a_child_and_the_output_schema_is_enforced_once() {
+    let tools = ToolServer::default();
+    let tools_url = tools.start().await;
+    let model = ScriptedModel::start(Protocol::OpenAi).await;
+    let setup = Setup::new();
+    let _server = setup.serve();
+    setup.connections("openai", &model, &tools_url).await;
+    let child = setup
+        .api
+        .active_workflow(json!({"name": "double", "steps": [
+            {"id": "double", "type": "transform",
+             "config": {"mapping": {"doubled": "{{input.n | times: 2}}"}}}]}))
+        .await;
+    let definition = json!({"name": "agent with a child", "steps": [{
+        "id": "assist", "type": "agent",
+        "config": {
+            "connection": "conn_model", "model": "gpt-test", "prompt": "Double 21.",
+            "tools": [{"workflow": child, "name": "double",
+                       "parameters": {"type": "object", "required": ["n"],
+                                      "properties": {"n": {"type": "number"}}}}],
+            "output": {"type": "object", "required": ["result"],
+                       "properties": {"result": {"type": "number"}}}
+        }
+    }]});
+    let workflow = setup.api.active_workflow(definition).await;
+    model.push_tool_calls(vec![("d1", "double", r#"{"n":21}"#)]);
+    model.push_text("It is 42.");
+    model.push_text("```json\n{\"result\": 42}\n```");
+    let run_id = setup
+        .api
+        .start_run(&workflow, json!({}))
+        .await
+        .expect("run");
+    let run = setup.api.ended(&run_id, Duration::from_secs(30)).await;
+    assert_eq!(run["status"], "completed", "{run}");
+    let output = &step(&run, "assist")["output"];
+    assert_eq!(output["output"], json!({"result": 42}), "{run}");
+    assert_eq!(model.count(), 3);
+    // The child ran with the model's arguments; its output went back to the model.
+    let children = run["children"].as_array().expect("children");
+    assert_eq!(children.len(), 1, "{run}");
+    assert_eq!(children[0]["stepId"], "assist.t1.d1");
+    let child_run = setup
+        .api
+        .run(children[0]["runId"].as_str().expect("id"))
+        .await
+        .expect("child");
+    assert_eq!(child_run["output"], json!({"doubled": 42}));
+    let requests = model.requests();
+    assert!(
+        requests[1].to_string().contains("doubled"),
+        "{}",
+        requests[1]
+    );
+    assert!(
+        requests[2].to_string().contains("JSON Schema"),
+        "{}",
+        requests[2]
+    );
 }

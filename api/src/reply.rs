@@ -82,6 +82,7 @@ pub fn run_json(run: &RunView) -> Value {
         "reruns": run.reruns.iter().map(link_json).collect::<Vec<_>>(),
         "children": run.children.iter().map(child_json).collect::<Vec<_>>(),
         "waitingFor": run.waiting_for,
+        "usage": run.usage,
     })
 }
 

@@ -49,6 +49,9 @@ pub struct AgentStep {
     /// Most tokens (input and output, summed over the step's model calls).
     pub max_tokens: Option<u64>,
     pub temperature: Option<f64>,
+    /// A JSON Schema the final answer (parsed as JSON) must match; a reply that does not is
+    /// fed back to the model once.
+    pub output: Option<Value>,
 }
 
 /// A tool the model may call; `name` is what the model sees.
@@ -69,6 +72,11 @@ pub enum ToolKind {
     Http { config: Value },
     /// Pauses the run with the model's question; the resume's `message` is the answer.
     AskUser,
+    /// A child run of a workflow with the arguments as its input; its output is the result.
+    Workflow {
+        workflow_id: String,
+        version: Option<u64>,
+    },
 }
 
 /// The journal id of model call `turn` (from 1) of agent step `step_id`.
@@ -149,7 +157,7 @@ pub fn check(
         problem(&["config"], "an agent step needs a config object".into());
         return None;
     };
-    const KEYS: [&str; 10] = [
+    const KEYS: [&str; 11] = [
         "connection",
         "model",
         "systemPrompt",
@@ -160,6 +168,7 @@ pub fn check(
         "maxTurns",
         "maxTokens",
         "temperature",
+        "output",
     ];
     for key in map.keys() {
         if !KEYS.contains(&key.as_str()) {
@@ -309,6 +318,23 @@ pub fn check(
             }
         },
     };
+    let output = match map.get("output") {
+        None | Some(Value::Null) => None,
+        Some(schema) => match crate::input::check_schema(schema) {
+            Ok(()) if schema.is_object() => Some(schema.clone()),
+            Ok(()) => {
+                problem(&["config", "output"], "must be a JSON Schema object".into());
+                None
+            }
+            Err(e) => {
+                problem(
+                    &["config", "output"],
+                    format!("not a valid JSON Schema: {e}"),
+                );
+                None
+            }
+        },
+    };
     let (errors, _) = template::check_value(&json!({
         "connection": connection, "model": model, "systemPrompt": map.get("systemPrompt"),
         "prompt": prompt, "messages": messages,
@@ -333,6 +359,7 @@ pub fn check(
         max_turns,
         max_tokens,
         temperature,
+        output,
     })
 }
 
@@ -397,14 +424,73 @@ fn check_tool(
                 },
             })
         }
-        Value::Object(map) if map.contains_key("workflow") => Err(
-            "workflow tools are not supported yet; call the workflow from a workflow step".into(),
-        ),
+        Value::Object(map) if map.contains_key("workflow") => workflow_tool(map),
         _ => Err(format!(
-            "a tool is an action id (such as \"slack.postMessage\"), \"{ASK_USER}\", or \
-             {{\"name\", \"description\", \"parameters\", \"http\"}}"
+            "a tool is an action id (such as \"slack.postMessage\"), \"{ASK_USER}\", \
+             {{\"workflow\": \"wf_...\"}}, or {{\"name\", \"description\", \"parameters\", \"http\"}}"
         )),
     }
+}
+
+/// `{"workflow": "wf_...", "name"?, "description"?, "parameters"?, "version"?}`.
+fn workflow_tool(map: &serde_json::Map<String, Value>) -> Result<AgentTool, String> {
+    let workflow_id = map
+        .get("workflow")
+        .and_then(Value::as_str)
+        .filter(|id| !id.trim().is_empty())
+        .ok_or("a workflow tool needs workflow: the id of the workflow to run")?;
+    let valid_name = |name: &str| {
+        !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    let name = match map.get("name") {
+        None => {
+            let sanitized: String = workflow_id
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            format!("run_{sanitized}").chars().take(64).collect()
+        }
+        Some(Value::String(name)) if valid_name(name) => name.clone(),
+        Some(_) => {
+            return Err("a workflow tool's name is 1 to 64 letters, digits, '_' or '-'".into())
+        }
+    };
+    let version = match map.get("version") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_u64()
+                .filter(|v| *v >= 1)
+                .ok_or("a workflow tool's version is a whole number from 1")?,
+        ),
+    };
+    let parameters = map
+        .get("parameters")
+        .cloned()
+        .unwrap_or_else(|| json!({"type": "object"}));
+    crate::input::check_schema(&parameters)
+        .map_err(|e| format!("parameters: not a valid JSON Schema: {e}"))?;
+    Ok(AgentTool {
+        name,
+        description: map
+            .get("description")
+            .and_then(Value::as_str)
+            .map_or_else(|| format!("Runs workflow {workflow_id}."), str::to_owned),
+        parameters,
+        kind: ToolKind::Workflow {
+            workflow_id: workflow_id.to_owned(),
+            version,
+        },
+    })
 }
 
 /// The normalized record of one model call (the output of an `a.m{n}` sub-step).
@@ -440,6 +526,33 @@ pub fn validate_call(agent: &AgentStep, call: &llm::ToolCall) -> Result<(), Stri
         Err(format!(
             "the arguments of {} do not match its parameters: {}",
             call.name,
+            problems.join("; ")
+        ))
+    }
+}
+
+/// The final answer as JSON matching `schema`, or why not.
+pub fn check_output(schema: &Value, content: Option<&str>) -> Result<Value, String> {
+    let text = content.unwrap_or_default().trim();
+    // Models often wrap JSON in a Markdown code fence.
+    let text = text
+        .strip_prefix("```json")
+        .or_else(|| text.strip_prefix("```"))
+        .and_then(|t| t.strip_suffix("```"))
+        .map_or(text, str::trim);
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| format!("the answer is not JSON ({e})"))?;
+    let validator =
+        jsonschema::validator_for(schema).map_err(|e| format!("the output schema: {e}"))?;
+    let problems: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    if problems.is_empty() {
+        Ok(value)
+    } else {
+        Err(format!(
+            "the answer does not match the output schema: {}",
             problems.join("; ")
         ))
     }
@@ -544,11 +657,27 @@ pub(crate) fn decide(
             }
         }
         if reply.tool_calls.is_empty() {
-            let output = json!({
+            let structured = match &agent.output {
+                None => None,
+                Some(schema) => match check_output(schema, reply.content.as_deref()) {
+                    Ok(value) => Some(value),
+                    // Fed back once (`conversation` adds the error as a user message).
+                    Err(_) if !corrected && turn < agent.max_turns => {
+                        corrected = true;
+                        turn += 1;
+                        continue;
+                    }
+                    Err(message) => return fail(step_id, "OUTPUT_INVALID", message),
+                },
+            };
+            let mut output = json!({
                 "message": reply.content,
                 "usage": usage_json(input_tokens, output_tokens),
                 "turns": turn,
             });
+            if let Some(structured) = structured {
+                output["output"] = structured;
+            }
             return vec![Command::CompleteStep {
                 step_id: step_id.to_owned(),
                 output_json: output.to_string(),
@@ -666,6 +795,7 @@ pub fn arguments_of(call: &llm::ToolCall, call_id: &str, state: &crate::run::Run
 /// reply the model's message and its tool calls' results, in the order the model made them.
 pub fn conversation(
     step_id: &str,
+    agent: &AgentStep,
     turn: u32,
     opening: Vec<llm::Message>,
     state: &crate::run::RunState,
@@ -685,6 +815,17 @@ pub fn conversation(
             content: reply.content.clone(),
             tool_calls: reply.tool_calls.clone(),
         });
+        // A final answer that failed the output schema: the model is told, once.
+        if let (true, Some(schema)) = (reply.tool_calls.is_empty(), &agent.output) {
+            if let Err(message) = check_output(schema, reply.content.as_deref()) {
+                messages.push(llm::Message::User {
+                    content: format!(
+                        "{message}. Answer again with only a JSON value matching this JSON \
+                         Schema: {schema}"
+                    ),
+                });
+            }
+        }
         for call in &reply.tool_calls {
             let id = tool_call_id(step_id, earlier, &call.id);
             let (content, is_error) = match state.step(&id) {

@@ -98,7 +98,7 @@ pub fn model_call(
             Some(source) => Some(render("systemPrompt", source)?).filter(|s| !s.is_empty()),
             None => None,
         };
-        let messages = agent::conversation(agent_id, turn, opening(agent, context)?, state);
+        let messages = agent::conversation(agent_id, agent, turn, opening(agent, context)?, state);
         let tools = agent
             .tools
             .iter()
@@ -209,6 +209,7 @@ pub async fn perform_model_call(runs: &Runs, call: ModelCall) -> Result<Value, S
 pub enum ToolEffect {
     Action(Box<ActionCall>),
     Http(Result<steps::Request, StepError>),
+    Workflow(Box<super::children::ChildCall>),
 }
 
 /// The effect of tool call `call_id` (attempt `attempt`) of `agent`, from the reply on record.
@@ -276,6 +277,21 @@ pub fn tool_effect(
                 )
             })))
         }
+        ToolKind::Workflow {
+            workflow_id,
+            version,
+        } => Ok(ToolEffect::Workflow(Box::new(super::children::ChildCall {
+            parent_run_id: state.run_id.clone(),
+            step_id: call_id.to_owned(),
+            child_run_id: super::children::child_run_id(&state.run_id, call_id, attempt),
+            step: crate::definition::WorkflowStep {
+                workflow_id: workflow_id.clone(),
+                version: *version,
+                input: Value::Null,
+            },
+            input: Ok(arguments),
+            connection_id: state.connection_id.clone(),
+        }))),
         ToolKind::AskUser => Err(format!(
             "{call_id}: ask_user is answered by a resume, not run"
         )),

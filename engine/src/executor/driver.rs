@@ -274,6 +274,13 @@ async fn start_attempts(
                     step_id: step_id.clone(),
                     attempt: *attempt,
                 });
+                if let Effect::Workflow(call) = &effect {
+                    announce.push(RunEvent::ChildRunStarted {
+                        step_id: step_id.clone(),
+                        attempt: *attempt,
+                        child_run_id: call.child_run_id.clone(),
+                    });
+                }
             }
             attempts.push((step_id.clone(), *attempt, effect));
             continue;
@@ -469,6 +476,7 @@ fn agent_effect(
             match tool_effect(runs, agent, step_id, turn, attempt, *timeout_ms, state) {
                 Ok(ToolEffect::Action(call)) => Effect::Action(call),
                 Ok(ToolEffect::Http(request)) => Effect::Http(request),
+                Ok(ToolEffect::Workflow(call)) => Effect::Workflow(call),
                 Err(message) => Effect::Http(Err(steps::failure("INTERNAL", message, false))),
             }
         }

@@ -143,6 +143,9 @@ pub struct RunView {
     /// What a paused agent waits for: `{"type": "input", "question"}` or `{"type":
     /// "approval", "tool", "arguments"}` (with the paused step's `stepId`).
     pub waiting_for: Option<Value>,
+    /// Tokens of every model call of the run's agent steps, summed: `{"inputTokens",
+    /// "outputTokens"}`; None when it made none.
+    pub usage: Option<Value>,
 }
 
 /// A run folded from its stream, with what the driver needs besides the state.
@@ -831,7 +834,26 @@ pub(crate) fn view(loaded: Loaded) -> RunView {
         children: state.children.clone(),
         called_by: state.called_by.clone(),
         waiting_for: waiting_for(&state),
+        usage: usage(&state),
     }
+}
+
+/// The tokens of the run's recorded model calls.
+fn usage(state: &RunState) -> Option<Value> {
+    let mut total: Option<(u64, u64)> = None;
+    for (id, step) in &state.steps {
+        let (Some(crate::agent::SubStep::Model { .. }), StepState::Completed { output_json, .. }) =
+            (crate::agent::parse_sub_step(id), step)
+        else {
+            continue;
+        };
+        if let Some(reply) = crate::agent::reply_of(output_json) {
+            let (input, output) = total.get_or_insert((0, 0));
+            *input += reply.usage.input_tokens;
+            *output += reply.usage.output_tokens;
+        }
+    }
+    total.map(|(input, output)| crate::agent::usage_json(input, output))
 }
 
 /// The first paused agent tool call's question or approval request.
