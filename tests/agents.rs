@@ -236,6 +236,46 @@ async fn a_three_turn_agent_calls_an_http_tool_and_an_action_tool() {
     assert!(said.contains("Check the weather in Paris"), "{said}");
     assert!(said.contains("call_1"), "{said}");
     assert_eq!(tools.effects(), 2);
+
+    // Replay: the timeline shows what each model call was sent; against a definition with
+    // another system prompt it diverges at the first model call.
+    let (status, replay) = setup
+        .api
+        .call(Method::GET, &format!("/api/v1/runs/{run_id}/replay"), None)
+        .await;
+    assert_eq!(status, 200, "{replay}");
+    let first_call = replay["data"]["steps"]
+        .as_array()
+        .and_then(|steps| steps.iter().find(|s| s["id"] == "assist.m1"))
+        .expect("assist.m1 in the replay");
+    assert_eq!(
+        first_call["input"]["system"], "You help with orders.",
+        "{first_call}"
+    );
+    let mut changed = agent_workflow(&tools_url, json!({}));
+    changed["steps"][0]["config"]["systemPrompt"] = json!("You are terse.");
+    let (status, replay) = setup
+        .api
+        .call(
+            Method::POST,
+            &format!("/api/v1/runs/{run_id}/replay"),
+            Some(json!({ "definition": changed })),
+        )
+        .await;
+    assert_eq!(status, 200, "{replay}");
+    let divergence = &replay["data"]["divergence"];
+    assert_eq!(divergence["kind"], "request", "{replay}");
+    assert_eq!(divergence["stepId"], "assist.m1", "{replay}");
+    // Against its own definition: none.
+    let (_, replay) = setup
+        .api
+        .call(
+            Method::POST,
+            &format!("/api/v1/runs/{run_id}/replay"),
+            Some(json!({ "definition": agent_workflow(&tools_url, json!({})) })),
+        )
+        .await;
+    assert_eq!(replay["data"]["divergence"], Value::Null, "{replay}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -124,6 +124,32 @@ pub fn model_call(
     }
 }
 
+/// The request model call `step_id` (an `a.m{n}` sub-step) sends in `state` under `steps`,
+/// as JSON (for the replay's timeline and divergence); None for other steps.
+pub fn model_request_json(
+    steps: &[crate::definition::Step],
+    state: &RunState,
+    context: &Value,
+    step_id: &str,
+) -> Option<Value> {
+    let agent::SubStep::Model {
+        agent: agent_id,
+        turn,
+    } = agent::parse_sub_step(step_id)?
+    else {
+        return None;
+    };
+    let crate::definition::StepKind::Agent(agent) =
+        &crate::definition::find_step(steps, agent_id)?.kind
+    else {
+        return None;
+    };
+    let call = model_call(agent, agent_id, turn, None, state, context);
+    let mut request = serde_json::to_value(call.request.ok()?).ok()?;
+    request["connection"] = call.connection.ok().map_or(Value::Null, Value::String);
+    Some(request)
+}
+
 /// Sends a model call; its normalized reply as JSON (the sub-step's output).
 pub async fn perform_model_call(runs: &Runs, call: ModelCall) -> Result<Value, StepError> {
     let integrations = &runs.inner().integrations;

@@ -313,8 +313,21 @@ fn compare_requests(
             })
             .ok()?
     };
-    let before = render(pair.original, pair.original_items, pair.context);
-    let after = render(pair.candidate, pair.candidate_items, pair.context);
+    let model = |steps: &[Step], context: &Value| {
+        crate::executor::agent_calls::model_request_json(steps, state, context, step_id)
+    };
+    let (before, after) = if crate::agent::parse_sub_step(step_id).is_some() {
+        // An agent's model call: the request it would send (system prompt, messages, tools).
+        (
+            model(pair.original, pair.context),
+            model(pair.candidate, pair.context),
+        )
+    } else {
+        (
+            render(pair.original, pair.original_items, pair.context),
+            render(pair.candidate, pair.candidate_items, pair.context),
+        )
+    };
     if before == after {
         return None;
     }

@@ -83,6 +83,15 @@ fn http_input(
     context: &mut Context,
     step_id: &str,
 ) -> Option<Value> {
+    if crate::agent::parse_sub_step(step_id).is_some() {
+        // An agent's model call: the request it sends (the conversation so far).
+        return crate::executor::agent_calls::model_request_json(
+            steps,
+            state,
+            &context.value,
+            step_id,
+        );
+    }
     let step = find_step(steps, step_id)?;
     if !matches!(step.kind, StepKind::Http { .. }) {
         return None;
