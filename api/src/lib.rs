@@ -95,6 +95,9 @@ pub struct AppState {
     pub read_models: ReadModels,
     pub config: Arc<ApiConfig>,
     pub limits: Arc<RateLimits>,
+    /// Becomes true when the server starts to stop: open event streams end then, so that a
+    /// graceful shutdown does not wait for runs that are still going.
+    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -155,6 +158,7 @@ impl AppState {
             triggers,
             limits: Arc::new(RateLimits::new(config.execute_per_minute)),
             config: Arc::new(config),
+            stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
     }
 }
@@ -180,6 +184,11 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let stopping = state.stopping.clone();
+    let shutdown = async move {
+        shutdown.await;
+        stopping.send_replace(true);
+    };
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await

@@ -9,6 +9,7 @@ pub mod lists;
 pub mod providers;
 pub mod runs;
 pub mod stackai;
+pub mod stream;
 pub mod triggers;
 pub mod webhooks;
 pub mod workflows;
@@ -35,6 +36,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(workflows::router(state))
         .merge(runs::router(state))
+        .merge(stream::router(state))
         .merge(keys::router(state))
         .merge(journal::router(state))
         .merge(connections::router(state))
