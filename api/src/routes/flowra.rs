@@ -12,6 +12,18 @@
 //!   limit`) may be at most [`OFFSET_MAX`]; `page` and `offset` together must name the same
 //!   position, and a position past 0 cannot be combined with `cursor`. The reply's
 //!   `nextCursor` continues after the page returned.
+//! - `POST /create`: a body without `steps` (absent, null or `[]`) that has any of the
+//!   agent's fields (`model`, `systemPrompt`, `tools`, `connectionId`, ...) is a
+//!   CreateAgentDto and makes an agent workflow (see [`agent`]): one step `agent` of type
+//!   `agent` whose config has `connection` = `connectionId`, `model`, `systemPrompt`, `tools`
+//!   from the DTO and `prompt` = `{{input.message}}`; active unless `status` says otherwise.
+//!   Without `model` or `connectionId` (or with a connection that does not exist or is not
+//!   of provider openai or anthropic) it is VALIDATION_ERROR naming the DTO's field, and
+//!   problems the engine finds in the step are named by the DTO's fields too (`tools.1`).
+//!   A body with neither steps nor agent fields is VALIDATION_ERROR naming `steps`.
+//! - `PATCH /update/{id}` of an agent workflow: the DTO's fields (`systemPrompt`, `model`,
+//!   `tools`, `connectionId`, ...) also rebuild its agent step (a new version), unless the
+//!   patch sends `steps`. Workflow replies show `connectionId` for agent workflows.
 //! - `/list`: `activeStatus` filters by status: `active` / `true`, `inactive` / `false` (or
 //!   `draft`), any case. `sortOrder` is `asc` or `desc` in any case.
 //! - `/executions`: `startDate` / `endDate` are aliases of `from` / `to` (give one of each
@@ -21,11 +33,22 @@
 //!   `{"isActive": ...}` or `{"active": ...}`, each `"active"` / `"inactive"` (any case),
 //!   `true` / `false` or `"true"` / `"false"`. When several are sent they must agree.
 //! - `POST /execute/{id}`: a body with any of the keys `input`, `idempotencyKey`,
-//!   `connectionId` is the canonical run body (other keys are ignored); a body with none of
-//!   them is the input itself (`{}` or no body: no input). `?wait=SECONDS` as canonical.
+//!   `connectionId` is the canonical run body (other keys but `message` are ignored); a body
+//!   with none of them is the input itself (`{}` or no body: no input), so `{"message": ...}`
+//!   is `input.message`. `message` beside the canonical keys is put in the input as
+//!   `message` (VALIDATION_ERROR if the input has one too). `?wait=SECONDS` as canonical.
 //! - `POST /executions/thread/{threadId}/resume`: the resume payload is the value of the
 //!   first key present of `payload`, `input`, `message`; with none of them it is the whole
-//!   body (`{}` or no body: `null`, as the canonical route).
+//!   body (`{}` or no body: `null`, as the canonical route). A run paused by its agent
+//!   (`waitingFor` is set) takes the agent's payloads instead: `{"message"}` (or a bare
+//!   string) for `ask_user`, `{"approved", "arguments"?}` (or a bare boolean) for an
+//!   approval, optionally wrapped in `payload` or `input`; anything else is VALIDATION_ERROR
+//!   naming `message` or `approved`.
+//! - Executions (`/executions/{id}`, the resume reply) mark an agent's sub-steps: `kind`
+//!   (`model` or `tool`), `agentStepId`, `turn`, and for a tool call `callId` and `tool`.
+//!   The thread status adds `waitingFor` and `usage`.
+
+mod agent;
 
 use std::collections::HashMap;
 
@@ -248,10 +271,25 @@ async fn list(
 
 async fn create(
     State(state): State<AppState>,
-    JsonBody(spec): JsonBody<WorkflowSpec>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
-    let data = workflows::create_workflow(&state, spec).await?;
-    Ok(reply::with_status(StatusCode::CREATED, data))
+    let data = match agent::create_body(&body) {
+        agent::CreateBody::Agent => {
+            let spec = agent::spec_of_dto(&state, body).await?;
+            workflows::create_workflow(&state, spec)
+                .await
+                .map_err(agent::in_dto_terms)?
+        }
+        agent::CreateBody::Steps => {
+            let spec: WorkflowSpec = body::from_value(Value::Object(body))?;
+            workflows::create_workflow(&state, spec).await?
+        }
+        agent::CreateBody::Empty => return Err(agent::nothing_to_run()),
+    };
+    Ok(reply::with_status(
+        StatusCode::CREATED,
+        agent::workflow_view(data),
+    ))
 }
 
 async fn detail(
@@ -259,7 +297,9 @@ async fn detail(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let record = state.runs.workflows().get(&id).await?;
-    Ok(reply::ok(reply::workflow_json(&record)))
+    Ok(reply::ok(agent::workflow_view(reply::workflow_json(
+        &record,
+    ))))
 }
 
 async fn update(
@@ -267,9 +307,20 @@ async fn update(
     Path(id): Path<String>,
     JsonBody(patch): JsonBody<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
-    Ok(reply::ok(
-        workflows::update_workflow(&state, &id, patch).await?,
-    ))
+    let record = state.runs.workflows().get(&id).await?;
+    // Problems in the agent step come from the DTO fields only when the patch sent no steps.
+    let rebuilt = agent::agent_step(&record.current).is_some() && !patch.contains_key("steps");
+    let patch = agent::update_patch(&state, &record.current, patch).await?;
+    let data = workflows::update_workflow(&state, &id, patch)
+        .await
+        .map_err(|error| {
+            if rebuilt {
+                agent::in_dto_terms(error)
+            } else {
+                error
+            }
+        })?;
+    Ok(reply::ok(agent::workflow_view(data)))
 }
 
 async fn remove(
@@ -353,12 +404,39 @@ fn run_body(body: Value) -> Result<RunBody, ApiError> {
         return Err(ApiError::invalid_field(&[], "must be a JSON object"));
     };
     if RUN_BODY_KEYS.iter().any(|key| fields.contains_key(*key)) {
-        return body::from_value(Value::Object(fields));
+        let mut fields = fields;
+        let message = fields.remove("message");
+        let mut run: RunBody = body::from_value(Value::Object(fields))?;
+        if let Some(message) = message {
+            run.input = Some(with_message(run.input.take(), message)?);
+        }
+        return Ok(run);
     }
     Ok(RunBody {
         input: (!fields.is_empty()).then_some(Value::Object(fields)),
         ..RunBody::default()
     })
+}
+
+/// `input` with `message` (sent beside it in an execute body) as its `message`.
+fn with_message(input: Option<Value>, message: Value) -> Result<Value, ApiError> {
+    match input {
+        None | Some(Value::Null) => Ok(json!({ "message": message })),
+        Some(Value::Object(mut fields)) => {
+            if fields.contains_key("message") {
+                return Err(ApiError::invalid_field(
+                    &["message"],
+                    "is sent twice, beside input and in it; send one",
+                ));
+            }
+            fields.insert("message".into(), message);
+            Ok(Value::Object(fields))
+        }
+        Some(_) => Err(ApiError::invalid_field(
+            &["input"],
+            "must be an object when message is sent beside it",
+        )),
+    }
 }
 
 /// `data` with `threadId` beside `runId`.
@@ -387,7 +465,15 @@ async fn execution(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let run = state.runs.get(&id).await?;
-    Ok(reply::ok(with_thread_id(reply::run_json(&run))))
+    Ok(reply::ok(execution_json(&run)))
+}
+
+/// A run as Flowra's execution detail shows it: with `threadId`, an agent's sub-steps
+/// marked.
+fn execution_json(run: &RunView) -> Value {
+    let mut data = with_thread_id(reply::run_json(run));
+    agent::annotate_steps(&mut data);
+    data
 }
 
 /// The small status object a poller needs: `completed` is true once the run succeeded,
@@ -406,6 +492,8 @@ fn status_json(run: &RunView) -> Value {
         "done": run.status.is_terminal(),
         "output": full["output"],
         "error": full["error"],
+        "waitingFor": full["waitingFor"],
+        "usage": full["usage"],
         "startedAt": full["startedAt"],
         "completedAt": full["completedAt"],
     })
@@ -448,9 +536,14 @@ async fn resume(
 ) -> Result<Response, ApiError> {
     // `Runs::resume` reports an unknown run as "pending, not paused" (400); Flowra's
     // documented answer for an unknown thread is 404, so look it up first.
-    state.runs.get(&thread_id).await?;
-    let run = state.runs.resume(&thread_id, resume_payload(body)).await?;
-    Ok(reply::ok(with_thread_id(reply::run_json(&run))))
+    // It also tells whether the run waits for its agent, whose payloads differ.
+    let paused = state.runs.get(&thread_id).await?;
+    let payload = match &paused.waiting_for {
+        Some(waiting) => agent::resume_payload(waiting, body)?,
+        None => resume_payload(body),
+    };
+    let run = state.runs.resume(&thread_id, payload).await?;
+    Ok(reply::ok(execution_json(&run)))
 }
 
 /// A time filter in `from`/`to` or its alias: `Ok(None)` when neither is given.
@@ -611,6 +704,22 @@ mod tests {
             field(run_body(json!({"idempotencyKey": 3})).expect_err("bad")),
             vec!["idempotencyKey"]
         );
+        // `message` is the input's message, bare or beside the canonical keys.
+        let bare = run_body(json!({"message": "hi"})).expect("ok");
+        assert_eq!(bare.input, Some(json!({"message": "hi"})));
+        let keyed = run_body(json!({"message": "hi", "idempotencyKey": "k"})).expect("ok");
+        assert_eq!(keyed.input, Some(json!({"message": "hi"})));
+        let merged = run_body(json!({"message": "hi", "input": {"a": 1}})).expect("ok");
+        assert_eq!(merged.input, Some(json!({"a": 1, "message": "hi"})));
+        for (body, name) in [
+            (
+                json!({"message": "hi", "input": {"message": "ho"}}),
+                "message",
+            ),
+            (json!({"message": "hi", "input": [1]}), "input"),
+        ] {
+            assert_eq!(field(run_body(body).expect_err("bad")), vec![name]);
+        }
     }
 
     #[test]
