@@ -267,109 +267,95 @@ async fn start_attempts(
         let context = context.get_or_insert_with(|| {
             steps::context(run_id, &loaded.input, &outputs_of(&loaded.state))
         });
-        if let Some(sub) = crate::agent::parse_sub_step(step_id) {
-            let effect = agent_effect(runs, steps, &loaded.state, context, step_id, *attempt, sub)?;
-            if loaded.state.step(step_id) != Some(&StepState::Running { attempt: *attempt }) {
-                announce.push(RunEvent::StepStarted {
-                    step_id: step_id.clone(),
-                    attempt: *attempt,
-                });
-                if let Effect::Workflow(call) = &effect {
-                    announce.push(RunEvent::ChildRunStarted {
-                        step_id: step_id.clone(),
-                        attempt: *attempt,
-                        child_run_id: call.child_run_id.clone(),
-                    });
-                }
-            }
-            attempts.push((step_id.clone(), *attempt, effect));
-            continue;
-        }
-        let Some(step) = find_step(steps, step_id) else {
-            return Err(RunsError::Corrupt(format!(
-                "decide named unknown step {step_id}"
-            )));
-        };
-        // An item whose scope cannot be built fails its attempt like a bad template does.
-        let effect = if let StepKind::Action(action) = &step.kind {
-            let rendered = items.in_scope(steps, &loaded.state, context, step_id, |context| {
-                render_action(action, context)
-            });
-            let (params, connection) = match rendered {
-                Ok(rendered) => rendered,
-                Err(error) => (Err(error.clone()), Err(error)),
-            };
-            let responses = loaded
-                .state
-                .requests
-                .get(step_id.as_str())
-                .map(|recorded| {
-                    recorded
-                        .iter()
-                        .map(|text| super::parse_json(text))
-                        .collect()
-                })
-                .unwrap_or_default();
-            Effect::Action(Box::new(ActionCall {
-                run_id: run_id.to_owned(),
-                step_id: step_id.clone(),
-                step: action.clone(),
-                params,
-                connection,
-                run_connection: loaded.state.connection_id.clone(),
-                workflow_id: loaded.state.workflow_id.clone(),
-                workflow_version: loaded.state.workflow_version,
-                responses,
-                timeout_ms: step.timeout_ms,
-            }))
-        } else if let StepKind::Workflow(child) = &step.kind {
-            let input = items
-                .in_scope(steps, &loaded.state, context, step_id, |context| {
-                    crate::template::render_value(&child.input, context).map_err(|e| {
-                        steps::failure("TEMPLATE_ERROR", format!("config.input.{e}"), false)
-                    })
-                })
-                .and_then(|rendered| rendered);
-            Effect::Workflow(Box::new(super::children::ChildCall {
-                parent_run_id: run_id.to_owned(),
-                step_id: step_id.clone(),
-                child_run_id: super::children::child_run_id(run_id, step_id, *attempt),
-                step: child.clone(),
-                input,
-                connection_id: loaded.state.connection_id.clone(),
-            }))
-        } else if let StepKind::Email(email) = &step.kind {
-            let rendered = items.in_scope(steps, &loaded.state, context, step_id, |context| {
-                (
-                    super::email::render(email, context),
-                    render_connection(email.connection.as_deref(), context),
-                )
-            });
-            let (email, connection) = match rendered {
-                Ok(rendered) => rendered,
-                Err(error) => (Err(error.clone()), Err(error)),
-            };
-            Effect::Email(Box::new(super::email::EmailCall {
-                run_id: run_id.to_owned(),
-                step_id: step_id.clone(),
-                email,
-                connection,
-                run_connection: loaded.state.connection_id.clone(),
-                workflow_id: loaded.state.workflow_id.clone(),
-                workflow_version: loaded.state.workflow_version,
-                timeout_ms: step.timeout_ms,
-            }))
+        let effect = if let Some(sub) = crate::agent::parse_sub_step(step_id) {
+            agent_effect(runs, steps, &loaded.state, context, step_id, *attempt, sub)?
         } else {
-            match items.in_scope(steps, &loaded.state, context, step_id, |context| {
-                steps::request(step, step_id, *attempt, run_id, context)
-            }) {
-                Ok(Some(request)) => Effect::Http(Ok(request)),
-                Ok(None) => {
-                    return Err(RunsError::Corrupt(format!(
-                        "step {step_id} is not one to call out for"
-                    )))
+            let Some(step) = find_step(steps, step_id) else {
+                return Err(RunsError::Corrupt(format!(
+                    "decide named unknown step {step_id}"
+                )));
+            };
+            // An item whose scope cannot be built fails its attempt like a bad template does.
+            if let StepKind::Action(action) = &step.kind {
+                let rendered = items.in_scope(steps, &loaded.state, context, step_id, |context| {
+                    render_action(action, context)
+                });
+                let (params, connection) = match rendered {
+                    Ok(rendered) => rendered,
+                    Err(error) => (Err(error.clone()), Err(error)),
+                };
+                let responses = loaded
+                    .state
+                    .requests
+                    .get(step_id.as_str())
+                    .map(|recorded| {
+                        recorded
+                            .iter()
+                            .map(|text| super::parse_json(text))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Effect::Action(Box::new(ActionCall {
+                    run_id: run_id.to_owned(),
+                    step_id: step_id.clone(),
+                    step: action.clone(),
+                    params,
+                    connection,
+                    run_connection: loaded.state.connection_id.clone(),
+                    workflow_id: loaded.state.workflow_id.clone(),
+                    workflow_version: loaded.state.workflow_version,
+                    responses,
+                    timeout_ms: step.timeout_ms,
+                }))
+            } else if let StepKind::Workflow(child) = &step.kind {
+                let input = items
+                    .in_scope(steps, &loaded.state, context, step_id, |context| {
+                        crate::template::render_value(&child.input, context).map_err(|e| {
+                            steps::failure("TEMPLATE_ERROR", format!("config.input.{e}"), false)
+                        })
+                    })
+                    .and_then(|rendered| rendered);
+                Effect::Workflow(Box::new(super::children::ChildCall {
+                    parent_run_id: run_id.to_owned(),
+                    step_id: step_id.clone(),
+                    child_run_id: super::children::child_run_id(run_id, step_id, *attempt),
+                    step: child.clone(),
+                    input,
+                    connection_id: loaded.state.connection_id.clone(),
+                }))
+            } else if let StepKind::Email(email) = &step.kind {
+                let rendered = items.in_scope(steps, &loaded.state, context, step_id, |context| {
+                    (
+                        super::email::render(email, context),
+                        render_connection(email.connection.as_deref(), context),
+                    )
+                });
+                let (email, connection) = match rendered {
+                    Ok(rendered) => rendered,
+                    Err(error) => (Err(error.clone()), Err(error)),
+                };
+                Effect::Email(Box::new(super::email::EmailCall {
+                    run_id: run_id.to_owned(),
+                    step_id: step_id.clone(),
+                    email,
+                    connection,
+                    run_connection: loaded.state.connection_id.clone(),
+                    workflow_id: loaded.state.workflow_id.clone(),
+                    workflow_version: loaded.state.workflow_version,
+                    timeout_ms: step.timeout_ms,
+                }))
+            } else {
+                match items.in_scope(steps, &loaded.state, context, step_id, |context| {
+                    steps::request(step, step_id, *attempt, run_id, context)
+                }) {
+                    Ok(Some(request)) => Effect::Http(Ok(request)),
+                    Ok(None) => {
+                        return Err(RunsError::Corrupt(format!(
+                            "step {step_id} is not one to call out for"
+                        )))
+                    }
+                    Err(error) => Effect::Http(Err(error)),
                 }
-                Err(error) => Effect::Http(Err(error)),
             }
         };
         if loaded.state.step(step_id) != Some(&StepState::Running { attempt: *attempt }) {
