@@ -110,6 +110,37 @@ async fn the_same_idempotency_key_twice_returns_the_same_run() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_idempotency_key_is_answered_first_even_after_the_workflow_changed() {
+    let api = TestApi::new().await;
+    let id = api.active_workflow(order_workflow()).await;
+    let body = json!({"input": order_input(), "idempotencyKey": "order-42"});
+    let first = api
+        .post(&format!("/api/v1/workflows/{id}/run"), body.clone())
+        .await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.body);
+    // The workflow is deactivated: the key still names its run, checked before the status.
+    let off = api
+        .patch(
+            &format!("/api/v1/workflows/{id}/status"),
+            json!({"status": "inactive"}),
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.body);
+    let again = api.post(&format!("/api/v1/workflows/{id}/run"), body.clone()).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.body["data"]["runId"], first.body["data"]["runId"]);
+    // The same key with an input the schema would now refuse: still the first run.
+    let odd = json!({"input": {"nothing": true}, "idempotencyKey": "order-42"});
+    let again = api.post(&format!("/api/v1/workflows/{id}/run"), odd).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.body["data"]["runId"], first.body["data"]["runId"]);
+    // A new key on the inactive workflow is refused as before.
+    let fresh = json!({"input": order_input(), "idempotencyKey": "order-43"});
+    let refused = api.post(&format!("/api/v1/workflows/{id}/run"), fresh).await;
+    assert_error(&refused, StatusCode::BAD_REQUEST, "INVALID_STATUS");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_errors_validation_not_found_and_invalid_status() {
     let api = TestApi::new().await;
     let created = api.post("/api/v1/workflows", order_workflow()).await;

@@ -278,6 +278,9 @@ impl WorkflowSpec {
                 ));
             }
         }
+        if let Some(trigger) = &self.trigger {
+            check_trigger(trigger, &mut problems);
+        }
         if self.steps.is_empty() {
             problems.push(problem(&["steps"], "a workflow needs at least one step"));
         }
@@ -304,6 +307,35 @@ impl WorkflowSpec {
         } else {
             Err(problems)
         }
+    }
+}
+
+/// The trigger types a definition's `trigger.type` may name (seed 001).
+pub const TRIGGER_TYPES: [&str; 5] = ["api", "schedule", "webhook", "manual", "polling"];
+
+/// `trigger` is informative (triggers are their own resources), but its type must be one
+/// the seed names, so a typo is caught when the definition is stored.
+fn check_trigger(trigger: &Value, problems: &mut Vec<Problem>) {
+    match trigger {
+        Value::Null => {}
+        Value::Object(map) => match map.get("type") {
+            None => problems.push(problem(
+                &["trigger", "type"],
+                &format!("a trigger needs a type: {}", TRIGGER_TYPES.join(", ")),
+            )),
+            Some(Value::String(kind)) if TRIGGER_TYPES.contains(&kind.as_str()) => {}
+            Some(other) => problems.push(problem(
+                &["trigger", "type"],
+                &format!(
+                    "unknown trigger type {other}; expected one of {}",
+                    TRIGGER_TYPES.join(", ")
+                ),
+            )),
+        },
+        _ => problems.push(problem(
+            &["trigger"],
+            "must be an object such as {\"type\": \"api\"}",
+        )),
     }
 }
 

@@ -299,3 +299,22 @@ fn foreach_problems_are_listed_with_paths_into_the_sub_steps() {
         message(10)
     );
 }
+
+#[test]
+fn the_trigger_type_is_one_the_seed_names() {
+    let with = |trigger: serde_json::Value| {
+        spec(json!({
+            "name": "t",
+            "trigger": trigger,
+            "steps": [{"id": "a", "type": "transform", "config": {"mapping": {}}}]
+        }))
+    };
+    for kind in ["api", "schedule", "webhook", "manual", "polling"] {
+        assert!(with(json!({"type": kind})).check().is_ok(), "{kind}");
+    }
+    let found = with(json!({"type": "cron"})).check().expect_err("unknown type");
+    assert_eq!(found[0].path, ["trigger", "type"]);
+    assert!(found[0].message.contains("api, schedule"), "{}", found[0].message);
+    let found = with(json!("api")).check().expect_err("not an object");
+    assert_eq!(found[0].path, ["trigger"]);
+}

@@ -41,6 +41,37 @@ pub fn key_stream(workflow_id: &str, key: &str) -> Result<StreamName, StoreError
     })
 }
 
+/// The run a claim younger than the TTL names, with the stream's version as read.
+async fn current(
+    store: &Arc<dyn EventStore>,
+    stream: &StreamName,
+    now_ms: i64,
+) -> Result<(Option<String>, u64), StoreError> {
+    let version = store.stream_version(stream).await?;
+    if version == 0 {
+        return Ok((None, 0));
+    }
+    let last = store.read_stream(stream, Seq(version), 1).await?;
+    let Some(event) = last.first() else {
+        return Ok((None, version));
+    };
+    let claim: Claim = postcard::from_bytes(&event.data).map_err(|e| StoreError::Index {
+        context: format!("reading idempotency claim {stream}"),
+        message: e.to_string(),
+    })?;
+    let live = now_ms - claim.claimed_at_ms < KEY_TTL_MS;
+    Ok((live.then_some(claim.run_id), version))
+}
+
+/// The run `key`'s live claim names, if any, without claiming anything.
+pub async fn lookup(
+    store: &Arc<dyn EventStore>,
+    stream: &StreamName,
+    now_ms: i64,
+) -> Result<Option<String>, StoreError> {
+    Ok(current(store, stream, now_ms).await?.0)
+}
+
 /// Claims `key` for `run_id`, unless a claim younger than the TTL exists.
 pub async fn claim(
     store: &Arc<dyn EventStore>,
@@ -49,21 +80,9 @@ pub async fn claim(
     now_ms: i64,
 ) -> Result<Claimed, StoreError> {
     loop {
-        let version = store.stream_version(stream).await?;
-        if version > 0 {
-            let last = store.read_stream(stream, Seq(version), 1).await?;
-            if let Some(event) = last.first() {
-                let claim: Claim =
-                    postcard::from_bytes(&event.data).map_err(|e| StoreError::Index {
-                        context: format!("reading idempotency claim {stream}"),
-                        message: e.to_string(),
-                    })?;
-                if now_ms - claim.claimed_at_ms < KEY_TTL_MS {
-                    return Ok(Claimed::Existing {
-                        run_id: claim.run_id,
-                    });
-                }
-            }
+        let (existing, version) = current(store, stream, now_ms).await?;
+        if let Some(run_id) = existing {
+            return Ok(Claimed::Existing { run_id });
         }
         let claim = Claim {
             run_id: run_id.to_owned(),

@@ -382,6 +382,40 @@ impl Runs {
             .and_then(|spec| spec.connections.clone()))
     }
 
+    /// The run an idempotency key of `request` already started (its `RunStarted` on
+    /// record), if any.
+    async fn started_with_key(
+        &self,
+        workflow_id: &str,
+        request: &StartRun,
+    ) -> Result<Option<Started>, RunsError> {
+        let Some(key) = &request.idempotency_key else {
+            return Ok(None);
+        };
+        if key.is_empty() || key.len() > KEY_BYTES_MAX {
+            return Err(RunsError::BadKey(format!(
+                "must be 1 to {KEY_BYTES_MAX} bytes"
+            )));
+        }
+        let stream = idempotency::key_stream(workflow_id, key)?;
+        let now = self.inner.clock.now_ms();
+        let Some(run_id) = idempotency::lookup(&self.inner.store, &stream, now).await? else {
+            return Ok(None);
+        };
+        let loaded = self.load(&run_id).await?;
+        if loaded.version == 0 {
+            // Claimed by a start that died before RunStarted: the normal path finishes it.
+            return Ok(None);
+        }
+        self.ensure_driver(&run_id);
+        Ok(Some(Started {
+            run_id,
+            workflow_id: loaded.state.workflow_id,
+            workflow_version: loaded.state.workflow_version,
+            existing: true,
+        }))
+    }
+
     /// The providers action steps may call.
     pub fn catalog(&self) -> &Arc<crate::providers::Catalog> {
         &self.inner.integrations.catalog
@@ -396,6 +430,11 @@ impl Runs {
     /// durable. With an idempotency key seen in the last 24 hours, returns that run instead.
     pub async fn start(&self, request: StartRun) -> Result<Started, RunsError> {
         let workflow = self.workflow(&request.workflow_id).await?;
+        // A key seen in the last 24 h answers with its run before anything else is checked:
+        // the workflow may have been deactivated, or its inputSchema changed, since.
+        if let Some(started) = self.started_with_key(&workflow.id, &request).await? {
+            return Ok(started);
+        }
         ensure_active(&workflow)?;
         let schema = workflow
             .versions
