@@ -354,6 +354,20 @@ async fn a_denied_approval_is_told_to_the_model_and_ask_user_waits_for_the_answe
     resume(&setup.api, &run_id, json!({"message": "#general"})).await;
     let run = paused(&setup.api, &run_id).await;
     assert_eq!(run["waitingFor"]["type"], "approval", "{run}");
+    // A payload that is no approval is refused, and nothing is recorded.
+    let (status, body) = setup
+        .api
+        .call(
+            Method::POST,
+            &format!("/api/v1/runs/{run_id}/resume"),
+            Some(json!({"payload": {"ok": "sure"}})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["error"]["details"][0]["path"],
+        json!(["payload", "approved"])
+    );
     assert_eq!(run["waitingFor"]["tool"], "slack_postMessage");
     assert_eq!(run["waitingFor"]["arguments"]["channel"], "#general");
     resume(&setup.api, &run_id, json!({"approved": false})).await;

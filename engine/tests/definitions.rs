@@ -312,9 +312,15 @@ fn the_trigger_type_is_one_the_seed_names() {
     for kind in ["api", "schedule", "webhook", "manual", "polling"] {
         assert!(with(json!({"type": kind})).check().is_ok(), "{kind}");
     }
-    let found = with(json!({"type": "cron"})).check().expect_err("unknown type");
+    let found = with(json!({"type": "cron"}))
+        .check()
+        .expect_err("unknown type");
     assert_eq!(found[0].path, ["trigger", "type"]);
-    assert!(found[0].message.contains("api, schedule"), "{}", found[0].message);
+    assert!(
+        found[0].message.contains("api, schedule"),
+        "{}",
+        found[0].message
+    );
     let found = with(json!("api")).check().expect_err("not an object");
     assert_eq!(found[0].path, ["trigger"]);
 }

@@ -541,6 +541,11 @@ impl Runs {
                     status: status_name(status).to_owned(),
                 });
             };
+            // A paused agent takes the payload its question or approval needs; anything else
+            // is refused before it is recorded (a malformed approval would read as a denial).
+            if let Some(waiting) = crate::agent::waiting_for(&step_id, &loaded.state) {
+                check_agent_resume(&waiting, &payload)?;
+            }
             let event = RunEvent::RunResumed {
                 step_id,
                 payload_json: payload.to_string(),
@@ -893,6 +898,33 @@ fn usage(state: &RunState) -> Option<Value> {
         }
     }
     total.map(|(input, output)| crate::agent::usage_json(input, output))
+}
+
+/// The payload of a resume of a paused agent: `{"message": string}` for a question,
+/// `{"approved": bool, "arguments"?: object}` for an approval.
+fn check_agent_resume(waiting: &Value, payload: &Value) -> Result<(), RunsError> {
+    let problem = |field: &str, message: &str| {
+        Err(RunsError::InvalidInput(vec![Problem {
+            path: vec!["payload".into(), field.into()],
+            message: message.into(),
+        }]))
+    };
+    match waiting["type"].as_str() {
+        Some("input") if !payload["message"].is_string() => problem(
+            "message",
+            "the agent asked a question: answer with {\"message\": \"...\"}",
+        ),
+        Some("approval") if !payload["approved"].is_boolean() => problem(
+            "approved",
+            "the agent waits for an approval: answer with {\"approved\": true | false}",
+        ),
+        Some("approval")
+            if !(payload["arguments"].is_null() || payload["arguments"].is_object()) =>
+        {
+            problem("arguments", "must be an object (the tool's arguments)")
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The first paused agent tool call's question or approval request.
