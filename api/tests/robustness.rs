@@ -249,10 +249,10 @@ const TRIGGER_COMPAT_ROUTES: &[Route] = &[
         method: "PATCH",
         path: "/api/v1/trigger_instances/manage/{id}/status",
         resource: Resource::Trigger,
-        fields: &["status"],
+        fields: &["status", "enabled"],
         valid: || json!({"status": "enabled"}),
         typed: &["", "/status"],
-        invalid: invalid_trigger_status,
+        invalid: invalid_flowra_trigger_status,
         names_missing: names_nothing,
     },
     Route {
@@ -327,6 +327,16 @@ const FLOWRA_ROUTES: &[Route] = &[
         valid: || json!({"message": "approved"}),
         typed: &["", "/payload"],
         invalid: invalid_flowra_resume,
+        names_missing: names_nothing,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/workflow/manager/executions/thread/{id}/cancel",
+        resource: Resource::Run,
+        fields: &["reason"],
+        valid: || json!({"reason": "not needed"}),
+        typed: &["", "/reason"],
+        invalid: invalid_cancel,
         names_missing: names_nothing,
     },
 ];
@@ -731,6 +741,36 @@ fn trigger_status(value: &Value) -> bool {
 fn invalid_trigger_status(body: &Value) -> bool {
     body.as_object()
         .is_none_or(|body| !body.get("status").is_some_and(trigger_status))
+}
+
+/// Seed 000's status body: `status` (a trigger status, or `enable` / `disable` in any case)
+/// and/or a boolean `enabled`, agreeing when both are sent.
+fn invalid_flowra_trigger_status(body: &Value) -> bool {
+    let Some(body) = body.as_object() else {
+        return true;
+    };
+    let status = body.get("status").map(|value| match value {
+        Value::String(text) if text.eq_ignore_ascii_case("enable") => Some(true),
+        Value::String(text) if text.eq_ignore_ascii_case("disable") => Some(false),
+        Value::Bool(enabled) => Some(*enabled),
+        Value::String(text) => ["enabled", "active"]
+            .iter()
+            .any(|w| text.eq_ignore_ascii_case(w))
+            .then_some(true)
+            .or_else(|| {
+                ["disabled", "inactive"]
+                    .iter()
+                    .any(|w| text.eq_ignore_ascii_case(w))
+                    .then_some(false)
+            }),
+        _ => None,
+    });
+    let enabled = body.get("enabled").map(Value::as_bool);
+    match (status, enabled) {
+        (None, None) | (Some(None), _) | (_, Some(None)) => true,
+        (Some(Some(a)), Some(Some(b))) => a != b,
+        _ => false,
+    }
 }
 
 /// A config the type's schema (`GET /api/v1/trigger-types`) certainly refuses; absent or
@@ -1807,6 +1847,15 @@ fn flowra_execute() {
         FLOWRA_ROUTES,
         "POST",
         "/api/v1/workflow/manager/execute/{id}",
+    );
+}
+
+#[test]
+fn flowra_cancel() {
+    check_route(
+        FLOWRA_ROUTES,
+        "POST",
+        "/api/v1/workflow/manager/executions/thread/{id}/cancel",
     );
 }
 

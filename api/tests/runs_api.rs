@@ -126,7 +126,9 @@ async fn a_repeated_idempotency_key_is_answered_first_even_after_the_workflow_ch
         )
         .await;
     assert_eq!(off.status, StatusCode::OK, "{}", off.body);
-    let again = api.post(&format!("/api/v1/workflows/{id}/run"), body.clone()).await;
+    let again = api
+        .post(&format!("/api/v1/workflows/{id}/run"), body.clone())
+        .await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.body);
     assert_eq!(again.body["data"]["runId"], first.body["data"]["runId"]);
     // The same key with an input the schema would now refuse: still the first run.
@@ -136,7 +138,9 @@ async fn a_repeated_idempotency_key_is_answered_first_even_after_the_workflow_ch
     assert_eq!(again.body["data"]["runId"], first.body["data"]["runId"]);
     // A new key on the inactive workflow is refused as before.
     let fresh = json!({"input": order_input(), "idempotencyKey": "order-43"});
-    let refused = api.post(&format!("/api/v1/workflows/{id}/run"), fresh).await;
+    let refused = api
+        .post(&format!("/api/v1/workflows/{id}/run"), fresh)
+        .await;
     assert_error(&refused, StatusCode::BAD_REQUEST, "INVALID_STATUS");
 }
 

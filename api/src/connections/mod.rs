@@ -3,7 +3,7 @@
 //! whose access tokens Duro obtains and refreshes itself ([`oauth2`]); an SMTP server that
 //! email steps use ([`smtp`]). Each connection is a `connection-{id}` stream of
 //! [`ConnectionEvent`]s (tags 600 created, 601 updated, 602 deleted, 603 settings changed,
-//! 604 access token refreshed), postcard-encoded.
+//! 604 access token refreshed, 605 auth config changed), postcard-encoded.
 //!
 //! The secret part is never stored in plaintext: it is sealed with XChaCha20-Poly1305 under
 //! the data key ([`crypto`]) with `connection:{id}` as associated data, so a sealed secret
@@ -279,6 +279,14 @@ pub enum ConnectionEvent {
         sealed: Sealed,
         expires_at_ms: i64,
     },
+    /// The auth config the connection belongs to (Flowra's `authConfigId`, seed 000's
+    /// `authConfigIds` filter) was set (`Some`) or cleared (`None`). Tag 605; a variant of
+    /// its own at the end so that events written before it still decode (postcard encodes
+    /// variants and fields by position). Written with `ConnectionCreated` in the same append
+    /// when a new connection sets it.
+    ConnectionAuthConfigChanged {
+        auth_config_id: Option<String>,
+    },
 }
 
 impl ConnectionEvent {
@@ -290,6 +298,7 @@ impl ConnectionEvent {
             ConnectionEvent::ConnectionDeleted => 602,
             ConnectionEvent::ConnectionSettingsChanged { .. } => 603,
             ConnectionEvent::ConnectionTokenRefreshed { .. } => 604,
+            ConnectionEvent::ConnectionAuthConfigChanged { .. } => 605,
         })
     }
 }
@@ -323,6 +332,10 @@ pub struct ConnectionInfo {
     /// `active`, or `disabled`: a disabled connection is never used by a step, and a run
     /// whose workflow names it is refused.
     pub status: Status,
+    /// The auth config the connection belongs to (a plain label Duro does not interpret;
+    /// seed 000 filters trigger instances by it); null when none was given.
+    #[serde(default)]
+    pub auth_config_id: Option<String>,
     /// Kind smtp: the server, never its password. Absent for other kinds (and when the
     /// secret does not decrypt with the data key in use).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -388,6 +401,9 @@ pub struct NewConnection {
     pub base_url: Option<String>,
     #[serde(default)]
     pub status: Option<Status>,
+    /// The auth config the connection belongs to: 1 to [`AUTH_CONFIG_ID_BYTES_MAX`] bytes.
+    #[serde(default)]
+    pub auth_config_id: Option<String>,
 }
 
 /// A change, as `PATCH /api/v1/connections/{id}` takes it: fields given replace the current
@@ -444,6 +460,9 @@ pub struct ConnectionPatch {
     pub base_url: Option<String>,
     #[serde(default)]
     pub status: Option<Status>,
+    /// The auth config the connection belongs to: 1 to [`AUTH_CONFIG_ID_BYTES_MAX`] bytes.
+    #[serde(default)]
+    pub auth_config_id: Option<String>,
 }
 
 /// The secret fields of a request, as given. No `Debug`: they are secrets.
@@ -739,6 +758,9 @@ impl Connections {
             .base_url
             .as_deref()
             .and_then(|url| settings::check_base_url(url, &mut problems));
+        let auth_config_id = new
+            .auth_config_id
+            .map(|id| check_auth_config_id(id, &mut problems));
         smtp::check_pairing(new.kind, &provider, true, &mut problems);
         let credentials = secret_fields!(new).into_credentials(new.kind, &mut problems);
         let Some(credentials) = credentials.filter(|_| problems.is_empty()) else {
@@ -757,6 +779,11 @@ impl Connections {
             events.push(ConnectionEvent::ConnectionSettingsChanged {
                 base_url: base_url.map(Some),
                 status: new.status,
+            });
+        }
+        if let Some(auth_config_id) = auth_config_id {
+            events.push(ConnectionEvent::ConnectionAuthConfigChanged {
+                auth_config_id: Some(auth_config_id),
             });
         }
         let expected = match self.load(&id).await? {
@@ -838,6 +865,11 @@ impl Connections {
         let metadata = patch
             .metadata
             .map(|metadata| check_metadata(metadata, &mut problems));
+        // An empty string clears it, as for `baseUrl`.
+        let auth_config_id = patch.auth_config_id.map(|id| match id.as_str() {
+            "" => None,
+            _ => Some(check_auth_config_id(id, &mut problems)),
+        });
         let kind = patch.kind.unwrap_or(record.info.kind);
         if patch.kind.is_some() || provider.is_some() {
             let provider = provider.as_deref().unwrap_or(&record.info.provider);
@@ -870,6 +902,10 @@ impl Connections {
         }
         if base_url.is_some() || status.is_some() {
             events.push(ConnectionEvent::ConnectionSettingsChanged { base_url, status });
+        }
+        if let Some(auth_config_id) = auth_config_id.filter(|id| *id != record.info.auth_config_id)
+        {
+            events.push(ConnectionEvent::ConnectionAuthConfigChanged { auth_config_id });
         }
         if events.is_empty() {
             return Ok(self.shown(record));
@@ -1103,6 +1139,7 @@ fn fold(
                     secret_hint: show_hint(&secret.hint),
                     base_url: None,
                     status: Status::Active,
+                    auth_config_id: None,
                     smtp: None,
                     oauth2: None,
                     created_at: at.clone(),
@@ -1157,6 +1194,14 @@ fn fold(
             record.version = recorded.seq.0;
             Ok(record)
         }
+        (Some(mut record), ConnectionEvent::ConnectionAuthConfigChanged { auth_config_id })
+            if !record.deleted =>
+        {
+            record.info.auth_config_id = auth_config_id;
+            record.info.updated_at = at;
+            record.version = recorded.seq.0;
+            Ok(record)
+        }
         (
             Some(mut record),
             ConnectionEvent::ConnectionTokenRefreshed {
@@ -1186,9 +1231,27 @@ fn fold(
                 ConnectionEvent::ConnectionDeleted => "ConnectionDeleted",
                 ConnectionEvent::ConnectionSettingsChanged { .. } => "ConnectionSettingsChanged",
                 ConnectionEvent::ConnectionTokenRefreshed { .. } => "ConnectionTokenRefreshed",
+                ConnectionEvent::ConnectionAuthConfigChanged { .. } => {
+                    "ConnectionAuthConfigChanged"
+                }
             }
         ))),
     }
+}
+
+/// Longest `authConfigId`, in bytes.
+pub const AUTH_CONFIG_ID_BYTES_MAX: usize = 200;
+
+/// `id` if it is a usable auth config id (1 to [`AUTH_CONFIG_ID_BYTES_MAX`] bytes, no
+/// control characters); notes the problem otherwise.
+fn check_auth_config_id(id: String, problems: &mut Vec<Detail>) -> String {
+    if id.is_empty() || id.len() > AUTH_CONFIG_ID_BYTES_MAX || id.chars().any(char::is_control) {
+        problems.push(Detail::new(
+            &["authConfigId"],
+            format!("must be 1 to {AUTH_CONFIG_ID_BYTES_MAX} bytes without control characters"),
+        ));
+    }
+    id
 }
 
 fn parse_metadata(text: &str, place: &dyn Fn() -> String) -> Result<Value, ConnectionError> {

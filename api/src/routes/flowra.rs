@@ -24,8 +24,13 @@
 //! - `PATCH /update/{id}` of an agent workflow: the DTO's fields (`systemPrompt`, `model`,
 //!   `tools`, `connectionId`, ...) also rebuild its agent step (a new version), unless the
 //!   patch sends `steps`. Workflow replies show `connectionId` for agent workflows.
-//! - `/list`: `activeStatus` filters by status: `active` / `true`, `inactive` / `false` (or
-//!   `draft`), any case. `sortOrder` is `asc` or `desc` in any case.
+//! - `POST /create` with steps makes an `active` workflow unless the body sends `status`
+//!   (Flowra's workflows are on or off, and are run right after they are made).
+//! - `/list`: `activeStatus` filters by status: `active` / `true`, `inactive` / `false`
+//!   (every workflow that cannot run: inactive and draft), or `draft`, any case. `sortOrder`
+//!   is `asc` or `desc` in any case.
+//! - `POST /executions/thread/{threadId}/cancel`: the canonical cancel (`{"reason"?}`),
+//!   answered as the execution detail; an unknown thread is 404.
 //! - `/executions`: `startDate` / `endDate` are aliases of `from` / `to` (give one of each
 //!   pair). Besides RFC 3339 times they take a date (`2024-01-15`, UTC): a start date is that
 //!   day's midnight, an end date includes the whole day. `status` is read in any case.
@@ -58,7 +63,7 @@ use axum::response::Response;
 use axum::routing::{delete, get, patch, post};
 use axum::Router;
 use chrono::{Days, NaiveDate, Utc};
-use engine::definition::WorkflowSpec;
+use engine::definition::{WorkflowSpec, WorkflowStatus};
 use engine::executor::{status_name, RunView};
 use engine::run::RunStatus;
 use readmodels::{RunQuery, WorkflowQuery, LIMIT_MAX};
@@ -78,6 +83,20 @@ pub const PREFIX: &str = "/api/v1/workflow/manager";
 
 /// Largest `offset` (or `(page - 1) * limit`) a listing walks to.
 pub const OFFSET_MAX: usize = 10_000;
+
+/// Most items one filtered walk (`activeStatus=inactive`) reads before it answers with
+/// what it has and a cursor to go on.
+pub const SCANNED_MAX: usize = 50_000;
+
+/// Every item.
+fn keep_all(_item: &Value) -> bool {
+    true
+}
+
+/// A workflow that cannot run: inactive or draft (Flowra's `activeStatus=inactive`).
+fn not_active(item: &Value) -> bool {
+    item["status"] != "active"
+}
 
 fn path(rest: &str) -> String {
     format!("{PREFIX}{rest}")
@@ -102,8 +121,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(thread_status),
         )
         .route(&path("/{id}/executions"), get(workflow_executions));
-    let write_runs =
-        Router::new().route(&path("/executions/thread/{thread_id}/resume"), post(resume));
+    let write_runs = Router::new()
+        .route(&path("/executions/thread/{thread_id}/resume"), post(resume))
+        .route(&path("/executions/thread/{thread_id}/cancel"), post(cancel));
     Router::new()
         .merge(super::scoped(state, Scope::WorkflowsRead, read_workflows))
         .merge(super::scoped(state, Scope::WorkflowsWrite, write_workflows))
@@ -135,7 +155,7 @@ fn whole_number(params: &Params, name: &str, min: usize) -> Result<Option<usize>
 }
 
 /// How many items to skip before the page: `offset`, or `(page - 1) * limit`.
-fn skip(params: &Params, limit: usize) -> Result<usize, ApiError> {
+pub(crate) fn skip(params: &Params, limit: usize) -> Result<usize, ApiError> {
     let too_far = |name: &str| {
         ApiError::invalid_field(
             &[name],
@@ -215,9 +235,39 @@ impl Listing {
         }
     }
 
-    /// The page after skipping `skip` items (walking cursor pages of up to `LIMIT_MAX`),
-    /// in the canonical list envelope.
-    async fn page(&self, state: &AppState, skip: usize) -> Result<Response, ApiError> {
+    /// Up to `want` items that `keep` accepts after `cursor`, and the cursor after the last
+    /// item looked at. Each cursor page asked for is at most the number still wanted, so
+    /// every item read is either kept or passed over and the cursor never skips one. Stops
+    /// early (with a cursor to go on) after [`SCANNED_MAX`] items.
+    async fn fetch_kept(
+        &self,
+        state: &AppState,
+        want: usize,
+        mut cursor: Option<String>,
+        keep: fn(&Value) -> bool,
+    ) -> Result<(Vec<Value>, Option<String>), ApiError> {
+        let mut kept = Vec::new();
+        let mut scanned = 0usize;
+        loop {
+            let ask = (want - kept.len()).min(LIMIT_MAX);
+            let (items, next) = self.fetch(state, ask, cursor).await?;
+            scanned += items.len();
+            kept.extend(items.into_iter().filter(keep));
+            cursor = next;
+            if kept.len() >= want || cursor.is_none() || scanned >= SCANNED_MAX {
+                return Ok((kept, cursor));
+            }
+        }
+    }
+
+    /// The page of the items `keep` accepts after skipping `skip` of them, in the canonical
+    /// list envelope.
+    async fn page(
+        &self,
+        state: &AppState,
+        skip: usize,
+        keep: fn(&Value) -> bool,
+    ) -> Result<Response, ApiError> {
         let limit = self.limit();
         let mut cursor = match self {
             Listing::Workflows(query) => query.cursor.clone(),
@@ -225,7 +275,7 @@ impl Listing {
         };
         let mut remaining = skip;
         while remaining > 0 {
-            let (items, next) = self.fetch(state, remaining.min(LIMIT_MAX), cursor).await?;
+            let (items, next) = self.fetch_kept(state, remaining, cursor, keep).await?;
             remaining = remaining.saturating_sub(items.len());
             match next {
                 Some(next) => cursor = Some(next),
@@ -233,7 +283,7 @@ impl Listing {
                 None => return Ok(reply::page(Vec::<Value>::new(), None, limit)),
             }
         }
-        let (items, next) = self.fetch(state, limit, cursor).await?;
+        let (items, next) = self.fetch_kept(state, limit, cursor, keep).await?;
         Ok(reply::page(items, next, limit))
     }
 }
@@ -264,9 +314,16 @@ async fn list(
         })?;
         params.insert("activeStatus".into(), word.into());
     }
+    // Flowra has two states: a draft cannot run either, so it is inactive. The read model
+    // filters one status, so that listing walks every workflow and keeps those not active.
+    let inactive = param(&params, "activeStatus") == Some("inactive");
+    if inactive {
+        params.remove("activeStatus");
+    }
     let query = lists::workflow_query_with_status(&params, "activeStatus")?;
     let skip = skip(&params, query.limit)?;
-    Listing::Workflows(query).page(&state, skip).await
+    let keep = if inactive { not_active } else { keep_all };
+    Listing::Workflows(query).page(&state, skip, keep).await
 }
 
 async fn create(
@@ -281,7 +338,9 @@ async fn create(
                 .map_err(agent::in_dto_terms)?
         }
         agent::CreateBody::Steps => {
-            let spec: WorkflowSpec = body::from_value(Value::Object(body))?;
+            let mut spec: WorkflowSpec = body::from_value(Value::Object(body))?;
+            // Flowra's workflows are on or off: one made here runs unless it says otherwise.
+            spec.status.get_or_insert(WorkflowStatus::Active);
             workflows::create_workflow(&state, spec).await?
         }
         agent::CreateBody::Empty => return Err(agent::nothing_to_run()),
@@ -546,6 +605,22 @@ async fn resume(
     Ok(reply::ok(execution_json(&run)))
 }
 
+/// Cancels the thread's run: the body is optional, `{"reason"?: string}`; the answer is the
+/// execution as `/executions/{id}` shows it.
+async fn cancel(
+    State(state): State<AppState>,
+    Path(thread_id): Path<String>,
+    JsonBody(body): JsonBody<runs::CancelBody>,
+) -> Result<Response, ApiError> {
+    // An unknown thread is 404, as for resume.
+    state.runs.get(&thread_id).await?;
+    let reason = body
+        .reason
+        .unwrap_or_else(|| "cancelled through the Flowra API".to_owned());
+    let run = state.runs.cancel(&thread_id, &reason).await?;
+    Ok(reply::ok(execution_json(&run)))
+}
+
 /// A time filter in `from`/`to` or its alias: `Ok(None)` when neither is given.
 fn time_filter(
     params: &Params,
@@ -613,7 +688,7 @@ async fn runs_listing(state: &AppState, params: Params) -> Result<Response, ApiE
     let params = run_params(params)?;
     let query = lists::run_query(&params)?;
     let skip = skip(&params, query.limit)?;
-    Listing::Runs(query).page(state, skip).await
+    Listing::Runs(query).page(state, skip, keep_all).await
 }
 
 async fn executions(

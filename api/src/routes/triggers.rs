@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, patch, post, put};
 use axum::{Extension, Router};
-use readmodels::TriggerQuery;
+use readmodels::{TriggerQuery, LIMIT_MAX};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use triggers::instances::{TriggerEvent, TriggerFilter, TriggerRecord, TriggerSpec};
@@ -15,7 +15,7 @@ use triggers::instances::{TriggerEvent, TriggerFilter, TriggerRecord, TriggerSpe
 use super::lists::{self, Params};
 use super::runs::{self, RunBody};
 use crate::body::JsonBody;
-use crate::error::ApiError;
+use crate::error::{ApiError, Detail};
 use crate::keys::{KeyInfo, Scope};
 use crate::reply;
 use crate::AppState;
@@ -30,10 +30,13 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/api/v1/triggers/{id}", put(upsert))
         .route("/api/v1/triggers/{id}", axum::routing::delete(remove))
         .route("/api/v1/triggers/{id}/status", patch(set_status))
-        .route("/api/v1/trigger_instances/{slug}/upsert", post(upsert))
+        .route(
+            "/api/v1/trigger_instances/{slug}/upsert",
+            post(upsert_flowra),
+        )
         .route(
             "/api/v1/trigger_instances/manage/{id}/status",
-            patch(set_status),
+            patch(set_status_flowra),
         )
         .route(
             "/api/v1/trigger_instances/manage/{id}",
@@ -149,6 +152,108 @@ async fn upsert(
     headers: HeaderMap,
     JsonBody(body): JsonBody<UpsertBody>,
 ) -> Result<Response, ApiError> {
+    upsert_body(&state, &slug, &key, &headers, body).await
+}
+
+/// The fields of Flowra's UpsertTriggerInstanceDto (seed 000), canonical names first, then
+/// the product's aliases. Any other field is refused.
+const FLOWRA_UPSERT_FIELDS: [&str; 11] = [
+    "type",
+    "workflowId",
+    "config",
+    "connectionId",
+    "status",
+    "webhookData",
+    "providerId",
+    "triggerName",
+    "triggerType",
+    "triggerConfig",
+    "connectedAccountId",
+];
+
+/// Pairs of names for one field: (canonical, Flowra's). Both may be sent only if equal.
+const FLOWRA_ALIASES: [(&str, &str); 3] = [
+    ("type", "triggerType"),
+    ("config", "triggerConfig"),
+    ("connectionId", "connectedAccountId"),
+];
+
+/// Seed 000's upsert body as the canonical one: unknown fields are refused (all named at
+/// once), Flowra's names are read as the canonical ones, and without a type the slug is the
+/// type when it names one ("you pass the slug (e.g. for schedule)"); any case.
+fn flowra_upsert_body(slug: &str, body: Value) -> Result<UpsertBody, ApiError> {
+    let Value::Object(mut fields) = body else {
+        return Err(ApiError::invalid_field(&[], "must be a JSON object"));
+    };
+    let unknown: Vec<Detail> = fields
+        .keys()
+        .filter(|key| !FLOWRA_UPSERT_FIELDS.contains(&key.as_str()))
+        .map(|key| {
+            Detail::new(
+                &[key.as_str()],
+                "is not a field of UpsertTriggerInstanceDto",
+            )
+        })
+        .collect();
+    if !unknown.is_empty() {
+        let names: Vec<String> = unknown.iter().map(|d| d.path.join(".")).collect();
+        return Err(ApiError::Validation {
+            message: format!("unknown fields: {}", names.join(", ")),
+            details: unknown,
+        });
+    }
+    for (canonical, alias) in FLOWRA_ALIASES {
+        if let Some(value) = fields.remove(alias) {
+            match fields.get(canonical) {
+                Some(other) if *other != value => {
+                    return Err(ApiError::invalid_field(
+                        &[alias],
+                        format!("is another name for {canonical} and differs from it"),
+                    ))
+                }
+                _ => {
+                    fields.insert(canonical.to_owned(), value);
+                }
+            }
+        }
+    }
+    match fields.get_mut("type") {
+        Some(Value::String(kind)) => *kind = kind.to_ascii_lowercase(),
+        Some(_) => {}
+        None => {
+            let kind = slug.to_ascii_lowercase();
+            if triggers::catalog::find(&kind).is_none() {
+                return Err(ApiError::invalid_field(
+                    &["type"],
+                    "is required: send type (or triggerType), or upsert a slug that names a \
+                     trigger type",
+                ));
+            }
+            fields.insert("type".to_owned(), Value::String(kind));
+        }
+    }
+    crate::body::from_value(Value::Object(fields))
+}
+
+/// Seed 000's `POST /trigger_instances/{slug}/upsert` (see [`flowra_upsert_body`]).
+async fn upsert_flowra(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Extension(key): Extension<KeyInfo>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let body = flowra_upsert_body(&slug, body)?;
+    upsert_body(&state, &slug, &key, &headers, body).await
+}
+
+async fn upsert_body(
+    state: &AppState,
+    slug: &str,
+    key: &KeyInfo,
+    headers: &HeaderMap,
+    body: UpsertBody,
+) -> Result<Response, ApiError> {
     let enabled = body
         .status
         .as_ref()
@@ -167,7 +272,7 @@ async fn upsert(
     };
     let (trigger, created) = state
         .triggers
-        .upsert(&slug, spec, enabled, true, Some(key.id))
+        .upsert(slug, spec, enabled, true, Some(key.id.clone()))
         .await?;
     state.trigger_runner.changed();
     let status = if created {
@@ -175,7 +280,7 @@ async fn upsert(
     } else {
         StatusCode::OK
     };
-    Ok(reply::with_status(status, trigger_json(&trigger, &headers)))
+    Ok(reply::with_status(status, trigger_json(&trigger, headers)))
 }
 
 async fn detail(
@@ -210,12 +315,73 @@ async fn set_status(
     JsonBody(body): JsonBody<StatusBody>,
 ) -> Result<Response, ApiError> {
     let enabled = parse_status(&body.status, "status")?;
+    change_status(&state, &id, enabled, &key, &headers).await
+}
+
+/// Seed 000's status body: `{"status": ...}` as the canonical route takes it or `"enable"` /
+/// `"disable"`, and/or `{"enabled": bool}`; when both are sent they must agree.
+fn flowra_enabled(body: &Value) -> Result<bool, ApiError> {
+    let Value::Object(fields) = body else {
+        return Err(ApiError::invalid_field(&[], "must be a JSON object"));
+    };
+    let from_status = fields
+        .get("status")
+        .map(|value| match value {
+            Value::String(s) if s.eq_ignore_ascii_case("enable") => Ok(true),
+            Value::String(s) if s.eq_ignore_ascii_case("disable") => Ok(false),
+            other => parse_status(other, "status").map_err(|_| {
+                ApiError::invalid_field(
+                    &["status"],
+                    "must be \"enabled\", \"disabled\", \"enable\", \"disable\" or a boolean",
+                )
+            }),
+        })
+        .transpose()?;
+    let from_enabled = fields
+        .get("enabled")
+        .map(|value| {
+            value
+                .as_bool()
+                .ok_or_else(|| ApiError::invalid_field(&["enabled"], "must be true or false"))
+        })
+        .transpose()?;
+    match (from_status, from_enabled) {
+        (Some(a), Some(b)) if a != b => Err(ApiError::invalid_field(
+            &["enabled"],
+            "disagrees with status; send one of them",
+        )),
+        (Some(enabled), _) | (None, Some(enabled)) => Ok(enabled),
+        (None, None) => Err(ApiError::invalid_field(
+            &["status"],
+            "is required (or enabled: true or false)",
+        )),
+    }
+}
+
+async fn set_status_flowra(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Extension(key): Extension<KeyInfo>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let enabled = flowra_enabled(&body)?;
+    change_status(&state, &id, enabled, &key, &headers).await
+}
+
+async fn change_status(
+    state: &AppState,
+    id: &str,
+    enabled: bool,
+    key: &KeyInfo,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let trigger = state
         .triggers
-        .set_enabled(&id, enabled, Some(key.id))
+        .set_enabled(id, enabled, Some(key.id.clone()))
         .await?;
     state.trigger_runner.changed();
-    Ok(reply::ok(trigger_json(&trigger, &headers)))
+    Ok(reply::ok(trigger_json(&trigger, headers)))
 }
 
 /// Comma-separated values of any of `names` (`a,b` or repeated as one string).
@@ -264,7 +430,20 @@ pub(crate) async fn trigger_page(
     let cursor = params
         .get("cursor")
         .map(|c| c.trim())
-        .filter(|c| !c.is_empty());
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned);
+    let (items, next) = trigger_page_at(state, filter, limit, cursor).await?;
+    Ok((items, next, limit))
+}
+
+/// One page of at most `limit` triggers passing `filter` after `cursor` (see
+/// [`trigger_page`]).
+async fn trigger_page_at(
+    state: &AppState,
+    filter: TriggerFilter,
+    limit: usize,
+    cursor: Option<String>,
+) -> Result<(Vec<TriggerRecord>, Option<String>), ApiError> {
     let query = TriggerQuery {
         workflow_id: filter.workflow_id,
         kind: filter.kind,
@@ -273,7 +452,7 @@ pub(crate) async fn trigger_page(
         ids: filter.ids,
         show_disabled: filter.show_disabled,
         limit,
-        cursor: cursor.map(str::to_owned),
+        cursor,
     };
     lists::caught_up(state).await?;
     // An invalid cursor is a VALIDATION_ERROR naming `cursor` (`From<ReadModelError>`).
@@ -286,7 +465,7 @@ pub(crate) async fn trigger_page(
             Err(other) => return Err(other.into()),
         }
     }
-    Ok((items, page.next_cursor, limit))
+    Ok((items, page.next_cursor))
 }
 
 async fn list_page(
@@ -311,13 +490,58 @@ async fn list(
     list_page(&state, &params, &headers, true).await
 }
 
-/// Seed 000's `GET /trigger_instances/active`: enabled triggers unless showDisabled.
+/// Seed 000's `GET /trigger_instances/active`: enabled triggers unless showDisabled; also
+/// `authConfigIds` (the triggers whose connection has one of these auth configs; with
+/// `connectedAccountIds` too, both must hold) and `page` (from 1, walked from the start as
+/// Flowra's workflow listings are, at most `flowra::OFFSET_MAX` items in).
 async fn list_flowra(
     State(state): State<AppState>,
     Query(params): Query<Params>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    list_page(&state, &params, &headers, false).await
+    let mut filter = filter_of(&params, false)?;
+    let limit = lists::limit(&params)?;
+    let skip = super::flowra::skip(&params, limit)?;
+    let auth_config_ids = list_param(&params, &["authConfigIds", "auth_config_ids"]);
+    if !auth_config_ids.is_empty() {
+        let accounts: Vec<String> = state
+            .connections
+            .list()
+            .await?
+            .into_iter()
+            .filter(|c| {
+                c.auth_config_id
+                    .as_ref()
+                    .is_some_and(|id| auth_config_ids.contains(id))
+            })
+            .map(|c| c.id)
+            .filter(|id| filter.connection_ids.is_empty() || filter.connection_ids.contains(id))
+            .collect();
+        // No connection has them: nothing can match (an empty list would mean "any").
+        if accounts.is_empty() {
+            return Ok(reply::page(Vec::<Value>::new(), None, limit));
+        }
+        filter.connection_ids = accounts;
+    }
+    let mut cursor = params
+        .get("cursor")
+        .map(|c| c.trim())
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned);
+    let mut remaining = skip;
+    while remaining > 0 {
+        let (items, next) =
+            trigger_page_at(&state, filter.clone(), remaining.min(LIMIT_MAX), cursor).await?;
+        remaining = remaining.saturating_sub(items.len());
+        match next {
+            Some(next) => cursor = Some(next),
+            // Fewer triggers than the page skips: an empty last page.
+            None => return Ok(reply::page(Vec::<Value>::new(), None, limit)),
+        }
+    }
+    let (items, next) = trigger_page_at(&state, filter, limit, cursor).await?;
+    let items: Vec<Value> = items.iter().map(|t| trigger_json(t, &headers)).collect();
+    Ok(reply::page(items, next, limit))
 }
 
 async fn types() -> Response {
