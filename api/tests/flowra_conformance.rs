@@ -344,3 +344,23 @@ async fn a_thread_is_cancelled_on_flowras_path() {
         .await;
     assert_error(&unknown, StatusCode::NOT_FOUND, "NOT_FOUND");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn knowledge_collections_are_kept_on_the_definition() {
+    let api = TestApi::new().await;
+    let mut definition = order_workflow();
+    definition["knowledgeCollections"] = json!(["kc_handbook", {"id": "kc_faq", "topK": 4}]);
+    let id = create(&api, definition).await;
+    let detail = api.get(&format!("{M}/detail/{id}")).await;
+    assert_eq!(
+        detail.body["data"]["knowledgeCollections"],
+        json!(["kc_handbook", {"id": "kc_faq", "topK": 4}]),
+        "{}",
+        detail.body
+    );
+    let canonical = api.get(&format!("/api/v1/workflows/{id}")).await;
+    assert_eq!(
+        canonical.body["data"]["knowledgeCollections"][0],
+        "kc_handbook"
+    );
+}

@@ -50,6 +50,10 @@ pub struct WorkflowSpec {
     pub model: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<Value>,
+    /// Seed 002's knowledge collections of an agent workflow: kept and shown as given; the
+    /// engine does not read them (retrieval is not built).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub knowledge_collections: Option<Value>,
 }
 
 /// A step as users write it: `{"id", "type", "name", "config", "retry", "timeout"}`.
