@@ -8,9 +8,11 @@ use api::ApiConfig;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use hmac::{Hmac, Mac};
+use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use sha2::Sha256;
 use support::{assert_error, TestApi};
+use tower::ServiceExt;
 
 const SECRET: &str = "It's a Secret to Everybody";
 
@@ -232,4 +234,99 @@ async fn unknown_disabled_and_oversize_deliveries_start_nothing() {
         .await;
     let error = assert_error(&bad_config, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
     assert_eq!(error["details"][0]["path"], json!(["config", "signature"]));
+}
+
+fn slack_signature(timestamp: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("key");
+    mac.update(format!("v0:{timestamp}:").as_bytes());
+    mac.update(body);
+    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn url_checks_of_slack_and_microsoft_graph_are_answered_without_a_run() {
+    let api = TestApi::new().await;
+    let workflow = echo_workflow(&api).await;
+    let (trigger, webhook) = hook(
+        &api,
+        &workflow,
+        json!({"signature": {"scheme": "slack", "secret": SECRET}}),
+    )
+    .await;
+    // Slack's url_verification, signed as Slack signs it, on StackAI's path and ours.
+    let body =
+        json!({"token": "t", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+                      "type": "url_verification"})
+        .to_string();
+    let timestamp = chrono::Utc::now().timestamp().to_string();
+    for path in [
+        format!("/v1/webhooks/{webhook}"),
+        format!("/api/v1/webhooks/{webhook}"),
+    ] {
+        let answer = deliver(
+            &api,
+            &path,
+            body.as_bytes(),
+            &[
+                ("content-type", "application/json".to_owned()),
+                ("x-slack-request-timestamp", timestamp.clone()),
+                (
+                    "x-slack-signature",
+                    slack_signature(&timestamp, body.as_bytes()),
+                ),
+            ],
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        assert_eq!(
+            answer.body["challenge"],
+            "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+        );
+    }
+    // Unsigned, the challenge is refused like any unsigned delivery.
+    let unsigned = deliver(
+        &api,
+        &format!("/v1/webhooks/{webhook}"),
+        body.as_bytes(),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        unsigned.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        unsigned.body
+    );
+    // Microsoft Graph's subscription check: the token echoed as text.
+    let graph = api
+        .router
+        .clone()
+        .oneshot(
+            Request::post(format!(
+                "/v1/webhooks/{webhook}?validationToken=Validation%3A%20Testing"
+            ))
+            .body(Body::empty())
+            .expect("request"),
+        )
+        .await
+        .expect("response");
+    assert_eq!(graph.status(), StatusCode::OK);
+    assert!(graph.headers()["content-type"]
+        .to_str()
+        .is_ok_and(|t| t.starts_with("text/plain")));
+    let text = graph.into_body().collect().await.expect("body").to_bytes();
+    assert_eq!(&text[..], b"Validation: Testing");
+    let runs = api
+        .get(&format!("/api/v1/runs?workflowId={workflow}"))
+        .await;
+    assert_eq!(
+        runs.body["data"],
+        json!([]),
+        "no run started: {}",
+        runs.body
+    );
+    assert!(!history_types(&api, &trigger)
+        .await
+        .iter()
+        .any(|t| t == "TriggerFired"));
 }

@@ -6,9 +6,9 @@
 //! deduplicated, rejected) is an event in the trigger's stream.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use engine::executor::StartRun;
@@ -90,9 +90,43 @@ fn delivery_key(trigger_id: &str, delivery_id: &str) -> String {
     }
 }
 
+/// A URL check a provider makes before it delivers anything, answered without a run:
+/// Microsoft Graph's `?validationToken=` (echoed as text/plain, unsigned by design) and
+/// Slack's signed `{"type": "url_verification", "challenge"}` (answered with the challenge).
+fn validation_answer(query: &std::collections::HashMap<String, String>) -> Option<Response> {
+    let token = query.get("validationToken")?;
+    Some(
+        (
+            StatusCode::OK,
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8",
+            )],
+            token.clone(),
+        )
+            .into_response(),
+    )
+}
+
+fn slack_challenge(body: &[u8]) -> Option<Response> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    if value.get("type")?.as_str()? != "url_verification" {
+        return None;
+    }
+    let challenge = value.get("challenge")?.as_str()?.to_owned();
+    Some(
+        (
+            StatusCode::OK,
+            axum::Json(json!({ "challenge": challenge })),
+        )
+            .into_response(),
+    )
+}
+
 async fn receive(
     State(state): State<AppState>,
     Path(webhook_id): Path<String>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -104,6 +138,9 @@ async fn receive(
         // A trigger upserted to another type keeps its webhook id but receives nothing.
         .filter(|t| !t.deleted && t.spec.kind == "webhook")
         .ok_or_else(not_found)?;
+    if let Some(answer) = validation_answer(&query) {
+        return Ok(answer);
+    }
     if !trigger.enabled {
         state
             .triggers
@@ -148,6 +185,10 @@ async fn receive(
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty()),
     };
+    // Slack checks a URL with a signed challenge before it sends events to it.
+    if let Some(answer) = slack_challenge(&body) {
+        return Ok(answer);
+    }
     let input = input_of(&headers, &body);
     let idempotency_key = delivery_id
         .as_deref()
