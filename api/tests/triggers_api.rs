@@ -250,6 +250,26 @@ async fn phinite_runs_a_flow_with_a_bearer_key() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phinite_answers_with_the_finished_run_by_default_and_at_once_with_wait_0() {
+    let api = TestApi::new().await;
+    let workflow = api.active_workflow(order_workflow()).await;
+    let call = |query: &str| {
+        axum::http::Request::post(format!("/trigger/{workflow}{query}"))
+            .header("authorization", format!("Bearer {}", api.admin))
+            .body(axum::body::Body::from(order_input().to_string()))
+            .expect("request")
+    };
+    // "the response completes within seconds": no ?wait, and the run is finished.
+    let reply = api.raw(call("")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["data"]["status"], "completed");
+    // ?wait=0: at once, with the run's id.
+    let reply = api.raw(call("?wait=0")).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    assert!(reply.body["data"]["runId"].is_string(), "{}", reply.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeated_fire_key_is_a_deduplication_and_a_trigger_can_become_a_webhook() {
     let api = TestApi::new().await;
     let workflow = api.active_workflow(order_workflow()).await;

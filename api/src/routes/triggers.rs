@@ -2,6 +2,8 @@
 //! now, and the compatibility routes of Flowra (seed 000) and Phinite (seed 003). Every change
 //! and every firing is an event in the trigger's `trigger-{id}` stream (triggers::instances).
 
+use std::time::Duration;
+
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -622,7 +624,17 @@ async fn phinite_trigger(
             ..RunBody::default()
         }
     };
-    let wait = runs::wait_param(&params, state.config.max_wait_secs)?;
+    // The seed promises that "the response completes within seconds": without `?wait=`, the
+    // answer is the finished run when it ends within PHINITE_WAIT (202 with the run as it
+    // stands otherwise); `?wait=0` answers at once with the run's id.
+    let wait = match runs::wait_param(&params, state.config.max_wait_secs)? {
+        None => Some(PHINITE_WAIT.min(Duration::from_secs(state.config.max_wait_secs))),
+        Some(zero) if zero.is_zero() => None,
+        Some(wait) => Some(wait),
+    };
     let (status, data) = runs::start_run(&state, &flow_id, body, &headers, wait).await?;
     Ok(reply::with_status(status, data))
 }
+
+/// How long `POST /trigger/{flow_id}` waits for the run by default.
+const PHINITE_WAIT: Duration = Duration::from_secs(30);
