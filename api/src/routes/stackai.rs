@@ -18,7 +18,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Extension, Router};
 use serde::Deserialize;
@@ -295,9 +295,8 @@ async fn remove(
 ) -> Result<Response, ApiError> {
     state.triggers.delete(&id, Some(key.id)).await?;
     state.trigger_runner.changed();
-    Ok(reply::ok(
-        json!({ "project_trigger_id": id, "deleted": true }),
-    ))
+    // The seed: "No content".
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn set_enabled(

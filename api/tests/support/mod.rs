@@ -82,12 +82,17 @@ impl TestApi {
             .await
             .expect("body")
             .to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-            panic!(
-                "{status}: body is not JSON: {:?}",
-                String::from_utf8_lossy(&bytes)
-            )
-        });
+        // An empty body (204 No Content) reads as null.
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                panic!(
+                    "{status}: body is not JSON: {:?}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            })
+        };
         Reply {
             status,
             headers,
