@@ -435,12 +435,13 @@ async fn budgets_malformed_replies_and_rate_limits() {
     model.push_tool_calls(vec![("x3", "get_weather", "still not json")]);
     let ended = run(json!({})).await;
     assert_eq!(ended["error"]["code"], "MODEL_REPLY_INVALID", "{ended}");
-    // A 429 with Retry-After is waited out, then answered.
+    // A 429 with a retry delay is waited out, then answered.
     let before = model.count();
-    model.push_error(
+    // OpenAI's retry-after-ms: a wait the test does not have to sit through for a second.
+    model.push_error_with_headers(
         429,
         json!({"error": {"message": "Rate limit reached", "type": "rate_limit"}}),
-        Some("1"),
+        &[("retry-after-ms", "50")],
     );
     model.push_text("Lima is mild.");
     let ended = run(json!({})).await;

@@ -1,5 +1,5 @@
 //! Sub-workflows under a real `duro serve`: a `workflow` step runs a child and completes with
-//! its output; SIGKILL while the child sleeps still makes exactly one child; a failed child
+//! its output; SIGKILL while the child waits still makes exactly one child; a failed child
 //! fails the step and each retry has a child of its own; cancelling the parent cancels the
 //! child.
 
@@ -89,27 +89,43 @@ async fn the_parent_gets_the_childs_output_and_both_show_the_link() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_while_the_child_sleeps_makes_exactly_one_child() {
+async fn sigkill_while_the_child_waits_makes_exactly_one_child() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let mut server = serve(dir.path(), port);
     let api = Api::new(&format!("http://127.0.0.1:{port}"), KEY);
+    // The child waits for a resume: the kill lands while the parent awaits it, with no clock.
     let child = api
-        .active_workflow(json!({"name": "slow child", "steps": [
-            {"id": "nap", "type": "delay", "config": {"duration": "1s"}},
+        .active_workflow(json!({"name": "waiting child", "steps": [
+            {"id": "hold", "type": "wait", "config": {}},
             {"id": "double", "type": "transform",
              "config": {"mapping": {"doubled": "{{input.n | times: 2}}"}}}]}))
         .await;
     let parent = api.active_workflow(parent_of(&child, None)).await;
     let run_id = api.start_run(&parent, json!({"n": 4})).await.expect("run");
-    until("the child starts", async || {
-        !runs_of(&api, &child).await.is_empty()
+    until("the child waits", async || {
+        runs_of(&api, &child)
+            .await
+            .first()
+            .is_some_and(|c| c["status"] == "paused")
     })
     .await;
     server.child.kill().expect("SIGKILL");
     server.child.wait().expect("reaped");
 
     let _server = serve(dir.path(), port);
+    let child_id = runs_of(&api, &child).await[0]["id"]
+        .as_str()
+        .expect("child id")
+        .to_owned();
+    let (status, body) = api
+        .call(
+            Method::POST,
+            &format!("/api/v1/runs/{child_id}/resume"),
+            Some(json!({"payload": {}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
     let run = api.ended(&run_id, Duration::from_secs(30)).await;
     assert_eq!(run["status"], "completed", "{run}");
     assert_eq!(run["output"]["got"], json!(8));

@@ -39,7 +39,8 @@ enum Reply {
     Error {
         status: u16,
         body: Value,
-        retry_after: Option<String>,
+        /// Extra headers of the answer (`retry-after`, `retry-after-ms`).
+        headers: Vec<(String, String)>,
     },
     Raw {
         status: u16,
@@ -142,10 +143,25 @@ impl ScriptedModel {
     /// Next reply: a failure with `status`, the JSON `body` and, if given, a `Retry-After`
     /// header.
     pub fn push_error(&self, status: u16, body: Value, retry_after: Option<&str>) -> &Self {
+        let headers = retry_after.map(|value| ("retry-after", value));
+        self.push_error_with_headers(status, body, headers.as_slice())
+    }
+
+    /// Next reply: a failure with `status`, the JSON `body` and these extra headers (such as
+    /// OpenAI's `retry-after-ms`, which lets a test ask for a wait shorter than a second).
+    pub fn push_error_with_headers(
+        &self,
+        status: u16,
+        body: Value,
+        headers: &[(&str, &str)],
+    ) -> &Self {
         self.push(Reply::Error {
             status,
             body,
-            retry_after: retry_after.map(str::to_string),
+            headers: headers
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect(),
         })
     }
 
@@ -210,23 +226,21 @@ async fn answer(
     };
     let id = format!("scripted-{n_request}");
     match reply {
-        Some(Reply::Text(content)) => json_response(
-            200,
-            text_answer(state.protocol, &id, &model, &content),
-            None,
-        ),
+        Some(Reply::Text(content)) => {
+            json_response(200, text_answer(state.protocol, &id, &model, &content), &[])
+        }
         Some(Reply::ToolCalls(calls)) => json_response(
             200,
             tool_call_answer(state.protocol, &id, &model, &calls),
-            None,
+            &[],
         ),
         Some(Reply::Error {
             status,
             body,
-            retry_after,
-        }) => json_response(status, body, retry_after.as_deref()),
-        Some(Reply::Raw { status, body }) => raw_response(status, body, None),
-        None => json_response(500, script_exhausted(state.protocol), None),
+            headers,
+        }) => json_response(status, body, &headers),
+        Some(Reply::Raw { status, body }) => raw_response(status, body, &[]),
+        None => json_response(500, script_exhausted(state.protocol), &[]),
     }
 }
 
@@ -331,11 +345,11 @@ fn script_exhausted(protocol: Protocol) -> Value {
     }
 }
 
-fn json_response(status: u16, body: Value, retry_after: Option<&str>) -> Response {
-    raw_response(status, body.to_string(), retry_after)
+fn json_response(status: u16, body: Value, extra: &[(String, String)]) -> Response {
+    raw_response(status, body.to_string(), extra)
 }
 
-fn raw_response(status: u16, body: String, retry_after: Option<&str>) -> Response {
+fn raw_response(status: u16, body: String, extra: &[(String, String)]) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
@@ -343,8 +357,13 @@ fn raw_response(status: u16, body: String, retry_after: Option<&str>) -> Respons
         axum::http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    if let Some(value) = retry_after.and_then(|value| HeaderValue::from_str(value).ok()) {
-        headers.insert(axum::http::header::RETRY_AFTER, value);
+    for (name, value) in extra {
+        if let (Ok(name), Ok(value)) = (
+            axum::http::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.insert(name, value);
+        }
     }
     response
 }

@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use outbound::{OutboundError, OutboundPolicy};
 use support::{assert_denied, body_text, client, get, serve, test_router};
@@ -28,9 +28,7 @@ async fn metadata_address_is_denied_before_connecting() {
     // A connection attempt would end in Timeout (nothing answers there from a test box);
     // Denied proves none was made.
     request.timeout = Duration::from_millis(50);
-    let started = Instant::now();
     let result = outbound.send(request).await;
-    assert!(started.elapsed() < Duration::from_millis(50));
     let error = result.as_ref().expect_err("denied");
     assert_eq!(
         error.to_string(),
