@@ -51,7 +51,46 @@ pub struct AgentStep {
     pub temperature: Option<f64>,
     /// A JSON Schema the final answer (parsed as JSON) must match; a reply that does not is
     /// fed back to the model once.
-    pub output: Option<Value>,
+    pub output: Option<Schema>,
+}
+
+/// A JSON Schema compiled once, when the definition is checked: `decide` checks tool
+/// arguments and final answers on every decision of the step, and compiling a schema costs
+/// far more than checking a value against it.
+#[derive(Clone)]
+pub struct Schema {
+    pub value: Value,
+    validator: std::sync::Arc<jsonschema::Validator>,
+}
+
+impl Schema {
+    pub fn compile(value: Value) -> Result<Schema, String> {
+        let validator = jsonschema::validator_for(&value).map_err(|e| e.to_string())?;
+        Ok(Schema {
+            value,
+            validator: std::sync::Arc::new(validator),
+        })
+    }
+
+    /// Every way `instance` violates the schema, with its path.
+    pub fn problems(&self, instance: &Value) -> Vec<String> {
+        self.validator
+            .iter_errors(instance)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect()
+    }
+}
+
+impl PartialEq for Schema {
+    fn eq(&self, other: &Schema) -> bool {
+        self.value == other.value
+    }
+}
+
+impl std::fmt::Debug for Schema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Schema({})", self.value)
+    }
 }
 
 /// A tool the model may call; `name` is what the model sees.
@@ -60,7 +99,7 @@ pub struct AgentTool {
     pub name: String,
     pub description: String,
     /// A JSON Schema of the arguments.
-    pub parameters: Value,
+    pub parameters: Schema,
     pub kind: ToolKind,
 }
 
@@ -250,21 +289,15 @@ pub fn check(
         None | Some(Value::Null) => {}
         Some(Value::Array(names)) => {
             for (index, name) in names.iter().enumerate() {
-                match name.as_str() {
-                    Some(name)
-                        if tools
-                            .iter()
-                            .any(|t| t.name == name || t.name == action_tool_name(name)) =>
-                    {
-                        require_approval.push(
-                            tools
-                                .iter()
-                                .find(|t| t.name == name || t.name == action_tool_name(name))
-                                .map(|t| t.name.clone())
-                                .unwrap_or_default(),
-                        )
-                    }
-                    _ => problem(
+                // A tool is named as the model sees it, or by its action id.
+                let tool = name.as_str().and_then(|name| {
+                    tools
+                        .iter()
+                        .find(|t| t.name == name || t.name == action_tool_name(name))
+                });
+                match tool {
+                    Some(tool) => require_approval.push(tool.name.clone()),
+                    None => problem(
                         &["config", "requireApproval", &index.to_string()],
                         format!("{name} is not one of the step's tools"),
                     ),
@@ -320,9 +353,9 @@ pub fn check(
     };
     let output = match map.get("output") {
         None | Some(Value::Null) => None,
-        Some(schema) => match crate::input::check_schema(schema) {
-            Ok(()) if schema.is_object() => Some(schema.clone()),
-            Ok(()) => {
+        Some(schema) => match Schema::compile(schema.clone()) {
+            Ok(compiled) if schema.is_object() => Some(compiled),
+            Ok(_) => {
                 problem(&["config", "output"], "must be a JSON Schema object".into());
                 None
             }
@@ -371,12 +404,12 @@ fn check_tool(
         Value::String(name) if name == ASK_USER => Ok(AgentTool {
             name: ASK_USER.into(),
             description: "Ask the user a question and wait for the answer.".into(),
-            parameters: json!({"type": "object", "required": ["question"],
-                               "properties": {"question": {"type": "string"}}}),
+            parameters: Schema::compile(json!({"type": "object", "required": ["question"],
+                               "properties": {"question": {"type": "string"}}}))?,
             kind: ToolKind::AskUser,
         }),
         Value::String(action) => {
-            let params = catalog_params(action)?;
+            let params = Schema::compile(catalog_params(action)?)?;
             Ok(AgentTool {
                 name: action_tool_name(action),
                 description: format!("The {action} action."),
@@ -409,7 +442,7 @@ fn check_tool(
                 .get("parameters")
                 .cloned()
                 .unwrap_or_else(|| json!({"type": "object"}));
-            crate::input::check_schema(&parameters)
+            let parameters = Schema::compile(parameters)
                 .map_err(|e| format!("parameters: not a valid JSON Schema: {e}"))?;
             Ok(AgentTool {
                 name: name.to_owned(),
@@ -477,7 +510,7 @@ fn workflow_tool(map: &serde_json::Map<String, Value>) -> Result<AgentTool, Stri
         .get("parameters")
         .cloned()
         .unwrap_or_else(|| json!({"type": "object"}));
-    crate::input::check_schema(&parameters)
+    let parameters = Schema::compile(parameters)
         .map_err(|e| format!("parameters: not a valid JSON Schema: {e}"))?;
     Ok(AgentTool {
         name,
@@ -514,12 +547,7 @@ pub fn validate_call(agent: &AgentStep, call: &llm::ToolCall) -> Result<(), Stri
     };
     let arguments: Value = serde_json::from_str(&call.arguments)
         .map_err(|e| format!("the arguments of {} are not JSON: {e}", call.name))?;
-    let validator = jsonschema::validator_for(&tool.parameters)
-        .map_err(|e| format!("tool {}: {e}", tool.name))?;
-    let problems: Vec<String> = validator
-        .iter_errors(&arguments)
-        .map(|e| format!("{}: {e}", e.instance_path()))
-        .collect();
+    let problems = tool.parameters.problems(&arguments);
     if problems.is_empty() {
         Ok(())
     } else {
@@ -532,7 +560,7 @@ pub fn validate_call(agent: &AgentStep, call: &llm::ToolCall) -> Result<(), Stri
 }
 
 /// The final answer as JSON matching `schema`, or why not.
-pub fn check_output(schema: &Value, content: Option<&str>) -> Result<Value, String> {
+pub fn check_output(schema: &Schema, content: Option<&str>) -> Result<Value, String> {
     let text = content.unwrap_or_default().trim();
     // Models often wrap JSON in a Markdown code fence.
     let text = text
@@ -542,12 +570,7 @@ pub fn check_output(schema: &Value, content: Option<&str>) -> Result<Value, Stri
         .map_or(text, str::trim);
     let value: Value =
         serde_json::from_str(text).map_err(|e| format!("the answer is not JSON ({e})"))?;
-    let validator =
-        jsonschema::validator_for(schema).map_err(|e| format!("the output schema: {e}"))?;
-    let problems: Vec<String> = validator
-        .iter_errors(&value)
-        .map(|e| format!("{}: {e}", e.instance_path()))
-        .collect();
+    let problems = schema.problems(&value);
     if problems.is_empty() {
         Ok(value)
     } else {
@@ -821,7 +844,8 @@ pub fn conversation(
                 messages.push(llm::Message::User {
                     content: format!(
                         "{message}. Answer again with only a JSON value matching this JSON \
-                         Schema: {schema}"
+                         Schema: {}",
+                        schema.value
                     ),
                 });
             }

@@ -105,7 +105,7 @@ pub fn model_call(
             .map(|tool| llm::ToolSpec {
                 name: tool.name.clone(),
                 description: tool.description.clone(),
-                parameters: tool.parameters.clone(),
+                parameters: tool.parameters.value.clone(),
             })
             .collect();
         Ok(llm::ModelRequest {
