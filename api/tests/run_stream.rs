@@ -1,5 +1,6 @@
 //! `GET /api/v1/runs/{id}/stream` through the router: a run's journal as Server-Sent Events,
-//! live, resumable with `Last-Event-ID`, ending after the run's end.
+//! live, resumable with `Last-Event-ID`, ending after the run's end; and an agent's model text
+//! deltas while its (scripted, streaming) model writes.
 
 mod support;
 
@@ -10,6 +11,8 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use axum::response::Response;
 use http_body_util::BodyExt;
+use llm::test_server::ScriptedModel;
+use llm::Protocol;
 use serde_json::{json, Value};
 use support::{assert_error, order_input, order_workflow, TestApi};
 use tower::ServiceExt;
@@ -123,7 +126,12 @@ fn parse_block(block: &str) -> Option<SseEvent> {
             _ => {}
         }
     }
-    let id = id?;
+    // A model delta carries no id (it is not a journal event): shown here as id 0.
+    let id = match (id, name.as_deref()) {
+        (Some(id), _) => id,
+        (None, Some("delta")) => 0,
+        (None, _) => return None,
+    };
     Some(SseEvent {
         id,
         name: name.expect("event name"),
@@ -371,5 +379,143 @@ async fn a_stopping_server_ends_the_streams_of_runs_still_going() {
         client.rest().await,
         vec![],
         "the stream ends, nothing more is sent"
+    );
+}
+
+/// An agent workflow answering with one model call of the scripted `model`; `stream` as given.
+async fn agent_run(api: &TestApi, model: &ScriptedModel, stream: Option<bool>) -> String {
+    let created = api
+        .post(
+            "/api/v1/connections",
+            json!({"name": "model", "provider": model.protocol().as_str(), "kind": "bearer",
+                   "token": "sk-model-secret-0123456789", "baseUrl": model.base_url}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let connection = created.body["data"]["id"].as_str().expect("id").to_owned();
+    let mut config = json!({"connection": connection, "model": "gpt-test",
+                            "prompt": "Greet {{input.name}}"});
+    if let Some(stream) = stream {
+        config["stream"] = json!(stream);
+    }
+    let workflow = api
+        .active_workflow(json!({"name": "greeter",
+                                "steps": [{"id": "a", "type": "agent", "config": config}]}))
+        .await;
+    let started = api
+        .post(
+            &format!("/api/v1/workflows/{workflow}/run"),
+            json!({"input": {"name": "Ada"}}),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
+    started.body["data"]["runId"]
+        .as_str()
+        .expect("runId")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streaming_model_s_text_arrives_as_deltas_before_its_reply_is_journaled() {
+    let api = TestApi::new().await;
+    let model = ScriptedModel::start(Protocol::OpenAi).await;
+    let gates = model.push_text_held("Hello there, Ada!");
+    let run_id = agent_run(&api, &model, None).await;
+    // The model has the request and holds its answer; a watcher connects (its first event
+    // proves it is subscribed), then the model sends its first word and waits again.
+    for _ in 0..500 {
+        if model.count() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(model.count(), 1, "the model call was never made");
+    let mut client = connect(&api, &run_id, None).await;
+    let mut before_release = vec![client.next().await.expect("RunStarted")];
+    gates.before_first.notify_one();
+    loop {
+        let event = client.next().await.expect("the stream goes on");
+        let is_delta = event.name == "delta";
+        before_release.push(event);
+        if is_delta {
+            break;
+        }
+    }
+    let first = before_release.last().expect("a delta");
+    assert_eq!(first.id, 0, "a delta has no id");
+    assert_eq!(first.data, json!({"stepId": "a.m1", "text": "Hello "}));
+    assert!(
+        !listed(&api, &run_id)
+            .await
+            .iter()
+            .any(|e| e.name == "StepCompleted"),
+        "the model call is not complete yet"
+    );
+    gates.after_first.notify_one();
+
+    let mut events = before_release;
+    events.extend(client.rest().await);
+    let deltas: Vec<&SseEvent> = events.iter().filter(|e| e.name == "delta").collect();
+    let text: String = deltas
+        .iter()
+        .map(|d| d.data["text"].as_str().expect("text"))
+        .collect();
+    assert_eq!(text, "Hello there, Ada!");
+    assert!(deltas
+        .iter()
+        .all(|d| d.id == 0 && d.data["stepId"] == "a.m1"));
+    let completed_at = events
+        .iter()
+        .position(|e| e.name == "StepCompleted" && e.data["data"]["stepId"] == "a.m1")
+        .expect("the model call completes");
+    let last_delta_at = events
+        .iter()
+        .rposition(|e| e.name == "delta")
+        .expect("deltas");
+    assert!(last_delta_at < completed_at, "{:?}", names(&events));
+    assert_eq!(events.last().expect("events").name, "RunCompleted");
+
+    // The journal holds the whole reply and no delta: the stream without deltas is exactly
+    // the listed events.
+    let journal: Vec<SseEvent> = events.into_iter().filter(|e| e.name != "delta").collect();
+    assert_eq!(journal, listed(&api, &run_id).await);
+    let run = api.get(&format!("/api/v1/runs/{run_id}")).await;
+    assert_eq!(
+        run.body["data"]["output"]["message"], "Hello there, Ada!",
+        "{}",
+        run.body
+    );
+    assert_eq!(model.requests()[0]["stream"], json!(true));
+    assert_eq!(
+        model.requests()[0]["stream_options"],
+        json!({"include_usage": true})
+    );
+    assert_eq!(
+        run.body["data"]["usage"]["inputTokens"],
+        json!(10),
+        "{}",
+        run.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_with_stream_false_asks_for_one_answer_and_sends_no_deltas() {
+    let api = TestApi::new().await;
+    let model = ScriptedModel::start(Protocol::Anthropic).await;
+    model.push_text("Hello there, Ada!");
+    let run_id = agent_run(&api, &model, Some(false)).await;
+    let events = connect(&api, &run_id, None).await.rest().await;
+    assert!(
+        events.iter().all(|e| e.name != "delta"),
+        "{:?}",
+        names(&events)
+    );
+    assert_eq!(events.last().expect("events").name, "RunCompleted");
+    assert_eq!(model.requests()[0].get("stream"), None);
+    let run = api.get(&format!("/api/v1/runs/{run_id}")).await;
+    assert_eq!(
+        run.body["data"]["output"]["message"], "Hello there, Ada!",
+        "{}",
+        run.body
     );
 }

@@ -31,7 +31,8 @@ pub const ASK_USER: &str = "ask_user";
 
 /// A checked `agent` step: `{"type": "agent", "config": {"connection", "model",
 /// "systemPrompt"?, "prompt" | "messages", "tools"?, "requireApproval"?, "maxTurns"?,
-/// "maxTokens"?, "temperature"?}}`; every string is a template over the run.
+/// "maxTokens"?, "temperature"?, "output"?, "stream"?}}`; every string is a template over the
+/// run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AgentStep {
     /// A connection of provider `openai` or `anthropic` (id or template).
@@ -52,6 +53,9 @@ pub struct AgentStep {
     /// A JSON Schema the final answer (parsed as JSON) must match; a reply that does not is
     /// fed back to the model once.
     pub output: Option<Schema>,
+    /// Ask the provider to stream its answers, so watchers of the run see the text as it is
+    /// written (default true). The journal holds the same whole reply either way.
+    pub stream: bool,
 }
 
 /// A JSON Schema compiled once, when the definition is checked: `decide` checks tool
@@ -196,7 +200,7 @@ pub fn check(
         problem(&["config"], "an agent step needs a config object".into());
         return None;
     };
-    const KEYS: [&str; 11] = [
+    const KEYS: [&str; 12] = [
         "connection",
         "model",
         "systemPrompt",
@@ -208,6 +212,7 @@ pub fn check(
         "maxTokens",
         "temperature",
         "output",
+        "stream",
     ];
     for key in map.keys() {
         if !KEYS.contains(&key.as_str()) {
@@ -351,6 +356,14 @@ pub fn check(
             }
         },
     };
+    let stream = match map.get("stream") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(stream)) => *stream,
+        Some(_) => {
+            problem(&["config", "stream"], "must be true or false".into());
+            true
+        }
+    };
     let output = match map.get("output") {
         None | Some(Value::Null) => None,
         Some(schema) => match Schema::compile(schema.clone()) {
@@ -393,6 +406,7 @@ pub fn check(
         max_tokens,
         temperature,
         output,
+        stream,
     })
 }
 

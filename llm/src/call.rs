@@ -55,11 +55,45 @@ pub fn build_request(
     credential_headers: &[(String, String)],
     request: &ModelRequest,
 ) -> Result<HttpCall, LlmError> {
+    build(protocol, base_url, credential_headers, request, false)
+}
+
+/// [`build_request`], asking the provider to stream its answer as Server-Sent Events
+/// (`"stream": true`; for OpenAI also `"stream_options": {"include_usage": true}`, so the
+/// last chunk counts the tokens). [`parse_response`] reads either kind of answer, and
+/// [`crate::StreamDecoder`] gives the text deltas while the body arrives.
+pub fn build_streaming_request(
+    protocol: Protocol,
+    base_url: &str,
+    credential_headers: &[(String, String)],
+    request: &ModelRequest,
+) -> Result<HttpCall, LlmError> {
+    build(protocol, base_url, credential_headers, request, true)
+}
+
+fn build(
+    protocol: Protocol,
+    base_url: &str,
+    credential_headers: &[(String, String)],
+    request: &ModelRequest,
+    stream: bool,
+) -> Result<HttpCall, LlmError> {
     check_request(request)?;
-    let body = match protocol {
+    let mut body = match protocol {
         Protocol::OpenAi => openai::request_body(request),
         Protocol::Anthropic => anthropic::request_body(request)?,
     };
+    if stream {
+        if let Some(object) = body.as_object_mut() {
+            object.insert("stream".into(), Value::Bool(true));
+            if protocol == Protocol::OpenAi {
+                object.insert(
+                    "stream_options".into(),
+                    serde_json::json!({"include_usage": true}),
+                );
+            }
+        }
+    }
     let body = serde_json::to_vec(&body).map_err(|error| {
         LlmError::BadRequest(format!("the request does not serialize: {error}"))
     })?;
@@ -74,7 +108,9 @@ pub fn build_request(
 /// Interprets the answer to a call made with [`build_request`].
 ///
 /// - 2xx: the protocol's answer, normalized; a body that does not parse or lacks the answer's
-///   required parts is [`LlmError::Malformed`].
+///   required parts is [`LlmError::Malformed`]. A streamed answer (`text/event-stream`) is
+///   folded into the same normalized answer; one that failed or was cut part-way is
+///   [`LlmError::Stream`].
 /// - 429: [`LlmError::RateLimited`], with the delay from `retry-after-ms` (sent by OpenAI) or
 ///   `Retry-After` (seconds or an HTTP date; Anthropic sends seconds).
 /// - 5xx and Anthropic's 529 (overloaded): [`LlmError::Server`].
@@ -88,6 +124,9 @@ pub fn parse_response(
     body: &[u8],
 ) -> Result<ModelResponse, LlmError> {
     match status {
+        200..=299 if crate::stream::is_event_stream(headers, body) => {
+            crate::stream::parse_stream(protocol, body)
+        }
         200..=299 => match protocol {
             Protocol::OpenAi => openai::parse_answer(body),
             Protocol::Anthropic => anthropic::parse_answer(body),

@@ -17,6 +17,10 @@ pub enum LlmError {
     /// messages) and will refuse it again.
     #[error("model refused the request (HTTP {status}): {message}")]
     Client { status: u16, message: String },
+    /// A streamed answer reported an error part-way (Anthropic's `overloaded_error`), or ended
+    /// before it was complete (the connection cut): a later try may succeed.
+    #[error("model stream failed: {0}")]
+    Stream(String),
     /// A success status whose body is not the protocol's answer.
     #[error("model reply malformed: {0}")]
     Malformed(String),
@@ -31,7 +35,7 @@ impl LlmError {
     pub fn code(&self) -> &'static str {
         match self {
             LlmError::RateLimited { .. } => "MODEL_RATE_LIMITED",
-            LlmError::Server { .. } => "MODEL_UNAVAILABLE",
+            LlmError::Server { .. } | LlmError::Stream(_) => "MODEL_UNAVAILABLE",
             LlmError::Client { .. } => "MODEL_REQUEST_REFUSED",
             LlmError::Malformed(_) => "MODEL_REPLY_MALFORMED",
             LlmError::BadRequest(_) => "BAD_REQUEST",
@@ -42,7 +46,10 @@ impl LlmError {
     /// malformed reply is not retried: a server that answers 200 with the wrong shape
     /// usually does so every time, and each try is billed.
     pub fn retryable(&self) -> bool {
-        matches!(self, LlmError::RateLimited { .. } | LlmError::Server { .. })
+        matches!(
+            self,
+            LlmError::RateLimited { .. } | LlmError::Server { .. } | LlmError::Stream(_)
+        )
     }
 
     /// How long the provider asked to wait before the next try, if it said.

@@ -17,6 +17,7 @@
 //!
 //! Module map: `types` (the provider-neutral request and answer), `call` (protocol dispatch,
 //! status codes, `Retry-After`), `openai` and `anthropic` (one wire protocol each, pure),
+//! `stream` (streamed answers: live text deltas, and the whole stream folded into one answer),
 //! `error`, `redact` (keeps key-like text out of error messages), `send` (feature `outbound`),
 //! `test_server` (feature `test-server`: scripted model servers on loopback for tests).
 //!
@@ -30,14 +31,18 @@ mod openai;
 mod redact;
 #[cfg(feature = "outbound")]
 mod send;
+mod stream;
 #[cfg(feature = "test-server")]
 pub mod test_server;
+#[cfg(feature = "test-server")]
+mod test_stream;
 mod types;
 
-pub use call::{build_request, parse_response, HttpCall};
+pub use call::{build_request, build_streaming_request, parse_response, HttpCall};
 pub use error::LlmError;
 #[cfg(feature = "outbound")]
 pub use send::{send, SendError};
+pub use stream::StreamDecoder;
 pub use types::{
     FinishReason, Message, ModelRequest, ModelResponse, Protocol, ToolCall, ToolSpec, Usage,
     ANTHROPIC_MAX_TOKENS_DEFAULT,

@@ -7,6 +7,11 @@
 //! records every request, so a test can assert how many model calls happened and what was
 //! sent. Every reply reports 10 input and 5 output tokens. It runs no model and must never be
 //! used outside tests.
+//!
+//! A request with `"stream": true` gets its text and tool-call replies as Server-Sent Events
+//! (`text/event-stream`, one delta per word), as the real providers send them;
+//! [`ScriptedModel::push_text_held`] holds such a stream before its first delta and after it
+//! until the test lets it go on, so a test can look at a run while its model is mid-answer.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -20,6 +25,7 @@ use axum::routing::post;
 use axum::Router;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::types::Protocol;
@@ -34,6 +40,8 @@ const MODEL_DEFAULT: &str = "scripted-model";
 #[derive(Clone, Debug)]
 enum Reply {
     Text(String),
+    /// A text answer whose stream waits at its gates.
+    HeldText(String, StreamGates),
     /// (id, name, arguments as JSON text).
     ToolCalls(Vec<(String, String, String)>),
     Error {
@@ -66,6 +74,16 @@ impl ServerState {
     fn lock(&self) -> MutexGuard<'_, Shared> {
         self.shared.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Where a held stream waits: open one with `notify_one` (opening it before the stream gets
+/// there is fine).
+#[derive(Clone, Default, Debug)]
+pub struct StreamGates {
+    /// Opens the stream: its first frames up to and including the first text delta.
+    pub before_first: Arc<Notify>,
+    /// Lets the rest of the answer go after the first delta.
+    pub after_first: Arc<Notify>,
 }
 
 /// A model server answering from a script. Stops when dropped.
@@ -122,6 +140,15 @@ impl ScriptedModel {
     /// Next reply: a text answer (`stop` / `end_turn`).
     pub fn push_text(&self, content: impl Into<String>) -> &Self {
         self.push(Reply::Text(content.into()))
+    }
+
+    /// Next reply: a text answer which, if the request asks for a stream, waits before its
+    /// first delta and again after it until the test opens the returned gates. Unstreamed, it
+    /// is [`ScriptedModel::push_text`].
+    pub fn push_text_held(&self, content: impl Into<String>) -> StreamGates {
+        let gates = StreamGates::default();
+        self.push(Reply::HeldText(content.into(), gates.clone()));
+        gates
     }
 
     /// Next reply: tool calls `(id, name, arguments_json_text)`, no text (`tool_calls` /
@@ -225,8 +252,21 @@ async fn answer(
         (shared.requests.len(), shared.script.pop_front())
     };
     let id = format!("scripted-{n_request}");
+    let streamed = request_streams(&state, n_request);
     match reply {
-        Some(Reply::Text(content)) => {
+        Some(Reply::Text(content)) if streamed => stream_response(
+            crate::test_stream::text_frames(state.protocol, &id, &model, &content),
+            None,
+        ),
+        Some(Reply::HeldText(content, gates)) if streamed => stream_response(
+            crate::test_stream::text_frames(state.protocol, &id, &model, &content),
+            Some(gates),
+        ),
+        Some(Reply::ToolCalls(calls)) if streamed => stream_response(
+            crate::test_stream::tool_call_frames(state.protocol, &id, &model, &calls),
+            None,
+        ),
+        Some(Reply::Text(content) | Reply::HeldText(content, _)) => {
             json_response(200, text_answer(state.protocol, &id, &model, &content), &[])
         }
         Some(Reply::ToolCalls(calls)) => json_response(
@@ -242,6 +282,51 @@ async fn answer(
         Some(Reply::Raw { status, body }) => raw_response(status, body, &[]),
         None => json_response(500, script_exhausted(state.protocol), &[]),
     }
+}
+
+/// Whether request `n_request` (counted from 1) asked for a streamed answer.
+fn request_streams(state: &ServerState, n_request: usize) -> bool {
+    state
+        .lock()
+        .requests
+        .get(n_request - 1)
+        .and_then(|request| request.get("stream"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// An event stream of `frames`; with `gates`, it waits before its first frame and after its
+/// first text delta until each opens.
+fn stream_response(frames: Vec<crate::test_stream::Frame>, gates: Option<StreamGates>) -> Response {
+    let (sender, receiver) = tokio::sync::mpsc::channel::<String>(4);
+    tokio::spawn(async move {
+        let mut gate = None;
+        if let Some(gates) = gates {
+            gates.before_first.notified().await;
+            gate = Some(gates.after_first);
+        }
+        for frame in frames {
+            let is_delta = frame.is_delta;
+            if sender.send(frame.text).await.is_err() {
+                return;
+            }
+            if is_delta {
+                if let Some(gate) = gate.take() {
+                    gate.notified().await;
+                }
+            }
+        }
+    });
+    let body = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        let frame = receiver.recv().await?;
+        Some((Ok::<_, std::convert::Infallible>(frame), receiver))
+    });
+    let mut response = axum::body::Body::from_stream(body).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    response
 }
 
 fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {

@@ -5,10 +5,15 @@
 
 use crate::error::OutboundError;
 
-/// Reads the whole body of `response`, failing with `TooLarge` once it passes `limit` bytes.
+/// What watches a body's chunks as they arrive (a streamed model answer shown live).
+pub type ChunkObserver<'a> = &'a mut (dyn FnMut(&[u8]) + Send);
+
+/// Reads the whole body of `response`, failing with `TooLarge` once it passes `limit` bytes;
+/// `observe` sees each chunk within the limit as it arrives.
 pub(crate) async fn read_limited(
     mut response: reqwest::Response,
     limit: usize,
+    observe: ChunkObserver<'_>,
 ) -> Result<Vec<u8>, OutboundError> {
     // A declared length past the limit fails before a byte is read.
     let declared = response
@@ -26,6 +31,7 @@ pub(crate) async fn read_limited(
         if body.len().saturating_add(chunk.len()) > limit {
             return Err(OutboundError::TooLarge { limit });
         }
+        observe(&chunk);
         body.extend_from_slice(&chunk);
     }
     Ok(body)

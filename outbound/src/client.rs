@@ -11,7 +11,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 
-use crate::body::read_limited;
+use crate::body::{read_limited, ChunkObserver};
 use crate::error::OutboundError;
 use crate::policy::OutboundPolicy;
 use crate::redirect::{next_hop, strip_headers};
@@ -82,9 +82,20 @@ impl Outbound {
 
     /// Sends `request`, follows redirects and reads the body, all within `request.timeout`.
     pub async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
+        self.send_observed(request, &mut |_| {}).await
+    }
+
+    /// [`Outbound::send`], with `observe` seeing the final answer's body chunk by chunk as it
+    /// arrives (the whole body is still read, limited and returned). For answers streamed
+    /// over a long time, such as a model's Server-Sent Events.
+    pub async fn send_observed(
+        &self,
+        request: OutboundRequest,
+        observe: ChunkObserver<'_>,
+    ) -> Result<OutboundResponse, OutboundError> {
         let timeout = request.timeout;
         let description = format!("{} {}", request.method, request.url);
-        let result = tokio::time::timeout(timeout, self.send_unbounded(request))
+        let result = tokio::time::timeout(timeout, self.send_unbounded(request, observe))
             .await
             .unwrap_or_else(|_| {
                 Err(OutboundError::Timeout(format!(
@@ -107,6 +118,7 @@ impl Outbound {
     async fn send_unbounded(
         &self,
         request: OutboundRequest,
+        observe: ChunkObserver<'_>,
     ) -> Result<OutboundResponse, OutboundError> {
         let mut method = parse_method(&request.method)?;
         let mut url = parse_url(&request.url)?;
@@ -125,7 +137,7 @@ impl Outbound {
             }
             let response = builder.send().await.map_err(OutboundError::from_reqwest)?;
             let Some(hop) = next_hop(&url, &method, response.status(), response.headers())? else {
-                return self.finish(url, response).await;
+                return self.finish(url, response, observe).await;
             };
             n_redirects += 1;
             let limit = self.inner.policy.max_redirects;
@@ -162,6 +174,7 @@ impl Outbound {
         &self,
         url: Url,
         response: reqwest::Response,
+        observe: ChunkObserver<'_>,
     ) -> Result<OutboundResponse, OutboundError> {
         let status = response.status().as_u16();
         let headers = response
@@ -172,7 +185,7 @@ impl Outbound {
                 (name.as_str().to_string(), value)
             })
             .collect();
-        let body = read_limited(response, self.inner.policy.max_response_bytes).await?;
+        let body = read_limited(response, self.inner.policy.max_response_bytes, observe).await?;
         Ok(OutboundResponse {
             status,
             headers,

@@ -20,6 +20,7 @@ mod ranges;
 mod redirect;
 mod resolver;
 
+pub use body::ChunkObserver;
 pub use client::{Outbound, OutboundRequest, OutboundResponse};
 pub use error::OutboundError;
 pub use policy::{

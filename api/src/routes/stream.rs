@@ -20,6 +20,14 @@
 //!   answer is 204 No Content, which tells an `EventSource` to stop reconnecting. A
 //!   `RunRerun` appended after a live stream has ended is not sent on it; reconnecting with
 //!   the last id gets it.
+//! - Model text deltas: while an agent step's model streams its answer (the step's `stream`,
+//!   default true), each piece of text is sent as `event: delta` with `data: {"stepId", "text"}`
+//!   (`stepId` the model call's sub-step, `{agent}.m{n}`) and no `id:`, so `Last-Event-ID`
+//!   keeps counting journal events only. Deltas are not journaled: a client that reconnects
+//!   does not get those it missed, and gets the whole message in the model call's
+//!   `StepCompleted`, which always comes after that call's deltas. A client more than
+//!   `engine::executor::deltas::DELTAS_BUFFERED` deltas behind loses the oldest deltas, never
+//!   a journal event.
 //! - 404 NOT_FOUND when the run does not exist. A journal read failing part-way cuts the
 //!   connection (no clean end), so the client reconnects with `Last-Event-ID` and misses
 //!   nothing.
@@ -44,9 +52,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use engine::events::RunEvent;
+use engine::executor::deltas::ModelDelta;
 use engine::executor::run_stream;
 use journal::{EventStore, Position, RecordedEvent, Seq, StreamName};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 use crate::error::ApiError;
 use crate::keys::Scope;
@@ -74,6 +83,8 @@ async fn stream(
     let after = start_after(&headers, &query)?;
     let stream = run_stream(&id)?;
     let store = state.engine.store().clone();
+    // Before the journal is read, so no delta published before an event we send is missed.
+    let deltas = state.runs.model_deltas().subscribe();
     // Subscribed before the first read, so an append between a read and the wait that
     // follows it still wakes the stream.
     let changes = store.subscribe();
@@ -98,6 +109,9 @@ async fn stream(
             Until::Terminal
         },
         finished: false,
+        // A run that has ended streams no more deltas.
+        deltas: (!ended).then_some(deltas),
+        run_id: id,
     };
     let events = futures_util::stream::unfold(cursor, Cursor::next_event);
     let keep_alive = KeepAlive::new().interval(Duration::from_secs(KEEP_ALIVE_SECS));
@@ -174,6 +188,9 @@ struct Cursor {
     page: VecDeque<RecordedEvent>,
     until: Until,
     finished: bool,
+    /// Model text deltas of every run; `None` once the channel is gone.
+    deltas: Option<broadcast::Receiver<Arc<ModelDelta>>>,
+    run_id: String,
 }
 
 /// An item of the SSE body. The error cuts the connection short.
@@ -193,6 +210,11 @@ impl Cursor {
                 self.finished = ends && self.until == Until::Terminal;
                 return Some((Ok(sse_event(&recorded)), self));
             }
+            // Deltas published before the read below are sent before it: a model call's
+            // deltas then always precede its StepCompleted.
+            if let Some(delta) = self.buffered_delta() {
+                return Some((Ok(delta_event(&delta)), self));
+            }
             // Marked seen before the read: an append after this point wakes the wait below.
             self.changes.borrow_and_update();
             let read = self
@@ -203,14 +225,30 @@ impl Cursor {
                 Ok(page) if !page.is_empty() => self.page = page.into(),
                 Ok(_) if self.until == Until::CaughtUp => return None,
                 Ok(_) => {
-                    tokio::select! {
+                    let deltas = &mut self.deltas;
+                    let delta = async {
+                        match deltas.as_mut() {
+                            Some(receiver) => receiver.recv().await,
+                            None => std::future::pending().await,
+                        }
+                    };
+                    let received = tokio::select! {
                         changed = self.changes.changed() => {
                             // The store is gone (the server is stopping): end the stream.
                             if changed.is_err() {
                                 return None;
                             }
+                            None
                         }
                         _ = self.stopping.wait_for(|stopping| *stopping) => return None,
+                        received = delta => Some(received),
+                    };
+                    match received {
+                        Some(Ok(delta)) if delta.run_id == self.run_id => {
+                            return Some((Ok(delta_event(&delta)), self));
+                        }
+                        Some(Err(broadcast::error::RecvError::Closed)) => self.deltas = None,
+                        _ => {}
                     }
                 }
                 Err(error) => {
@@ -221,6 +259,31 @@ impl Cursor {
             }
         }
     }
+}
+
+impl Cursor {
+    /// The next delta of this run already received, if any (others' are dropped).
+    fn buffered_delta(&mut self) -> Option<Arc<ModelDelta>> {
+        let receiver = self.deltas.as_mut()?;
+        loop {
+            match receiver.try_recv() {
+                Ok(delta) if delta.run_id == self.run_id => return Some(delta),
+                Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => {}
+                Err(broadcast::error::TryRecvError::Empty) => return None,
+                Err(broadcast::error::TryRecvError::Closed) => {
+                    self.deltas = None;
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// A model text delta as an SSE event: `event: delta`, `data: {"stepId", "text"}`, no id.
+fn delta_event(delta: &ModelDelta) -> Event {
+    Event::default()
+        .event("delta")
+        .data(serde_json::json!({"stepId": delta.step_id, "text": delta.text}).to_string())
 }
 
 /// One journal event as an SSE event: `id: seq`, `event: type`, `data: ` its JSON.

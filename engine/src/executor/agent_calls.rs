@@ -29,6 +29,11 @@ pub struct ModelCall {
     pub connection: Result<String, StepError>,
     pub request: Result<llm::ModelRequest, StepError>,
     pub timeout_ms: Option<u64>,
+    /// Asks for a streamed answer, whose text deltas are published as they arrive.
+    pub stream: bool,
+    pub run_id: String,
+    /// The model call's sub-step id (`{agent}.m{n}`).
+    pub step_id: String,
 }
 
 /// The opening of the conversation: the step's `messages`, then its `prompt`, rendered.
@@ -121,6 +126,9 @@ pub fn model_call(
         connection: render("connection", &agent.connection),
         request,
         timeout_ms,
+        stream: agent.stream,
+        run_id: state.run_id.clone(),
+        step_id: agent::model_call_id(agent_id, turn),
     }
 }
 
@@ -193,20 +201,45 @@ pub async fn perform_model_call(runs: &Runs, call: ModelCall) -> Result<Value, S
         .present(&id)
         .await
         .map_err(|e| failure("CONNECTION_LOOKUP", e, true))?;
-    let http = llm::build_request(protocol, &base_url, &presented.headers, &request)
+    let build = if call.stream {
+        llm::build_streaming_request
+    } else {
+        llm::build_request
+    };
+    let http = build(protocol, &base_url, &presented.headers, &request)
         .map_err(|e| failure(e.code(), e.to_string(), e.retryable()))?;
+    let deltas = runs.model_deltas();
     let timeout = Duration::from_millis(call.timeout_ms.unwrap_or(MODEL_CALL_TIMEOUT_MS_DEFAULT));
     let mut waits = 0;
     loop {
+        // A new decoder per try: a retried call streams its answer from the start.
+        let mut decoder = call.stream.then(|| llm::StreamDecoder::new(protocol));
+        let mut publish = |chunk: &[u8]| {
+            if let Some(decoder) = decoder.as_mut() {
+                // Decoded even unwatched, so a watcher arriving mid-answer reads whole events.
+                for text in decoder.push(chunk) {
+                    if deltas.watched() {
+                        deltas.publish(super::deltas::ModelDelta {
+                            run_id: call.run_id.clone(),
+                            step_id: call.step_id.clone(),
+                            text,
+                        });
+                    }
+                }
+            }
+        };
         let response = integrations
             .outbound
-            .send(outbound::OutboundRequest {
-                method: http.method.clone(),
-                url: http.url.clone(),
-                headers: http.headers.clone(),
-                body: Some(http.body.clone()),
-                timeout,
-            })
+            .send_observed(
+                outbound::OutboundRequest {
+                    method: http.method.clone(),
+                    url: http.url.clone(),
+                    headers: http.headers.clone(),
+                    body: Some(http.body.clone()),
+                    timeout,
+                },
+                &mut publish,
+            )
             .await
             .map_err(|e| failure(e.code(), e.to_string(), e.retryable()))?;
         match llm::parse_response(protocol, response.status, &response.headers, &response.body) {

@@ -10,6 +10,7 @@ pub mod action;
 pub mod agent_calls;
 pub mod children;
 mod clock;
+pub mod deltas;
 mod driver;
 pub mod email;
 mod fold;
@@ -234,6 +235,8 @@ pub(crate) struct Inner {
     steps_cache: Mutex<HashMap<VersionKey, Arc<Vec<Step>>>>,
     /// Workflow records with the stream version they reflect; bounded.
     workflow_cache: Mutex<HashMap<String, Arc<WorkflowRecord>>>,
+    /// Text deltas of streamed model answers, for run streams (not journaled).
+    deltas: deltas::ModelDeltas,
 }
 
 /// A workflow version: (workflow id, version).
@@ -313,8 +316,14 @@ impl Runs {
                 drivers: Mutex::new(HashMap::new()),
                 steps_cache: Mutex::new(HashMap::new()),
                 workflow_cache: Mutex::new(HashMap::new()),
+                deltas: deltas::ModelDeltas::default(),
             }),
         }
+    }
+
+    /// The text deltas of streamed model answers, as they arrive.
+    pub fn model_deltas(&self) -> &deltas::ModelDeltas {
+        &self.inner.deltas
     }
 
     pub fn workflows(&self) -> &Workflows {
