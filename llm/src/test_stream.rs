@@ -58,11 +58,7 @@ pub(crate) fn words(text: &str) -> Vec<&str> {
 pub(crate) fn text_frames(protocol: Protocol, id: &str, model: &str, content: &str) -> Vec<Frame> {
     match protocol {
         Protocol::OpenAi => {
-            let chunk = |delta: Value, finish: Value| {
-                json!({"id": format!("chatcmpl-{id}"), "object": "chat.completion.chunk",
-                       "created": 0, "model": model,
-                       "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
-            };
+            let chunk = |delta: Value, finish: Value| openai_chunk(id, model, delta, finish);
             let mut frames = vec![data(&chunk(
                 json!({"role": "assistant", "content": ""}),
                 Value::Null,
@@ -118,11 +114,7 @@ pub(crate) fn tool_call_frames(
     };
     match protocol {
         Protocol::OpenAi => {
-            let chunk = |delta: Value, finish: Value| {
-                json!({"id": format!("chatcmpl-{id}"), "object": "chat.completion.chunk",
-                       "created": 0, "model": model,
-                       "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
-            };
+            let chunk = |delta: Value, finish: Value| openai_chunk(id, model, delta, finish);
             let mut frames = vec![data(&chunk(
                 json!({"role": "assistant", "content": null}),
                 Value::Null,
@@ -169,6 +161,13 @@ pub(crate) fn tool_call_frames(
             frames
         }
     }
+}
+
+/// One Chat Completions chunk of answer `id`.
+fn openai_chunk(id: &str, model: &str, delta: Value, finish: Value) -> Value {
+    json!({"id": format!("chatcmpl-{id}"), "object": "chat.completion.chunk",
+           "created": 0, "model": model,
+           "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
 }
 
 fn openai_end(id: &str, model: &str) -> Vec<Frame> {
