@@ -344,6 +344,7 @@ async fn the_schemas_mirror_the_json_shapes() {
             "status",
             "webhookId",
             "webhookUrl",
+            "apiUrl",
             "webhookData",
             "cursorData",
             "fired",
@@ -389,7 +390,17 @@ async fn the_schemas_mirror_the_json_shapes() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert_eq!(kinds, ["schedule", "webhook", "polling", "manual"]);
+    assert_eq!(
+        kinds,
+        [
+            "schedule",
+            "webhook",
+            "polling",
+            "manual",
+            "scheduler",
+            "api"
+        ]
+    );
     // The trigger shapes, against what the handlers answer.
     let keys = |value: &Value| -> BTreeSet<String> {
         value

@@ -221,6 +221,27 @@ const CANONICAL_ROUTES: &[Route] = &[
         names_missing: names_nothing,
     },
     Route {
+        method: "PATCH",
+        path: "/api/v1/triggers/{id}",
+        resource: Resource::Trigger,
+        fields: UPSERT_FIELDS,
+        valid: valid_trigger_patch,
+        typed: PATCH_POINTERS,
+        invalid: invalid_trigger_patch,
+        names_missing: names_other_workflow,
+    },
+    // Phinite's api trigger URL: the body is the input itself unless it is a run body.
+    Route {
+        method: "POST",
+        path: "/api/v1/triggers/{id}/invoke",
+        resource: Resource::Trigger,
+        fields: RUN_FIELDS,
+        valid: valid_run,
+        typed: RUN_POINTERS,
+        invalid: invalid_flowra_execute,
+        names_missing: names_nothing,
+    },
+    Route {
         method: "POST",
         path: "/api/v1/webhooks/{webhookId}",
         resource: Resource::Webhook,
@@ -403,7 +424,24 @@ const UPSERT_POINTERS: &[&str] = &[
 ];
 /// Top-level fields of common webhook payloads (the body is never deserialized).
 const WEBHOOK_FIELDS: &[&str] = &["id", "type", "event_id", "ref", "data"];
-const TRIGGER_KINDS: [&str; 4] = ["schedule", "webhook", "polling", "manual"];
+const TRIGGER_KINDS: [&str; 6] = [
+    "schedule",
+    "webhook",
+    "polling",
+    "manual",
+    "scheduler",
+    "api",
+];
+const PATCH_POINTERS: &[&str] = &[
+    "",
+    "/type",
+    "/workflowId",
+    "/config",
+    "/status",
+    "/connectionId",
+    "/providerId",
+    "/triggerName",
+];
 const SIGNATURE_SCHEMES: [&str; 5] = ["standard", "stripe", "github", "slack", "hmac-sha256"];
 const SCOPES: [&str; 9] = [
     "workflows:read",
@@ -736,6 +774,45 @@ fn trigger_status(value: &Value) -> bool {
             .any(|word| text.eq_ignore_ascii_case(word)),
         _ => false,
     }
+}
+
+fn valid_trigger_patch() -> Value {
+    json!({
+        "type": "manual",
+        "workflowId": FIXTURE_WORKFLOW,
+        "config": {"note": "merged"},
+        "status": "enabled",
+        "connectionId": "conn_1",
+        "providerId": "rss",
+        "triggerName": "on_item",
+        "webhookData": {"note": "kept as is"},
+    })
+}
+
+/// A trigger edit: an object of the upsert's fields, each present one of its type (`config`
+/// an object, merged into whatever the trigger holds, so its content is not judged here).
+fn invalid_trigger_patch(body: &Value) -> bool {
+    let Some(fields) = body.as_object() else {
+        return true;
+    };
+    fields
+        .keys()
+        .any(|key| !UPSERT_FIELDS.contains(&key.as_str()))
+        || fields.get("type").is_some_and(|kind| {
+            !kind
+                .as_str()
+                .is_some_and(|kind| TRIGGER_KINDS.contains(&kind))
+        })
+        || fields.get("workflowId").is_some_and(|id| !id.is_string())
+        || fields
+            .get("config")
+            .is_some_and(|config| !config.is_object())
+        || ["connectionId", "providerId", "triggerName"]
+            .iter()
+            .any(|field| !string_or_null(fields.get(*field)))
+        || fields
+            .get("status")
+            .is_some_and(|status| !status.is_null() && !trigger_status(status))
 }
 
 fn invalid_trigger_status(body: &Value) -> bool {
@@ -1779,6 +1856,16 @@ fn set_trigger_status() {
 #[test]
 fn fire_trigger() {
     check_route(CANONICAL_ROUTES, "POST", "/api/v1/triggers/{id}/fire");
+}
+
+#[test]
+fn edit_trigger() {
+    check_route(CANONICAL_ROUTES, "PATCH", "/api/v1/triggers/{id}");
+}
+
+#[test]
+fn invoke_trigger() {
+    check_route(CANONICAL_ROUTES, "POST", "/api/v1/triggers/{id}/invoke");
 }
 
 #[test]

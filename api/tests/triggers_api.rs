@@ -232,7 +232,17 @@ async fn webhook_triggers_show_their_url_but_never_their_secret() {
         .iter()
         .filter_map(|t| t["type"].as_str())
         .collect();
-    assert_eq!(kinds, ["schedule", "webhook", "polling", "manual"]);
+    assert_eq!(
+        kinds,
+        [
+            "schedule",
+            "webhook",
+            "polling",
+            "manual",
+            "scheduler",
+            "api"
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -398,6 +408,6 @@ async fn polling_sends_its_connections_credentials() {
     let detail = api.get(&format!("/api/v1/triggers/{trigger}")).await;
     assert_eq!(
         detail.body["data"]["cursorData"],
-        json!({"seen": ["a", "b"]})
+        json!({"last_processed_event_id": "b", "seen": ["a", "b"]})
     );
 }

@@ -100,12 +100,17 @@ async fn signed_deliveries_run_once_and_bad_signatures_are_refused() {
         ),
         ("x-github-event", "push".to_owned()),
     ];
-    // StackAI's path reaches the same trigger.
+    // StackAI's path reaches the same trigger, answering StackAI's plain shape.
     let accepted = deliver(&api, &format!("/v1/webhooks/{webhook}"), body, &headers).await;
-    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.body);
-    let run_id = accepted.body["data"]["runId"]
+    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
+    assert_eq!(
+        accepted.body["runs"][0]["duplicate"], false,
+        "{}",
+        accepted.body
+    );
+    let run_id = accepted.body["runs"][0]["run_id"]
         .as_str()
-        .expect("runId")
+        .expect("run_id")
         .to_owned();
     let run = api
         .state
@@ -180,10 +185,15 @@ async fn signed_deliveries_run_once_and_bad_signatures_are_refused() {
         samples.body["data"][0]["payload"]["body"]["ref"],
         "refs/heads/main"
     );
+    // StackAI's route: the same samples in the seed's object shape (tests/stackai.rs).
     let stackai = api
         .get(&format!("/api/v0/project-triggers/{trigger}/test-samples"))
         .await;
-    assert_eq!(stackai.body["data"], samples.body["data"]);
+    assert_eq!(stackai.status, StatusCode::OK, "{}", stackai.body);
+    assert_eq!(
+        stackai.body["samples"][0]["data"],
+        samples.body["data"][0]["payload"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TriggerType {
-    /// `schedule`, `webhook`, `polling` or `manual`.
+    /// `schedule`, `webhook`, `polling`, `manual`, or Phinite's `scheduler` and `api`.
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub name: &'static str,
@@ -32,9 +32,11 @@ pub fn catalog() -> Vec<TriggerType> {
                     "timezone": { "type": "string", "default": "UTC", "description": "an IANA time zone" },
                     "overlap": { "enum": ["skip", "buffer_one", "allow_all"], "default": "skip" },
                     "catchup": { "description": "{window, policy: all | latest}, a policy, or false" },
-                    "jitter": { "type": "string" }
+                    "jitter": { "type": "string" },
+                    "startTime": { "type": "string", "description": "no tick before it: a local date and time in the timezone (2026-12-07T09:00:00) or an RFC 3339 instant; intervals and recurrences count from it" },
+                    "recurrence": { "description": "instead of cron or interval: hourly, daily, weekly (from startTime) or {\"cron\": \"...\"}" }
                 },
-                "oneOf": [ { "required": ["cron"] }, { "required": ["interval"] } ]
+                "oneOf": [ { "required": ["cron"] }, { "required": ["interval"] }, { "required": ["recurrence"] } ]
             }),
         },
         TriggerType {
@@ -47,7 +49,7 @@ pub fn catalog() -> Vec<TriggerType> {
                     "signature": {
                         "type": "object",
                         "properties": {
-                            "scheme": { "enum": ["standard", "stripe", "github", "slack", "hmac-sha256"] },
+                            "scheme": { "enum": ["standard", "stripe", "github", "slack", "typeform", "hmac-sha256"] },
                             "secret": { "type": "string", "minLength": 1 }
                         },
                         "required": ["scheme", "secret"]
@@ -66,7 +68,8 @@ pub fn catalog() -> Vec<TriggerType> {
                     "interval": { "type": "string", "default": "5m" },
                     "itemsPointer": { "type": "string", "default": "" },
                     "idField": { "type": "string", "default": "id" },
-                    "timestampField": { "type": "string" }
+                    "timestampField": { "type": "string", "description": "items newer than the cursor's last_processed_event_timestamp run; RFC 3339, `YYYY-MM-DD HH:MM:SS` (UTC) or Unix seconds" },
+                    "polling_frequency": { "type": ["integer", "string"], "pattern": "^[0-9]+$", "minimum": 100, "description": "StackAI's poll interval in milliseconds (a number or its digits); replaces interval" }
                 },
                 "required": ["url"]
             }),
@@ -77,7 +80,40 @@ pub fn catalog() -> Vec<TriggerType> {
             description: "Runs the workflow only when fired (run now).",
             config_schema: json!({ "type": "object" }),
         },
+        // Phinite (seed 003) names its two trigger kinds `scheduler` and `api`.
+        TriggerType {
+            kind: "scheduler",
+            name: "Scheduler",
+            description: "Runs the workflow at a start time, then hourly, daily, weekly or on a cron expression, in a time zone (a schedule in Phinite's terms).",
+            config_schema: json!({
+                "type": "object",
+                "properties": {
+                    "startTime": { "type": "string", "description": "the first run: a local date and time in the timezone (2026-12-07T09:00:00) or an RFC 3339 instant" },
+                    "recurrence": { "description": "hourly, daily, weekly (counted from startTime) or {\"cron\": \"...\"}" },
+                    "timezone": { "type": "string", "default": "UTC", "description": "an IANA time zone" },
+                    "overlap": { "enum": ["skip", "buffer_one", "allow_all"], "default": "skip" },
+                    "catchup": { "description": "{window, policy: all | latest}, a policy, or false" },
+                    "jitter": { "type": "string" }
+                },
+                "required": ["startTime", "recurrence"]
+            }),
+        },
+        TriggerType {
+            kind: "api",
+            name: "API",
+            description: "Runs the workflow when its URL (apiUrl: POST /api/v1/triggers/{id}/invoke) is called with an API key holding workflows:execute; the body is the run's input.",
+            config_schema: json!({ "type": "object" }),
+        },
     ]
+}
+
+/// The type a trigger of `kind` runs as: a `scheduler` is a `schedule` (one engine, one
+/// runner); every other kind is itself. The name the client used is kept for display.
+pub fn runs_as(kind: &str) -> &str {
+    match kind {
+        "scheduler" => "schedule",
+        other => other,
+    }
 }
 
 pub fn find(kind: &str) -> Option<TriggerType> {
@@ -131,5 +167,10 @@ mod tests {
         assert_eq!(problems[0].path, vec!["config", "signature", "scheme"]);
         assert!(check_config("schedule", json!({"timezone": "UTC"})).is_err());
         assert!(check_config("manual", Value::Null).is_ok());
+        let problems = check_config("scheduler", json!({"recurrence": "hourly"}))
+            .expect_err("start time missing");
+        assert_eq!(problems[0].path, vec!["config", "startTime"]);
+        assert_eq!(runs_as("scheduler"), "schedule");
+        assert_eq!(runs_as("api"), "api");
     }
 }

@@ -44,7 +44,8 @@ pub struct Sample {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TriggerSpec {
-    /// `schedule`, `webhook`, `polling` or `manual`.
+    /// `schedule`, `webhook`, `polling`, `manual`, or Phinite's `scheduler` and `api`; as
+    /// written (a folded `TriggerRecord` holds the type it runs as, see `named_kind`).
     #[serde(rename = "type")]
     pub kind: String,
     pub workflow_id: String,
@@ -124,7 +125,11 @@ struct SlugClaim {
 pub struct TriggerRecord {
     pub id: String,
     pub slug: String,
+    /// What the trigger does; `spec.kind` is the type it runs as (`catalog::runs_as`: a
+    /// Phinite `scheduler` is a `schedule`), so the runner needs no aliases.
     pub spec: TriggerSpec,
+    /// The type as the client named it (`scheduler`), shown back to it.
+    pub named_kind: String,
     pub enabled: bool,
     pub deleted: bool,
     pub webhook_id: Option<String>,
@@ -136,6 +141,16 @@ pub struct TriggerRecord {
     /// Runs started by this trigger.
     pub fired: u64,
     pub stream_version: u64,
+}
+
+impl TriggerRecord {
+    /// The spec as the client wrote it (its type by the client's name).
+    pub fn written_spec(&self) -> TriggerSpec {
+        TriggerSpec {
+            kind: self.named_kind.clone(),
+            ..self.spec.clone()
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -176,7 +191,7 @@ impl TriggerFilter {
                 .workflow_id
                 .as_ref()
                 .is_none_or(|w| *w == trigger.spec.workflow_id)
-            && self.kind.as_ref().is_none_or(|k| *k == trigger.spec.kind)
+            && self.kind.as_ref().is_none_or(|k| *k == trigger.named_kind)
             && any_or(&self.connection_ids, trigger.spec.connection_id.as_deref())
             && any_or(&self.ids, Some(&trigger.id))
             && (self.names.is_empty()
@@ -199,6 +214,8 @@ pub struct Triggers {
 const FOLDED_MAX: usize = 1024;
 /// Events read per page when folding a trigger's stream.
 const READ_PAGE: usize = 1024;
+/// Times an edit is retried when the trigger's stream moved under it (ticks recorded).
+const UPDATE_ATTEMPTS_MAX: u32 = 8;
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
@@ -262,6 +279,35 @@ fn sample_stream(trigger_id: &str) -> Result<StreamName, TriggerError> {
         .map_err(|_| TriggerError::NotFound(trigger_id.to_owned()))
 }
 
+/// Checks a spec as every write does: a workflow id, the config against its type's schema
+/// (defaults applied), then what the schema cannot say (signatures, schedules).
+fn check_spec(spec: &mut TriggerSpec) -> Result<(), TriggerError> {
+    if spec.workflow_id.trim().is_empty() {
+        return Err(invalid(&["workflowId"], "Required"));
+    }
+    spec.config =
+        catalog::check_config(&spec.kind, spec.config.clone()).map_err(TriggerError::Invalid)?;
+    if spec.kind == "webhook" {
+        signature_config(spec)?;
+    }
+    if catalog::runs_as(&spec.kind) == "schedule" {
+        crate::schedule::ScheduleConfig::parse(&spec.config).map_err(|problems| {
+            TriggerError::Invalid(
+                problems
+                    .into_iter()
+                    .map(|mut p| {
+                        if p.path.first().map(String::as_str) != Some("config") {
+                            p.path.insert(0, "config".into());
+                        }
+                        p
+                    })
+                    .collect(),
+            )
+        })?;
+    }
+    Ok(())
+}
+
 fn new_trigger_id() -> String {
     format!("trg_{}", uuid::Uuid::now_v7().simple())
 }
@@ -297,29 +343,7 @@ impl Triggers {
         by: Option<String>,
     ) -> Result<(TriggerRecord, bool), TriggerError> {
         let slug_stream = slug_stream(slug)?;
-        if spec.workflow_id.trim().is_empty() {
-            return Err(invalid(&["workflowId"], "Required"));
-        }
-        spec.config = catalog::check_config(&spec.kind, spec.config.clone())
-            .map_err(TriggerError::Invalid)?;
-        if spec.kind == "webhook" {
-            signature_config(&spec)?;
-        }
-        if spec.kind == "schedule" {
-            crate::schedule::ScheduleConfig::parse(&spec.config).map_err(|problems| {
-                TriggerError::Invalid(
-                    problems
-                        .into_iter()
-                        .map(|mut p| {
-                            if p.path.first().map(String::as_str) != Some("config") {
-                                p.path.insert(0, "config".into());
-                            }
-                            p
-                        })
-                        .collect(),
-                )
-            })?;
-        }
+        check_spec(&mut spec)?;
         loop {
             let claims = self
                 .store
@@ -455,6 +479,51 @@ impl Triggers {
             )
             .await?;
         Ok(webhook_id)
+    }
+
+    /// Edits trigger `id` in place (its slug and webhook URL stay): `edit` makes the new spec
+    /// from the trigger as it stands, which is checked exactly as an upsert's; `enabled` None
+    /// keeps the status. A concurrent change (a tick recorded, another edit) makes it read
+    /// the trigger again and call `edit` again, so a partial edit never undoes another one.
+    /// Nothing is written when nothing changes.
+    pub async fn update(
+        &self,
+        id: &str,
+        enabled: Option<bool>,
+        by: Option<String>,
+        mut edit: impl FnMut(&TriggerRecord) -> TriggerSpec,
+    ) -> Result<TriggerRecord, TriggerError> {
+        let mut attempts = 0;
+        loop {
+            let record = self.get(id).await?;
+            let mut spec = edit(&record);
+            check_spec(&mut spec)?;
+            let enabled = enabled.unwrap_or(record.enabled);
+            if spec == record.written_spec() && enabled == record.enabled {
+                return Ok(record);
+            }
+            let webhook_id = match &record.webhook_id {
+                Some(existing) => Some(existing.clone()),
+                None if spec.kind == "webhook" => Some(self.claim_webhook_id(id).await?),
+                None => None,
+            };
+            let event = TriggerEvent::TriggerUpserted {
+                trigger_id: id.to_owned(),
+                slug: record.slug.clone(),
+                spec_json: to_json(&spec),
+                enabled,
+                webhook_id,
+                by: by.clone(),
+            };
+            match self
+                .append(id, ExpectedVersion::Exact(record.stream_version), &event)
+                .await
+            {
+                Err(TriggerError::Conflict(_)) if attempts < UPDATE_ATTEMPTS_MAX => attempts += 1,
+                Err(other) => return Err(other),
+                Ok(()) => return self.get(id).await,
+            }
+        }
     }
 
     pub async fn set_enabled(
@@ -689,8 +758,13 @@ fn fold(
     seq: u64,
     at_us: i64,
 ) -> Result<Option<TriggerRecord>, TriggerError> {
+    // The spec runs as its type's engine kind; the name the client used is kept beside it.
     let parse = |json: &str| {
-        serde_json::from_str::<TriggerSpec>(json).map_err(|e| TriggerError::Corrupt(e.to_string()))
+        let mut spec = serde_json::from_str::<TriggerSpec>(json)
+            .map_err(|e| TriggerError::Corrupt(e.to_string()))?;
+        let named_kind = spec.kind.clone();
+        spec.kind = catalog::runs_as(&named_kind).to_owned();
+        Ok::<_, TriggerError>((spec, named_kind))
     };
     let mut record = match (record, event) {
         (
@@ -703,21 +777,25 @@ fn fold(
                 webhook_id,
                 by,
             },
-        ) => TriggerRecord {
-            id: trigger_id,
-            slug,
-            spec: parse(&spec_json)?,
-            enabled,
-            deleted: false,
-            webhook_id,
-            cursor_data: None,
-            created_by: by.clone(),
-            updated_by: by,
-            created_at_us: at_us,
-            updated_at_us: at_us,
-            fired: 0,
-            stream_version: seq,
-        },
+        ) => {
+            let (spec, named_kind) = parse(&spec_json)?;
+            TriggerRecord {
+                id: trigger_id,
+                slug,
+                spec,
+                named_kind,
+                enabled,
+                deleted: false,
+                webhook_id,
+                cursor_data: None,
+                created_by: by.clone(),
+                updated_by: by,
+                created_at_us: at_us,
+                updated_at_us: at_us,
+                fired: 0,
+                stream_version: seq,
+            }
+        }
         (None, _) => {
             return Err(TriggerError::Corrupt(format!(
                 "the stream does not start with TriggerUpserted (seq {seq})"
@@ -735,7 +813,7 @@ fn fold(
                     if webhook_id.is_some() {
                         record.webhook_id = webhook_id;
                     }
-                    record.spec = parse(&spec_json)?;
+                    (record.spec, record.named_kind) = parse(&spec_json)?;
                     record.enabled = enabled;
                     record.updated_by = by;
                     record.updated_at_us = at_us;

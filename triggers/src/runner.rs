@@ -8,9 +8,10 @@
 //!   re-plans the tick and finds the same run: exactly one run per tick.
 //! - polling: every new item's run is started with the key `{trigger}:{item id}` before the
 //!   cursor (TriggerCursorAdvanced) moves past it, so a crash re-polls but never re-runs an
-//!   item, and an item whose run cannot start is never skipped.
+//!   item, and an item whose run cannot start is never skipped. The cursor is by id or, with
+//!   `timestampField`, by time (`poll_cursor`); `polling_frequency` (ms) sets the interval.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,14 +22,14 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::instances::{TriggerEvent, TriggerFilter, TriggerRecord, Triggers, LIST_SCAN_MAX};
+use crate::poll_cursor::Cursor;
+pub use crate::poll_cursor::CURSOR_IDS_MAX;
 use crate::schedule::{self, OverlapDecision, ScheduleConfig};
 
 /// How often the supervisor re-reads the triggers when nothing tells it to.
 const SUPERVISE_EVERY: Duration = Duration::from_secs(5);
 /// Longest a failing task waits before trying again.
 const BACKOFF_MAX: Duration = Duration::from_secs(3600);
-/// Ids remembered in a polling trigger's cursor (the newest ones).
-pub const CURSOR_IDS_MAX: usize = 1000;
 /// Items taken from one poll.
 pub const POLL_ITEMS_MAX: usize = 1000;
 /// Largest poll response read, in bytes.
@@ -450,7 +451,7 @@ impl Runner {
         let mut failures = 0u32;
         loop {
             match self.poll_once(&trigger, &config, &mut cursor).await {
-                Ok(()) => {
+                Ok(_) => {
                     failures = 0;
                     tokio::time::sleep(config.interval).await;
                 }
@@ -469,14 +470,125 @@ impl Runner {
         }
     }
 
+    /// Polls the trigger once now, whatever its interval, from the cursor in the journal
+    /// (StackAI's deprecated `polling/key/{api_key}` route: an outside scheduler decides when).
+    /// Returns how many runs it started.
+    pub async fn poll_now(&self, trigger_id: &str) -> Result<usize, PollError> {
+        let trigger = self.triggers.get(trigger_id).await.map_err(|e| match e {
+            crate::instances::TriggerError::NotFound(_) => {
+                PollError::NotFound(trigger_id.to_owned())
+            }
+            other => PollError::Failed(other.to_string()),
+        })?;
+        if trigger.spec.kind != "polling" {
+            return Err(PollError::NotPolling(trigger.spec.kind.clone()));
+        }
+        if !trigger.enabled {
+            return Err(PollError::Disabled);
+        }
+        let config = PollConfig::of(&trigger.spec.config);
+        let mut cursor = Cursor::of(trigger.cursor_data.as_ref());
+        let outcome = self.poll_once(&trigger, &config, &mut cursor).await;
+        if let Err(error) = &outcome {
+            self.record(
+                &trigger.id,
+                TriggerEvent::TriggerRejected {
+                    reason: format!("poll failed: {error}"),
+                },
+            )
+            .await;
+        }
+        outcome.map_err(PollError::Failed)
+    }
+
+    /// Fetches the feed once and starts a run per item due (poll_cursor says which), each
+    /// before the cursor moves past it. Returns how many runs it started.
     async fn poll_once(
         &self,
         trigger: &TriggerRecord,
         config: &PollConfig,
         cursor: &mut Cursor,
-    ) -> Result<(), String> {
+    ) -> Result<usize, String> {
         let trigger_id = trigger.id.as_str();
-        // Through the runs' guarded client: a poll URL is as untrusted as a step's.
+        let body = self.fetch(trigger, config).await?;
+        let items = body
+            .pointer(&config.items_pointer)
+            .and_then(Value::as_array)
+            .ok_or_else(|| format!("no array at {:?} in the response", config.items_pointer))?;
+        let items = &items[..items.len().min(POLL_ITEMS_MAX)];
+        let selection = cursor.select(items, &config.id_field, config.timestamp_field.as_deref());
+        if selection.unreadable > 0 {
+            tracing::warn!(
+                trigger = trigger_id,
+                items = selection.unreadable,
+                "polled items without an id (or a readable timestamp) are left out"
+            );
+        }
+        let mut next = cursor.clone();
+        let mut started_any = 0;
+        let mut result = Ok(());
+        for due in &selection.due {
+            let key = format!("{trigger_id}:{}", due.id);
+            let started = self
+                .runs
+                .start(StartRun {
+                    workflow_id: trigger.spec.workflow_id.clone(),
+                    input: Some(json!({ "item": due.item, "triggerId": trigger_id })),
+                    idempotency_key: Some(key.clone()),
+                    connection_id: trigger.spec.connection_id.clone(),
+                })
+                .await;
+            match started {
+                Ok(started) => {
+                    if !started.existing {
+                        self.record(
+                            trigger_id,
+                            TriggerEvent::TriggerFired {
+                                run_id: started.run_id,
+                                reason: "polling".to_owned(),
+                                scheduled_at_ms: None,
+                                idempotency_key: Some(key),
+                            },
+                        )
+                        .await;
+                    }
+                    next.advance(due);
+                    started_any += 1;
+                }
+                // The cursor stops before an item that did not start: the next poll tries it
+                // again, so no item is skipped.
+                Err(error) => {
+                    result = Err(format!("item {}: {error}", due.id));
+                    break;
+                }
+            }
+        }
+        if started_any > 0 {
+            crash_point_for_tests("DURO_TEST_CRASH_BEFORE_CURSOR");
+            let cursor_json = next.to_json(config.timestamp_field.is_some());
+            self.triggers
+                .record(
+                    trigger_id,
+                    &TriggerEvent::TriggerCursorAdvanced {
+                        cursor_json: cursor_json.to_string(),
+                    },
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            *cursor = next;
+            if let Some(first) = selection.due.first() {
+                let _ = self
+                    .triggers
+                    .add_sample(trigger_id, first.item, self.clock.now_ms())
+                    .await;
+            }
+        }
+        result.map(|()| started_any)
+    }
+
+    /// The feed's body as JSON, fetched through the runs' guarded client with the trigger's
+    /// connection header: a poll URL is as untrusted as a step's.
+    async fn fetch(&self, trigger: &TriggerRecord, config: &PollConfig) -> Result<Value, String> {
         let mut headers = Vec::new();
         if let Some(connection_id) = &trigger.spec.connection_id {
             let source = self
@@ -512,83 +624,21 @@ impl Runner {
         if bytes.len() > POLL_BODY_MAX {
             return Err(format!("the response is over {POLL_BODY_MAX} bytes"));
         }
-        let body: Value = serde_json::from_slice(&bytes).map_err(|e| format!("not JSON: {e}"))?;
-        let items = body
-            .pointer(&config.items_pointer)
-            .and_then(Value::as_array)
-            .ok_or_else(|| format!("no array at {:?} in the response", config.items_pointer))?;
-        let mut seen = cursor.seen.clone();
-        let mut known: HashSet<String> = seen.iter().cloned().collect();
-        let mut started_any = false;
-        let mut result = Ok(());
-        for item in items.iter().take(POLL_ITEMS_MAX) {
-            let Some(id) = item_id(item, &config.id_field) else {
-                continue;
-            };
-            if known.contains(&id) {
-                continue;
-            }
-            let key = format!("{trigger_id}:{id}");
-            let started = self
-                .runs
-                .start(StartRun {
-                    workflow_id: trigger.spec.workflow_id.clone(),
-                    input: Some(json!({ "item": item, "triggerId": trigger_id })),
-                    idempotency_key: Some(key.clone()),
-                    connection_id: trigger.spec.connection_id.clone(),
-                })
-                .await;
-            match started {
-                Ok(started) => {
-                    if !started.existing {
-                        self.record(
-                            trigger_id,
-                            TriggerEvent::TriggerFired {
-                                run_id: started.run_id,
-                                reason: "polling".to_owned(),
-                                scheduled_at_ms: None,
-                                idempotency_key: Some(key),
-                            },
-                        )
-                        .await;
-                    }
-                    known.insert(id.clone());
-                    seen.push_back(id);
-                    started_any = true;
-                }
-                // The cursor stops before an item that did not start: the next poll tries it
-                // again, so no item is skipped.
-                Err(error) => {
-                    result = Err(format!("item {id}: {error}"));
-                    break;
-                }
-            }
-        }
-        if started_any {
-            crash_point_for_tests("DURO_TEST_CRASH_BEFORE_CURSOR");
-            while seen.len() > CURSOR_IDS_MAX {
-                seen.pop_front();
-            }
-            let cursor_json = json!({ "seen": seen });
-            self.triggers
-                .record(
-                    trigger_id,
-                    &TriggerEvent::TriggerCursorAdvanced {
-                        cursor_json: cursor_json.to_string(),
-                    },
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            cursor.seen = seen;
-            if let Ok(sample) = serde_json::to_value(items.first()) {
-                let _ = self
-                    .triggers
-                    .add_sample(trigger_id, &sample, self.clock.now_ms())
-                    .await;
-            }
-        }
-        result
+        serde_json::from_slice(&bytes).map_err(|e| format!("not JSON: {e}"))
     }
+}
+
+/// Why [`Runner::poll_now`] did not poll, or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    #[error("trigger {0} not found")]
+    NotFound(String),
+    #[error("the trigger is a {0} trigger, not a polling one")]
+    NotPolling(String),
+    #[error("the trigger is disabled")]
+    Disabled,
+    #[error("the poll failed: {0}")]
+    Failed(String),
 }
 
 /// What a schedule task knows of its trigger's past: read from the stream once when the
@@ -642,50 +692,60 @@ struct PollConfig {
     interval: Duration,
     items_pointer: String,
     id_field: String,
+    /// Read the feed by time (StackAI's `last_processed_event_timestamp`), not by id.
+    timestamp_field: Option<String>,
 }
+
+/// The shortest poll interval honoured.
+const POLL_INTERVAL_MIN: Duration = Duration::from_millis(100);
 
 impl PollConfig {
     fn of(config: &Value) -> PollConfig {
         let text = |name: &str| config.get(name).and_then(Value::as_str).map(str::to_owned);
-        let interval = text("interval")
-            .and_then(|t| engine::duration::DurationMs::parse(&t).ok())
-            .map(|d| Duration::from_millis(d.0))
+        // StackAI's `polling_frequency` (milliseconds, a number or its digits) wins over
+        // Duro's `interval` (which always has its default).
+        let frequency_ms = match config.get("polling_frequency") {
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
+            _ => None,
+        };
+        let interval = frequency_ms
+            .map(Duration::from_millis)
+            .or_else(|| {
+                text("interval")
+                    .and_then(|t| engine::duration::DurationMs::parse(&t).ok())
+                    .map(|d| Duration::from_millis(d.0))
+            })
             .unwrap_or(Duration::from_secs(300))
-            .max(Duration::from_millis(100));
+            .max(POLL_INTERVAL_MIN);
         PollConfig {
             url: text("url").unwrap_or_default(),
             interval,
             items_pointer: text("itemsPointer").unwrap_or_default(),
             id_field: text("idField").unwrap_or_else(|| "id".to_owned()),
+            timestamp_field: text("timestampField").filter(|f| !f.is_empty()),
         }
     }
 }
 
-/// An item's id: the field's value as text (strings as they are, numbers printed).
-fn item_id(item: &Value, field: &str) -> Option<String> {
-    match item.get(field)? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The polling cursor: the ids of the newest items already started.
-struct Cursor {
-    seen: VecDeque<String>,
-}
-
-impl Cursor {
-    fn of(data: Option<&Value>) -> Cursor {
-        let seen = data
-            .and_then(|d| d.get("seen"))
-            .and_then(Value::as_array)
-            .map(|ids| {
-                ids.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Cursor { seen }
+    #[test]
+    fn polling_frequency_in_ms_replaces_the_interval() {
+        let of = |config: Value| PollConfig::of(&config).interval;
+        assert_eq!(of(json!({"interval": "5m"})), Duration::from_secs(300));
+        assert_eq!(
+            of(json!({"interval": "5m", "polling_frequency": "10000"})),
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            of(json!({"polling_frequency": 250})),
+            Duration::from_millis(250)
+        );
+        assert_eq!(of(json!({"polling_frequency": 1})), POLL_INTERVAL_MIN);
+        let config = PollConfig::of(&json!({"timestampField": "created_at"}));
+        assert_eq!(config.timestamp_field.as_deref(), Some("created_at"));
     }
 }

@@ -18,6 +18,10 @@
 //!
 //!   Intervals tick at `anchor + k * interval`, k >= 1, in elapsed time, untouched by
 //!   daylight saving.
+//!
+//!   With a `startTime` (Phinite, seed 003) nothing ticks before it, and intervals and the
+//!   `hourly`, `daily`, `weekly` recurrences tick AT it first and then count from it (hourly
+//!   in elapsed time, daily and weekly at its local wall time); see [`StartTime`].
 //! - [`plan`]: after the scheduler wakes (or restarts after downtime), which ticks since the
 //!   last one handled run, which are skipped and why (catch-up window and policy), and when
 //!   to wake next; bounded work whatever the downtime; a clock that moved backwards repeats
@@ -30,6 +34,7 @@
 mod config;
 mod cron;
 mod plan;
+mod start;
 mod tick;
 
 pub use config::{
@@ -42,4 +47,5 @@ pub use plan::{
     idempotency_key, jitter_offset, overlap_decision, plan, start_at, OverlapDecision, Plan,
     SkipReason, Skipped, ON_TIME_GRACE, PLAN_TICKS_MAX,
 };
+pub use start::{Recurrence, StartTime};
 pub use tick::{instant_of_local, next_cron_tick, next_interval_tick, next_tick, Resolution};

@@ -18,6 +18,7 @@
 //! | `stripe` | `Stripe-Signature: t=<ts>,v1=<hex>[,v1=<hex>...]`, `v0` and unknown keys ignored | `{t}.{body}` | the secret's UTF-8 bytes (`whsec_...` as is) | `t`, 300 s | the body's top-level JSON `id` (`evt_...`, signed) |
 //! | `github` | `X-Hub-Signature-256: sha256=<hex>` | the body | UTF-8 bytes | none (GitHub signs no time) | `X-GitHub-Delivery` (not signed) |
 //! | `slack` | `X-Slack-Signature: v0=<hex>` | `v0:{X-Slack-Request-Timestamp}:{body}` | UTF-8 bytes | `X-Slack-Request-Timestamp`, 300 s | the body's top-level JSON `event_id` (Events API, signed); none otherwise |
+//! | `typeform` | `Typeform-Signature: sha256=<base64>` | the body | UTF-8 bytes | none (Typeform signs no time) | the body's top-level JSON `event_id` (signed) |
 //! | `hmac-sha256` | `header` (default `X-Signature-256`): `<hex>` or `sha256=<hex>` | the body, or `{timestamp}.{body}` when `timestampHeader` is set | UTF-8 bytes | `timestampHeader` if set, 300 s | `deliveryIdHeader` if set, else `X-Delivery-Id`, else `Idempotency-Key` (not signed) |
 //!
 //! A timestamp is a Unix time in whole seconds (ASCII digits). It is stale when it is more than
@@ -86,6 +87,9 @@ pub enum Scheme {
     /// Hex HMAC-SHA256 of the body in one header.
     #[serde(rename = "hmac-sha256")]
     HmacSha256,
+    /// Typeform's `Typeform-Signature: sha256=<base64>`.
+    #[serde(rename = "typeform")]
+    Typeform,
 }
 
 impl Scheme {
@@ -97,6 +101,7 @@ impl Scheme {
             Scheme::GitHub => "github",
             Scheme::Slack => "slack",
             Scheme::HmacSha256 => "hmac-sha256",
+            Scheme::Typeform => "typeform",
         }
     }
 
@@ -185,8 +190,8 @@ impl SignatureConfig {
                 return Err(ConfigError::NotApplicable {
                     field: "toleranceSecs",
                     scheme: self.scheme,
-                    hint: if self.scheme == Scheme::GitHub {
-                        "GitHub signs no timestamp"
+                    hint: if matches!(self.scheme, Scheme::GitHub | Scheme::Typeform) {
+                        "the sender signs no timestamp"
                     } else {
                         "set timestampHeader to sign and check a timestamp"
                     },
@@ -382,6 +387,7 @@ impl Verifier {
             Scheme::GitHub => self.github(&headers, body),
             Scheme::Slack => self.slack(&headers, body, now_unix_secs),
             Scheme::HmacSha256 => self.generic(&headers, body, now_unix_secs),
+            Scheme::Typeform => self.typeform(&headers, body),
         }
     }
 
@@ -481,6 +487,28 @@ impl Verifier {
         self.compare(&self.tag(&[body]), &given)?;
         Ok(Verified {
             delivery_id,
+            timestamp: None,
+        })
+    }
+
+    /// Typeform signs the body alone and sends the tag in base64, not hex.
+    fn typeform<K: AsRef<str>, V: AsRef<str>>(
+        &self,
+        headers: &Headers<'_, K, V>,
+        body: &[u8],
+    ) -> Result<Verified, Rejection> {
+        const NAME: &str = "Typeform-Signature";
+        let value = headers.required(NAME)?;
+        let given = strip_prefix_ignore_case(value, "sha256=")
+            .and_then(decode_base64_tag)
+            .ok_or_else(|| {
+                Rejection::Malformed(format!(
+                    "{NAME} must be `sha256=` followed by the base64 of 32 bytes"
+                ))
+            })?;
+        self.compare(&self.tag(&[body]), &given)?;
+        Ok(Verified {
+            delivery_id: json_string_field(body, "event_id"),
             timestamp: None,
         })
     }
@@ -917,6 +945,29 @@ mod tests {
             panic!("valid config");
         };
         assert!(!format!("{verifier:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn typeform_signs_the_body_in_base64_and_names_its_event_id() {
+        let Ok(verifier) = SignatureConfig::new(Scheme::Typeform, "tf-secret").check() else {
+            panic!("valid config");
+        };
+        let body = br#"{"event_id": "01HX", "event_type": "form_response"}"#;
+        let signature = format!("sha256={}", BASE64.encode(tag(b"tf-secret", &[body])));
+        let verified = verifier
+            .verify(&h(&[("typeform-signature", &signature)]), body, 0)
+            .expect("genuine");
+        assert_eq!(verified.delivery_id.as_deref(), Some("01HX"));
+        let forged = format!("sha256={}", BASE64.encode(tag(b"other", &[body])));
+        assert!(matches!(
+            verifier.verify(&h(&[("Typeform-Signature", &forged)]), body, 0),
+            Err(Rejection::Mismatch)
+        ));
+        let hex_form = format!("sha256={}", hex::encode(tag(b"tf-secret", &[body])));
+        assert!(matches!(
+            verifier.verify(&h(&[("Typeform-Signature", &hex_form)]), body, 0),
+            Err(Rejection::Malformed(_))
+        ));
     }
 
     #[test]

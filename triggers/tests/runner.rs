@@ -263,7 +263,10 @@ async fn polling_starts_each_new_item_exactly_once() {
         .await
         .expect("trigger")
         .cursor_data;
-    assert_eq!(cursor, Some(json!({"seen": ["1", "2", "3"]})));
+    assert_eq!(
+        cursor,
+        Some(json!({"last_processed_event_id": "3", "seen": ["1", "2", "3"]}))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

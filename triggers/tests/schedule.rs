@@ -924,3 +924,192 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Phinite's scheduler (seed 003): a start time and a recurrence
+
+/// Drives `plan` from a fake clock that starts at `created` and steps 1-7 minutes at a time
+/// until `until`, as the runner would; returns the ticks run, in order. Nothing is ever
+/// skipped: the clock never falls behind.
+fn run_from(schedule: &ScheduleConfig, created: &str, until: &str, seed: u64) -> Vec<String> {
+    let mut steps = Steps(seed);
+    let anchor = utc(created);
+    let mut now = anchor;
+    let mut last_done = None;
+    let mut runs = Vec::new();
+    while now < utc(until) {
+        now += Duration::seconds(60 + steps.next(6 * 60 + 1) as i64);
+        let planned = plan(schedule, last_done, now, anchor);
+        assert!(planned.skip.is_empty(), "nothing missed: {planned:?}");
+        assert!(planned.next.is_some_and(|next| next > now), "{planned:?}");
+        runs.extend(
+            planned
+                .run
+                .iter()
+                .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        );
+        last_done = planned.done_through;
+    }
+    runs
+}
+
+#[test]
+fn an_hourly_scheduler_fires_at_its_start_time_then_every_hour_from_it() {
+    // 09:17 in London in winter is 09:17 UTC; in summer 08:17 UTC. Created at 06:00 local.
+    let winter = schedule(json!({
+        "startTime": "2026-12-07T09:17:00", "recurrence": "hourly", "timezone": "Europe/London"
+    }));
+    let runs = run_from(&winter, "2026-12-07T06:00:00Z", "2026-12-07T12:30:00Z", 7);
+    assert_eq!(
+        runs,
+        [
+            "2026-12-07T09:17:00Z",
+            "2026-12-07T10:17:00Z",
+            "2026-12-07T11:17:00Z",
+            "2026-12-07T12:17:00Z"
+        ],
+        "nothing before the start, the first at it, then hourly from it"
+    );
+    let summer = schedule(json!({
+        "startTime": "2026-07-01T09:17", "recurrence": "Hourly", "timezone": "Europe/London"
+    }));
+    let runs = run_from(&summer, "2026-07-01T05:00:00Z", "2026-07-01T10:20:00Z", 8);
+    assert_eq!(
+        runs,
+        [
+            "2026-07-01T08:17:00Z",
+            "2026-07-01T09:17:00Z",
+            "2026-07-01T10:17:00Z"
+        ]
+    );
+    // Hourly is elapsed time: across the night the clocks fall back (25 October 2026, 02:00
+    // BST becomes 01:00 GMT) it fires 01:17 BST and 01:17 GMT, an hour apart.
+    let autumn = schedule(json!({
+        "startTime": "2026-10-25T00:17:00", "recurrence": "hourly", "timezone": "Europe/London"
+    }));
+    let runs = run_from(&autumn, "2026-10-24T20:00:00Z", "2026-10-25T03:00:00Z", 9);
+    assert_eq!(
+        runs,
+        [
+            "2026-10-24T23:17:00Z",
+            "2026-10-25T00:17:00Z",
+            "2026-10-25T01:17:00Z",
+            "2026-10-25T02:17:00Z"
+        ]
+    );
+}
+
+#[test]
+fn daily_and_weekly_keep_the_start_times_wall_clock() {
+    // Daily at 09:00 London from Friday 23 October 2026: BST (08:00 UTC) until the clocks
+    // fall back on Sunday 25th, then GMT (09:00 UTC).
+    let daily = schedule(json!({
+        "startTime": "2026-10-23T09:00:00", "recurrence": "daily", "timezone": "Europe/London"
+    }));
+    assert_eq!(
+        ticks(&daily, "2026-10-20T00:00:00Z", 4),
+        [
+            "2026-10-23T08:00:00Z",
+            "2026-10-24T08:00:00Z",
+            "2026-10-25T09:00:00Z",
+            "2026-10-26T09:00:00Z"
+        ]
+    );
+    // Weekly: every Friday at 09:00 local.
+    let weekly = schedule(json!({
+        "startTime": "2026-10-23T09:00:00", "recurrence": "weekly", "timezone": "Europe/London"
+    }));
+    assert_eq!(
+        ticks(&weekly, "2026-10-01T00:00:00Z", 3),
+        [
+            "2026-10-23T08:00:00Z",
+            "2026-10-30T09:00:00Z",
+            "2026-11-06T09:00:00Z"
+        ]
+    );
+    // A custom cron keeps its own times, none before the start (the start itself only if the
+    // cron names it): weekdays at 09:00 from Wednesday 2 December, 10:00.
+    let cron = schedule(json!({
+        "startTime": "2026-12-02T10:00:00", "recurrence": {"cron": "0 9 * * MON-FRI"},
+        "timezone": "Europe/London"
+    }));
+    assert_eq!(
+        ticks(&cron, "2026-11-01T00:00:00Z", 3),
+        [
+            "2026-12-03T09:00:00Z",
+            "2026-12-04T09:00:00Z",
+            "2026-12-07T09:00:00Z"
+        ]
+    );
+    // The existing schedule config takes a start time too: an interval counts from it.
+    let interval = schedule(json!({"interval": "90m", "startTime": "2026-12-02T10:00:00Z"}));
+    assert_eq!(
+        ticks(&interval, "2026-11-01T00:00:00Z", 3),
+        [
+            "2026-12-02T10:00:00Z",
+            "2026-12-02T11:30:00Z",
+            "2026-12-02T13:00:00Z"
+        ]
+    );
+    // Canonical JSON, and back.
+    let json = daily.to_json();
+    assert_eq!(json["recurrence"], "daily");
+    assert_eq!(json["startTime"], "2026-10-23T09:00:00");
+    assert_eq!(schedule(json), daily);
+}
+
+#[test]
+fn scheduler_config_problems_name_their_fields() {
+    let cases: Vec<(Value, Vec<Expected>)> = vec![
+        (
+            json!({"recurrence": "hourly"}),
+            vec![(
+                &["config", "startTime"],
+                "Required: a \"hourly\" recurrence",
+            )],
+        ),
+        (
+            json!({"recurrence": "fortnightly", "startTime": "2026-12-07T09:00:00"}),
+            vec![(
+                &["config", "recurrence"],
+                "must be \"hourly\", \"daily\", \"weekly\" or {\"cron\"",
+            )],
+        ),
+        (
+            json!({"recurrence": {"cron": "0 25 * * *"}}),
+            vec![(&["config", "recurrence", "cron"], "hour field \"25\"")],
+        ),
+        (
+            json!({"recurrence": {"every": "1h"}}),
+            vec![(&["config", "recurrence"], "unknown field \"every\"")],
+        ),
+        (
+            json!({"recurrence": "daily", "startTime": "next monday"}),
+            vec![(&["config", "startTime"], "is not a date and time")],
+        ),
+        (
+            json!({"recurrence": "daily", "startTime": 1_765_000_000}),
+            vec![(&["config", "startTime"], "must be a date and time string")],
+        ),
+        (
+            json!({"recurrence": "daily", "cron": "0 9 * * *", "startTime": "2026-12-07T09:00"}),
+            vec![(&["config"], "either \"cron\" or \"recurrence\", not both")],
+        ),
+        (
+            json!({"recurrence": "daily", "startTime": "2026-12-07T09:00", "timezone": "Mars/Base"}),
+            vec![(&["config", "timezone"], "unknown time zone")],
+        ),
+    ];
+    for (config, expected) in cases {
+        let problems = ScheduleConfig::parse(&config).expect_err(&config.to_string());
+        assert_eq!(problems.len(), expected.len(), "{config}: {problems:?}");
+        for (problem, (path, message)) in problems.iter().zip(expected) {
+            assert_eq!(problem.path, path, "{config}: {problems:?}");
+            assert!(
+                problem.message.contains(message),
+                "{config}: {:?} lacks {message:?}",
+                problem.message
+            );
+        }
+    }
+}

@@ -14,8 +14,8 @@ use super::schemas::{
     Internal, KeyCreate, KeyListResponse, KeyResponse, PayloadTooLarge, RateLimited, ReadyResponse,
     ReplayBody, ReplayResponse, RerunBody, RerunResponse, ResumeBody, RunEventsResponse,
     RunListResponse, RunRequest, RunResponse, RunStartResponse, RunStatus, SampleListResponse,
-    TriggerDeletedResponse, TriggerFiredResponse, TriggerListResponse, TriggerResponse,
-    TriggerStatusBody, TriggerTypeListResponse, TriggerUpsert, Unauthorized,
+    TriggerDeletedResponse, TriggerFiredResponse, TriggerListResponse, TriggerPatch,
+    TriggerResponse, TriggerStatusBody, TriggerTypeListResponse, TriggerUpsert, Unauthorized,
     WebhookAcceptedResponse, WorkflowDefinition, WorkflowDeletedResponse, WorkflowListResponse,
     WorkflowPatch, WorkflowResponse, WorkflowStatus, WorkflowStatusBody, WorkflowVersionsResponse,
 };
@@ -458,7 +458,7 @@ fn replay_run_against() {}
     tag = "triggers",
     params(
         ("workflowId" = Option<String>, Query, description = "Only triggers of this workflow."),
-        ("type" = Option<String>, Query, description = "Only triggers of this type (`schedule`, `webhook`, `polling`, `manual`); another value matches nothing."),
+        ("type" = Option<String>, Query, description = "Only triggers of this type (`schedule`, `webhook`, `polling`, `manual`, `scheduler`, `api`), as named when written; another value matches nothing."),
         ("connectedAccountIds" = Option<String>, Query, description = "Comma-separated connection ids: only triggers with one of them."),
         ("triggerNames" = Option<String>, Query, description = "Comma-separated slugs or trigger names: only triggers with one of them."),
         ("triggerIds" = Option<String>, Query, description = "Comma-separated trigger ids: only these triggers."),
@@ -612,6 +612,69 @@ fn set_trigger_status() {}
 )]
 fn fire_trigger() {}
 
+/// Edit a trigger by id
+///
+/// Required scope: `triggers:write`. A partial body: each field sent replaces the trigger's,
+/// except `config`, merged into the current config as a JSON Merge Patch (RFC 7396: `null`
+/// removes a key; from `{}` when `type` changes), so `{"config": {"recurrence": "daily"}}`
+/// changes a scheduler's frequency alone. The result is checked exactly as an upsert is; the
+/// slug, id and webhook URL stay. A body that changes nothing writes nothing.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/triggers/{id}",
+    tag = "triggers",
+    params(("id" = String, Path, description = "Trigger id (`trg_...`).")),
+    request_body = TriggerPatch,
+    responses(
+        (status = 200, description = "The trigger as edited.", body = TriggerResponse),
+        (status = 400, description = "VALIDATION_ERROR: a field that is not a trigger's, or of the wrong type (each named in `details`), or \"Trigger is invalid\" as for an upsert.", body = ErrorEnvelope,
+            example = json!({"success": false, "error": {"code": "VALIDATION_ERROR", "message": "invalid fields: frequency",
+                "details": [{"path": ["frequency"], "message": "is not a field of a trigger; expected type, workflowId, config, connectionId, status, webhookData, providerId, triggerName"}]}})),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Trigger not found\", or \"Workflow not found\" (`workflowId` names no workflow).", body = ErrorEnvelope),
+        (status = 409, description = "CONFLICT: the trigger kept changing under the edit; try again.", body = ErrorEnvelope),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn edit_trigger() {}
+
+/// Invoke a trigger (Phinite's API trigger)
+///
+/// Required scope: `workflows:execute`, and each call takes one request from the key's
+/// execute rate limit. An `api` trigger's `apiUrl` (any trigger takes it). Runs the trigger's
+/// workflow as Phinite's `POST /trigger/{flow_id}` does: a body with none of `input`,
+/// `idempotencyKey`, `connectionId` is the input itself; the trigger's `connectionId` when the
+/// body has none. Without `?wait=`, waits up to 30 s and answers 200 with the finished run,
+/// or 202 with the run as it stands; `?wait=0` answers 202 at once. Records a TriggerFired
+/// event (reason `api`); with `triggerId`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/triggers/{id}/invoke",
+    tag = "triggers",
+    params(
+        ("id" = String, Path, description = "Trigger id (`trg_...`)."),
+        ("wait" = Option<f64>, Query, minimum = 0, description = "Seconds to wait for the run to end (default 30; 0 answers at once; capped by the server)."),
+        ("Idempotency-Key" = Option<String>, Header, description = "Used when the body has no `idempotencyKey`."),
+    ),
+    request_body(content = RunRequest, description = "Optional: the run's input itself (an object with none of `input`, `idempotencyKey`, `connectionId`), or a `RunRequest`; an empty body is `{}`."),
+    responses(
+        (status = 200, description = "The run once it has ended, or an idempotent repeat; with `triggerId`.", body = TriggerFiredResponse),
+        (status = 202, description = "Still running at the deadline (or `?wait=0`): the run as it stands, with `triggerId`.", body = TriggerFiredResponse),
+        (status = 400, description = "INVALID_STATUS: the trigger is disabled, or its workflow is not active. VALIDATION_ERROR: a body that is not an object, an input invalid against the workflow's `inputSchema`, or `wait` not a number of seconds.", body = ErrorEnvelope),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Trigger not found\", or \"Workflow not found\".", body = ErrorEnvelope),
+        (status = 413, response = PayloadTooLarge),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+fn invoke_trigger() {}
+
 /// List a trigger's samples
 ///
 /// Required scope: `triggers:read`. The last 20 payloads the trigger received (a webhook
@@ -635,7 +698,7 @@ fn list_trigger_samples() {}
 /// List trigger types
 ///
 /// Required scope: `triggers:read`. The catalog: `schedule`, `webhook`, `polling`, `manual`,
-/// each with the JSON Schema of its `config`, in one page.
+/// and Phinite's `scheduler` and `api`, each with the JSON Schema of its `config`, in one page.
 #[utoipa::path(
     get,
     path = "/api/v1/trigger-types",

@@ -595,6 +595,10 @@ pub enum TriggerKind {
     Webhook,
     Polling,
     Manual,
+    /// Phinite's name (seed 003): runs as a `schedule`, shown as `scheduler`.
+    Scheduler,
+    /// Phinite's API trigger: run with an API key at its `apiUrl`.
+    Api,
 }
 
 /// A disabled trigger fires nothing.
@@ -620,6 +624,7 @@ pub enum TriggerStatus {
     "status": "enabled",
     "webhookId": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
     "webhookUrl": "http://localhost:3000/api/v1/webhooks/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "apiUrl": null,
     "webhookData": null,
     "cursorData": null,
     "fired": 0,
@@ -655,6 +660,10 @@ pub struct Trigger {
     /// other types.
     #[schema(required = true)]
     pub webhook_url: Option<String>,
+    /// An `api` trigger's URL, `http://{Host}/api/v1/triggers/{id}/invoke`, from the
+    /// request's `Host`; `null` for other types.
+    #[schema(required = true)]
+    pub api_url: Option<String>,
     #[schema(required = true, value_type = Value)]
     pub webhook_data: Option<Value>,
     /// Where a polling trigger has got to.
@@ -699,6 +708,35 @@ pub struct TriggerUpsert {
     #[schema(required = false, value_type = Value)]
     pub webhook_data: Option<Value>,
     pub provider_id: Option<String>,
+    pub trigger_name: Option<String>,
+}
+
+/// Edits a trigger by id: every field optional, each one sent replaces the trigger's, except
+/// `config`, merged into the current config (JSON Merge Patch, RFC 7396; from `{}` when `type`
+/// changes). The result is checked as an upsert is. Any other field is refused.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"type": "scheduler",
+    "config": {"startTime": "2026-12-07T09:00:00", "recurrence": "daily", "timezone": "Europe/London"}}))]
+pub struct TriggerPatch {
+    #[serde(rename = "type")]
+    #[schema(required = false)]
+    pub kind: Option<TriggerKind>,
+    #[schema(required = false)]
+    pub workflow_id: Option<String>,
+    #[schema(required = false, value_type = Object)]
+    pub config: Option<Value>,
+    /// `null` clears it.
+    #[schema(required = false)]
+    pub connection_id: Option<String>,
+    /// `null` keeps the status.
+    #[schema(required = false)]
+    pub status: Option<TriggerStatus>,
+    #[schema(required = false, value_type = Value)]
+    pub webhook_data: Option<Value>,
+    #[schema(required = false)]
+    pub provider_id: Option<String>,
+    #[schema(required = false)]
     pub trigger_name: Option<String>,
 }
 

@@ -1,6 +1,13 @@
 //! Trigger instances: the canonical `/api/v1/triggers` routes, the trigger-type catalog, run
 //! now, and the compatibility routes of Flowra (seed 000) and Phinite (seed 003). Every change
 //! and every firing is an event in the trigger's `trigger-{id}` stream (triggers::instances).
+//!
+//! - `patch`: `PATCH /api/v1/triggers/{id}`, an edit by id with a partial body.
+//! - `phinite`: Phinite's run-with-the-key shape, for `POST /trigger/{flow_id}` and an `api`
+//!   trigger's own URL, `POST /api/v1/triggers/{id}/invoke`.
+
+mod patch;
+mod phinite;
 
 use std::time::Duration;
 
@@ -31,6 +38,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let write = Router::new()
         .route("/api/v1/triggers/{id}", put(upsert))
         .route("/api/v1/triggers/{id}", axum::routing::delete(remove))
+        .route("/api/v1/triggers/{id}", patch(patch::edit))
         .route("/api/v1/triggers/{id}/status", patch(set_status))
         .route(
             "/api/v1/trigger_instances/{slug}/upsert",
@@ -46,7 +54,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         );
     let execute = Router::new()
         .route("/api/v1/triggers/{id}/fire", post(fire))
-        .route("/trigger/{flow_id}", post(phinite_trigger));
+        .route("/api/v1/triggers/{id}/invoke", post(phinite::invoke))
+        .route("/trigger/{flow_id}", post(phinite::run_flow));
     Router::new()
         .merge(super::scoped(state, Scope::TriggersRead, read))
         .merge(super::scoped(state, Scope::TriggersWrite, write))
@@ -70,13 +79,28 @@ impl From<triggers::instances::TriggerError> for ApiError {
     }
 }
 
-/// Where a webhook trigger receives deliveries, on the host the client used.
-fn webhook_url(headers: &HeaderMap, webhook_id: &str) -> String {
-    let host = headers
+/// The host the client used, for the URLs shown in answers.
+fn host(headers: &HeaderMap) -> &str {
+    headers
         .get(axum::http::header::HOST)
         .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    format!("http://{host}/api/v1/webhooks/{webhook_id}")
+        .unwrap_or("localhost")
+}
+
+/// Where a webhook trigger receives deliveries, on the host the client used.
+fn webhook_url(headers: &HeaderMap, webhook_id: &str) -> String {
+    format!("http://{}/api/v1/webhooks/{webhook_id}", host(headers))
+}
+
+/// Where an `api` trigger is called (with an API key), on the host the client used.
+fn api_url(headers: &HeaderMap, trigger: &TriggerRecord) -> Option<String> {
+    (trigger.named_kind == "api").then(|| {
+        format!(
+            "http://{}/api/v1/triggers/{}/invoke",
+            host(headers),
+            trigger.id
+        )
+    })
 }
 
 /// A trigger as the API shows it. A webhook signature's secret is never shown.
@@ -88,7 +112,7 @@ pub fn trigger_json(trigger: &TriggerRecord, headers: &HeaderMap) -> Value {
     json!({
         "id": trigger.id,
         "slug": trigger.slug,
-        "type": trigger.spec.kind,
+        "type": trigger.named_kind,
         "workflowId": trigger.spec.workflow_id,
         "connectionId": trigger.spec.connection_id,
         "providerId": trigger.spec.provider_id,
@@ -97,6 +121,7 @@ pub fn trigger_json(trigger: &TriggerRecord, headers: &HeaderMap) -> Value {
         "status": if trigger.enabled { "enabled" } else { "disabled" },
         "webhookId": trigger.webhook_id,
         "webhookUrl": trigger.webhook_id.as_deref().map(|id| webhook_url(headers, id)),
+        "apiUrl": api_url(headers, trigger),
         "webhookData": trigger.spec.webhook_data,
         "cursorData": trigger.cursor_data,
         "fired": trigger.fired,
@@ -561,25 +586,56 @@ async fn fire(
     JsonBody(body): JsonBody<RunBody>,
 ) -> Result<Response, ApiError> {
     let trigger = state.triggers.get(&id).await?;
+    let wait = runs::wait_param(&params, state.config.max_wait_secs)?;
+    fire_trigger(&state, trigger, body, &headers, wait, "manual", "fire").await
+}
+
+/// Starts `trigger`'s workflow with `body` (the trigger's connection unless the body names
+/// one), waiting up to `wait` for its end, records the firing (`reason`), and answers with
+/// the run and its `triggerId`. A disabled trigger refuses with INVALID_STATUS, asking to be
+/// enabled to `verb` it.
+pub(super) async fn fire_trigger(
+    state: &AppState,
+    trigger: TriggerRecord,
+    body: RunBody,
+    headers: &HeaderMap,
+    wait: Option<Duration>,
+    reason: &str,
+    verb: &str,
+) -> Result<Response, ApiError> {
+    let id = trigger.id;
     if !trigger.enabled {
         return Err(ApiError::InvalidStatus(format!(
-            "trigger {id} is disabled; enable it to fire it"
+            "trigger {id} is disabled; enable it to {verb} it"
         )));
     }
-    let wait = runs::wait_param(&params, state.config.max_wait_secs)?;
     let idempotency_key = body.idempotency_key.clone();
     let body = RunBody {
-        connection_id: body.connection_id.or(trigger.spec.connection_id.clone()),
+        connection_id: body.connection_id.or(trigger.spec.connection_id),
         ..body
     };
     let (status, mut data, existing) =
-        runs::start_run_telling(&state, &trigger.spec.workflow_id, body, &headers, wait).await?;
+        runs::start_run_telling(state, &trigger.spec.workflow_id, body, headers, wait).await?;
+    record_firing(state, &id, &data, existing, reason, idempotency_key).await?;
+    data["triggerId"] = json!(id);
+    Ok(reply::with_status(status, data))
+}
+
+/// Records that trigger `id` started the run in `data` (`reason`: manual, api), or, when a
+/// repeated idempotency key found the first firing's run, a deduplication, not a firing.
+async fn record_firing(
+    state: &AppState,
+    id: &str,
+    data: &Value,
+    existing: bool,
+    reason: &str,
+    idempotency_key: Option<String>,
+) -> Result<(), ApiError> {
     let run_id = data["runId"]
         .as_str()
         .or(data["id"].as_str())
         .unwrap_or_default()
         .to_owned();
-    // A repeated idempotency key found the first firing's run: a deduplication, not a firing.
     let event = if existing {
         TriggerEvent::TriggerSkipped {
             reason: format!("deduplicated: the idempotency key already started run {run_id}"),
@@ -588,53 +644,11 @@ async fn fire(
     } else {
         TriggerEvent::TriggerFired {
             run_id,
-            reason: "manual".to_owned(),
+            reason: reason.to_owned(),
             scheduled_at_ms: None,
             idempotency_key,
         }
     };
-    state.triggers.record(&id, &event).await?;
-    data["triggerId"] = json!(id);
-    Ok(reply::with_status(status, data))
+    state.triggers.record(id, &event).await?;
+    Ok(())
 }
-
-/// Phinite's `POST /trigger/{flow_id}`: runs the flow (workflow) with the body; a body with
-/// none of `input`, `idempotencyKey`, `connectionId` is the input itself.
-async fn phinite_trigger(
-    State(state): State<AppState>,
-    Path(flow_id): Path<String>,
-    Query(params): Query<Params>,
-    headers: HeaderMap,
-    JsonBody(body): JsonBody<Value>,
-) -> Result<Response, ApiError> {
-    let Value::Object(map) = body else {
-        return Err(ApiError::invalid_field(
-            &[],
-            "the body must be a JSON object",
-        ));
-    };
-    let canonical = ["input", "idempotencyKey", "connectionId"]
-        .iter()
-        .any(|k| map.contains_key(*k));
-    let body: RunBody = if canonical {
-        crate::body::from_value(Value::Object(map))?
-    } else {
-        RunBody {
-            input: (!map.is_empty()).then_some(Value::Object(map)),
-            ..RunBody::default()
-        }
-    };
-    // The seed promises that "the response completes within seconds": without `?wait=`, the
-    // answer is the finished run when it ends within PHINITE_WAIT (202 with the run as it
-    // stands otherwise); `?wait=0` answers at once with the run's id.
-    let wait = match runs::wait_param(&params, state.config.max_wait_secs)? {
-        None => Some(PHINITE_WAIT.min(Duration::from_secs(state.config.max_wait_secs))),
-        Some(zero) if zero.is_zero() => None,
-        Some(wait) => Some(wait),
-    };
-    let (status, data) = runs::start_run(&state, &flow_id, body, &headers, wait).await?;
-    Ok(reply::with_status(status, data))
-}
-
-/// How long `POST /trigger/{flow_id}` waits for the run by default.
-const PHINITE_WAIT: Duration = Duration::from_secs(30);

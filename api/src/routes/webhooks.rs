@@ -1,9 +1,11 @@
-//! Webhook receivers: `POST /api/v1/webhooks/{webhookId}` and StackAI's
-//! `POST /v1/webhooks/{webhook_id}`. They need no API key: the unguessable URL names the
-//! trigger and, when the trigger has a signature secret, the signature proves the sender.
-//! Each accepted delivery starts one run with the body and selected headers as input; a
-//! delivery id seen before returns the first delivery's run; every decision (fired, skipped,
-//! deduplicated, rejected) is an event in the trigger's stream.
+//! The webhook receiver `POST /api/v1/webhooks/{webhookId}`, and the steps of a delivery it
+//! shares with StackAI's `POST /v1/webhooks/{webhook_id}` (routes/stackai/hooks.rs). No API
+//! key: the unguessable URL names the trigger and, when the trigger has a signature secret,
+//! the signature proves the sender. Each accepted delivery starts one run with the body and
+//! selected headers as input; a delivery id seen before returns the first delivery's run;
+//! every decision (fired, skipped, deduplicated, rejected) is an event in the trigger's
+//! stream. A provider trigger (`stripe`'s `on_customer_created`) takes only its events: any
+//! other is recorded as skipped and starts nothing.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -14,7 +16,7 @@ use axum::Router;
 use engine::executor::StartRun;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
-use triggers::instances::{signature_config, TriggerEvent};
+use triggers::instances::{signature_config, TriggerEvent, TriggerRecord};
 
 use crate::error::ApiError;
 use crate::keys::Scope;
@@ -34,6 +36,7 @@ const HIDDEN_HEADERS: &[&str] = &[
     "x-hub-signature-256",
     "x-slack-signature",
     "x-signature-256",
+    "typeform-signature",
 ];
 /// Most headers copied into a run's input.
 const INPUT_HEADERS_MAX: usize = 64;
@@ -46,20 +49,17 @@ const DELIVERY_ID_HEADERS: &[&str] = &[
 ];
 
 pub fn router(state: &AppState) -> Router<AppState> {
-    let samples = Router::new()
-        .route("/api/v1/triggers/{id}/samples", get(samples))
-        .route("/api/v0/project-triggers/{id}/test-samples", get(samples));
+    let samples = Router::new().route("/api/v1/triggers/{id}/samples", get(samples));
     Router::new()
         .route("/api/v1/webhooks/{id}", post(receive))
-        .route("/v1/webhooks/{id}", post(receive))
         .merge(super::scoped(state, Scope::TriggersRead, samples))
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-fn input_of(headers: &HeaderMap, body: &[u8]) -> Value {
+pub(crate) fn input_of(headers: &HeaderMap, body: &[u8]) -> Value {
     let body = match serde_json::from_slice::<Value>(body) {
         Ok(json) => json,
         Err(_) if body.is_empty() => Value::Null,
@@ -93,7 +93,9 @@ fn delivery_key(trigger_id: &str, delivery_id: &str) -> String {
 /// A URL check a provider makes before it delivers anything, answered without a run:
 /// Microsoft Graph's `?validationToken=` (echoed as text/plain, unsigned by design) and
 /// Slack's signed `{"type": "url_verification", "challenge"}` (answered with the challenge).
-fn validation_answer(query: &std::collections::HashMap<String, String>) -> Option<Response> {
+pub(crate) fn validation_answer(
+    query: &std::collections::HashMap<String, String>,
+) -> Option<Response> {
     let token = query.get("validationToken")?;
     Some(
         (
@@ -108,7 +110,7 @@ fn validation_answer(query: &std::collections::HashMap<String, String>) -> Optio
     )
 }
 
-fn slack_challenge(body: &[u8]) -> Option<Response> {
+pub(crate) fn slack_challenge(body: &[u8]) -> Option<Response> {
     let value: Value = serde_json::from_slice(body).ok()?;
     if value.get("type")?.as_str()? != "url_verification" {
         return None;
@@ -123,73 +125,139 @@ fn slack_challenge(body: &[u8]) -> Option<Response> {
     )
 }
 
-async fn receive(
-    State(state): State<AppState>,
-    Path(webhook_id): Path<String>,
-    Query(query): Query<std::collections::HashMap<String, String>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let not_found = || ApiError::NotFound("Webhook not found".to_owned());
-    let trigger = state
-        .triggers
-        .by_webhook(&webhook_id)
-        .await?
-        // A trigger upserted to another type keeps its webhook id but receives nothing.
-        .filter(|t| !t.deleted && t.spec.kind == "webhook")
-        .ok_or_else(not_found)?;
-    if let Some(answer) = validation_answer(&query) {
-        return Ok(answer);
-    }
-    if !trigger.enabled {
-        state
-            .triggers
-            .record(
-                &trigger.id,
-                &TriggerEvent::TriggerSkipped {
-                    reason: "disabled: the trigger is disabled".to_owned(),
-                    scheduled_at_ms: None,
-                },
-            )
-            .await?;
-        return Err(ApiError::InvalidStatus(
-            "this webhook's trigger is disabled".to_owned(),
-        ));
-    }
-    let pairs: Vec<(String, String)> = headers
+/// The headers as `(name, value)` pairs, those that are text.
+pub(crate) fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
         .iter()
         .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-        .collect();
-    let verifier = signature_config(&trigger.spec)?;
-    let delivery_id = match &verifier {
-        Some(verifier) => match verifier.verify(&pairs, &body, now_ms() / 1000) {
-            Ok(verified) => verified.delivery_id,
-            Err(rejection) => {
-                state
-                    .triggers
-                    .record(
-                        &trigger.id,
-                        &TriggerEvent::TriggerRejected {
-                            reason: format!("{}: {rejection}", rejection.code()),
-                        },
-                    )
-                    .await?;
-                return Err(ApiError::Unauthorized(format!(
-                    "webhook signature rejected: {rejection}"
-                )));
-            }
-        },
-        None => DELIVERY_ID_HEADERS
-            .iter()
-            .find_map(|name| headers.get(*name)?.to_str().ok())
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty()),
+        .collect()
+}
+
+/// A delivery's id when the trigger has no signature scheme to say.
+pub(crate) fn unsigned_delivery_id(headers: &HeaderMap) -> Option<String> {
+    DELIVERY_ID_HEADERS
+        .iter()
+        .find_map(|name| headers.get(*name)?.to_str().ok())
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The run a delivery started, or found (`duplicate`), or none when the trigger does not
+/// take the event (`ignored` says why).
+pub(crate) struct Delivered {
+    pub run_id: Option<String>,
+    pub workflow_id: String,
+    pub workflow_version: Option<u64>,
+    pub duplicate: bool,
+    pub ignored: Option<String>,
+}
+
+/// The provider trigger entry a trigger was made from, if any.
+pub(crate) fn entry_of(
+    state: &AppState,
+    trigger: &TriggerRecord,
+) -> Option<engine::providers::trigger::ProviderTrigger> {
+    let provider = trigger.spec.provider_id.as_deref()?;
+    let name = trigger.spec.trigger_name.as_deref()?;
+    state
+        .runs
+        .catalog()
+        .provider(provider)?
+        .triggers
+        .iter()
+        .find(|t| t.id == name)
+        .cloned()
+}
+
+/// Checks a delivery's signature against the trigger's secret: the delivery id on success.
+/// A rejection is recorded on the trigger (its URL is secret, so whoever reaches it is
+/// worth a record) and answered 401.
+pub(crate) async fn verify_recorded(
+    state: &AppState,
+    trigger: &TriggerRecord,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Option<String>, ApiError> {
+    let Some(verifier) = signature_config(&trigger.spec)? else {
+        return Ok(unsigned_delivery_id(headers));
     };
-    // Slack checks a URL with a signed challenge before it sends events to it.
-    if let Some(answer) = slack_challenge(&body) {
-        return Ok(answer);
+    match verifier.verify(&header_pairs(headers), body, now_ms() / 1000) {
+        Ok(verified) => Ok(verified.delivery_id),
+        Err(rejection) => {
+            state
+                .triggers
+                .record(
+                    &trigger.id,
+                    &TriggerEvent::TriggerRejected {
+                        reason: format!("{}: {rejection}", rejection.code()),
+                    },
+                )
+                .await?;
+            Err(ApiError::Unauthorized(format!(
+                "webhook signature rejected: {rejection}"
+            )))
+        }
     }
-    let input = input_of(&headers, &body);
+}
+
+/// Refuses a delivery to a disabled trigger, recording the skip.
+pub(crate) async fn refuse_if_disabled(
+    state: &AppState,
+    trigger: &TriggerRecord,
+) -> Result<(), ApiError> {
+    if trigger.enabled {
+        return Ok(());
+    }
+    state
+        .triggers
+        .record(
+            &trigger.id,
+            &TriggerEvent::TriggerSkipped {
+                reason: "disabled: the trigger is disabled".to_owned(),
+                scheduled_at_ms: None,
+            },
+        )
+        .await?;
+    Err(ApiError::InvalidStatus(
+        "this webhook's trigger is disabled".to_owned(),
+    ))
+}
+
+/// Starts the run of an authenticated delivery (or finds the run its delivery id started):
+/// a provider trigger first checks that the event is one of its own.
+pub(crate) async fn start_delivery(
+    state: &AppState,
+    trigger: &TriggerRecord,
+    headers: &HeaderMap,
+    body: &[u8],
+    delivery_id: Option<String>,
+) -> Result<Delivered, ApiError> {
+    let input = input_of(headers, body);
+    if let Some(entry) = entry_of(state, trigger) {
+        let payload = &input["body"];
+        let pairs = header_pairs(headers);
+        if let Err(mismatch) =
+            triggers::provider_events::matches(&entry, &trigger.spec.config, &pairs, payload)
+        {
+            state
+                .triggers
+                .record(
+                    &trigger.id,
+                    &TriggerEvent::TriggerSkipped {
+                        reason: format!("not this trigger's event: {mismatch}"),
+                        scheduled_at_ms: None,
+                    },
+                )
+                .await?;
+            return Ok(Delivered {
+                run_id: None,
+                workflow_id: trigger.spec.workflow_id.clone(),
+                workflow_version: None,
+                duplicate: false,
+                ignored: Some(mismatch.to_string()),
+            });
+        }
+    }
     let idempotency_key = delivery_id
         .as_deref()
         .map(|id| delivery_key(&trigger.id, id));
@@ -226,22 +294,65 @@ async fn receive(
             .add_sample(&trigger.id, &input, now_ms())
             .await?;
     }
-    let status = if started.existing {
+    Ok(Delivered {
+        run_id: Some(started.run_id),
+        workflow_id: started.workflow_id,
+        workflow_version: Some(started.workflow_version),
+        duplicate: started.existing,
+        ignored: None,
+    })
+}
+
+/// The webhook trigger whose URL carries `webhook_id` (not deleted, still a webhook).
+pub(crate) async fn trigger_of_webhook(
+    state: &AppState,
+    webhook_id: &str,
+) -> Result<TriggerRecord, ApiError> {
+    state
+        .triggers
+        .by_webhook(webhook_id)
+        .await?
+        // A trigger upserted to another type keeps its webhook id but receives nothing.
+        .filter(|t| !t.deleted && t.spec.kind == "webhook")
+        .ok_or_else(|| ApiError::NotFound("Webhook not found".to_owned()))
+}
+
+async fn receive(
+    State(state): State<AppState>,
+    Path(webhook_id): Path<String>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let trigger = trigger_of_webhook(&state, &webhook_id).await?;
+    if let Some(answer) = validation_answer(&query) {
+        return Ok(answer);
+    }
+    refuse_if_disabled(&state, &trigger).await?;
+    let delivery_id = verify_recorded(&state, &trigger, &headers, &body).await?;
+    // Slack checks a URL with a signed challenge before it sends events to it.
+    if let Some(answer) = slack_challenge(&body) {
+        return Ok(answer);
+    }
+    let delivered = start_delivery(&state, &trigger, &headers, &body, delivery_id).await?;
+    let status = if delivered.duplicate || delivered.ignored.is_some() {
         StatusCode::OK
     } else {
         StatusCode::ACCEPTED
     };
-    Ok(reply::with_status(
-        status,
-        json!({
-            "runId": started.run_id,
-            "status": "pending",
-            "workflowId": started.workflow_id,
-            "workflowVersion": started.workflow_version,
-            "triggerId": trigger.id,
-            "duplicate": started.existing,
-        }),
-    ))
+    let mut data = json!({
+        "runId": delivered.run_id,
+        "status": "pending",
+        "workflowId": delivered.workflow_id,
+        "workflowVersion": delivered.workflow_version,
+        "triggerId": trigger.id,
+        "duplicate": delivered.duplicate,
+    });
+    if let Some(reason) = delivered.ignored {
+        data["status"] = Value::Null;
+        data["ignored"] = json!(reason);
+    }
+    Ok(reply::with_status(status, data))
 }
 
 /// The last payloads the trigger received, newest first.

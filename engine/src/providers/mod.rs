@@ -10,6 +10,7 @@
 
 mod build;
 mod form;
+pub mod trigger;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,7 +27,7 @@ pub use build::{
 };
 
 /// The providers shipped with Duro, as (file name, contents).
-const BUILTIN: [(&str, &str); 4] = [
+const BUILTIN: [(&str, &str); 5] = [
     (
         "stripe.json",
         include_str!("../../../providers/stripe.json"),
@@ -37,6 +38,10 @@ const BUILTIN: [(&str, &str); 4] = [
         include_str!("../../../providers/github.json"),
     ),
     ("http.json", include_str!("../../../providers/http.json")),
+    (
+        "typeform.json",
+        include_str!("../../../providers/typeform.json"),
+    ),
 ];
 
 /// Largest provider file read from `DURO_PROVIDERS_DIR`, in bytes.
@@ -62,9 +67,10 @@ pub struct Provider {
     #[serde(default)]
     pub connection_required: bool,
     pub actions: Vec<Action>,
-    /// Trigger types of the provider (a later issue); kept as given.
+    /// The events of the provider a trigger can start a workflow on (StackAI's provider
+    /// triggers, seed 004): `stripe`'s `on_customer_created`, `github`'s `on_push`, ...
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub triggers: Vec<Value>,
+    pub triggers: Vec<trigger::ProviderTrigger>,
 }
 
 /// One action of a provider.
@@ -364,6 +370,7 @@ fn check_provider(
             }
         }
     }
+    problems.extend(trigger::check_triggers(&provider.triggers));
     if problems.is_empty() {
         Ok(validators)
     } else {

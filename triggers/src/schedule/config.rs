@@ -14,6 +14,8 @@
 //! | `overlap` | `"skip"`, `"buffer_one"`, `"allow_all"` | `"skip"` |
 //! | `catchup` | `{"window": duration, "policy": "all" \| "latest"}` (each part optional), or just the policy as a string, or `true` (the defaults) or `false` (no catch-up) | window `"1h"`, policy `"all"` |
 //! | `jitter` | a duration; `"0s"` or `null` for none | none |
+//! | `startTime` | a local date and time in `timezone` or an RFC 3339 instant; nothing ticks before it (`super::start`) | none |
+//! | `recurrence` | instead of `cron` / `interval`: `"hourly"`, `"daily"`, `"weekly"` (these need `startTime`) or `{"cron": "..."}` | |
 
 use std::fmt::Write as _;
 
@@ -23,13 +25,27 @@ use engine::duration::DurationMs;
 use serde_json::{Map, Value};
 
 use super::cron::Cron;
+use super::start::{repeating_cron, Recurrence, StartTime};
 
 /// The catch-up window when the config names none: one hour.
 pub const CATCHUP_WINDOW_DEFAULT: DurationMs = DurationMs(60 * 60 * 1000);
 
-const FIELDS: [&str; 6] = [
-    "cron", "interval", "timezone", "overlap", "catchup", "jitter",
+const FIELDS: [&str; 8] = [
+    "cron",
+    "interval",
+    "timezone",
+    "overlap",
+    "catchup",
+    "jitter",
+    "startTime",
+    "recurrence",
 ];
+
+/// The fields that say when a schedule ticks: exactly one is given.
+const TIMING_FIELDS: [&str; 3] = ["cron", "interval", "recurrence"];
+
+/// One hour, the period of the `hourly` recurrence.
+const HOUR: DurationMs = DurationMs(60 * 60 * 1000);
 
 /// A checked schedule config.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -43,6 +59,8 @@ pub struct ScheduleConfig {
     pub catchup: Option<Catchup>,
     /// Each run starts up to this much after its tick (see `super::jitter_offset`).
     pub jitter: Option<DurationMs>,
+    /// No tick before it; intervals and recurrences count from it (see `super::next_tick`).
+    pub start: Option<StartTime>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -50,6 +68,23 @@ pub enum Timing {
     Cron(Cron),
     /// Whole seconds, at least one.
     Interval(DurationMs),
+    /// `recurrence: "hourly"`: every hour of elapsed time from the start time.
+    Hourly,
+    /// `recurrence: "daily"`: the start's local time every day, as the cron built from it.
+    Daily(Cron),
+    /// `recurrence: "weekly"`: the start's weekday and local time, as the cron built from it.
+    Weekly(Cron),
+}
+
+impl Timing {
+    /// An interval's period (`hourly` is one hour); None for cron-like timings.
+    pub fn period(&self) -> Option<DurationMs> {
+        match self {
+            Timing::Interval(every) => Some(*every),
+            Timing::Hourly => Some(HOUR),
+            Timing::Cron(_) | Timing::Daily(_) | Timing::Weekly(_) => None,
+        }
+    }
 }
 
 /// What to do with a tick while earlier runs of the trigger are still going.
@@ -146,52 +181,51 @@ impl ScheduleConfig {
             }
         }
 
-        let timing = match (object.get("cron"), object.get("interval")) {
-            (Some(_), Some(_)) => {
+        let given: Vec<&str> = TIMING_FIELDS
+            .into_iter()
+            .filter(|field| object.contains_key(*field))
+            .collect();
+        let given = match given.as_slice() {
+            [] => {
                 problem(
                     &[],
-                    "give either \"cron\" or \"interval\", not both".to_owned(),
-                );
-                None
-            }
-            (None, None) => {
-                problem(
-                    &[],
-                    "a schedule needs \"cron\" (e.g. \"0 9 * * *\") or \"interval\" (e.g. \"15m\")"
+                    "a schedule needs \"cron\" (e.g. \"0 9 * * *\"), \"interval\" (e.g. \"15m\") \
+                     or \"recurrence\" (\"hourly\", \"daily\", \"weekly\" with a \"startTime\")"
                         .to_owned(),
                 );
                 None
             }
-            (Some(cron), None) => match cron.as_str() {
-                None => {
-                    problem(&["cron"], format!("must be a string, not {}", kind(cron)));
-                    None
+            [one] => {
+                let value = &object[*one];
+                match *one {
+                    "cron" => cron_field(value, &mut problem).map(Given::Cron),
+                    "interval" => interval_field(value, &mut problem).map(Given::Interval),
+                    _ => match Recurrence::parse(value) {
+                        Ok(recurrence) => Some(Given::Recurrence(recurrence)),
+                        Err((below, message)) => {
+                            let path: Vec<&str> =
+                                std::iter::once("recurrence").chain(below).collect();
+                            problem(&path, message);
+                            None
+                        }
+                    },
                 }
-                Some(text) => match Cron::parse(text) {
-                    Ok(cron) => Some(Timing::Cron(cron)),
-                    Err(error) => {
-                        problem(&["cron"], error.0);
-                        None
-                    }
-                },
-            },
-            (None, Some(interval)) => match duration(interval) {
-                Err(message) => {
-                    problem(&["interval"], message);
-                    None
-                }
-                Ok(every) if every.0 < 1000 || every.0 % 1000 != 0 => {
-                    problem(
-                        &["interval"],
-                        format!(
-                            "must be a whole number of seconds, at least 1s, not {}",
-                            format_duration(every)
-                        ),
-                    );
-                    None
-                }
-                Ok(every) => Some(Timing::Interval(every)),
-            },
+            }
+            [first, second] => {
+                problem(
+                    &[],
+                    format!("give either {first:?} or {second:?}, not both"),
+                );
+                None
+            }
+            _ => {
+                problem(
+                    &[],
+                    "give one of \"cron\", \"interval\" and \"recurrence\", not all three"
+                        .to_owned(),
+                );
+                None
+            }
         };
 
         let timezone = match object.get("timezone") {
@@ -219,6 +253,43 @@ impl ScheduleConfig {
                 );
                 None
             }
+        };
+
+        // With a bad time zone the start time is still checked, read in UTC.
+        let start = match object.get("startTime") {
+            None | Some(Value::Null) => Some(None),
+            Some(value) => match StartTime::parse(value, timezone.unwrap_or(Tz::UTC)) {
+                Ok(start) => Some(Some(start)),
+                Err(message) => {
+                    problem(&["startTime"], message);
+                    None
+                }
+            },
+        };
+
+        let timing = match (given, start) {
+            (Some(Given::Cron(cron) | Given::Recurrence(Recurrence::Cron(cron))), _) => {
+                Some(Timing::Cron(cron))
+            }
+            (Some(Given::Interval(every)), _) => Some(Timing::Interval(every)),
+            (Some(Given::Recurrence(recurrence)), Some(Some(start))) => Some(match recurrence {
+                Recurrence::Daily => Timing::Daily(repeating_cron(&start, false)),
+                Recurrence::Weekly => Timing::Weekly(repeating_cron(&start, true)),
+                Recurrence::Hourly => Timing::Hourly,
+                Recurrence::Cron(cron) => Timing::Cron(cron),
+            }),
+            (Some(Given::Recurrence(recurrence)), Some(None)) => {
+                problem(
+                    &["startTime"],
+                    format!(
+                        "Required: a {:?} recurrence counts from the start time",
+                        recurrence.name()
+                    ),
+                );
+                None
+            }
+            // The start time is bad, or the timing is: already a problem.
+            _ => None,
         };
 
         let overlap = match object.get("overlap") {
@@ -279,18 +350,22 @@ impl ScheduleConfig {
             },
         };
 
-        match (timing, timezone, overlap, catchup, jitter) {
-            (Some(timing), Some(timezone), Some(overlap), Some(catchup), Some(jitter))
-                if problems.is_empty() =>
-            {
-                Ok(ScheduleConfig {
-                    timing,
-                    timezone,
-                    overlap,
-                    catchup,
-                    jitter,
-                })
-            }
+        match (timing, timezone, overlap, catchup, jitter, start) {
+            (
+                Some(timing),
+                Some(timezone),
+                Some(overlap),
+                Some(catchup),
+                Some(jitter),
+                Some(start),
+            ) if problems.is_empty() => Ok(ScheduleConfig {
+                timing,
+                timezone,
+                overlap,
+                catchup,
+                jitter,
+                start,
+            }),
             _ => Err(problems),
         }
     }
@@ -303,7 +378,13 @@ impl ScheduleConfig {
             Timing::Interval(every) => {
                 object.insert("interval".into(), format_duration(*every).into())
             }
+            Timing::Hourly => object.insert("recurrence".into(), "hourly".into()),
+            Timing::Daily(_) => object.insert("recurrence".into(), "daily".into()),
+            Timing::Weekly(_) => object.insert("recurrence".into(), "weekly".into()),
         };
+        if let Some(start) = self.start {
+            object.insert("startTime".into(), start.to_json());
+        }
         object.insert("timezone".into(), self.timezone.name().into());
         object.insert("overlap".into(), self.overlap.as_str().into());
         let catchup = match self.catchup {
@@ -338,6 +419,49 @@ impl TryFrom<Value> for ScheduleConfig {
 impl From<ScheduleConfig> for Value {
     fn from(config: ScheduleConfig) -> Value {
         config.to_json()
+    }
+}
+
+/// `cron`, `interval` or `recurrence` as read, before the start time is known.
+enum Given {
+    Cron(Cron),
+    Interval(DurationMs),
+    Recurrence(Recurrence),
+}
+
+fn cron_field(value: &Value, problem: &mut impl FnMut(&[&str], String)) -> Option<Cron> {
+    match value.as_str() {
+        None => {
+            problem(&["cron"], format!("must be a string, not {}", kind(value)));
+            None
+        }
+        Some(text) => match Cron::parse(text) {
+            Ok(cron) => Some(cron),
+            Err(error) => {
+                problem(&["cron"], error.0);
+                None
+            }
+        },
+    }
+}
+
+fn interval_field(value: &Value, problem: &mut impl FnMut(&[&str], String)) -> Option<DurationMs> {
+    match duration(value) {
+        Err(message) => {
+            problem(&["interval"], message);
+            None
+        }
+        Ok(every) if every.0 < 1000 || every.0 % 1000 != 0 => {
+            problem(
+                &["interval"],
+                format!(
+                    "must be a whole number of seconds, at least 1s, not {}",
+                    format_duration(every)
+                ),
+            );
+            None
+        }
+        Ok(every) => Some(every),
     }
 }
 
@@ -407,7 +531,7 @@ fn duration(value: &Value) -> Result<DurationMs, String> {
     }
 }
 
-fn kind(value: &Value) -> &'static str {
+pub(super) fn kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

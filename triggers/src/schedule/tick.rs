@@ -80,15 +80,40 @@ fn gap_end(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
 }
 
 /// The schedule's first tick strictly after `after`. `anchor` is where interval schedules
-/// count from (cron schedules ignore it). `None`: the schedule never ticks again.
+/// without a start time count from (cron schedules ignore it). `None`: the schedule never
+/// ticks again.
+///
+/// With a start time nothing ticks before it: a cron ticks at its own times from the start
+/// on (the start itself only if the cron names it); an interval or a recurrence ticks AT the
+/// start, then counts from it.
 pub fn next_tick(
     schedule: &ScheduleConfig,
     after: DateTime<Utc>,
     anchor: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
+    let tz = schedule.timezone;
+    let Some(start) = schedule.start else {
+        return match &schedule.timing {
+            Timing::Cron(cron) | Timing::Daily(cron) | Timing::Weekly(cron) => {
+                next_cron_tick(cron, tz, after)
+            }
+            Timing::Interval(_) | Timing::Hourly => {
+                next_interval_tick(schedule.timing.period()?, after, anchor)
+            }
+        };
+    };
     match &schedule.timing {
-        Timing::Cron(cron) => next_cron_tick(cron, schedule.timezone, after),
-        Timing::Interval(every) => next_interval_tick(*every, after, anchor),
+        // Ticks lie on whole seconds, as the start does: "after one second before the start"
+        // is "at or after the start".
+        Timing::Cron(cron) => {
+            let from = start.instant.checked_sub_signed(TimeDelta::seconds(1))?;
+            next_cron_tick(cron, tz, after.max(from))
+        }
+        _ if after < start.instant => Some(start.instant),
+        Timing::Daily(cron) | Timing::Weekly(cron) => next_cron_tick(cron, tz, after),
+        Timing::Interval(_) | Timing::Hourly => {
+            next_interval_tick(schedule.timing.period()?, after, start.instant)
+        }
     }
 }
 
