@@ -120,6 +120,8 @@ enum BenchCommand {
     /// Opening the embedded store with a sound index, and with a deleted one (rebuilt from
     /// the log), on a journal of N events.
     Rebuild(bench::rebuild::RebuildBenchArgs),
+    /// CPU time per minute that N schedule triggers cost between their ticks.
+    Triggers(bench::triggers::TriggersBenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -165,6 +167,9 @@ fn main() -> ExitCode {
         Command::Bench {
             command: BenchCommand::Rebuild(args),
         } => bench::rebuild::run(args),
+        Command::Bench {
+            command: BenchCommand::Triggers(args),
+        } => bench::triggers::run(args),
         Command::Debug {
             command: DebugCommand::AppendLoop(args),
         } => debug::append_loop(args),

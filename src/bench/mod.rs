@@ -6,6 +6,7 @@ pub mod journal;
 pub mod rebuild;
 pub mod recovery;
 pub mod runs;
+pub mod triggers;
 
 /// The value below which `fraction` of the sorted samples fall.
 pub fn percentile(sorted: &[u64], fraction: f64) -> u64 {

@@ -26,8 +26,20 @@ use crate::poll_cursor::Cursor;
 pub use crate::poll_cursor::CURSOR_IDS_MAX;
 use crate::schedule::{self, OverlapDecision, ScheduleConfig};
 
-/// How often the supervisor re-reads the triggers when nothing tells it to.
-const SUPERVISE_EVERY: Duration = Duration::from_secs(5);
+/// How often the supervisor re-reads every trigger when nothing told it of a change. Every
+/// change made through this process's API tells it at once (`Runner::changed`), so this scan
+/// is only a safety net; with thousands of triggers a frequent one was most of the idle CPU.
+const FULL_SCAN_EVERY: Duration = Duration::from_secs(600);
+/// How soon a reconcile that failed (the journal unreadable) is tried again.
+const RECONCILE_RETRY: Duration = Duration::from_secs(5);
+/// How often the wall clock is compared with the monotonic one. Schedule tasks sleep on the
+/// monotonic clock until their next tick; if the wall clock jumps (NTP, a suspended VM) they
+/// are woken to plan again, so one check serves every schedule.
+const CLOCK_CHECK_EVERY: Duration = Duration::from_secs(60);
+/// A wall clock that moved this much more or less than the monotonic one has jumped.
+const CLOCK_JUMP_MS: i64 = 2_000;
+/// How long a schedule with no next tick sleeps before it looks again.
+const NO_TICK_SLEEP: Duration = Duration::from_secs(3600);
 /// Longest a failing task waits before trying again.
 const BACKOFF_MAX: Duration = Duration::from_secs(3600);
 /// Items taken from one poll.
@@ -63,6 +75,8 @@ pub struct Runner {
     clock: Arc<dyn Clock>,
     tasks: Mutex<HashMap<String, Task>>,
     changed: Notify,
+    /// Wakes every sleeping schedule task to plan again: the wall clock jumped.
+    replan: Notify,
 }
 
 impl Runner {
@@ -74,7 +88,13 @@ impl Runner {
             clock,
             tasks: Mutex::new(HashMap::new()),
             changed: Notify::new(),
+            replan: Notify::new(),
         })
+    }
+
+    /// How many trigger tasks (schedules and polling) are running.
+    pub fn task_count(&self) -> usize {
+        lock(&self.tasks).len()
     }
 
     /// Sets where connections' credentials come from (once; later calls are ignored).
@@ -88,17 +108,39 @@ impl Runner {
     }
 
     /// Starts the supervisor: it reconciles tasks with the journal now, on every `changed`,
-    /// and every few seconds (another node may have changed a trigger).
+    /// and every [`FULL_SCAN_EVERY`] as a safety net; and it checks the wall clock every
+    /// [`CLOCK_CHECK_EVERY`]. Between ticks that is all the runner does: each schedule task
+    /// sleeps until its own next tick (a due-time wait, not a scan).
     pub fn spawn(self: &Arc<Runner>) -> JoinHandle<()> {
         let runner = self.clone();
         tokio::spawn(async move {
+            let mut next_scan = tokio::time::Instant::now();
+            let mut reconcile = true;
+            let mut clock_mark = (tokio::time::Instant::now(), runner.clock.now_ms());
             loop {
-                if let Err(error) = runner.reconcile().await {
-                    tracing::warn!(%error, "trigger runner cannot read the triggers; retrying");
+                if reconcile {
+                    next_scan = tokio::time::Instant::now() + FULL_SCAN_EVERY;
+                    if let Err(error) = runner.reconcile().await {
+                        tracing::warn!(%error, "trigger runner cannot read the triggers; retrying");
+                        // Try again soon rather than at the next full scan.
+                        next_scan = tokio::time::Instant::now() + RECONCILE_RETRY;
+                    }
                 }
+                let next_check = clock_mark.0 + CLOCK_CHECK_EVERY;
                 tokio::select! {
-                    _ = runner.changed.notified() => {}
-                    _ = tokio::time::sleep(SUPERVISE_EVERY) => {}
+                    _ = runner.changed.notified() => reconcile = true,
+                    _ = tokio::time::sleep_until(next_scan) => reconcile = true,
+                    _ = tokio::time::sleep_until(next_check) => {
+                        reconcile = false;
+                        let now = (tokio::time::Instant::now(), runner.clock.now_ms());
+                        let monotonic_ms = now.0.duration_since(clock_mark.0).as_millis() as i64;
+                        let wall_ms = now.1 - clock_mark.1;
+                        if (wall_ms - monotonic_ms).abs() > CLOCK_JUMP_MS {
+                            tracing::info!(jump_ms = wall_ms - monotonic_ms, "the clock jumped; schedules plan again");
+                            runner.replan.notify_waiters();
+                        }
+                        clock_mark = now;
+                    }
                 }
             }
         })
@@ -213,9 +255,12 @@ impl Runner {
                     failures = 0;
                     let wait = wake_at
                         .map(|at| (at - self.now()).to_std().unwrap_or(Duration::ZERO))
-                        .unwrap_or(SUPERVISE_EVERY * 12);
-                    // Re-plan at least every minute: the clock may jump.
-                    tokio::time::sleep(wait.min(Duration::from_secs(60))).await;
+                        .unwrap_or(NO_TICK_SLEEP);
+                    // Until the next tick, or until the supervisor sees the clock jump.
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = self.replan.notified() => {}
+                    }
                 }
                 Err(error) => {
                     failures = failures.saturating_add(1);
