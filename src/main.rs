@@ -111,6 +111,8 @@ enum BenchCommand {
     /// Durable appends of 256-byte events by concurrent writers, beside the raw
     /// write+fdatasync latency of a preallocated file in the same directory.
     Journal(bench::journal::JournalBenchArgs),
+    /// Run a foreach of N transform items at concurrency C, R runs one after another.
+    Foreach(bench::foreach::ForeachBenchArgs),
     /// Start and await runs of a K-step transform workflow with C concurrent starters.
     Runs(bench::runs::RunsBenchArgs),
     /// The REST API over loopback: run requests (with or without ?wait) or run reads.
@@ -155,6 +157,9 @@ fn main() -> ExitCode {
         Command::Bench {
             command: BenchCommand::Journal(args),
         } => bench::journal::run(args),
+        Command::Bench {
+            command: BenchCommand::Foreach(args),
+        } => bench::foreach::run(args),
         Command::Bench {
             command: BenchCommand::Runs(args),
         } => bench::runs::run(args),

@@ -12,6 +12,11 @@ use crate::foreach::item_step_id;
 use crate::retry::splitmix64;
 use crate::run::{RunState, StepState};
 
+mod cursor;
+mod plan;
+
+pub use plan::Plan;
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     /// Record `StepStarted` (unless the state already shows this attempt running), then
@@ -54,10 +59,41 @@ pub enum Command {
 /// concurrency: then there is one command (or, for a wait, a pair) per item in flight, each
 /// about a different step, and the executor may carry them out in any order.
 pub fn decide(steps: &[Step], state: &RunState) -> Vec<Command> {
+    decide_planned(steps, &Plan::new(steps), state)
+}
+
+/// `decide` with the definition laid out already (`Plan::new(steps)`): the executor lays it
+/// out once per run. Each sequence is picked up where its progress says it stands
+/// (`cursor`), so a decision costs the same whatever the run's length and the size of its
+/// foreach; when progress cannot be trusted it walks every step (`decide_by_walking`).
+pub fn decide_planned(steps: &[Step], plan: &Plan, state: &RunState) -> Vec<Command> {
+    decide_from_progress(steps, plan, state).unwrap_or_else(|| decide_by_walking(steps, state))
+}
+
+/// `decide` from the run's progress alone; None when progress cannot place the run (it is
+/// irregular, or names a step the plan does not have) and only walking can tell.
+pub fn decide_from_progress(steps: &[Step], plan: &Plan, state: &RunState) -> Option<Vec<Command>> {
+    if state.status.is_none() || state.status().is_terminal() {
+        return Some(Vec::new());
+    }
+    if state.progress.irregular() {
+        return None;
+    }
+    cursor::walk_workflow(plan, steps, state).map(finish)
+}
+
+/// What `decide` means: every step walked from the first, every item of a foreach looked at,
+/// on every decision (O(steps + items) each). Kept as the reference the fast path is tested
+/// against, and used when a run's progress cannot be trusted.
+pub fn decide_by_walking(steps: &[Step], state: &RunState) -> Vec<Command> {
     if state.status.is_none() || state.status().is_terminal() {
         return Vec::new();
     }
-    match walk(steps, state, "") {
+    finish(walk(steps, state, ""))
+}
+
+fn finish(walked: Walk<'_>) -> Vec<Command> {
+    match walked {
         Walk::Pending(commands) => commands,
         Walk::Done(last_output) => vec![Command::CompleteRun {
             output_json: last_output.unwrap_or("null").to_owned(),
@@ -110,7 +146,7 @@ fn walk<'s>(steps: &[Step], state: &'s RunState, prefix: &str) -> Walk<'s> {
 }
 
 /// Whether a condition's recorded output says it took its `then` branch.
-pub(crate) fn took_then(output_json: &str) -> bool {
+pub fn took_then(output_json: &str) -> bool {
     serde_json::from_str::<serde_json::Value>(output_json)
         .ok()
         .and_then(|output| output.get("branch")?.as_str().map(|b| b == "then"))

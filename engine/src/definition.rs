@@ -13,8 +13,11 @@ use crate::providers::{self, Catalog};
 use crate::retry::{RetryPolicy, RetrySpec};
 use crate::template;
 
-/// Most steps in one workflow.
-pub const STEPS_MAX: usize = 200;
+/// Most steps in one workflow (and sub-steps in one foreach). A decision picks a run up after
+/// the step that completed last (`run::Progress`, `decide::Plan`), so a step of a 2,000-step
+/// run costs what a step of a 20-step run does; the bound keeps a definition (one journal
+/// event, one request body) small, and checking one stays quick.
+pub const STEPS_MAX: usize = 2_000;
 /// Longest step id, in bytes.
 pub const STEP_ID_BYTES_MAX: usize = 100;
 

@@ -5,8 +5,14 @@
 //! `each[3].charge`). Step ids are letters, digits, `-` and `_` only, so the brackets and
 //! the dot can never be part of a user's id and the composite id parses back unambiguously.
 
-/// Most items one foreach step may run over; more fails the step.
-pub const FOREACH_ITEMS_MAX: usize = 10_000;
+/// Most items one foreach step may run over; more fails the step. Deciding costs the same
+/// for the last item as for the first (`run::Progress`), so the bound is what one run holds:
+/// a pure item of one sub-step is one event, and 50,000 of them fit the 100,000 events of a
+/// run's journal (`executor::RUN_EVENTS_MAX`) with room to spare; items of more sub-steps, or
+/// of steps that call out (two events each), fill it sooner, and a run that would outgrow it
+/// fails with RUN_TOO_LONG. The foreach's output, every item's last output in one array, must
+/// also fit one event (4 MiB): past that the foreach fails with OUTPUT_TOO_LARGE.
+pub const FOREACH_ITEMS_MAX: usize = 50_000;
 /// Largest `concurrency` a foreach step may ask for.
 pub const FOREACH_CONCURRENCY_MAX: u32 = 100;
 /// Items in flight at once when a foreach does not say: one, so side effects happen in item

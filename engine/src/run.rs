@@ -7,6 +7,10 @@ use serde::Serialize;
 
 use crate::events::{RunError, RunEvent, StepError};
 
+mod progress;
+
+pub use progress::{Completion, ItemsProgress, Progress};
+
 /// Where a run stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -126,6 +130,10 @@ pub struct RunState {
     /// The payload of each step's last resume (an agent's approval keeps its arguments here
     /// after the step has moved on to running).
     pub resumed: BTreeMap<String, String>,
+    /// Where each sequence of steps stands (derived from the events above, kept as they are
+    /// folded), so `decide` need not walk every step of the run on every decision.
+    #[serde(skip)]
+    pub progress: Progress,
 }
 
 /// A parent run's workflow step and the child run it started.
@@ -162,7 +170,14 @@ impl RunState {
         self.status = Some(next);
     }
 
+    /// Every change of a step's state goes through here, so `progress` sees them all.
     fn set_step(&mut self, step_id: &str, state: StepState) {
+        let completed = match &state {
+            StepState::Completed { output_json, .. } => Some(output_json.as_str()),
+            _ => None,
+        };
+        self.progress
+            .record(step_id, self.steps.get(step_id), completed);
         self.steps.insert(step_id.to_owned(), state);
     }
 }

@@ -341,12 +341,17 @@ async fn items_that_are_not_an_array_or_too_many_fail_the_run_with_a_clear_error
         error.message
     );
 
-    let many: Vec<u32> = (0..10_001).collect();
+    let too_many = engine::foreach::FOREACH_ITEMS_MAX + 1;
+    let many: Vec<usize> = (0..too_many).collect();
     let run = run_to_end(&runs, "wf_items", json!({ "items": many })).await;
     assert_eq!(run.status, RunStatus::Failed);
     let error = run.error.expect("error");
     assert_eq!(error.code.as_deref(), Some("TOO_MANY_ITEMS"));
-    assert!(error.message.contains("10001 items"), "{}", error.message);
+    assert!(
+        error.message.contains(&format!("{too_many} items")),
+        "{}",
+        error.message
+    );
 
     let empty = run_to_end(&runs, "wf_items", json!({ "items": [] })).await;
     assert_eq!(empty.status, RunStatus::Completed, "{empty:?}");
@@ -461,4 +466,54 @@ fn a_foreach_stopped_mid_way_finishes_after_recover_without_repeating_finished_i
         "{} calls for 8 items: {keys:?}",
         keys.len()
     );
+}
+
+/// A long foreach stays linear (issue 16): 5,000 items, one at a time and eight at a time,
+/// each item's output in its place. No timing is asserted; before decisions were made from
+/// the run's progress this took minutes in a debug build.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreach_of_5000_items_outputs_every_item_in_order() {
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let runs = Runs::new(store.clone(), Arc::new(SystemClock));
+    let items: Vec<Value> = (0..5_000).map(|n| json!({ "n": n })).collect();
+    for concurrency in [1, 8] {
+        let workflow_id = format!("wf_long_{concurrency}");
+        active_workflow(
+            &runs,
+            &workflow_id,
+            json!({
+                "name": "Long foreach",
+                "steps": [{
+                    "id": "each",
+                    "type": "foreach",
+                    "config": {
+                        "items": "{{input.items}}",
+                        "concurrency": concurrency,
+                        "steps": [
+                            { "id": "twice", "type": "transform",
+                              "config": { "mapping": { "n": "{{item.n}}", "at": "{{index}}" } } },
+                            { "id": "check", "type": "condition",
+                              "config": { "if": "{{steps.twice.output.at}}",
+                                          "then": [{ "id": "seen", "type": "transform",
+                                                     "config": { "mapping": { "i": "{{index}}" } } }],
+                                          "else": [] } }
+                        ]
+                    }
+                }]
+            }),
+        )
+        .await;
+        let run = run_to_end(&runs, &workflow_id, json!({ "items": items })).await;
+        assert_eq!(run.status, RunStatus::Completed, "{:?}", run.error);
+        let output = run.output.expect("output");
+        let outputs = output.as_array().expect("an array");
+        assert_eq!(outputs.len(), 5_000);
+        // Item 0's condition is falsy (index 0): its last output is the condition's.
+        assert_eq!(outputs[0]["branch"], json!("else"));
+        for (index, output) in outputs.iter().enumerate().skip(1) {
+            assert_eq!(output, &json!({ "i": index }), "item {index}");
+        }
+        let journal = journal_of(&store, &run.run_id).await;
+        assert!(completions(&journal).values().all(|n| *n == 1));
+    }
 }

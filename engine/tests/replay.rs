@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use engine::decide::{decide, Command};
+use engine::decide::{decide, decide_by_walking, decide_from_progress, Command, Plan};
 use engine::definition::{find_step, ConditionTest, DelaySpec, OnTimeout, Step, StepKind};
 use engine::events::{RunError, RunEvent, StepError};
 use engine::foreach::{item_step_id, ItemStepId};
@@ -324,6 +324,74 @@ fn foreach_strategy(index: usize) -> impl Strategy<Value = Step> {
     })
 }
 
+/// `step` renamed `id`, the steps of its branches after it, and wait steps (not allowed in a
+/// foreach) made transforms.
+fn for_item(step: Step, id: String) -> Step {
+    let kind = match step.kind {
+        StepKind::Wait { .. } => StepKind::Transform {
+            mapping: serde_json::json!({}),
+        },
+        StepKind::Condition {
+            test,
+            then_steps,
+            else_steps,
+        } => {
+            let rename = |steps: Vec<Step>, branch: &str| {
+                steps
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, inner)| for_item(inner, format!("{id}-{branch}-{k}")))
+                    .collect()
+            };
+            StepKind::Condition {
+                test,
+                then_steps: rename(then_steps, "then"),
+                else_steps: rename(else_steps, "else"),
+            }
+        }
+        other => other,
+    };
+    Step { id, kind, ..step }
+}
+
+/// A foreach whose sub-steps may be conditions with branches (the condition decides from the
+/// script, as at the top).
+fn foreach_with_branches_strategy(index: usize) -> impl Strategy<Value = Step> {
+    let sub = prop_oneof![3 => step_strategy(0), 1 => condition_strategy(0)];
+    let sub_steps = proptest::collection::vec(sub, 1..4).prop_map(move |steps| {
+        steps
+            .into_iter()
+            .enumerate()
+            .map(|(j, step)| for_item(step, format!("step-{index}-sub-{j}")))
+            .collect::<Vec<_>>()
+    });
+    (sub_steps, 1u32..4).prop_map(move |(steps, concurrency)| Step {
+        id: format!("step-{index}"),
+        kind: StepKind::Foreach {
+            items: "{{input.items}}".into(),
+            concurrency,
+            steps,
+        },
+        retry: RetryPolicy::default(),
+        timeout_ms: None,
+    })
+}
+
+/// Workflows whose foreach steps may hold conditions.
+fn workflow_with_branchy_items() -> impl Strategy<Value = Vec<Step>> {
+    (1usize..5).prop_flat_map(|n| {
+        (0..n)
+            .map(|i| {
+                prop_oneof![
+                    2 => step_strategy(i),
+                    1 => condition_strategy(i),
+                    2 => foreach_with_branches_strategy(i),
+                ]
+            })
+            .collect::<Vec<_>>()
+    })
+}
+
 fn workflow() -> impl Strategy<Value = Vec<Step>> {
     (1usize..7).prop_flat_map(|n| {
         (0..n)
@@ -466,6 +534,38 @@ proptest! {
     }
 
     #[test]
+    fn deciding_from_progress_says_what_walking_every_step_says(steps in workflow(), script in script()) {
+        let full = run_to_end(&steps, &script, vec![started()]);
+        let plan = Plan::new(&steps);
+        let mut state = RunState::default();
+        for event in &full {
+            state = engine::run::evolve(state, event);
+            let fast = decide_from_progress(&steps, &plan, &state);
+            prop_assert!(fast.is_some(), "progress places every state of the engine's journals");
+            prop_assert_eq!(fast, Some(decide_by_walking(&steps, &state)));
+        }
+    }
+
+    #[test]
+    fn against_another_definition_progress_agrees_with_walking_up_to_the_divergence(
+        steps in workflow(),
+        candidate in workflow(),
+        script in script(),
+    ) {
+        let full = run_to_end(&steps, &script, vec![started()]);
+        let report = replay_run(&journal_events(&full), &steps, Some(&candidate));
+        let diverged = report.divergence.map_or(full.len(), |d| d.seq as usize - 1);
+        for cut in 1..=diverged {
+            let state = replay(&full[..cut]);
+            prop_assert_eq!(
+                decide(&candidate, &state),
+                decide_by_walking(&candidate, &state),
+                "after {} events", cut
+            );
+        }
+    }
+
+    #[test]
     fn a_journal_replays_against_its_own_definition_without_divergence(steps in workflow(), script in script()) {
         let full = run_to_end(&steps, &script, vec![started()]);
         let journal = journal_events(&full);
@@ -498,6 +598,31 @@ proptest! {
         if state.status() == RunStatus::Failed {
             let RunError { step_id, .. } = state.error.clone().expect("a failed run has an error");
             prop_assert!(step_id.is_some());
+        }
+    }
+}
+
+proptest! {
+    // Each case continues its journal from every prefix: fewer cases keep it to seconds.
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    #[test]
+    fn with_conditions_in_items_progress_agrees_with_walking(
+        steps in workflow_with_branchy_items(),
+        script in script(),
+    ) {
+        let full = run_to_end(&steps, &script, vec![started()]);
+        prop_assert!(replay(&full).status().is_terminal());
+        let plan = Plan::new(&steps);
+        let mut state = RunState::default();
+        for event in &full {
+            state = engine::run::evolve(state, event);
+            let fast = decide_from_progress(&steps, &plan, &state);
+            prop_assert_eq!(fast, Some(decide_by_walking(&steps, &state)));
+        }
+        for cut in 1..full.len() {
+            let continued = run_to_end(&steps, &script, full[..cut].to_vec());
+            prop_assert_eq!(&continued, &full, "continued after {} events", cut);
         }
     }
 }

@@ -45,6 +45,9 @@ struct RunsBenchResult {
     runs_per_sec: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// The p50 run divided by its steps: with `--concurrency 1`, what one step costs
+    /// (fixed costs, two fdatasyncs, included).
+    p50_us_per_step: f64,
 }
 
 pub fn workflow(steps: usize) -> serde_json::Value {
@@ -76,19 +79,22 @@ pub fn run(args: RunsBenchArgs) -> anyhow::Result<()> {
         runs_per_sec: round2(runs as f64 / elapsed),
         p50_ms: round2(percentile(&latencies_us, 0.50) as f64 / 1000.0),
         p99_ms: round2(percentile(&latencies_us, 0.99) as f64 / 1000.0),
+        p50_us_per_step: round2(percentile(&latencies_us, 0.50) as f64 / args.steps as f64),
     };
     if args.json {
         println!("{}", serde_json::to_string(&result)?);
     } else {
         println!(
-            "runs bench: {} steps, {} starters, {} s: {} runs, {:.0} runs/s, p50 {} ms, p99 {} ms",
+            "runs bench: {} steps, {} starters, {} s: {} runs, {:.0} runs/s, p50 {} ms, p99 {} ms \
+             ({} µs a step at p50)",
             result.steps,
             result.concurrency,
             result.seconds,
             result.runs,
             result.runs_per_sec,
             result.p50_ms,
-            result.p99_ms
+            result.p99_ms,
+            result.p50_us_per_step
         );
     }
     Ok(())

@@ -185,8 +185,8 @@ pub struct WorkflowDefinition {
     pub input_schema: Option<Value>,
     #[schema(required = false, value_type = Object, example = json!({"type": "api"}))]
     pub trigger: Option<Value>,
-    /// At least one step, at most 200.
-    #[schema(min_items = 1, max_items = 200)]
+    /// At least one step, at most 2,000 (`STEPS_MAX`).
+    #[schema(min_items = 1, max_items = 2000)]
     pub steps: Vec<StepDefinition>,
     /// Toolkit slug to connection id (an object), or `[{toolkitSlug, connectionId}]`.
     #[schema(required = false, value_type = Value)]

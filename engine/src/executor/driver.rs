@@ -17,12 +17,12 @@ use tokio::sync::Notify;
 use super::action::{ActionCall, Reached};
 use super::fold::{outcome_event, Fold};
 use super::in_flight::{Finished, InFlight};
-use super::scope::Items;
-use super::{outputs_of, steps, Loaded, Runs, RunsError};
-use crate::decide::{decide, Command};
-use crate::definition::{find_step, Step, StepKind};
-use crate::events::RunEvent;
-use crate::run::{evolve, RunState, StepState};
+use super::scope::{Items, RunContext};
+use super::{steps, Loaded, Runs, RunsError, RUN_EVENTS_MAX};
+use crate::decide::{decide_planned, Command, Plan};
+use crate::definition::{Step, StepKind};
+use crate::events::{RunError, RunEvent};
+use crate::run::{evolve, StepState};
 
 /// Longest pause between retries of a driver that keeps failing.
 const DRIVER_BACKOFF_MS_MAX: u64 = 10_000;
@@ -41,7 +41,10 @@ enum Progress {
 /// What the driver remembers between turns.
 struct Memory {
     loaded: Option<Loaded>,
-    steps: Option<Arc<Vec<Step>>>,
+    /// The pinned version's steps, and their plan (laid out once for the run).
+    steps: Option<(Arc<Vec<Step>>, Arc<Plan>)>,
+    /// The run's template context, kept in step with `loaded`.
+    context: RunContext,
     /// The stream may have changed behind the driver's back (it was woken, or lost a race).
     stale: bool,
     /// Items of the run's foreach steps, rendered once.
@@ -55,6 +58,7 @@ pub(super) async fn drive(runs: Runs, run_id: String, wake: Arc<Notify>, loaded:
         stale: loaded.is_none(),
         loaded,
         steps: None,
+        context: RunContext::default(),
         items: Items::default(),
         in_flight: InFlight::default(),
     };
@@ -101,26 +105,51 @@ async fn turn(
             }
             loaded
         }
-        None => runs.load(run_id).await?,
+        None => {
+            memory.context.forget();
+            runs.load(run_id).await?
+        }
     };
     memory.stale = false;
     let loaded = memory.loaded.insert(loaded);
     if loaded.state.status.is_none() || loaded.state.status().is_terminal() {
         return Ok(Progress::Ended);
     }
-    let steps = match &memory.steps {
-        Some(steps) => steps.clone(),
+    let (steps, plan) = match &memory.steps {
+        Some(pinned) => pinned.clone(),
         None => {
-            let pinned = runs
+            let steps = runs
                 .steps_of(&loaded.state.workflow_id, loaded.state.workflow_version)
                 .await?;
-            memory.steps.insert(pinned).clone()
+            let plan = Arc::new(Plan::new(&steps));
+            memory.steps.insert((steps, plan)).clone()
         }
     };
 
-    let (pending, commands) = fold_in_memory(runs, run_id, &steps, loaded, &mut memory.items);
+    let mut pure = Pure {
+        steps: &steps,
+        plan: &plan,
+        items: &mut memory.items,
+        context: &mut memory.context,
+    };
+    let (pending, commands) = fold_in_memory(runs, run_id, loaded, &mut pure);
     if !pending.is_empty() {
-        record(runs, run_id, loaded, &pending, &mut memory.stale).await?;
+        // The state already holds these events (folded in place, not copied); if they are
+        // not recorded it is read again from the journal.
+        if let Some(failure) = too_long(loaded.version, &pending) {
+            let version = loaded.version;
+            memory.loaded = None;
+            runs.append_all(run_id, version, std::slice::from_ref(&failure))
+                .await?;
+            return Ok(Progress::Continue);
+        }
+        match runs.append_all(run_id, loaded.version, &pending).await {
+            Ok(true) => loaded.version += pending.len() as u64,
+            recorded => {
+                memory.loaded = None;
+                recorded?;
+            }
+        }
         return Ok(Progress::Continue);
     }
     if commands.is_empty() {
@@ -129,9 +158,8 @@ async fn turn(
     let started = start_attempts(
         runs,
         run_id,
-        &steps,
         loaded,
-        &mut memory.items,
+        &mut pure,
         &mut memory.in_flight,
         &commands,
         &mut memory.stale,
@@ -172,28 +200,41 @@ async fn turn(
     Ok(Progress::Continue)
 }
 
+/// What deciding and folding in memory works with.
+struct Pure<'a> {
+    steps: &'a [Step],
+    plan: &'a Plan,
+    items: &'a mut Items,
+    context: &'a mut RunContext,
+}
+
 /// Decides and folds in memory for as long as nothing outside the journal is touched. Returns
 /// the events to record, and (when there are none) the commands that remain, which all reach
-/// outside the journal or wait.
+/// outside the journal or wait. The events are folded into `loaded.state` in place (its
+/// `version` is left as it was): copying the state once per turn would cost O(run) a turn.
 fn fold_in_memory(
     runs: &Runs,
     run_id: &str,
-    steps: &[Step],
-    loaded: &Loaded,
-    items: &mut Items,
+    loaded: &mut Loaded,
+    pure: &mut Pure<'_>,
 ) -> (Vec<RunEvent>, Vec<Command>) {
     let now = runs.inner().clock.now_ms();
-    let context = steps::context(run_id, &loaded.input, &outputs_of(&loaded.state));
-    let mut fold = Fold::new(steps, items, context, now);
-    // Copied only once something is folded: a turn that only waits copies nothing.
-    let mut tentative: Option<RunState> = None;
+    let Loaded { state, input, .. } = loaded;
+    let mut fold = Fold::new(
+        pure.steps,
+        pure.plan,
+        pure.items,
+        pure.context,
+        run_id,
+        input,
+        now,
+    );
     let mut pending = Vec::new();
     loop {
-        let state = tentative.as_ref().unwrap_or(&loaded.state);
         if pending.len() >= PENDING_EVENTS_MAX || state.status().is_terminal() {
             return (pending, Vec::new());
         }
-        let commands = decide(steps, state);
+        let commands = decide_planned(pure.steps, pure.plan, state);
         // Commands decided together concern different steps (a foreach's items), so each
         // can be carried out from the same state.
         let mut batch = Vec::new();
@@ -210,13 +251,10 @@ fn fold_in_memory(
             };
             return (pending, remaining);
         }
-        let mut next = tentative.take().unwrap_or_else(|| loaded.state.clone());
         for event in batch {
-            fold.note(&event);
-            next = evolve(next, &event);
+            *state = evolve(std::mem::take(state), &event);
             pending.push(event);
         }
-        tentative = Some(next);
     }
 }
 
@@ -229,6 +267,14 @@ async fn record(
     events: &[RunEvent],
     stale: &mut bool,
 ) -> Result<bool, RunsError> {
+    if let Some(failure) = too_long(loaded.version, events) {
+        if runs.append(run_id, loaded.version, &failure).await? {
+            loaded.apply(&failure);
+        } else {
+            *stale = true;
+        }
+        return Ok(false);
+    }
     let recorded = runs.append_all(run_id, loaded.version, events).await?;
     if recorded {
         for event in events {
@@ -240,21 +286,42 @@ async fn record(
     Ok(recorded)
 }
 
+/// The run's failure, when appending `events` after `version` would leave no room for it
+/// within `RUN_EVENTS_MAX`, the most of a run's journal that is read back: a run that long
+/// ends cleanly instead of being decided, after a restart, from a journal cut short.
+fn too_long(version: u64, events: &[RunEvent]) -> Option<RunEvent> {
+    if (version as usize).saturating_add(events.len()) < RUN_EVENTS_MAX {
+        return None;
+    }
+    Some(RunEvent::RunFailed {
+        error: RunError {
+            step_id: None,
+            code: Some("RUN_TOO_LONG".into()),
+            message: format!(
+                "the run reached {version} events; a run's journal holds at most \
+                 {RUN_EVENTS_MAX}, so it cannot record {} more",
+                events.len()
+            ),
+        },
+    })
+}
+
 /// Starts every HTTP attempt `commands` ask for that is not already in flight: announces them
 /// in one durable append, then sends each on its own task. False if another writer got to the
 /// stream first (nothing was sent).
-#[allow(clippy::too_many_arguments)]
 async fn start_attempts(
     runs: &Runs,
     run_id: &str,
-    steps: &[Step],
     loaded: &mut Loaded,
-    items: &mut Items,
+    pure: &mut Pure<'_>,
     in_flight: &mut InFlight,
     commands: &[Command],
     stale: &mut bool,
 ) -> Result<bool, RunsError> {
-    let mut context = None;
+    let steps = pure.steps;
+    let plan = pure.plan;
+    let items = &mut *pure.items;
+    let context = pure.context.of(run_id, &loaded.input, &loaded.state);
     let mut announce = Vec::new();
     let mut attempts = Vec::new();
     for command in commands {
@@ -264,22 +331,24 @@ async fn start_attempts(
         if in_flight.contains(step_id) {
             continue;
         }
-        let context = context.get_or_insert_with(|| {
-            steps::context(run_id, &loaded.input, &outputs_of(&loaded.state))
-        });
         let effect = if let Some(sub) = crate::agent::parse_sub_step(step_id) {
             agent_effect(runs, steps, &loaded.state, context, step_id, *attempt, sub)?
         } else {
-            let Some(step) = find_step(steps, step_id) else {
+            let Some(step) = plan.find(steps, step_id) else {
                 return Err(RunsError::Corrupt(format!(
                     "decide named unknown step {step_id}"
                 )));
             };
             // An item whose scope cannot be built fails its attempt like a bad template does.
             if let StepKind::Action(action) = &step.kind {
-                let rendered = items.in_scope(steps, &loaded.state, context, step_id, |context| {
-                    render_action(action, context)
-                });
+                let rendered = items.in_scope_planned(
+                    steps,
+                    plan,
+                    &loaded.state,
+                    context,
+                    step_id,
+                    |context| render_action(action, context),
+                );
                 let (params, connection) = match rendered {
                     Ok(rendered) => rendered,
                     Err(error) => (Err(error.clone()), Err(error)),
@@ -309,7 +378,7 @@ async fn start_attempts(
                 }))
             } else if let StepKind::Workflow(child) = &step.kind {
                 let input = items
-                    .in_scope(steps, &loaded.state, context, step_id, |context| {
+                    .in_scope_planned(steps, plan, &loaded.state, context, step_id, |context| {
                         crate::template::render_value(&child.input, context).map_err(|e| {
                             steps::failure("TEMPLATE_ERROR", format!("config.input.{e}"), false)
                         })
@@ -324,12 +393,19 @@ async fn start_attempts(
                     connection_id: loaded.state.connection_id.clone(),
                 }))
             } else if let StepKind::Email(email) = &step.kind {
-                let rendered = items.in_scope(steps, &loaded.state, context, step_id, |context| {
-                    (
-                        super::email::render(email, context),
-                        render_connection(email.connection.as_deref(), context),
-                    )
-                });
+                let rendered = items.in_scope_planned(
+                    steps,
+                    plan,
+                    &loaded.state,
+                    context,
+                    step_id,
+                    |context| {
+                        (
+                            super::email::render(email, context),
+                            render_connection(email.connection.as_deref(), context),
+                        )
+                    },
+                );
                 let (email, connection) = match rendered {
                     Ok(rendered) => rendered,
                     Err(error) => (Err(error.clone()), Err(error)),
@@ -345,9 +421,14 @@ async fn start_attempts(
                     timeout_ms: step.timeout_ms,
                 }))
             } else {
-                match items.in_scope(steps, &loaded.state, context, step_id, |context| {
-                    steps::request(step, step_id, *attempt, run_id, context)
-                }) {
+                match items.in_scope_planned(
+                    steps,
+                    plan,
+                    &loaded.state,
+                    context,
+                    step_id,
+                    |context| steps::request(step, step_id, *attempt, run_id, context),
+                ) {
                     Ok(Some(request)) => Effect::Http(Ok(request)),
                     Ok(None) => {
                         return Err(RunsError::Corrupt(format!(
@@ -442,7 +523,7 @@ fn agent_effect(
         kind: StepKind::Agent(agent),
         timeout_ms,
         ..
-    }) = find_step(steps, agent_id)
+    }) = crate::definition::find_step(steps, agent_id)
     else {
         return Err(RunsError::Corrupt(format!(
             "decide named {step_id}, but {agent_id} is not an agent step"
@@ -542,4 +623,28 @@ async fn record_outcome(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_fails_rather_than_outgrow_what_is_read_back() {
+        let event = |n: usize| {
+            (0..n)
+                .map(|_| RunEvent::TimerFired {
+                    step_id: "s".into(),
+                })
+                .collect::<Vec<_>>()
+        };
+        let max = RUN_EVENTS_MAX as u64;
+        assert_eq!(too_long(max - 2, &event(1)), None);
+        let Some(RunEvent::RunFailed { error }) = too_long(max - 1, &event(1)) else {
+            panic!("the last event left is the failure's");
+        };
+        assert_eq!(error.code.as_deref(), Some("RUN_TOO_LONG"));
+        assert!(too_long(max - 100, &event(100)).is_some());
+        assert_eq!(too_long(0, &event(256)), None);
+    }
 }

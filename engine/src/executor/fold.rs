@@ -4,47 +4,50 @@
 
 use serde_json::Value;
 
-use super::scope::Items;
+use super::scope::{Items, RunContext};
 use super::steps;
-use crate::decide::Command;
-use crate::definition::{find_step, DelaySpec, Step, StepKind};
+use crate::decide::{Command, Plan};
+use crate::definition::{DelaySpec, Step, StepKind};
 use crate::events::{RunEvent, StepError};
-use crate::foreach::is_item_step;
 use crate::run::RunState;
 use crate::template::Template;
 
+/// Largest output a step completed in memory may record: one event's data, less room for the
+/// rest of the event. Only a foreach's output (every item's last output) can come near it;
+/// past it the foreach fails rather than the append being refused again and again.
+const OUTPUT_BYTES_MAX: usize = journal::limits::EVENT_DATA_BYTES_MAX - 64 * 1024;
+
 pub(super) struct Fold<'a> {
     steps: &'a [Step],
+    plan: &'a Plan,
     items: &'a mut Items,
-    /// The run's template context, extended with each workflow-level output decided here, so
-    /// a run of K pure steps parses each output once, not K times.
-    context: Value,
+    /// The run's template context, extended with each workflow-level output as it is folded,
+    /// so a run of K pure steps parses each output once, not K times.
+    context: &'a mut RunContext,
+    run_id: &'a str,
+    input: &'a Value,
     now: i64,
 }
 
 impl<'a> Fold<'a> {
-    pub fn new(steps: &'a [Step], items: &'a mut Items, context: Value, now: i64) -> Fold<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        steps: &'a [Step],
+        plan: &'a Plan,
+        items: &'a mut Items,
+        context: &'a mut RunContext,
+        run_id: &'a str,
+        input: &'a Value,
+        now: i64,
+    ) -> Fold<'a> {
         Fold {
             steps,
+            plan,
             items,
             context,
+            run_id,
+            input,
             now,
-        }
-    }
-
-    /// Notes an event about to be folded (its output may be read by later steps).
-    pub fn note(&mut self, event: &RunEvent) {
-        if let RunEvent::StepCompleted {
-            step_id,
-            output_json,
-            ..
-        } = event
-        {
-            // An item's outputs are laid over the context per item (see `scope`), never kept
-            // in it: `steps.<subId>` means the current item's sub-step.
-            if !is_item_step(step_id) {
-                steps::add_output(&mut self.context, step_id, output_json);
-            }
         }
     }
 
@@ -54,16 +57,17 @@ impl<'a> Fold<'a> {
         let now = self.now;
         Some(match command {
             Command::ExecuteStep { step_id, attempt } => {
-                let step = find_step(self.steps, step_id)?;
+                let step = self.plan.find(self.steps, step_id)?;
                 if !matches!(
                     step.kind,
                     StepKind::Transform { .. } | StepKind::Condition { .. }
                 ) {
                     return None;
                 }
+                let context = self.context.of(self.run_id, self.input, state);
                 let outcome = self
                     .items
-                    .in_scope(self.steps, state, &mut self.context, step_id, |context| {
+                    .in_scope_planned(self.steps, self.plan, state, context, step_id, |context| {
                         steps::pure_outcome(step, context)
                     })
                     .and_then(|outcome| outcome.unwrap_or(Ok(Value::Null)));
@@ -72,8 +76,9 @@ impl<'a> Fold<'a> {
                 vec![outcome_event(step_id, *attempt, outcome)]
             }
             Command::ExpandForeach { step_id } => {
-                let foreach = find_step(self.steps, step_id)?;
-                vec![match self.items.of(foreach, &self.context) {
+                let foreach = self.plan.find(self.steps, step_id)?;
+                let context = self.context.of(self.run_id, self.input, state);
+                vec![match self.items.of(foreach, context) {
                     Ok(items) => RunEvent::ForeachStarted {
                         step_id: step_id.clone(),
                         // At most FOREACH_ITEMS_MAX, so it fits.
@@ -96,9 +101,10 @@ impl<'a> Fold<'a> {
                 fire_at_ms: now.saturating_add(*wait_ms as i64),
             }],
             Command::StartDelay { step_id, delay } => {
+                let context = self.context.of(self.run_id, self.input, state);
                 let deadline = self
                     .items
-                    .in_scope(self.steps, state, &mut self.context, step_id, |context| {
+                    .in_scope_planned(self.steps, self.plan, state, context, step_id, |context| {
                         delay_deadline(delay, now, context)
                     })
                     .and_then(|deadline| deadline);
@@ -128,6 +134,21 @@ impl<'a> Fold<'a> {
             } => vec![RunEvent::RunPaused {
                 step_id: step_id.clone(),
                 timeout_at_ms: timeout_ms.map(|t| now.saturating_add(t as i64)),
+            }],
+            Command::CompleteStep {
+                step_id,
+                output_json,
+            } if output_json.len() > OUTPUT_BYTES_MAX => vec![RunEvent::StepFailed {
+                step_id: step_id.clone(),
+                attempt: 1,
+                error: steps::failure(
+                    "OUTPUT_TOO_LARGE",
+                    format!(
+                        "the step's output is {} bytes; one event holds at most {OUTPUT_BYTES_MAX}",
+                        output_json.len()
+                    ),
+                    false,
+                ),
             }],
             Command::CompleteStep {
                 step_id,

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
+use crate::decide::Plan;
 use crate::definition::{find_step, Step, StepKind};
 use crate::events::StepError;
 use crate::foreach::{item_step_id, ItemStepId, FOREACH_ITEMS_MAX};
@@ -83,10 +84,34 @@ impl Items {
         step_id: &str,
         f: impl FnOnce(&Value) -> R,
     ) -> Result<R, StepError> {
+        self.in_scope_of(|id| find_step(steps, id), state, context, step_id, f)
+    }
+
+    /// `in_scope`, finding the foreach in the run's plan rather than by walking its steps.
+    pub fn in_scope_planned<R>(
+        &mut self,
+        steps: &[Step],
+        plan: &Plan,
+        state: &RunState,
+        context: &mut Value,
+        step_id: &str,
+        f: impl FnOnce(&Value) -> R,
+    ) -> Result<R, StepError> {
+        self.in_scope_of(|id| plan.find(steps, id), state, context, step_id, f)
+    }
+
+    fn in_scope_of<'s, R>(
+        &mut self,
+        find: impl FnOnce(&str) -> Option<&'s Step>,
+        state: &RunState,
+        context: &mut Value,
+        step_id: &str,
+        f: impl FnOnce(&Value) -> R,
+    ) -> Result<R, StepError> {
         let Some(id) = ItemStepId::parse(step_id) else {
             return Ok(f(context));
         };
-        let foreach = find_step(steps, id.foreach_id).ok_or_else(|| {
+        let foreach = find(id.foreach_id).ok_or_else(|| {
             failure(
                 "INTERNAL",
                 format!("no foreach step {} for {step_id}", id.foreach_id),
@@ -113,6 +138,45 @@ impl Items {
             sub_outputs(subs, state, id.foreach_id, id.index, &mut outputs);
         }
         Ok(with_overlay(context, &mut overlay, &mut outputs, f))
+    }
+}
+
+/// The run's template context (its id, input, and the outputs of its workflow-level steps),
+/// kept by the driver from turn to turn and extended by the steps completed since, rather than
+/// rebuilt from every output of the run on every turn.
+#[derive(Default)]
+pub(crate) struct RunContext {
+    value: Option<Value>,
+    /// How many of `state.progress.completed()` the value holds.
+    holds: usize,
+}
+
+impl RunContext {
+    /// The context of `state`. Valid as long as the states it is asked for only grow (the
+    /// driver's, event by event); `forget` it when the state is read again from scratch.
+    pub fn of(&mut self, run_id: &str, input: &Value, state: &RunState) -> &mut Value {
+        let completed = state.progress.completed();
+        let fresh = state.progress.irregular() || self.holds > completed.len();
+        match &mut self.value {
+            Some(value) if !fresh => {
+                for step_id in &completed[self.holds..] {
+                    if let Some(StepState::Completed { output_json, .. }) = state.step(step_id) {
+                        super::steps::add_output(value, step_id, output_json);
+                    }
+                }
+            }
+            _ => {
+                let outputs = super::outputs_of(state);
+                self.value = Some(super::steps::context(run_id, input, &outputs));
+            }
+        }
+        self.holds = completed.len();
+        self.value.get_or_insert(Value::Null)
+    }
+
+    pub fn forget(&mut self) {
+        self.value = None;
+        self.holds = 0;
     }
 }
 

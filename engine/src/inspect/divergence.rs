@@ -12,7 +12,7 @@
 use serde_json::Value;
 
 use super::{Context, JournalEvent};
-use crate::decide::{decide, Command};
+use crate::decide::{decide_planned, Command, Plan};
 use crate::definition::{find_step, Step, StepKind};
 use crate::events::RunEvent;
 use crate::executor::scope::Items;
@@ -65,10 +65,12 @@ pub(super) fn find(
     let mut context = Context::default();
     let mut original_items = Items::default();
     let mut candidate_items = Items::default();
+    // Laid out once: `decide` would lay the candidate out again for every event.
+    let plan = Plan::new(candidate);
     for journal_event in events {
         let event = &journal_event.event;
         if state.status.is_some() && !state.status().is_terminal() {
-            let commands = decide(candidate, &state);
+            let commands = decide_planned(candidate, &plan, &state);
             let found = check(
                 event,
                 &commands,
