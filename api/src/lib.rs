@@ -7,6 +7,7 @@
 //! - `routes`: the canonical `/api/v1` routes and the seed compatibility routes.
 //! - `keys`: API keys as journal streams (hashed secrets).
 //! - `connections`: connected accounts, their secrets encrypted at rest.
+//! - `ui`: the dashboard at `/ui` (server-rendered pages, sessions signed in with a key).
 
 pub mod auth;
 pub mod body;
@@ -18,6 +19,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod reply;
 pub mod routes;
+pub mod ui;
 
 use std::sync::Arc;
 
@@ -174,6 +176,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(axum::middleware::from_fn(error::json_errors))
+        // Merged after the API's layers: the dashboard answers in HTML, errors included.
+        .merge(ui::router(&state))
         .with_state(state)
 }
 

@@ -1,0 +1,54 @@
+// Duro dashboard: progressive enhancement only; every page works without this script.
+// 1. <time datetime> elements show the browser's zone, with the server's UTC text as title.
+// 2. The runs table re-fetches its rows (server-rendered, escaped HTML from this origin)
+//    every few seconds while the tab is visible, so new runs and status changes appear.
+(function () {
+  "use strict";
+  var REFRESH_MS = 3000;
+
+  function localTimes(root) {
+    var times = root.querySelectorAll("time[datetime]");
+    for (var i = 0; i < times.length; i++) {
+      var el = times[i];
+      if (el.dataset.local) continue;
+      var when = new Date(el.getAttribute("datetime"));
+      if (isNaN(when.getTime())) continue;
+      el.title = el.textContent;
+      el.textContent = when.toLocaleString();
+      el.dataset.local = "1";
+    }
+  }
+
+  function liveRows() {
+    var body = document.getElementById("runs-rows");
+    if (!body || !body.dataset.refresh) return;
+    var busy = false, stopped = false, last = null;
+    setInterval(function () {
+      if (busy || stopped || document.hidden) return;
+      busy = true;
+      fetch(body.dataset.refresh, { credentials: "same-origin", headers: { Accept: "text/html" } })
+        .then(function (response) {
+          // A lost session answers with the sign-in page: stop quietly, the next click signs in.
+          if (!response.ok || response.redirected) {
+            stopped = true;
+            throw new Error("refresh stopped");
+          }
+          return response.text();
+        })
+        .then(function (html) {
+          if (html !== last) {
+            last = html;
+            body.innerHTML = html;
+            localTimes(body);
+          }
+        })
+        .catch(function () {})
+        .finally(function () { busy = false; });
+    }, REFRESH_MS);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    localTimes(document);
+    liveRows();
+  });
+})();

@@ -1,0 +1,75 @@
+//! The dashboard at `/ui`: server-rendered HTML (maud, which escapes every interpolated
+//! value), one stylesheet and one small script compiled into the binary, and sign-in with an
+//! API key kept server-side (see `session`).
+//!
+//! - `session`: the bounded in-memory session table and the session cookie.
+//! - `guard`: the signed-in key of a request, its scope checks and the CSRF check.
+//! - `headers`: the security headers of every `/ui` response (CSP, nosniff, no framing).
+//! - `assets`: the CSS and JS, with long cache lifetimes.
+//! - `error`: `UiError`, answered as a page a person can read, never a JSON dump.
+//! - `pages`: the layout and the login, runs and run pages.
+//!
+//! The UI router is merged outside the API's `json_errors` layer, which would otherwise turn
+//! its HTML 401/403 pages into JSON envelopes.
+
+pub mod assets;
+pub mod error;
+pub mod guard;
+pub mod headers;
+pub mod pages;
+pub mod session;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::response::Redirect;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::AppState;
+use session::Sessions;
+
+/// Largest form body the UI accepts: its forms carry a key, a token and a reason.
+const FORM_BODY_MAX: usize = 64 * 1024;
+
+/// What UI handlers reach: the API's state and the session table. Cheap to clone.
+#[derive(Clone)]
+pub struct Ui {
+    pub app: AppState,
+    pub sessions: Arc<Sessions>,
+}
+
+impl FromRef<Ui> for AppState {
+    fn from_ref(ui: &Ui) -> AppState {
+        ui.app.clone()
+    }
+}
+
+/// The `/ui` routes with their own state, mergeable into a router of any state. One session
+/// table per call: `serve` builds the router once, so a server has one.
+pub fn router<S>(state: &AppState) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let ui = Ui {
+        app: state.clone(),
+        sessions: Arc::new(Sessions::new(session::Limits::default())),
+    };
+    Router::new()
+        .route("/ui", get(|| async { Redirect::to("/ui/runs") }))
+        .route("/ui/", get(|| async { Redirect::to("/ui/runs") }))
+        .route(
+            "/ui/login",
+            get(pages::login::form).post(pages::login::submit),
+        )
+        .route("/ui/logout", post(pages::login::logout))
+        .route("/ui/runs", get(pages::runs::list))
+        .route("/ui/runs/rows", get(pages::runs::rows))
+        .route("/ui/runs/{id}", get(pages::run::detail))
+        .route("/ui/runs/{id}/cancel", post(pages::run::cancel))
+        .route("/ui/assets/{name}", get(assets::serve))
+        .route("/ui/{*rest}", get(error::not_found).post(error::not_found))
+        .layer(DefaultBodyLimit::max(FORM_BODY_MAX))
+        .layer(axum::middleware::from_fn(headers::secure))
+        .with_state(ui)
+}

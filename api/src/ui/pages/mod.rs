@@ -1,0 +1,7 @@
+//! The dashboard's pages. `layout` holds what they share (the page shell, times, JSON,
+//! statuses, URLs); each other module is one page and its form handlers.
+
+pub mod layout;
+pub mod login;
+pub mod run;
+pub mod runs;

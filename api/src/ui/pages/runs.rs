@@ -1,0 +1,181 @@
+//! The Runs page: the runs listing of `GET /api/v1/runs` (the same query parsing and
+//! read-model query, `routes::lists`), with filters, cursor paging, and a rows fragment the
+//! script re-fetches to keep statuses and new runs current without a reload.
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use maud::{html, Markup};
+use serde_json::Value;
+
+use super::layout::{self, Chrome};
+use crate::keys::Scope;
+use crate::routes::lists::{self, Params};
+use crate::ui::error::UiError;
+use crate::ui::guard::SignedIn;
+use crate::ui::Ui;
+
+/// The statuses a run can have, for the filter.
+const STATUSES: [&str; 7] = [
+    "pending",
+    "running",
+    "sleeping",
+    "paused",
+    "completed",
+    "failed",
+    "cancelled",
+];
+
+/// The filter parameters the page keeps across pages and refreshes.
+const FILTERS: [&str; 4] = ["workflowId", "status", "from", "to"];
+
+/// A browser's `datetime-local` value (`2026-01-15T10:00`, no zone) read as UTC, as the form
+/// says; anything else is passed on for the API's parser to accept or explain.
+fn as_utc(text: &str) -> String {
+    let text = text.trim();
+    let local = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"));
+    match local {
+        Ok(time) => time.and_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        Err(_) => text.to_owned(),
+    }
+}
+
+/// The request's parameters as `lists::run_query` reads them.
+fn normalized(mut params: Params) -> Params {
+    for name in ["from", "to"] {
+        if let Some(value) = params.get_mut(name) {
+            *value = as_utc(value);
+        }
+    }
+    params
+}
+
+fn value<'a>(params: &'a Params, name: &str) -> &'a str {
+    params.get(name).map(|v| v.trim()).unwrap_or("")
+}
+
+/// The filters (and `cursor`, when given) as a query string.
+fn filters_query(params: &Params, cursor: Option<&str>) -> String {
+    layout::query(
+        FILTERS
+            .iter()
+            .map(|name| (*name, value(params, name)))
+            .chain(cursor.map(|c| ("cursor", c))),
+    )
+}
+
+/// One page of runs for `params`: the rows, the next cursor; or the parameter problem.
+async fn fetch(ui: &Ui, params: &Params) -> Result<(Vec<Value>, Option<String>), UiError> {
+    let query = lists::run_query(params)?;
+    Ok(lists::runs_page(&ui.app, &query).await?)
+}
+
+fn str_of<'a>(item: &'a Value, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(Value::as_str)
+}
+
+fn rows_markup(items: &[Value]) -> Markup {
+    html! {
+        @if items.is_empty() {
+            tr { td colspan="5" .none { "No runs match." } }
+        }
+        @for item in items {
+            @let id = str_of(item, "runId").unwrap_or_default();
+            @let status = str_of(item, "status").unwrap_or("unknown");
+            tr data-status=(status) {
+                td { a href=(layout::run_href(id)) { code { (id) } } }
+                td {
+                    (str_of(item, "workflowId").unwrap_or_default())
+                    " " span.version { "v" (item.get("workflowVersion").and_then(Value::as_u64).unwrap_or(0)) }
+                }
+                td { (layout::status(status)) }
+                td { (layout::time(str_of(item, "startedAt"))) }
+                td.num { (layout::duration(str_of(item, "startedAt"), str_of(item, "completedAt"))) }
+            }
+        }
+    }
+}
+
+fn filter_form(params: &Params) -> Markup {
+    let chosen = value(params, "status");
+    html! {
+        form.filters method="get" action="/ui/runs" {
+            label { "Workflow" input name="workflowId" type="text" value=(value(params, "workflowId")) placeholder="wf_…"; }
+            label { "Status"
+                select name="status" {
+                    option value="" selected[chosen.is_empty()] { "any" }
+                    @for status in STATUSES {
+                        option value=(status) selected[chosen == status] { (status) }
+                    }
+                }
+            }
+            label { "Started from (UTC)" input name="from" type="text" value=(value(params, "from")) placeholder="2026-01-15T10:00:00Z"; }
+            label { "to (UTC)" input name="to" type="text" value=(value(params, "to")) placeholder="2026-01-15T12:00:00Z"; }
+            button type="submit" { "Filter" }
+            a href="/ui/runs" { "Clear" }
+        }
+    }
+}
+
+/// `GET /ui/runs`.
+pub async fn list(
+    State(ui): State<Ui>,
+    signed: SignedIn,
+    Query(params): Query<Params>,
+) -> Result<Response, UiError> {
+    signed.require(Scope::RunsRead)?;
+    let normalized = normalized(params.clone());
+    let (status, listing, problem) = match fetch(&ui, &normalized).await {
+        Ok(listing) => (StatusCode::OK, Some(listing), None),
+        Err(UiError::BadRequest(problem)) => (StatusCode::BAD_REQUEST, None, Some(problem)),
+        Err(other) => return Err(other),
+    };
+    let refresh = format!(
+        "/ui/runs/rows?{}",
+        filters_query(&params, Some(value(&params, "cursor")))
+    );
+    let chrome = Chrome {
+        key_name: &signed.key.name,
+        key_id: &signed.key.id,
+        csrf: &signed.session.csrf,
+    };
+    let body = html! {
+        h1 { "Runs" }
+        (filter_form(&params))
+        @if let Some(problem) = &problem {
+            p.error role="alert" { (problem) }
+        }
+        @if let Some((items, next)) = &listing {
+            div.scroll {
+                table.runs {
+                    thead { tr { th { "Run" } th { "Workflow" } th { "Status" } th { "Started" } th { "Duration" } } }
+                    tbody id="runs-rows" data-refresh=(refresh) aria-live="polite" { (rows_markup(items)) }
+                }
+            }
+            nav.pager aria-label="Pages" {
+                @if !value(&params, "cursor").is_empty() {
+                    a href={ "/ui/runs?" (filters_query(&params, None)) } { "First page" }
+                }
+                @if let Some(next) = next {
+                    a href={ "/ui/runs?" (filters_query(&params, Some(next))) } { "Next page" }
+                }
+            }
+        }
+    };
+    Ok(layout::html(
+        status,
+        layout::page("Runs", Some(&chrome), body),
+    ))
+}
+
+/// `GET /ui/runs/rows`: the table rows alone, for the script's refresh.
+pub async fn rows(
+    State(ui): State<Ui>,
+    signed: SignedIn,
+    Query(params): Query<Params>,
+) -> Result<Response, UiError> {
+    signed.require(Scope::RunsRead)?;
+    let (items, _) = fetch(&ui, &normalized(params)).await?;
+    Ok(layout::html(StatusCode::OK, rows_markup(&items)))
+}
