@@ -23,6 +23,10 @@ pub struct FileConfig {
     /// The default SMTP server of email steps (`DURO_SMTP_URL`): `smtp://`, `smtp+starttls://`
     /// or `smtps://user:password@host:port?from=...`.
     pub smtp_url: Option<String>,
+    /// Keep the journal in PostgreSQL (`DURO_DATABASE_URL`): `postgres://user@host:port/db`.
+    pub database_url: Option<String>,
+    /// Most connections to PostgreSQL (`DURO_DATABASE_POOL_SIZE`).
+    pub database_pool_size: Option<u32>,
     /// The outbound policy of steps and triggers (`[outbound]`).
     #[serde(default)]
     pub outbound: OutboundFile,

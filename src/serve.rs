@@ -43,7 +43,26 @@ pub struct ServeArgs {
     /// Default SMTP server of email steps (smtp://, smtp+starttls://, smtps://).
     #[arg(long, env = "DURO_SMTP_URL", hide_env_values = true)]
     smtp_url: Option<String>,
+    /// Keep the journal in PostgreSQL (postgres://user@host:port/db) instead of the data
+    /// directory; the read models and the secret key file stay in the data directory.
+    #[arg(long, env = "DURO_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Most connections to PostgreSQL [default: 16].
+    #[arg(long, env = "DURO_DATABASE_POOL_SIZE")]
+    database_pool_size: Option<u32>,
 }
+
+/// Where the journal lives.
+enum JournalSettings {
+    /// The embedded store in the data directory (the default).
+    Embedded,
+    /// PostgreSQL at `url`, with at most `pool_size` connections.
+    Postgres { url: String, pool_size: u32 },
+}
+
+/// The advisory lock key `duro serve` holds on its PostgreSQL journal ("duro" in ASCII):
+/// one server per database until runs are leased to nodes (issue 17).
+const SERVE_LOCK_KEY: i64 = 0x6475_726f;
 
 /// The settings in force after flags, environment, file and defaults.
 struct Settings {
@@ -53,6 +72,7 @@ struct Settings {
     providers_dir: Option<PathBuf>,
     outbound: outbound::OutboundPolicy,
     smtp: Option<mail::SmtpSettings>,
+    journal: JournalSettings,
 }
 
 fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
@@ -102,7 +122,22 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         .map(|url| mail::SmtpSettings::from_url(&url))
         .transpose()
         .context("smtp_url (--smtp-url, DURO_SMTP_URL)")?;
+    let journal = match args.database_url.or(file.database_url) {
+        None => JournalSettings::Embedded,
+        Some(url) => {
+            let pool_size = args
+                .database_pool_size
+                .or(file.database_pool_size)
+                .unwrap_or(journal_pg::PgOptions::default().pool_size);
+            anyhow::ensure!(
+                pool_size >= 1,
+                "database_pool_size (--database-pool-size, DURO_DATABASE_POOL_SIZE) must be at least 1"
+            );
+            JournalSettings::Postgres { url, pool_size }
+        }
+    };
     Ok(Settings {
+        journal,
         smtp,
         providers_dir: args.providers_dir.or(file.providers_dir),
         outbound,
@@ -122,18 +157,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: Settings) -> anyhow::Result<()> {
-    let config = EmbeddedConfig::new(&args.data_dir);
-    let store = tokio::task::spawn_blocking(move || EmbeddedStore::open(config))
-        .await
-        .context("opening the journal")?
-        .with_context(|| format!("opening the journal in {}", args.data_dir.display()))?;
-    tracing::info!(
-        data_dir = %args.data_dir.display(),
-        position = store.committed().0,
-        "journal open"
-    );
-    let store_rebuild = store.index_rebuild().cloned();
-    let store: Arc<dyn journal::EventStore> = Arc::new(store);
+    let opened = open_journal(&args).await?;
+    let store = opened.store;
+    let store_rebuild = opened.rebuild;
     // After the journal: its lock keeps two servers from creating the key file at once.
     let secret_key = secret_key(&args.data_dir)?;
     let read_models =
@@ -195,8 +221,82 @@ async fn serve(args: Settings) -> anyhow::Result<()> {
     if let Err(error) = projections.flush() {
         tracing::warn!(%error, "flushing the read models (they catch up on the next start)");
     }
+    drop(opened.exclusive);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The journal `duro serve` opened, and what came with it.
+struct OpenedJournal {
+    store: Arc<dyn journal::EventStore>,
+    /// The embedded index's rebuild at open, if there was one (for the metrics).
+    rebuild: Option<journal::Rebuild>,
+    /// PostgreSQL: the advisory lock that keeps a second server off the database.
+    exclusive: Option<journal_pg::ExclusiveLock>,
+}
+
+async fn open_journal(args: &Settings) -> anyhow::Result<OpenedJournal> {
+    match &args.journal {
+        JournalSettings::Embedded => {
+            let config = EmbeddedConfig::new(&args.data_dir);
+            let store = tokio::task::spawn_blocking(move || EmbeddedStore::open(config))
+                .await
+                .context("opening the journal")?
+                .with_context(|| format!("opening the journal in {}", args.data_dir.display()))?;
+            tracing::info!(
+                data_dir = %args.data_dir.display(),
+                position = store.committed().0,
+                "journal open"
+            );
+            Ok(OpenedJournal {
+                rebuild: store.index_rebuild().cloned(),
+                store: Arc::new(store),
+                exclusive: None,
+            })
+        }
+        JournalSettings::Postgres { url, pool_size } => {
+            // The read models in the data directory follow one journal: those built from an
+            // embedded journal would silently mix with another's events.
+            let embedded = args.data_dir.join("journal");
+            anyhow::ensure!(
+                !embedded.exists(),
+                "{} holds an embedded journal; a PostgreSQL journal needs a data directory of \
+                 its own (for its read models). To move the deployment to PostgreSQL, export \
+                 the journal and import it there (docs/postgres.md)",
+                args.data_dir.display()
+            );
+            std::fs::create_dir_all(&args.data_dir)
+                .with_context(|| format!("creating {}", args.data_dir.display()))?;
+            let options = journal_pg::PgOptions {
+                pool_size: *pool_size,
+                ..journal_pg::PgOptions::default()
+            };
+            // The URL may hold a password: the error names the setting, never the URL.
+            let store = journal_pg::PgStore::connect(url, options)
+                .await
+                .context("opening the journal in PostgreSQL (--database-url, DURO_DATABASE_URL)")?;
+            let exclusive = store
+                .try_exclusive(SERVE_LOCK_KEY)
+                .await
+                .context("locking the PostgreSQL journal")?
+                .context(
+                    "another duro serve uses this PostgreSQL database; until runs are leased \
+                     to nodes, one server at a time may use it",
+                )?;
+            let store: Arc<dyn journal::EventStore> = Arc::new(store);
+            tracing::info!(
+                data_dir = %args.data_dir.display(),
+                position = store.subscribe().borrow().0,
+                pool_size,
+                "journal open in PostgreSQL"
+            );
+            Ok(OpenedJournal {
+                store,
+                rebuild: None,
+                exclusive: Some(exclusive),
+            })
+        }
+    }
 }
 
 /// The data key sealing connection secrets: `DURO_SECRET_KEY` (unless empty), else the key

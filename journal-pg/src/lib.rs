@@ -66,6 +66,11 @@ impl Default for PgOptions {
     }
 }
 
+/// A session advisory lock ([`PgStore::try_exclusive`]), released when dropped.
+pub struct ExclusiveLock {
+    _connection: sqlx::PgConnection,
+}
+
 /// The journal in PostgreSQL. Several processes (nodes) may open the same database: appends
 /// are serialized by the database, and each process's subscribers hear of all of them.
 pub struct PgStore {
@@ -295,6 +300,28 @@ impl PgStore {
     /// The store's pool, for tables that live beside the journal (leases, later).
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Takes PostgreSQL's session advisory lock `key` on a connection of its own, held until
+    /// the returned guard is dropped or the process dies (the server then ends the session
+    /// and frees the lock: a SIGKILLed holder never leaves it stuck). `Ok(None)` when another
+    /// session holds it. `duro serve` takes one so that, until runs are leased to nodes, one
+    /// server at a time drives a database's runs.
+    pub async fn try_exclusive(&self, key: i64) -> Result<Option<ExclusiveLock>, StoreError> {
+        let mut connection = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| db_error("taking a connection for the advisory lock", e))?
+            .detach();
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(key)
+            .fetch_one(&mut connection)
+            .await
+            .map_err(|e| db_error("taking the advisory lock", e))?;
+        Ok(locked.then_some(ExclusiveLock {
+            _connection: connection,
+        }))
     }
 
     fn publish(&self, position: Position) {

@@ -1,0 +1,152 @@
+//! `duro serve --database-url`: the journal in PostgreSQL. A real server on a fresh database
+//! pauses a run, a second server on the same database is refused (one server per database
+//! until runs are leased to nodes), the first is SIGKILLed, and a server started on the same
+//! database with a NEW, empty data directory finds the paused run (its read models rebuilt
+//! from the PostgreSQL journal), resumes it and finishes it.
+//!
+//! Needs PostgreSQL at `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`); the
+//! test creates and drops a database of its own, and is skipped with a printed reason only
+//! when no server answers.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+use support::api::Api;
+use support::Serve;
+
+const KEY: &str = "postgres-serve-test-key-0123456789";
+
+fn server_url() -> String {
+    std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// `url` with its database replaced by `database` (the query string kept).
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let authority_start = base.find("://").map_or(0, |at| at + 3);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |at| authority_start + at);
+    format!("{}/{database}{query}", &base[..path_start])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_run_outlives_a_sigkill_and_a_new_data_directory() {
+    let url = server_url();
+    let mut admin = match PgConnection::connect(&url).await {
+        Ok(connection) => connection,
+        Err(error @ (sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut)) => {
+            eprintln!("skipping: no PostgreSQL at {url}: {error}");
+            return;
+        }
+        Err(error) => panic!("connecting to PostgreSQL at {url}: {error}"),
+    };
+    let name = format!("duro_serve_{:016x}", rand::random::<u64>());
+    admin
+        .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .expect("create the test database");
+    let database_url = with_database(&url, &name);
+    let outcome = tokio::spawn(scenario(database_url)).await;
+    admin
+        .execute(AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .await
+        .expect("drop the test database");
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic.into_panic());
+    }
+}
+
+async fn scenario(database_url: String) {
+    let first_dir = tempfile::tempdir().expect("tempdir");
+    let serve = |dir: &std::path::Path| {
+        Serve::new()
+            .bootstrap_key(KEY)
+            .env_remove("DURO_CONFIG")
+            .env("DURO_DATABASE_URL", &database_url)
+            .data_dir(dir)
+    };
+    let mut first = serve(first_dir.path()).start();
+    let api = Api::new(&first.url, KEY);
+    let workflow = api
+        .active_workflow(json!({
+            "name": "approve then greet",
+            "steps": [
+                {"id": "approval", "type": "wait"},
+                {"id": "greet", "type": "transform",
+                 "config": {"mapping": {"greeting": "Hello {{input.name}}, approved: {{steps.approval.output.ok}}"}}}
+            ]
+        }))
+        .await;
+    let run_id = api
+        .start_run(&workflow, json!({"name": "Ada"}))
+        .await
+        .expect("the run starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let run = api.run(&run_id).await.expect("the run");
+        if run["status"] == "paused" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never paused: {run}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // A second server on the same database refuses to start, naming why.
+    let second_dir = tempfile::tempdir().expect("tempdir");
+    let log = second_dir.path().join("serve.log");
+    let second = serve(&second_dir.path().join("data"))
+        .stderr_file(&log)
+        .spawn();
+    let output = tokio::task::spawn_blocking(move || {
+        let mut second = second;
+        let status = second.child.wait().expect("the second server exits");
+        (status, second)
+    })
+    .await
+    .expect("join");
+    assert!(!output.0.success(), "a second server must not start");
+    let logged = std::fs::read_to_string(&log).expect("the log");
+    assert!(
+        logged.contains("another duro serve uses this PostgreSQL database"),
+        "{logged}"
+    );
+
+    // kill -9, then a server with a new, empty data directory on the same database.
+    let _ = first.child.kill();
+    let _ = first.child.wait();
+    let third_dir = tempfile::tempdir().expect("tempdir");
+    let third = serve(third_dir.path()).start();
+    let api = Api::new(&third.url, KEY);
+    let run = api.run(&run_id).await.expect("the run is in the journal");
+    assert_eq!(run["status"], "paused", "{run}");
+    let (status, body) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/runs/{run_id}/resume"),
+            Some(json!({"payload": {"ok": true}})),
+        )
+        .await;
+    assert!(status == 200 || status == 202, "{status} {body}");
+    let ended = api.ended(&run_id, Duration::from_secs(30)).await;
+    assert_eq!(ended["status"], "completed", "{ended}");
+    assert_eq!(
+        ended["output"]["greeting"], "Hello Ada, approved: true",
+        "{ended}"
+    );
+    // The listing comes from the new data directory's read models, rebuilt from PostgreSQL.
+    let listed = api.listed_runs().await;
+    assert!(listed.iter().any(|(id, _)| *id == run_id), "{listed:?}");
+    drop(third);
+}
