@@ -118,11 +118,10 @@ async fn turn(
     let (steps, plan) = match &memory.steps {
         Some(pinned) => pinned.clone(),
         None => {
-            let steps = runs
-                .steps_of(&loaded.state.workflow_id, loaded.state.workflow_version)
+            let planned = runs
+                .planned_steps_of(&loaded.state.workflow_id, loaded.state.workflow_version)
                 .await?;
-            let plan = Arc::new(Plan::new(&steps));
-            memory.steps.insert((steps, plan)).clone()
+            memory.steps.insert(planned).clone()
         }
     };
 

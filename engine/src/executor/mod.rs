@@ -232,12 +232,16 @@ pub(crate) struct Inner {
     /// Runs with a driver task in this process, and how to wake it.
     drivers: Mutex<HashMap<String, DriverHandle>>,
     /// Checked steps of workflow versions (immutable, so never stale); bounded.
-    steps_cache: Mutex<HashMap<VersionKey, Arc<Vec<Step>>>>,
+    /// With each version's `Plan`, laid out once for every run of the version.
+    steps_cache: Mutex<HashMap<VersionKey, PlannedSteps>>,
     /// Workflow records with the stream version they reflect; bounded.
     workflow_cache: Mutex<HashMap<String, Arc<WorkflowRecord>>>,
     /// Text deltas of streamed model answers, for run streams (not journaled).
     deltas: deltas::ModelDeltas,
 }
+
+/// A version's checked steps and their plan.
+pub(crate) type PlannedSteps = (Arc<Vec<Step>>, Arc<crate::decide::Plan>);
 
 /// A workflow version: (workflow id, version).
 type VersionKey = (String, u64);
@@ -713,17 +717,28 @@ impl Runs {
         workflow_id: &str,
         version: u64,
     ) -> Result<Arc<Vec<Step>>, RunsError> {
+        Ok(self.planned_steps_of(workflow_id, version).await?.0)
+    }
+
+    /// The checked steps of a workflow version and their `Plan`, both cached: a run of a few
+    /// steps would otherwise spend a noticeable share of its time laying the plan out.
+    pub(crate) async fn planned_steps_of(
+        &self,
+        workflow_id: &str,
+        version: u64,
+    ) -> Result<PlannedSteps, RunsError> {
         let key = (workflow_id.to_owned(), version);
-        if let Some(steps) = lock(&self.inner.steps_cache).get(&key) {
-            return Ok(steps.clone());
+        if let Some(planned) = lock(&self.inner.steps_cache).get(&key) {
+            return Ok(planned.clone());
         }
         let steps = Arc::new(self.inner.workflows.steps_of(workflow_id, version).await?);
+        let plan = Arc::new(crate::decide::Plan::new(&steps));
         let mut cache = lock(&self.inner.steps_cache);
         if cache.len() >= CACHE_ENTRIES_MAX {
             cache.clear();
         }
-        cache.insert(key, steps.clone());
-        Ok(steps)
+        cache.insert(key, (steps.clone(), plan.clone()));
+        Ok((steps, plan))
     }
 
     pub(crate) fn inner(&self) -> &Inner {
