@@ -215,6 +215,99 @@ async fn a_paused_run_resumes_with_its_payload_as_the_steps_output() {
     ));
 }
 
+/// Runs waiting only for a resume hold no driver task (issue 16: waiting costs the run's
+/// record, not memory); a resume or a cancel starts one, and the run goes on as if it had
+/// been kept in memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_waiting_for_a_resume_hold_no_driver_until_a_resume_or_cancel() {
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let runs = runs_on(store.clone());
+    active_workflow(&runs, "wf_parked", json!({
+        "name": "Approval",
+        "steps": [
+            { "id": "approve", "type": "wait" },
+            { "id": "record", "type": "transform", "config": { "mapping": { "by": "{{steps.approve.output.by}}" } } }
+        ]
+    }))
+    .await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(
+            runs.start(start("wf_parked", json!({})))
+                .await
+                .expect("start")
+                .run_id,
+        );
+    }
+    let mut parked = false;
+    for _ in 0..500 {
+        let mut all_paused = true;
+        for id in &ids {
+            all_paused &= runs.get(id).await.expect("run").status == RunStatus::Paused;
+        }
+        if all_paused && runs.drivers_running() == 0 {
+            parked = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        parked,
+        "{} drivers for three paused runs",
+        runs.drivers_running()
+    );
+
+    runs.resume(&ids[0], json!({ "by": "ada" }))
+        .await
+        .expect("resume");
+    let resumed = runs.wait_for_end(&ids[0], WAIT).await.expect("run");
+    assert_eq!(resumed.status, RunStatus::Completed);
+    assert_eq!(resumed.output, Some(json!({ "by": "ada" })));
+    let cancelled = runs.cancel(&ids[1], "no").await.expect("cancel");
+    assert_eq!(cancelled.status, RunStatus::Cancelled);
+    // The resumed run's journal is the one a driver kept in memory writes.
+    let stream = journal::StreamName::new(format!("run-{}", ids[0])).expect("stream");
+    let events = store
+        .read_stream(&stream, journal::Seq(1), 100)
+        .await
+        .expect("read");
+    let kinds: Vec<String> = events
+        .iter()
+        .map(|e| {
+            let event = engine::events::RunEvent::decode(e.event_type, &e.data).expect("decode");
+            format!("{event:?}")
+                .split([' ', '{', '('])
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "RunStarted",
+            "RunPaused",
+            "RunResumed",
+            "StepCompleted",
+            "StepCompleted",
+            "RunCompleted"
+        ],
+        "{kinds:?}"
+    );
+    // The third still waits, with no driver.
+    for _ in 0..500 {
+        if runs.drivers_running() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(runs.drivers_running(), 0);
+    assert_eq!(
+        runs.get(&ids[2]).await.expect("run").status,
+        RunStatus::Paused
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_run_stops() {
     let runs = runs_on(Arc::new(MemoryStore::new()));

@@ -36,6 +36,10 @@ const OUTCOME_APPENDS_MAX: u32 = 8;
 enum Progress {
     Continue,
     Ended,
+    /// The run waits for a resume and nothing else (no timer, no attempt under way): the
+    /// driver stops, and `resume` or `cancel` start a new one (`Runs::park_driver`). Waiting
+    /// then holds no task and no state in memory, only the run's record.
+    Parked,
 }
 
 /// What the driver remembers between turns.
@@ -63,10 +67,15 @@ pub(super) async fn drive(runs: Runs, run_id: String, wake: Arc<Notify>, loaded:
         in_flight: InFlight::default(),
     };
     let mut failures: u32 = 0;
+    let mut parked_at = None;
     loop {
         match turn(&runs, &run_id, &wake, &mut memory).await {
             Ok(Progress::Continue) => failures = 0,
             Ok(Progress::Ended) => break,
+            Ok(Progress::Parked) => {
+                parked_at = memory.loaded.as_ref().map(|loaded| loaded.version);
+                break;
+            }
             Err(error) => {
                 memory.loaded = None;
                 failures = failures.saturating_add(1);
@@ -89,7 +98,10 @@ pub(super) async fn drive(runs: Runs, run_id: String, wake: Arc<Notify>, loaded:
     }
     // Dropping `memory` aborts attempts still in flight: the run has ended without them.
     drop(memory);
-    runs.forget_driver(&run_id);
+    match parked_at {
+        Some(version) => runs.park_driver(&run_id, version).await,
+        None => runs.forget_driver(&run_id),
+    }
 }
 
 async fn turn(
@@ -153,6 +165,12 @@ async fn turn(
     }
     if commands.is_empty() {
         return Ok(Progress::Ended);
+    }
+    let awaits_only_a_resume = commands
+        .iter()
+        .all(|command| matches!(command, Command::AwaitResume { .. }));
+    if awaits_only_a_resume && memory.in_flight.is_empty() && !memory.stale {
+        return Ok(Progress::Parked);
     }
     let started = start_attempts(
         runs,

@@ -686,6 +686,34 @@ impl Runs {
         tokio::spawn(driver::drive(self.clone(), run_id.to_owned(), wake, loaded));
     }
 
+    /// Called by a driver that stopped because its run, at stream `version`, only waits for
+    /// a resume: forgets the driver without telling waiters the run ended (`wait_for_end`
+    /// then watches the journal). A resume or a cancel appended meanwhile may have woken only
+    /// the leaving driver, so the stream's version is read again after the driver is gone
+    /// from the map: if the run moved on, a driver starts for it.
+    pub(crate) async fn park_driver(&self, run_id: &str, version: u64) {
+        let handle = lock(&self.inner.drivers).remove(run_id);
+        let moved_on = match run_stream(run_id) {
+            Ok(stream) => self
+                .inner
+                .store
+                .stream_version(&stream)
+                .await
+                .map_or(true, |current| current != version),
+            Err(_) => false,
+        };
+        if moved_on {
+            self.ensure_driver(run_id);
+        }
+        drop(handle);
+    }
+
+    /// How many runs have a driver task in this process (a run waiting only for a resume
+    /// has none).
+    pub fn drivers_running(&self) -> usize {
+        lock(&self.inner.drivers).len()
+    }
+
     /// Called by a driver as it stops: tells waiters, then forgets the driver.
     pub(crate) fn forget_driver(&self, run_id: &str) {
         if let Some(driver) = lock(&self.inner.drivers).remove(run_id) {
