@@ -182,9 +182,8 @@ async fn upsert(
     upsert_body(&state, &slug, &key, &headers, body).await
 }
 
-/// The fields of Flowra's UpsertTriggerInstanceDto (seed 000), canonical names first, then
-/// the product's aliases. Any other field is refused.
-const FLOWRA_UPSERT_FIELDS: [&str; 11] = [
+/// The fields of an upsert body (`UpsertBody`), which a PATCH may also send.
+pub(super) const UPSERT_FIELDS: [&str; 8] = [
     "type",
     "workflowId",
     "config",
@@ -193,9 +192,6 @@ const FLOWRA_UPSERT_FIELDS: [&str; 11] = [
     "webhookData",
     "providerId",
     "triggerName",
-    "triggerType",
-    "triggerConfig",
-    "connectedAccountId",
 ];
 
 /// Pairs of names for one field: (canonical, Flowra's). Both may be sent only if equal.
@@ -214,7 +210,12 @@ fn flowra_upsert_body(slug: &str, body: Value) -> Result<UpsertBody, ApiError> {
     };
     let unknown: Vec<Detail> = fields
         .keys()
-        .filter(|key| !FLOWRA_UPSERT_FIELDS.contains(&key.as_str()))
+        // Flowra's UpsertTriggerInstanceDto (seed 000): the upsert's fields and the product's
+        // names of three of them. Any other field is refused.
+        .filter(|key| {
+            !UPSERT_FIELDS.contains(&key.as_str())
+                && !FLOWRA_ALIASES.iter().any(|(_, alias)| alias == key)
+        })
         .map(|key| {
             Detail::new(
                 &[key.as_str()],

@@ -20,17 +20,8 @@ use crate::keys::KeyInfo;
 use crate::reply;
 use crate::AppState;
 
-/// The fields a PATCH may send: the upsert's.
-const FIELDS: [&str; 8] = [
-    "type",
-    "workflowId",
-    "config",
-    "connectionId",
-    "status",
-    "webhookData",
-    "providerId",
-    "triggerName",
-];
+// The fields a PATCH may send: the upsert's.
+use super::UPSERT_FIELDS as FIELDS;
 
 /// What a webhook signature's secret shows as (`super::trigger_json`). A config read back and
 /// sent again carries it: it means "unchanged", never a new secret.
