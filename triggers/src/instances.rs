@@ -620,6 +620,24 @@ impl Triggers {
         }
     }
 
+    /// Every trigger passing `filter`, read [`LIST_SCAN_MAX`] at a time and held in memory:
+    /// for the runner's reconcile and a provider's shared webhook URL, which need them all.
+    pub async fn list_all(
+        &self,
+        filter: &TriggerFilter,
+    ) -> Result<Vec<TriggerRecord>, TriggerError> {
+        let mut found = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let (page, next) = self.list(filter, after.as_deref(), LIST_SCAN_MAX).await?;
+            found.extend(page);
+            match next {
+                Some(next) => after = Some(next),
+                None => return Ok(found),
+            }
+        }
+    }
+
     /// The trigger whose webhook URL carries `webhook_id` (deleted ones included: the caller
     /// decides what a delivery to them gets).
     pub async fn by_webhook(

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::instances::{TriggerEvent, TriggerFilter, TriggerRecord, Triggers, LIST_SCAN_MAX};
+use crate::instances::{TriggerEvent, TriggerFilter, TriggerRecord, Triggers};
 use crate::poll_cursor::Cursor;
 pub use crate::poll_cursor::CURSOR_IDS_MAX;
 use crate::schedule::{self, OverlapDecision, ScheduleConfig};
@@ -154,24 +154,14 @@ impl Runner {
     }
 
     async fn reconcile(self: &Arc<Runner>) -> Result<(), crate::instances::TriggerError> {
-        let mut wanted: HashMap<String, TriggerRecord> = HashMap::new();
-        let mut after: Option<String> = None;
-        loop {
-            let filter = TriggerFilter::default();
-            let (page, next) = self
-                .triggers
-                .list(&filter, after.as_deref(), LIST_SCAN_MAX)
-                .await?;
-            for trigger in page {
-                if trigger.enabled && matches!(trigger.spec.kind.as_str(), "schedule" | "polling") {
-                    wanted.insert(trigger.id.clone(), trigger);
-                }
-            }
-            match next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
+        let wanted: HashMap<String, TriggerRecord> = self
+            .triggers
+            .list_all(&TriggerFilter::default())
+            .await?
+            .into_iter()
+            .filter(|t| t.enabled && matches!(t.spec.kind.as_str(), "schedule" | "polling"))
+            .map(|t| (t.id.clone(), t))
+            .collect();
         let mut tasks = lock(&self.tasks);
         tasks.retain(|id, task| {
             let keep = wanted

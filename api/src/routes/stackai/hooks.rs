@@ -28,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use triggers::instances::{signature_config, TriggerFilter, TriggerRecord, LIST_SCAN_MAX};
+use triggers::instances::{signature_config, TriggerFilter, TriggerRecord};
 
 use super::fastapi::StackError;
 use super::ids;
@@ -118,22 +118,14 @@ async fn candidates(state: &AppState, provider: &str) -> Result<Vec<TriggerRecor
         show_disabled: false,
         ..TriggerFilter::default()
     };
-    let mut found = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let (page, next) = state
-            .triggers
-            .list(&filter, after.as_deref(), LIST_SCAN_MAX)
-            .await?;
-        found.extend(page.into_iter().filter(|t| {
+    let triggers = state.triggers.list_all(&filter).await?;
+    Ok(triggers
+        .into_iter()
+        .filter(|t| {
             t.spec.provider_id.as_deref() == Some(provider)
                 && matches!(signature_config(&t.spec), Ok(Some(_)))
-        }));
-        match next {
-            Some(next) => after = Some(next),
-            None => return Ok(found),
-        }
-    }
+        })
+        .collect())
 }
 
 /// A delivery to a provider's shared URL, routed to the triggers it is for.
