@@ -3,15 +3,19 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use journal::embedded::verify_with_progress;
+use engine::events::RunEvent;
+use engine::executor::Corruption;
+use journal::embedded::verify_with;
+use journal::RecordedEvent;
 
 pub fn run(data_dir: &Path) -> ExitCode {
     let bar = crate::progress::events("verifying", None);
-    let verified = verify_with_progress(data_dir, |events, _| {
+    let progress = |events, _| {
         if events % 1024 == 0 {
             bar.set_position(events);
         }
-    });
+    };
+    let verified = verify_with(data_dir, progress, undecodable_run_event);
     bar.finish_and_clear();
     let report = match verified {
         Ok(report) => report,
@@ -48,4 +52,18 @@ pub fn run(data_dir: &Path) -> ExitCode {
         println!("{} problems found", report.problems.len());
         ExitCode::from(1)
     }
+}
+
+/// Every event of a run's stream is a run event the engine must decode: one it cannot is the
+/// event that quarantines its run (status `corrupt`), named here so it can be restored.
+fn undecodable_run_event(event: &RecordedEvent) -> Option<String> {
+    let run_id = event.stream.as_str().strip_prefix("run-")?;
+    let error = RunEvent::decode(event.event_type, &event.data).err()?;
+    let corruption = Corruption {
+        seq: event.seq.0,
+        reason: error.to_string(),
+    };
+    Some(format!(
+        "run {run_id} is quarantined (corrupt): {corruption}"
+    ))
 }

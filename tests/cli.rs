@@ -23,7 +23,7 @@ fn duro(args: &[&str], data_dir: &Path) -> Output {
 async fn write_events(data_dir: &Path, count: usize) {
     let store = EmbeddedStore::open(EmbeddedConfig::new(data_dir)).expect("open");
     for i in 0..count {
-        let stream = StreamName::new(format!("run-{}", i % 3)).expect("stream");
+        let stream = StreamName::new(format!("demo-{}", i % 3)).expect("stream");
         store
             .append(
                 &stream,
@@ -72,6 +72,120 @@ async fn verify_names_the_position_of_a_flipped_byte_and_exits_non_zero() {
         "{stdout}"
     );
     assert!(stdout.contains("checksum mismatch"), "{stdout}");
+}
+
+/// A data directory holding two paused runs, the first with an event after its pause that no
+/// run event decodes from; returns (corrupt run, sound run, the bad event's seq).
+async fn journal_with_a_corrupt_run(data_dir: &Path) -> (String, String, u64) {
+    use engine::executor::{Runs, StartRun, SystemClock};
+    let store =
+        std::sync::Arc::new(EmbeddedStore::open(EmbeddedConfig::new(data_dir)).expect("open"));
+    let runs = Runs::new(store.clone(), std::sync::Arc::new(SystemClock));
+    let spec = serde_json::from_value(serde_json::json!({
+        "name": "approval", "steps": [{"id": "approve", "type": "wait"}]
+    }))
+    .expect("spec");
+    runs.workflows()
+        .create("wf_a", &spec)
+        .await
+        .expect("create");
+    runs.workflows()
+        .set_status("wf_a", engine::definition::WorkflowStatus::Active)
+        .await
+        .expect("activate");
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let started = runs
+            .start(StartRun {
+                workflow_id: "wf_a".into(),
+                input: Some(serde_json::json!({})),
+                ..StartRun::default()
+            })
+            .await
+            .expect("start");
+        let mut status = engine::run::RunStatus::Pending;
+        for _ in 0..1000 {
+            status = runs.get(&started.run_id).await.expect("get").status;
+            if status == engine::run::RunStatus::Paused {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(status, engine::run::RunStatus::Paused);
+        ids.push(started.run_id);
+    }
+    let stream = StreamName::new(format!("run-{}", ids[0])).expect("stream");
+    let appended = store
+        .append(
+            &stream,
+            ExpectedVersion::Any,
+            vec![NewEvent::new(EventType(102), vec![0xff; 12])],
+        )
+        .await
+        .expect("append");
+    drop(runs);
+    drop(store);
+    let sound = ids.pop().expect("sound");
+    let corrupt = ids.pop().expect("corrupt");
+    (corrupt, sound, appended.first_seq.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_run_is_named_by_verify_and_quarantined_by_serve() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (corrupt, sound, seq) = journal_with_a_corrupt_run(dir.path()).await;
+
+    let output = duro(&["journal", "verify"], dir.path());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "run {corrupt} is quarantined (corrupt): event {seq} of its journal cannot be decoded"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 problems found"), "{stdout}");
+
+    // The server starts beside it: the corrupt run is shown as such, the other resumes.
+    let key = "quarantine-test-key-0123456789";
+    let server = Serve::new()
+        .data_dir(dir.path())
+        .bootstrap_key(key)
+        .env_remove("DURO_CONFIG")
+        .start();
+    let client = reqwest::Client::new();
+    let get = |id: &str| {
+        client
+            .get(format!("{}/api/v1/runs/{id}", server.url))
+            .header("x-api-key", key)
+            .send()
+    };
+    let shown: serde_json::Value = get(&corrupt)
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(shown["data"]["status"], "corrupt", "{shown}");
+    assert_eq!(shown["data"]["error"]["code"], "CORRUPT_EVENT", "{shown}");
+    let resumed = client
+        .post(format!("{}/api/v1/runs/{sound}/resume?wait=10", server.url))
+        .header("x-api-key", key)
+        .json(&serde_json::json!({"payload": {"ok": true}}))
+        .send()
+        .await
+        .expect("resume");
+    assert_eq!(resumed.status().as_u16(), 200);
+    let mut status = serde_json::Value::Null;
+    for _ in 0..1000 {
+        let run: serde_json::Value = get(&sound).await.expect("get").json().await.expect("json");
+        status = run["data"]["status"].clone();
+        if status == "completed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(status, "completed");
 }
 
 #[test]

@@ -146,6 +146,8 @@ impl From<RunsError> for ApiError {
                 details: problems.into_iter().map(Detail::from).collect(),
             },
             RunsError::NotEnded { .. } => ApiError::Conflict(error.to_string()),
+            // Like any run whose status forbids the action: it can be read, not acted on.
+            RunsError::RunCorrupt { .. } => ApiError::InvalidStatus(error.to_string()),
             RunsError::InvalidRerun(reason) => ApiError::invalid_field(&["fromStep"], reason),
             RunsError::BadKey(reason) => ApiError::invalid_field(&["idempotencyKey"], reason),
             RunsError::Corrupt(_) | RunsError::Store(_) => ApiError::Internal(error.to_string()),

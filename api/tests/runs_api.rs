@@ -512,3 +512,88 @@ async fn wrong_methods_and_bad_paths_get_the_json_envelope() {
     let reply = api.call(Method::PUT, "/api/v1/workflows", json!({})).await;
     assert_error(&reply, StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_with_an_unreadable_event_is_shown_and_listed_as_corrupt_and_not_acted_on() {
+    use journal::{EventStore, EventType, ExpectedVersion, NewEvent, StreamName};
+    let api = TestApi::new().await;
+    let id = api
+        .active_workflow(json!({"name": "w", "steps": [{"id": "w", "type": "wait"}]}))
+        .await;
+    let mut run_ids = Vec::new();
+    for _ in 0..2 {
+        let started = api
+            .post(&format!("/api/v1/workflows/{id}/run"), json!({}))
+            .await;
+        let run_id = started.body["data"]["runId"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let mut status = Value::Null;
+        for _ in 0..1000 {
+            status =
+                api.get(&format!("/api/v1/runs/{run_id}")).await.body["data"]["status"].clone();
+            if status == "paused" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(status, "paused");
+        run_ids.push(run_id);
+    }
+    let (corrupt, sound) = (&run_ids[0], &run_ids[1]);
+    let events = api.get(&format!("/api/v1/runs/{corrupt}/events")).await;
+    let bad_seq = events.body["data"].as_array().expect("events").len() + 1;
+    // Bytes no run event decodes from, under a run event's tag.
+    let stream = StreamName::new(format!("run-{corrupt}")).expect("stream");
+    api.store
+        .append(
+            &stream,
+            ExpectedVersion::Any,
+            vec![NewEvent::new(EventType(102), vec![0xff; 12])],
+        )
+        .await
+        .expect("append");
+
+    let shown = api.get(&format!("/api/v1/runs/{corrupt}")).await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
+    assert_eq!(shown.body["data"]["status"], "corrupt");
+    assert_eq!(shown.body["data"]["error"]["code"], "CORRUPT_EVENT");
+
+    let resumed = api
+        .post(&format!("/api/v1/runs/{corrupt}/resume"), json!({}))
+        .await;
+    let error = assert_error(&resumed, StatusCode::BAD_REQUEST, "INVALID_STATUS");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("is corrupt") && m.contains(&format!("event {bad_seq} "))),
+        "{error}"
+    );
+
+    // The listing says so too (the read model follows the journal), and filters by it.
+    let mut listed = Value::Null;
+    for _ in 0..500 {
+        listed = api.get("/api/v1/runs?status=corrupt").await.body["data"].clone();
+        if listed.as_array().is_some_and(|runs| !runs.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let listed: Vec<&str> = listed
+        .as_array()
+        .expect("runs")
+        .iter()
+        .filter_map(|run| run["id"].as_str())
+        .collect();
+    assert_eq!(listed, [corrupt.as_str()]);
+
+    // The other run is untouched.
+    let resumed = api
+        .post(
+            &format!("/api/v1/runs/{sound}/resume"),
+            json!({"payload": {}}),
+        )
+        .await;
+    assert_eq!(resumed.status, StatusCode::OK, "{}", resumed.body);
+}

@@ -24,6 +24,10 @@ pub enum RunStatus {
     Completed,
     Failed,
     Cancelled,
+    /// An event of the run's stream cannot be decoded: the run is quarantined (never driven,
+    /// resumed or cancelled) while every other run goes on. Only a reader sets it, never the
+    /// fold: no event leads here, and restoring the journal from a backup leads out.
+    Corrupt,
 }
 
 impl RunStatus {

@@ -237,7 +237,7 @@ fn apply_event(pending: &mut Pending<'_>, event: &RecordedEvent) -> Applied {
 fn apply_run_event(pending: &mut Pending<'_>, event: &RecordedEvent) -> Applied {
     let run_event = match RunEvent::decode(event.event_type, &event.data) {
         Ok(run_event) => run_event,
-        Err(error) => return Ok(Err(error.to_string())),
+        Err(error) => return mark_corrupt(pending, event, error.to_string()),
     };
     let Some(run_id) = event.stream.as_str().strip_prefix("run-") else {
         return Ok(Err(format!("a {} outside a run stream", run_event.name())));
@@ -320,6 +320,38 @@ fn apply_run_event(pending: &mut Pending<'_>, event: &RecordedEvent) -> Applied 
     }
     pending.update_run(&row)?;
     Ok(Ok(()))
+}
+
+/// A run event that cannot be decoded: its run is listed as `corrupt` (as the engine shows it)
+/// and the event is skipped. Later events of the run change nothing listed: no status leads
+/// out of `corrupt`.
+fn mark_corrupt(pending: &mut Pending<'_>, event: &RecordedEvent, reason: String) -> Applied {
+    let Some(run_id) = event.stream.as_str().strip_prefix("run-") else {
+        return Ok(Err(reason));
+    };
+    let message = engine::executor::Corruption {
+        seq: event.seq.0,
+        reason: reason.clone(),
+    }
+    .to_string();
+    match pending.run(run_id)? {
+        Some(mut row) => {
+            row.status = run_status_code(RunStatus::Corrupt);
+            row.error = Some(message);
+            pending.update_run(&row)?;
+        }
+        None => pending.insert_run(&RunRow {
+            run_id: run_id.to_owned(),
+            workflow_id: String::new(),
+            workflow_version: 0,
+            status: run_status_code(RunStatus::Corrupt),
+            started_at: event.recorded_at.as_micros(),
+            completed_at: None,
+            error: Some(message),
+            idempotency_key: None,
+        })?,
+    }
+    Ok(Err(reason))
 }
 
 fn apply_workflow_event(pending: &mut Pending<'_>, event: &RecordedEvent) -> Applied {

@@ -76,6 +76,7 @@ pub(crate) fn run_status_code(status: RunStatus) -> u8 {
         RunStatus::Completed => 5,
         RunStatus::Failed => 6,
         RunStatus::Cancelled => 7,
+        RunStatus::Corrupt => 8,
     }
 }
 
@@ -88,6 +89,7 @@ pub(crate) fn run_status_of(code: u8) -> Option<RunStatus> {
         5 => RunStatus::Completed,
         6 => RunStatus::Failed,
         7 => RunStatus::Cancelled,
+        8 => RunStatus::Corrupt,
         _ => return None,
     })
 }
@@ -112,7 +114,7 @@ fn workflow_status_name(code: u8) -> &'static str {
 /// A run status from its API name (`pending`, `running`, `sleeping`, `paused`, `completed`,
 /// `failed`, `cancelled`), as `engine::executor::status_name` writes it.
 pub fn parse_run_status(name: &str) -> Option<RunStatus> {
-    (1..=7)
+    (1..=8)
         .filter_map(run_status_of)
         .find(|s| engine::executor::status_name(*s) == name)
 }

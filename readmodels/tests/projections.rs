@@ -290,9 +290,28 @@ async fn corrupt_events_are_skipped_with_their_position_and_unknown_kinds_pass()
     let orphan = append_run(&*store, "r3", &[completed()]).await;
     append_run(&*store, "r4", &[started("r4", "wf")]).await;
     models.catch_up().await.expect("catch up");
+    // The run with an undecodable event is listed as the engine shows it: corrupt.
     assert_eq!(
         run_ids(&all_runs(&models, RunQuery::default())),
-        ["r4", "r1"]
+        ["r4", "r2", "r1"]
+    );
+    let r2 = models.run("r2").expect("get").expect("r2");
+    assert_eq!(r2.status, "corrupt");
+    assert!(
+        r2.error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("event 1 of its journal cannot be decoded")),
+        "{r2:?}"
+    );
+    assert_eq!(
+        run_ids(&all_runs(
+            &models,
+            RunQuery {
+                status: Some(RunStatus::Corrupt),
+                ..RunQuery::default()
+            }
+        )),
+        ["r2"]
     );
     let skipped = models.skipped().expect("skipped");
     let positions: Vec<u64> = skipped.iter().map(|s| s.position).collect();
@@ -306,7 +325,7 @@ async fn corrupt_events_are_skipped_with_their_position_and_unknown_kinds_pass()
     let stats = models.stats().expect("stats");
     assert_eq!(
         (stats.runs, stats.skipped_events, stats.checkpoint),
-        (2, 2, 5)
+        (3, 2, 5)
     );
 }
 
@@ -520,7 +539,8 @@ async fn a_rebuild_gives_the_same_pages_as_the_incremental_projection() {
     models.catch_up().await.expect("catch up");
     let incremental = snapshot(&models);
     let incremental_dump = models.dump().expect("dump");
-    assert_eq!(incremental.0[0].len(), 12);
+    // Twelve runs, and r99 listed as corrupt.
+    assert_eq!(incremental.0[0].len(), 13);
     assert_eq!(
         incremental.1[0].len(),
         2,
@@ -530,7 +550,7 @@ async fn a_rebuild_gives_the_same_pages_as_the_incremental_projection() {
     let stats = models.rebuild().await.expect("rebuild");
     assert_eq!(
         (stats.runs, stats.workflows, stats.deleted_workflows),
-        (12, 2, 1)
+        (13, 2, 1)
     );
     assert_eq!(stats.skipped_events, 1);
     assert_eq!(snapshot(&models), incremental);
@@ -571,7 +591,7 @@ async fn reopening_resumes_from_the_checkpoint_without_double_counting() {
     assert_eq!(models.dump().expect("dump"), dump);
     models.catch_up().await.expect("catch up");
     let stats = models.stats().expect("stats");
-    assert_eq!((stats.runs, stats.workflows), (42, 2));
+    assert_eq!((stats.runs, stats.workflows), (43, 2));
     let running = all_runs(
         &models,
         RunQuery {
@@ -587,7 +607,7 @@ async fn reopening_resumes_from_the_checkpoint_without_double_counting() {
     for prefix in [b't', b'w', b's', b'x'] {
         assert_eq!(
             index_entries(&after_catch_up, prefix),
-            42,
+            43,
             "{}",
             prefix as char
         );

@@ -50,7 +50,7 @@ impl Style {
     pub fn status(self, text: &str) -> String {
         match text {
             "completed" | "active" | "enabled" => self.paint("32", text),
-            "failed" | "cancelled" | "timed_out" | "disabled" => self.paint("31", text),
+            "failed" | "cancelled" | "corrupt" | "timed_out" | "disabled" => self.paint("31", text),
             "pending" | "running" | "retrying" | "sleeping" | "paused" => self.paint("33", text),
             "draft" | "inactive" => self.paint("2", text),
             _ => text.to_owned(),

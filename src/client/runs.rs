@@ -249,7 +249,7 @@ pub fn report_started(data: Value, wait: Option<u64>, json: bool) -> Result<(), 
     let run_id = output::text(data.get("runId").unwrap_or(&data["id"]));
     let status = output::text(&data["status"]);
     match status.as_str() {
-        "failed" | "cancelled" => {
+        "failed" | "cancelled" | "corrupt" => {
             let error = data
                 .get("error")
                 .filter(|e| !e.is_null())

@@ -66,7 +66,7 @@ pub fn run_query(params: &Params) -> Result<RunQuery, ApiError> {
             parse_run_status(text).ok_or_else(|| {
                 ApiError::invalid_field(
                     &["status"],
-                    format!("must be one of pending, running, sleeping, paused, completed, failed, cancelled; not {text:?}"),
+                    format!("must be one of pending, running, sleeping, paused, completed, failed, cancelled, corrupt; not {text:?}"),
                 )
             })
         })

@@ -76,6 +76,12 @@ pub(super) async fn drive(runs: Runs, run_id: String, wake: Arc<Notify>, loaded:
                 parked_at = memory.loaded.as_ref().map(|loaded| loaded.version);
                 break;
             }
+            // Reading it again would fail again: the run is quarantined, not retried.
+            Err(RunsError::RunCorrupt { run_id, corruption }) => {
+                super::quarantined(&run_id, &corruption);
+                memory.loaded = None;
+                break;
+            }
             Err(error) => {
                 memory.loaded = None;
                 failures = failures.saturating_add(1);

@@ -91,6 +91,12 @@ pub enum RunsError {
     BadKey(String),
     #[error("stored run event is unreadable: {0}")]
     Corrupt(String),
+    /// An event of the run's stream cannot be decoded: the run is quarantined.
+    #[error("run {run_id} is corrupt: {}", .corruption)]
+    RunCorrupt {
+        run_id: String,
+        corruption: Corruption,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -149,6 +155,24 @@ pub struct RunView {
     pub usage: Option<Value>,
 }
 
+/// The first event of a run's stream that cannot be decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Corruption {
+    /// Its position in the run's stream (from 1).
+    pub seq: u64,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Corruption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "event {} of its journal cannot be decoded: {}",
+            self.seq, self.reason
+        )
+    }
+}
+
 /// A run folded from its stream, with what the driver needs besides the state.
 pub(crate) struct Loaded {
     pub state: RunState,
@@ -159,6 +183,8 @@ pub(crate) struct Loaded {
     pub ended_at_us: Option<i64>,
     /// Journal times of each step, for readers (the state machine never sees them).
     pub step_times: HashMap<String, StepTimes>,
+    /// Set when an event cannot be decoded; `state` then holds the events before it.
+    pub corrupt: Option<Corruption>,
 }
 
 impl Loaded {
@@ -170,6 +196,7 @@ impl Loaded {
             started_at_us: None,
             ended_at_us: None,
             step_times: HashMap::new(),
+            corrupt: None,
         }
     }
 
@@ -527,11 +554,16 @@ impl Runs {
     }
 
     pub async fn get(&self, run_id: &str) -> Result<RunView, RunsError> {
-        let loaded = self.load(run_id).await?;
-        if loaded.version == 0 {
+        let loaded = self.load_as_is(run_id).await?;
+        if loaded.version == 0 && loaded.corrupt.is_none() {
             return Err(RunsError::RunNotFound(run_id.to_owned()));
         }
-        Ok(view(loaded))
+        let mut view = view(loaded);
+        if view.run_id.is_empty() {
+            // Its RunStarted is the event that cannot be decoded.
+            view.run_id = run_id.to_owned();
+        }
+        Ok(view)
     }
 
     /// Resumes a paused run; `payload` becomes the waiting step's output.
@@ -617,7 +649,15 @@ impl Runs {
                 let runs = self.clone();
                 let run_id = info.stream.as_str().trim_start_matches("run-").to_owned();
                 loads.spawn(async move {
-                    let loaded = runs.load(&run_id).await?;
+                    let loaded = match runs.load(&run_id).await {
+                        Ok(loaded) => loaded,
+                        // One unreadable run is quarantined; every other run goes on.
+                        Err(RunsError::RunCorrupt { run_id, corruption }) => {
+                            quarantined(&run_id, &corruption);
+                            return Ok(false);
+                        }
+                        Err(error) => return Err(error),
+                    };
                     if loaded.state.status().is_terminal() {
                         return Ok(false);
                     }
@@ -647,7 +687,8 @@ impl Runs {
         let mut committed = self.inner.store.subscribe();
         loop {
             let view = self.get(run_id).await?;
-            if view.status.is_terminal() {
+            // A corrupt run never moves on: waiting longer would only delay saying so.
+            if view.status.is_terminal() || view.status == RunStatus::Corrupt {
                 return Ok(view);
             }
             let changed = async {
@@ -773,18 +814,41 @@ impl Runs {
         &self.inner
     }
 
-    /// Reads and folds a run's stream.
+    /// Reads and folds a run's stream. A run with an event that cannot be decoded is
+    /// `RunCorrupt`: nothing acts on a run it cannot read whole.
     pub(crate) async fn load(&self, run_id: &str) -> Result<Loaded, RunsError> {
         let mut loaded = Loaded::empty();
         self.refresh(run_id, &mut loaded).await?;
         Ok(loaded)
     }
 
-    /// Folds the events appended since `loaded` was read.
+    /// Reads and folds a run's stream as far as it decodes, for readers: a corrupt run is
+    /// shown (status `corrupt`, the events before the bad one), not refused.
+    pub(crate) async fn load_as_is(&self, run_id: &str) -> Result<Loaded, RunsError> {
+        let mut loaded = Loaded::empty();
+        self.read_into(run_id, &mut loaded).await?;
+        Ok(loaded)
+    }
+
+    /// Folds the events appended since `loaded` was read; `RunCorrupt` if one of them (or
+    /// one before) cannot be decoded.
     pub(crate) async fn refresh(&self, run_id: &str, loaded: &mut Loaded) -> Result<(), RunsError> {
+        self.read_into(run_id, loaded).await?;
+        match &loaded.corrupt {
+            None => Ok(()),
+            Some(corruption) => Err(RunsError::RunCorrupt {
+                run_id: run_id.to_owned(),
+                corruption: corruption.clone(),
+            }),
+        }
+    }
+
+    /// Folds the events after `loaded.version`, stopping at the first that cannot be
+    /// decoded (noted in `loaded.corrupt`; nothing after it is folded).
+    async fn read_into(&self, run_id: &str, loaded: &mut Loaded) -> Result<(), RunsError> {
         let stream = run_stream(run_id)?;
         let had_input = loaded.version > 0;
-        loop {
+        'pages: while loaded.corrupt.is_none() {
             let page = self
                 .inner
                 .store
@@ -794,10 +858,18 @@ impl Runs {
                 break;
             }
             for recorded in page {
-                let event = RunEvent::decode(recorded.event_type, &recorded.data).map_err(|e| {
-                    RunsError::Corrupt(format!("{stream} seq {}: {e}", recorded.seq.0))
-                })?;
-                loaded.fold_recorded(recorded.seq.0, recorded.recorded_at.0, &event);
+                match RunEvent::decode(recorded.event_type, &recorded.data) {
+                    Ok(event) => {
+                        loaded.fold_recorded(recorded.seq.0, recorded.recorded_at.0, &event)
+                    }
+                    Err(error) => {
+                        loaded.corrupt = Some(Corruption {
+                            seq: recorded.seq.0,
+                            reason: error.to_string(),
+                        });
+                        break 'pages;
+                    }
+                }
             }
         }
         if !had_input {
@@ -843,6 +915,14 @@ impl Runs {
     }
 }
 
+/// Says once, loudly, that a run is quarantined: it stays as written, shown as `corrupt`,
+/// until its journal is restored; `duro journal verify` names the event.
+pub(crate) fn quarantined(run_id: &str, corruption: &Corruption) {
+    tracing::error!(%run_id, seq = corruption.seq, reason = %corruption.reason,
+        "run quarantined: an event of its journal cannot be decoded");
+    metrics::counter!("duro_runs_quarantined_total").increment(1);
+}
+
 /// 1 if a recovery task started a driver; a panic in it is passed on.
 fn recovered(
     joined: Option<Result<Result<bool, RunsError>, tokio::task::JoinError>>,
@@ -876,6 +956,7 @@ pub fn status_name(status: RunStatus) -> &'static str {
         RunStatus::Completed => "completed",
         RunStatus::Failed => "failed",
         RunStatus::Cancelled => "cancelled",
+        RunStatus::Corrupt => "corrupt",
     }
 }
 
@@ -888,6 +969,7 @@ pub(crate) fn view_of(loaded: &Loaded) -> RunView {
         started_at_us: loaded.started_at_us,
         ended_at_us: loaded.ended_at_us,
         step_times: loaded.step_times.clone(),
+        corrupt: loaded.corrupt.clone(),
     })
 }
 
@@ -914,14 +996,26 @@ pub(crate) fn view(loaded: Loaded) -> RunView {
         .collect();
     steps.sort_by(|(a_key, a), (b_key, b)| (a_key, &a.id).cmp(&(b_key, &b.id)));
     let steps = steps.into_iter().map(|(_, view)| view).collect();
+    // A corrupt run shows what could be read, with why it stopped there as its error.
+    let (status, error) = match &loaded.corrupt {
+        Some(corruption) => (
+            RunStatus::Corrupt,
+            Some(RunError {
+                step_id: None,
+                code: Some("CORRUPT_EVENT".to_owned()),
+                message: corruption.to_string(),
+            }),
+        ),
+        None => (state.status(), state.error.clone()),
+    };
     RunView {
         run_id: state.run_id.clone(),
         workflow_id: state.workflow_id.clone(),
         workflow_version: state.workflow_version,
-        status: state.status(),
+        status,
         input: loaded.input,
         output: state.output_json.as_deref().map(parse_json),
-        error: state.error.clone(),
+        error,
         steps,
         started_at_us: loaded.started_at_us,
         completed_at_us: loaded.ended_at_us,

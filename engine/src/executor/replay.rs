@@ -35,7 +35,13 @@ impl Runs {
             }
             for recorded in page {
                 let event = RunEvent::decode(recorded.event_type, &recorded.data).map_err(|e| {
-                    RunsError::Corrupt(format!("{stream} seq {}: {e}", recorded.seq.0))
+                    RunsError::RunCorrupt {
+                        run_id: run_id.to_owned(),
+                        corruption: super::Corruption {
+                            seq: recorded.seq.0,
+                            reason: e.to_string(),
+                        },
+                    }
                 })?;
                 events.push(JournalEvent {
                     seq: recorded.seq.0,

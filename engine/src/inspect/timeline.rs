@@ -190,6 +190,8 @@ pub(super) fn stopped(state: &RunState, events: &[JournalEvent]) -> Stopped {
                 reason.unwrap_or_else(|| "no reason given".into())
             ))
         }
+        // The fold never leads here (only a reader that met an undecodable event does).
+        RunStatus::Corrupt => whole("corrupt: an event of its journal cannot be decoded".into()),
         RunStatus::Paused | RunStatus::Sleeping | RunStatus::Running | RunStatus::Pending => {
             // The step the run is waiting on: the last one mentioned that has not completed.
             let waiting = events.iter().rev().find_map(|e| {

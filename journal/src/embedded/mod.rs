@@ -52,7 +52,7 @@ use crate::limits::{
 use crate::record::{decode_record, encoded_len_max, DecodeError};
 use crate::store::{check_append, check_import, EventStore};
 
-pub use self::verify::{verify, verify_with_progress, Problem, VerifyReport};
+pub use self::verify::{verify, verify_with, verify_with_progress, Problem, VerifyReport};
 
 /// Smallest segment size accepted; small segments are for tests of roll-over.
 pub const SEGMENT_BYTES_MIN: u64 = 64 * 1024;

@@ -54,7 +54,18 @@ pub fn verify(data_dir: &Path) -> Result<VerifyReport, StoreError> {
 /// [`verify`], calling `progress(events, bytes)` after each record with the counts so far.
 pub fn verify_with_progress(
     data_dir: &Path,
+    progress: impl FnMut(u64, u64),
+) -> Result<VerifyReport, StoreError> {
+    verify_with(data_dir, progress, |_| None)
+}
+
+/// [`verify_with_progress`], also asking `check_payload` about every sound record: the
+/// journal knows framing, not what its events mean, so the caller says which payloads it
+/// cannot decode (a problem, at that record's place).
+pub fn verify_with(
+    data_dir: &Path,
     mut progress: impl FnMut(u64, u64),
+    mut check_payload: impl FnMut(&crate::event::RecordedEvent) -> Option<String>,
 ) -> Result<VerifyReport, StoreError> {
     let dir = journal_dir(data_dir);
     if !dir.is_dir() {
@@ -99,6 +110,16 @@ pub fn verify_with_progress(
                     });
                 }
                 *last = event.seq.0;
+                if let Some(message) = check_payload(event) {
+                    report.problems.push(Problem {
+                        place: LogPlace {
+                            position: Some(event.position),
+                            segment: scanned.location.segment,
+                            offset: scanned.location.offset,
+                        },
+                        message,
+                    });
+                }
                 report.events += 1;
                 report.bytes += u64::from(scanned.len);
                 report.last_position = Some(event.position);

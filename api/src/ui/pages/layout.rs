@@ -111,7 +111,7 @@ pub fn duration(start: Option<&str>, end: Option<&str>) -> String {
 pub fn status(status: &str) -> Markup {
     let class = match status {
         "completed" => "ok",
-        "failed" => "bad",
+        "failed" | "corrupt" => "bad",
         "cancelled" => "off",
         "running" | "pending" => "busy",
         _ => "wait",

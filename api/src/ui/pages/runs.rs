@@ -16,7 +16,7 @@ use crate::ui::guard::SignedIn;
 use crate::ui::Ui;
 
 /// The statuses a run can have, for the filter.
-const STATUSES: [&str; 7] = [
+const STATUSES: [&str; 8] = [
     "pending",
     "running",
     "sleeping",
@@ -24,6 +24,7 @@ const STATUSES: [&str; 7] = [
     "completed",
     "failed",
     "cancelled",
+    "corrupt",
 ];
 
 /// The filter parameters the page keeps across pages and refreshes.
