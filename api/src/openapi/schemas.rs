@@ -301,7 +301,8 @@ pub struct WorkflowDeleted {
 // ---------------------------------------------------------------------------------------
 // Runs
 
-/// A run's status; `completed`, `failed` and `cancelled` are terminal.
+/// A run's status; `completed`, `failed` and `cancelled` are terminal. `corrupt`: an event of
+/// its journal cannot be decoded, and the run is quarantined (shown, never driven).
 #[derive(ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
@@ -312,6 +313,7 @@ pub enum RunStatus {
     Completed,
     Failed,
     Cancelled,
+    Corrupt,
 }
 
 #[derive(ToSchema)]
