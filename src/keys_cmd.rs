@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use api::keys::{KeyInfo, Keys, Scope};
 use clap::{Args, Subcommand};
+use credentials::keys::{KeyInfo, Keys, Scope};
 use journal::{EmbeddedConfig, EmbeddedStore};
 
 use crate::client::{self, ClientArgs};

@@ -301,8 +301,8 @@ async fn open_journal(args: &Settings) -> anyhow::Result<OpenedJournal> {
 
 /// The data key sealing connection secrets: `DURO_SECRET_KEY` (unless empty), else the key
 /// file in the data directory, created on first start.
-fn secret_key(data_dir: &std::path::Path) -> anyhow::Result<api::connections::SecretKey> {
-    use api::connections::{crypto, KeySource, SecretKey};
+fn secret_key(data_dir: &std::path::Path) -> anyhow::Result<credentials::connections::SecretKey> {
+    use credentials::connections::{crypto, KeySource, SecretKey};
     let env = std::env::var(crypto::ENV_VAR)
         .ok()
         .filter(|text| !text.trim().is_empty());

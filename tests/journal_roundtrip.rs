@@ -15,9 +15,9 @@ use std::process::Output;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use api::connections::SecretKey;
-use api::keys::Scope;
 use api::{ApiConfig, AppState};
+use credentials::connections::SecretKey;
+use credentials::keys::Scope;
 use engine::executor::{Runs, StartRun, SystemClock};
 use engine::run::RunStatus;
 use journal::{EmbeddedConfig, EmbeddedStore, EventStore};

@@ -13,8 +13,8 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::error::ApiError;
-use crate::keys::{KeyInfo, Scope};
 use crate::AppState;
+use credentials::keys::{KeyInfo, Scope};
 
 /// The presented secret, if any. `x-api-key` wins when both are sent.
 fn presented_secret(headers: &HeaderMap) -> Option<&str> {

@@ -11,8 +11,8 @@ use engine::workflows::WorkflowError;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::connections::ConnectionError;
-use crate::keys::KeyError;
+use credentials::connections::ConnectionError;
+use credentials::keys::KeyError;
 
 /// One thing wrong with a request, as VALIDATION_ERROR details show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -132,7 +132,10 @@ impl From<RunsError> for ApiError {
     fn from(error: RunsError) -> ApiError {
         match error {
             RunsError::Workflow(error) => error.into(),
-            RunsError::NotActive(_) => ApiError::InvalidStatus(error.to_string()),
+            // Seed 001's words, exactly.
+            RunsError::NotActive(status) => ApiError::InvalidStatus(format!(
+                "Workflow must be active to run. Current status: {status}"
+            )),
             RunsError::RunNotFound(_) => ApiError::NotFound("Run not found".to_owned()),
             RunsError::NotPaused { .. } | RunsError::Ended { .. } => {
                 ApiError::InvalidStatus(error.to_string())
@@ -188,9 +191,10 @@ impl From<KeyError> for ApiError {
 impl From<ConnectionError> for ApiError {
     fn from(error: ConnectionError) -> ApiError {
         match error {
-            ConnectionError::Invalid { message, details } => {
-                ApiError::Validation { message, details }
-            }
+            ConnectionError::Invalid { message, details } => ApiError::Validation {
+                message,
+                details: details.into_iter().map(Detail::from).collect(),
+            },
             ConnectionError::NotFound(_) => ApiError::NotFound(error.to_string()),
             ConnectionError::AlreadyExists(_) | ConnectionError::Conflict(_) => {
                 ApiError::Conflict(error.to_string())

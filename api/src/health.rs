@@ -57,7 +57,7 @@ mod tests {
             Arc::new(SystemClock),
             ApiConfig::default(),
             read_models,
-            crate::connections::SecretKey::generate(),
+            credentials::connections::SecretKey::generate(),
         );
         let response = router(state)
             .oneshot(Request::get(path).body(Body::empty()).expect("request"))

@@ -11,10 +11,8 @@
 
 pub mod auth;
 pub mod body;
-pub mod connections;
 pub mod error;
 pub mod health;
-pub mod keys;
 pub mod metrics;
 pub mod openapi;
 pub mod reply;
@@ -36,8 +34,8 @@ use triggers::runner::Runner;
 pub use error::ApiError;
 
 use crate::auth::RateLimits;
-use crate::connections::{Connections, SecretKey};
-use crate::keys::Keys;
+use credentials::connections::{Connections, SecretKey};
+use credentials::keys::Keys;
 
 /// Settings of the HTTP layer (from flags, the environment or `duro.toml`).
 #[derive(Clone, Debug)]
@@ -148,8 +146,12 @@ impl AppState {
             },
         );
         let triggers = Triggers::new(store.clone());
-        let trigger_runner = Runner::new(triggers.clone(), runs.clone(), clock);
-        trigger_runner.set_credentials(Arc::new(connections.clone()));
+        let trigger_runner = Runner::with_credentials(
+            triggers.clone(),
+            runs.clone(),
+            clock,
+            Arc::new(connections.clone()),
+        );
         AppState {
             trigger_runner,
             read_models,

@@ -5,9 +5,9 @@ mod support;
 
 use std::sync::Arc;
 
-use api::connections::{ConnectionError, Connections, Credentials, SecretKey};
-use api::keys::Scope;
 use axum::http::{Method, StatusCode};
+use credentials::connections::{ConnectionError, Connections, Credentials, SecretKey};
+use credentials::keys::Scope;
 use journal::{EventStore, Position};
 use serde_json::{json, Value};
 use support::{assert_error, TestApi};

@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use api::connections::{Connections, SecretKey};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::post;
 use axum::{Form, Json, Router};
+use credentials::connections::{Connections, SecretKey};
 use engine::connections::ConnectionSource;
 use engine::executor::Clock;
 use journal::{EventStore, MemoryStore, Position};

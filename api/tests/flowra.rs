@@ -6,8 +6,8 @@ mod support;
 
 use std::time::Duration;
 
-use api::keys::Scope;
 use axum::http::{Method, StatusCode};
+use credentials::keys::Scope;
 use serde_json::{json, Value};
 use support::{assert_error, order_input, order_workflow, Reply, TestApi};
 

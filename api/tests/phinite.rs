@@ -5,9 +5,9 @@
 
 mod support;
 
-use api::keys::Scope;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use credentials::keys::Scope;
 use serde_json::{json, Value};
 use support::{assert_error, order_input, order_workflow, TestApi};
 

@@ -6,10 +6,10 @@ mod support;
 
 use std::time::Duration;
 
-use api::keys::Scope;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use axum::response::Response;
+use credentials::keys::Scope;
 use http_body_util::BodyExt;
 use llm::test_server::ScriptedModel;
 use llm::Protocol;

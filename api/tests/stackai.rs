@@ -9,10 +9,10 @@ mod support;
 
 use std::sync::{Arc, Mutex};
 
-use api::keys::Scope;
 use api::{router, ApiConfig, AppState};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use credentials::keys::Scope;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -772,7 +772,7 @@ async fn restarted(api: &TestApi) -> TestApi {
         Arc::new(engine::executor::SystemClock),
         ApiConfig::default(),
         read_models,
-        api::connections::SecretKey::generate(),
+        credentials::connections::SecretKey::generate(),
     );
     TestApi {
         router: router(state.clone()),

@@ -10,7 +10,7 @@ use serde_json::json;
 use support::{order_input, order_workflow, TestApi};
 use tower::ServiceExt;
 
-use api::keys::Scope;
+use credentials::keys::Scope;
 
 struct Page {
     status: StatusCode,

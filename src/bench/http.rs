@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use api::keys::Scope;
 use api::{ApiConfig, AppState};
 use clap::{Args, ValueEnum};
+use credentials::keys::Scope;
 use journal::{EmbeddedConfig, EmbeddedStore, EventStore};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -114,7 +114,7 @@ async fn measure(args: &HttpBenchArgs) -> anyhow::Result<(f64, Vec<u64>)> {
             ..ApiConfig::default()
         },
         read_models,
-        api::connections::SecretKey::generate(),
+        credentials::connections::SecretKey::generate(),
     );
     let (_, key) = state.keys.create("bench", &[Scope::Admin]).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -2,7 +2,7 @@
 //! `admin`) of a running server, printing what the offline commands print
 //! (`crate::keys_cmd`).
 
-use api::keys::{KeyInfo, Scope};
+use credentials::keys::{KeyInfo, Scope};
 use reqwest::Method;
 use serde_json::{json, Value};
 

@@ -69,7 +69,9 @@ pub trait CredentialSource: Send + Sync {
 }
 
 pub struct Runner {
-    credentials: std::sync::OnceLock<Arc<dyn CredentialSource>>,
+    /// Where polling triggers' connections get their credentials; None: a polling trigger
+    /// that names a connection fails its poll, saying so.
+    credentials: Option<Arc<dyn CredentialSource>>,
     triggers: Triggers,
     runs: Runs,
     clock: Arc<dyn Clock>,
@@ -80,9 +82,29 @@ pub struct Runner {
 }
 
 impl Runner {
+    /// A runner whose polling triggers name no connection.
     pub fn new(triggers: Triggers, runs: Runs, clock: Arc<dyn Clock>) -> Arc<Runner> {
+        Runner::build(triggers, runs, clock, None)
+    }
+
+    /// A runner whose polling triggers' connections present `credentials`' headers.
+    pub fn with_credentials(
+        triggers: Triggers,
+        runs: Runs,
+        clock: Arc<dyn Clock>,
+        credentials: Arc<dyn CredentialSource>,
+    ) -> Arc<Runner> {
+        Runner::build(triggers, runs, clock, Some(credentials))
+    }
+
+    fn build(
+        triggers: Triggers,
+        runs: Runs,
+        clock: Arc<dyn Clock>,
+        credentials: Option<Arc<dyn CredentialSource>>,
+    ) -> Arc<Runner> {
         Arc::new(Runner {
-            credentials: std::sync::OnceLock::new(),
+            credentials,
             triggers,
             runs,
             clock,
@@ -95,11 +117,6 @@ impl Runner {
     /// How many trigger tasks (schedules and polling) are running.
     pub fn task_count(&self) -> usize {
         lock(&self.tasks).len()
-    }
-
-    /// Sets where connections' credentials come from (once; later calls are ignored).
-    pub fn set_credentials(&self, source: Arc<dyn CredentialSource>) {
-        let _ = self.credentials.set(source);
     }
 
     /// Tells the supervisor a trigger changed (created, edited, enabled, disabled, deleted).
@@ -628,7 +645,7 @@ impl Runner {
         if let Some(connection_id) = &trigger.spec.connection_id {
             let source = self
                 .credentials
-                .get()
+                .as_ref()
                 .ok_or_else(|| format!("connection {connection_id}: no credentials available"))?;
             let (name, value) = source
                 .header(connection_id)

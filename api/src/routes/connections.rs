@@ -10,11 +10,11 @@ use axum::Router;
 use serde_json::json;
 
 use crate::body::JsonBody;
-use crate::connections::{ConnectionPatch, NewConnection};
 use crate::error::ApiError;
-use crate::keys::Scope;
 use crate::reply;
 use crate::AppState;
+use credentials::connections::{ConnectionPatch, NewConnection};
+use credentials::keys::Scope;
 
 pub fn router(state: &AppState) -> Router<AppState> {
     super::scoped(

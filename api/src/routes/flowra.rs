@@ -74,9 +74,9 @@ use super::runs::{self, RunBody};
 use super::workflows::{self, ConnectionBody};
 use crate::body::{self, JsonBody};
 use crate::error::ApiError;
-use crate::keys::Scope;
 use crate::reply;
 use crate::AppState;
+use credentials::keys::Scope;
 
 /// Where the Flowra routes live.
 pub const PREFIX: &str = "/api/v1/workflow/manager";

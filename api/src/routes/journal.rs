@@ -17,8 +17,8 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use crate::error::ApiError;
-use crate::keys::Scope;
 use crate::AppState;
+use credentials::keys::Scope;
 
 /// Chunks of the body waiting for the client: the bound on the route's memory (with the
 /// page being read).

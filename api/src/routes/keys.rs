@@ -11,9 +11,9 @@ use serde_json::json;
 
 use crate::body::JsonBody;
 use crate::error::ApiError;
-use crate::keys::Scope;
 use crate::reply;
 use crate::AppState;
+use credentials::keys::Scope;
 
 pub fn router(state: &AppState) -> Router<AppState> {
     super::scoped(

@@ -18,8 +18,8 @@ use axum::middleware::from_fn_with_state;
 use axum::Router;
 
 use crate::auth::{limit_execute, require_scope};
-use crate::keys::Scope;
 use crate::AppState;
+use credentials::keys::Scope;
 
 /// `routes`, each requiring `scope`.
 pub fn scoped(state: &AppState, scope: Scope, routes: Router<AppState>) -> Router<AppState> {

@@ -9,9 +9,9 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::keys::Scope;
 use crate::reply;
 use crate::AppState;
+use credentials::keys::Scope;
 
 pub fn router(state: &AppState) -> Router<AppState> {
     super::scoped(

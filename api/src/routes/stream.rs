@@ -58,9 +58,9 @@ use journal::{EventStore, Position, RecordedEvent, Seq, StreamName};
 use tokio::sync::{broadcast, watch};
 
 use crate::error::ApiError;
-use crate::keys::Scope;
 use crate::reply;
 use crate::AppState;
+use credentials::keys::Scope;
 
 /// Events read from the journal at a time: the most one stream holds in memory. Small,
 /// because one event may be as large as `journal::limits::EVENT_DATA_BYTES_MAX`.

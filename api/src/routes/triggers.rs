@@ -25,9 +25,9 @@ use super::lists::{self, Params};
 use super::runs::{self, RunBody};
 use crate::body::JsonBody;
 use crate::error::{ApiError, Detail};
-use crate::keys::{KeyInfo, Scope};
 use crate::reply;
 use crate::AppState;
+use credentials::keys::{KeyInfo, Scope};
 
 pub fn router(state: &AppState) -> Router<AppState> {
     let read = Router::new()

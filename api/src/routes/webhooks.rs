@@ -19,9 +19,9 @@ use sha2::{Digest, Sha256};
 use triggers::instances::{signature_config, TriggerEvent, TriggerRecord};
 
 use crate::error::ApiError;
-use crate::keys::Scope;
 use crate::reply;
 use crate::AppState;
+use credentials::keys::Scope;
 
 /// Headers never copied into a run's input: credentials and signatures.
 const HIDDEN_HEADERS: &[&str] = &[

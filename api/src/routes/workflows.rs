@@ -13,9 +13,9 @@ use serde_json::{json, Map, Value};
 
 use crate::body::{self, JsonBody};
 use crate::error::ApiError;
-use crate::keys::Scope;
 use crate::reply;
 use crate::AppState;
+use credentials::keys::Scope;
 
 pub fn router(state: &AppState) -> Router<AppState> {
     let read = Router::new()

@@ -9,7 +9,7 @@ use engine::executor::RunsError;
 use super::pages::layout;
 use super::session;
 use crate::error::ApiError;
-use crate::keys::Scope;
+use credentials::keys::Scope;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UiError {
@@ -57,8 +57,8 @@ impl From<RunsError> for UiError {
     }
 }
 
-impl From<crate::keys::KeyError> for UiError {
-    fn from(error: crate::keys::KeyError) -> UiError {
+impl From<credentials::keys::KeyError> for UiError {
+    fn from(error: credentials::keys::KeyError) -> UiError {
         ApiError::from(error).into()
     }
 }

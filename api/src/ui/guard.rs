@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq;
 use super::error::UiError;
 use super::session::{self, Session};
 use super::Ui;
-use crate::keys::{KeyError, KeyInfo, Scope};
+use credentials::keys::{KeyError, KeyInfo, Scope};
 
 /// Extractor: the request's session and key; without one the handler is not reached and the
 /// browser is sent to `/ui/login`.

@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use api::connections::SecretKey;
-use api::keys::Scope;
 use api::{router, ApiConfig, AppState};
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::Router;
+use credentials::connections::SecretKey;
+use credentials::keys::Scope;
 use engine::executor::SystemClock;
 use http_body_util::BodyExt;
 use journal::{EventStore, MemoryStore, Position};

@@ -70,7 +70,8 @@ pub struct Started {
 pub enum RunsError {
     #[error(transparent)]
     Workflow(#[from] WorkflowError),
-    #[error("Workflow must be active to run. Current status: {0}")]
+    /// The workflow is not active (its status, as the API names it).
+    #[error("the workflow is {0}; only an active workflow runs")]
     NotActive(String),
     #[error("run {0} not found")]
     RunNotFound(String),
@@ -82,10 +83,10 @@ pub enum RunsError {
     NotEnded { run_id: String, status: String },
     #[error("{0}")]
     InvalidRerun(String),
-    #[error("Input validation failed")]
+    #[error("the input does not match the workflow's inputSchema")]
     InvalidInput(Vec<Problem>),
     /// A connection the workflow or the request names does not exist or is disabled.
-    #[error("Required connections must be active")]
+    #[error("a connection the run needs is missing or disabled")]
     ConnectionsUnavailable(Vec<Problem>),
     #[error("invalid idempotency key: {0}")]
     BadKey(String),

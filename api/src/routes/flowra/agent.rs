@@ -12,9 +12,9 @@ use engine::definition::{StepSpec, WorkflowSpec, WorkflowStatus};
 use serde_json::{json, Map, Value};
 
 use crate::body;
-use crate::connections::ConnectionError;
 use crate::error::{field_name, ApiError, Detail};
 use crate::AppState;
+use credentials::connections::ConnectionError;
 
 /// The id of the one step of a workflow created from a CreateAgentDto.
 pub const AGENT_STEP_ID: &str = "agent";

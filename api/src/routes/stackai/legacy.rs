@@ -30,9 +30,9 @@ use triggers::runner::PollError;
 use super::fastapi::StackError;
 use super::trigger_at;
 use crate::error::ApiError;
-use crate::keys::{KeyInfo, Scope};
 use crate::routes::webhooks::{refuse_if_disabled, start_delivery, unsigned_delivery_id};
 use crate::AppState;
+use credentials::keys::{KeyInfo, Scope};
 
 const BASE: &str = "/organizations/{org_id}/triggers/{project_trigger_id}";
 

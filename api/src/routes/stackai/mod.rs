@@ -35,9 +35,9 @@ use self::catalog::Source;
 use self::fastapi::{problem_of, Problem, StackError, StackJson};
 use super::lists::Params;
 use crate::error::ApiError;
-use crate::keys::{KeyInfo, Scope};
 use crate::reply;
 use crate::AppState;
+use credentials::keys::{KeyInfo, Scope};
 
 /// Longest provider or trigger id part of a generated slug, in bytes.
 const SLUG_PART_MAX: usize = 40;

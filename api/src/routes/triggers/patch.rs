@@ -16,9 +16,9 @@ use triggers::instances::{TriggerRecord, TriggerSpec};
 
 use crate::body::JsonBody;
 use crate::error::{ApiError, Detail};
-use crate::keys::KeyInfo;
 use crate::reply;
 use crate::AppState;
+use credentials::keys::KeyInfo;
 
 // The fields a PATCH may send: the upsert's.
 use super::UPSERT_FIELDS as FIELDS;

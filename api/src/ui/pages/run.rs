@@ -15,11 +15,11 @@ use serde_json::Value;
 
 use super::layout::{self, Chrome};
 use super::login::CsrfForm;
-use crate::keys::Scope;
 use crate::reply;
 use crate::ui::error::UiError;
 use crate::ui::guard::SignedIn;
 use crate::ui::Ui;
+use credentials::keys::Scope;
 
 fn str_of<'a>(value: &'a Value, name: &str) -> Option<&'a str> {
     value.get(name).and_then(Value::as_str)

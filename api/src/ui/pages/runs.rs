@@ -9,11 +9,11 @@ use maud::{html, Markup};
 use serde_json::Value;
 
 use super::layout::{self, Chrome};
-use crate::keys::Scope;
 use crate::routes::lists::{self, Params};
 use crate::ui::error::UiError;
 use crate::ui::guard::SignedIn;
 use crate::ui::Ui;
+use credentials::keys::Scope;
 
 /// The statuses a run can have, for the filter.
 const STATUSES: [&str; 8] = [

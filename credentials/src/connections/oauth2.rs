@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
-use axum::http::Uri;
+use http::Uri;
 use journal::ExpectedVersion;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -27,7 +27,7 @@ use super::{
     CHANGE_ATTEMPTS,
 };
 use crate::connections::crypto::Sealed;
-use crate::error::Detail;
+use engine::definition::Problem;
 
 /// An access token that expires within this many milliseconds is refreshed first.
 pub const REFRESH_MARGIN_MS: i64 = 60_000;
@@ -82,7 +82,7 @@ struct Granted {
 
 /// The credentials of an oauth2 connection from the request's fields, or placeholders with
 /// every problem noted (never quoting a value).
-pub(super) fn credentials(fields: SecretFields, problems: &mut Vec<Detail>) -> Credentials {
+pub(super) fn credentials(fields: SecretFields, problems: &mut Vec<Problem>) -> Credentials {
     let kind = Kind::OAuth2;
     Credentials::OAuth2 {
         client_id: required(kind, "clientId", fields.client_id, check_password, problems),

@@ -28,9 +28,9 @@ mod source;
 use std::fmt;
 use std::sync::Arc;
 
-use axum::http::{HeaderName, HeaderValue};
 use base64::Engine as _;
 use engine::executor::{Clock, SystemClock};
+use http::{HeaderName, HeaderValue};
 use journal::{
     EventStore, EventType, ExpectedVersion, NewEvent, Position, Seq, StoreError, StreamName,
     Timestamp,
@@ -41,7 +41,7 @@ use serde_json::Value;
 pub use crypto::{CryptoError, KeySource, Sealed, SecretKey, SecretKeyError};
 pub use settings::Status;
 
-use crate::error::Detail;
+use engine::definition::Problem;
 
 /// Every connection stream's name starts with this, followed by the connection's id.
 pub const STREAM_PREFIX: &str = "connection-";
@@ -514,11 +514,14 @@ fn required(
     field: &'static str,
     value: Option<String>,
     check: Check,
-    problems: &mut Vec<Detail>,
+    problems: &mut Vec<Problem>,
 ) -> String {
     match value {
         None => {
-            problems.push(Detail::new(&[field], format!("required for kind {kind}")));
+            problems.push(crate::problem(
+                &[field],
+                format!("required for kind {kind}"),
+            ));
             String::new()
         }
         Some(value) => {
@@ -533,7 +536,7 @@ fn optional(
     field: &'static str,
     value: Option<String>,
     check: Check,
-    problems: &mut Vec<Detail>,
+    problems: &mut Vec<Problem>,
 ) -> Option<String> {
     if let Some(value) = &value {
         check_secret_field(field, value, check, problems);
@@ -541,16 +544,16 @@ fn optional(
     value
 }
 
-fn check_secret_field(field: &'static str, value: &str, check: Check, problems: &mut Vec<Detail>) {
+fn check_secret_field(field: &'static str, value: &str, check: Check, problems: &mut Vec<Problem>) {
     if value.is_empty() {
-        problems.push(Detail::new(&[field], "must not be empty"));
+        problems.push(crate::problem(&[field], "must not be empty"));
     } else if value.len() > SECRET_BYTES_MAX {
-        problems.push(Detail::new(
+        problems.push(crate::problem(
             &[field],
             format!("must be at most {SECRET_BYTES_MAX} bytes"),
         ));
     } else if let Some(problem) = check(value) {
-        problems.push(Detail::new(&[field], problem));
+        problems.push(crate::problem(&[field], problem));
     }
 }
 
@@ -578,10 +581,10 @@ impl SecretFields {
     }
 
     /// The credentials of `kind` from these fields, or every problem (never quoting a value).
-    fn into_credentials(self, kind: Kind, problems: &mut Vec<Detail>) -> Option<Credentials> {
+    fn into_credentials(self, kind: Kind, problems: &mut Vec<Problem>) -> Option<Credentials> {
         for field in self.given() {
             if !kind.fields().contains(&field) {
-                problems.push(Detail::new(
+                problems.push(crate::problem(
                     &[field],
                     format!(
                         "not used by kind {kind}, which takes {}",
@@ -631,7 +634,7 @@ pub enum ConnectionError {
     #[error("{message}")]
     Invalid {
         message: String,
-        details: Vec<Detail>,
+        details: Vec<Problem>,
     },
     #[error("connection {0} not found")]
     NotFound(String),
@@ -1244,9 +1247,9 @@ pub const AUTH_CONFIG_ID_BYTES_MAX: usize = 200;
 
 /// `id` if it is a usable auth config id (1 to [`AUTH_CONFIG_ID_BYTES_MAX`] bytes, no
 /// control characters); notes the problem otherwise.
-fn check_auth_config_id(id: String, problems: &mut Vec<Detail>) -> String {
+fn check_auth_config_id(id: String, problems: &mut Vec<Problem>) -> String {
     if id.is_empty() || id.len() > AUTH_CONFIG_ID_BYTES_MAX || id.chars().any(char::is_control) {
-        problems.push(Detail::new(
+        problems.push(crate::problem(
             &["authConfigId"],
             format!("must be 1 to {AUTH_CONFIG_ID_BYTES_MAX} bytes without control characters"),
         ));
@@ -1259,9 +1262,9 @@ fn parse_metadata(text: &str, place: &dyn Fn() -> String) -> Result<Value, Conne
         .map_err(|e| ConnectionError::Corrupt(format!("{}: metadata: {e}", place())))
 }
 
-fn invalid(details: Vec<Detail>) -> ConnectionError {
+fn invalid(details: Vec<Problem>) -> ConnectionError {
     let message = match details.as_slice() {
-        [one] => format!("{}: {}", crate::error::field_name(&one.path), one.message),
+        [one] => format!("{}: {}", crate::field_name(&one.path), one.message),
         _ => "Connection is invalid".to_owned(),
     };
     ConnectionError::Invalid { message, details }
@@ -1309,26 +1312,26 @@ fn valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-fn check_id(id: &str, problems: &mut Vec<Detail>) {
+fn check_id(id: &str, problems: &mut Vec<Problem>) {
     if !valid_id(id) {
-        problems.push(Detail::new(
+        problems.push(crate::problem(
             &["id"],
             format!("must be 1 to {ID_BYTES_MAX} of letters, digits, '_' and '-'"),
         ));
     }
 }
 
-fn check_name(name: &str, problems: &mut Vec<Detail>) -> String {
+fn check_name(name: &str, problems: &mut Vec<Problem>) -> String {
     let name = name.trim();
     if name.is_empty() {
-        problems.push(Detail::new(&["name"], "must not be empty"));
+        problems.push(crate::problem(&["name"], "must not be empty"));
     } else if name.len() > NAME_BYTES_MAX {
-        problems.push(Detail::new(
+        problems.push(crate::problem(
             &["name"],
             format!("must be at most {NAME_BYTES_MAX} bytes"),
         ));
     } else if name.chars().any(char::is_control) {
-        problems.push(Detail::new(
+        problems.push(crate::problem(
             &["name"],
             "must not contain control characters",
         ));
@@ -1336,14 +1339,14 @@ fn check_name(name: &str, problems: &mut Vec<Detail>) -> String {
     name.to_owned()
 }
 
-fn check_provider(provider: &str, problems: &mut Vec<Detail>) -> String {
+fn check_provider(provider: &str, problems: &mut Vec<Problem>) -> String {
     let valid = !provider.is_empty()
         && provider.len() <= PROVIDER_BYTES_MAX
         && provider
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
     if !valid {
-        problems.push(Detail::new(
+        problems.push(crate::problem(
             &["provider"],
             format!("must be 1 to {PROVIDER_BYTES_MAX} of letters, digits, '_', '-' and '.'"),
         ));
@@ -1351,10 +1354,10 @@ fn check_provider(provider: &str, problems: &mut Vec<Detail>) -> String {
     provider.to_owned()
 }
 
-fn check_metadata(metadata: Value, problems: &mut Vec<Detail>) -> String {
+fn check_metadata(metadata: Value, problems: &mut Vec<Problem>) -> String {
     let text = metadata.to_string();
     if text.len() > METADATA_BYTES_MAX {
-        problems.push(Detail::new(
+        problems.push(crate::problem(
             &["metadata"],
             format!("must be at most {METADATA_BYTES_MAX} bytes of JSON"),
         ));

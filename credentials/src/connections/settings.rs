@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Detail;
+use engine::definition::Problem;
 
 /// Longest base URL, in bytes.
 pub const BASE_URL_BYTES_MAX: usize = 2048;
@@ -31,7 +31,7 @@ impl Status {
 }
 
 /// A base URL: absolute http(s), no query or fragment (paths are appended to it).
-pub(super) fn check_base_url(url: &str, problems: &mut Vec<Detail>) -> Option<String> {
+pub(super) fn check_base_url(url: &str, problems: &mut Vec<Problem>) -> Option<String> {
     let problem = if url.len() > BASE_URL_BYTES_MAX {
         Some(format!("must be at most {BASE_URL_BYTES_MAX} bytes"))
     } else if !(url.starts_with("https://") || url.starts_with("http://")) {
@@ -45,7 +45,7 @@ pub(super) fn check_base_url(url: &str, problems: &mut Vec<Detail>) -> Option<St
     };
     match problem {
         Some(message) => {
-            problems.push(Detail::new(&["baseUrl"], message));
+            problems.push(crate::problem(&["baseUrl"], message));
             None
         }
         None => Some(url.trim_end_matches('/').to_owned()),
@@ -56,14 +56,14 @@ pub(super) fn check_base_url(url: &str, problems: &mut Vec<Detail>) -> Option<St
 pub(super) fn check_known_provider(
     catalog: &engine::providers::Catalog,
     provider: &str,
-    problems: &mut Vec<Detail>,
+    problems: &mut Vec<Problem>,
 ) {
     if catalog.provider(provider).is_some() || NON_CATALOG_PROVIDERS.contains(&provider) {
         return;
     }
     let mut known: Vec<&str> = catalog.providers().map(|p| p.id.as_str()).collect();
     known.extend(NON_CATALOG_PROVIDERS);
-    problems.push(Detail::new(
+    problems.push(crate::problem(
         &["provider"],
         format!(
             "unknown provider {provider:?}; known providers: {} (add one with a provider file \

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     check_password, optional, required, ConnectionError, Credentials, Kind, SecretFields, UseError,
 };
-use crate::error::Detail;
+use engine::definition::Problem;
 
 /// The provider of every smtp connection, and only of them.
 pub const PROVIDER: &str = "smtp";
@@ -38,18 +38,18 @@ pub(super) fn check_pairing(
     kind: Kind,
     provider: &str,
     kind_given: bool,
-    problems: &mut Vec<Detail>,
+    problems: &mut Vec<Problem>,
 ) {
     match (kind == Kind::Smtp, provider == PROVIDER) {
-        (true, false) => problems.push(Detail::new(
+        (true, false) => problems.push(crate::problem(
             &["provider"],
             format!("must be {PROVIDER:?} for a connection of kind smtp"),
         )),
-        (false, true) if kind_given => problems.push(Detail::new(
+        (false, true) if kind_given => problems.push(crate::problem(
             &["kind"],
             format!("must be smtp for provider {PROVIDER:?}, not {kind}"),
         )),
-        (false, true) => problems.push(Detail::new(
+        (false, true) => problems.push(crate::problem(
             &["provider"],
             format!("{PROVIDER:?} takes only connections of kind smtp, and this one is {kind}"),
         )),
@@ -59,17 +59,17 @@ pub(super) fn check_pairing(
 
 /// The credentials of an smtp connection from the request's fields, or placeholders with
 /// every problem noted (never quoting a value).
-pub(super) fn credentials(fields: SecretFields, problems: &mut Vec<Detail>) -> Credentials {
+pub(super) fn credentials(fields: SecretFields, problems: &mut Vec<Problem>) -> Credentials {
     let host = required(Kind::Smtp, "host", fields.host, check_host, problems);
     let port = match fields.port {
         None => {
-            problems.push(Detail::new(&["port"], "required for kind smtp"));
+            problems.push(crate::problem(&["port"], "required for kind smtp"));
             0
         }
         Some(port) => match u16::try_from(port) {
             Ok(port) if port >= 1 => port,
             _ => {
-                problems.push(Detail::new(&["port"], "must be 1 to 65535"));
+                problems.push(crate::problem(&["port"], "must be 1 to 65535"));
                 0
             }
         },
@@ -84,11 +84,11 @@ pub(super) fn credentials(fields: SecretFields, problems: &mut Vec<Detail>) -> C
     let username = optional("username", fields.username, check_text, problems);
     let password = optional("password", fields.password, check_password, problems);
     match (&username, &password) {
-        (Some(_), None) => problems.push(Detail::new(
+        (Some(_), None) => problems.push(crate::problem(
             &["password"],
             "required with username (give both or neither)",
         )),
-        (None, Some(_)) => problems.push(Detail::new(
+        (None, Some(_)) => problems.push(crate::problem(
             &["username"],
             "required with password (give both or neither)",
         )),
