@@ -99,7 +99,9 @@ async fn missing_unknown_and_revoked_keys_get_401_and_missing_scopes_403() {
     assert_eq!(error["details"][0]["path"], json!(["scopes", "0"]));
 }
 
-#[tokio::test]
+// Paused time: the allowance refills only when the test moves time, not while a loaded
+// machine answers the first 500 requests.
+#[tokio::test(start_paused = true)]
 async fn request_501_in_a_minute_is_rate_limited_and_other_keys_are_not() {
     let api = TestApi::new().await;
     let first = api.key(&[Scope::WorkflowsExecute]).await;
@@ -133,6 +135,10 @@ async fn request_501_in_a_minute_is_rate_limited_and_other_keys_are_not() {
         StatusCode::NOT_FOUND,
         "another key is unaffected"
     );
+    // The allowance refills with time: after Retry-After, the first key is served again.
+    tokio::time::advance(std::time::Duration::from_secs(retry_after)).await;
+    let again = api.call_as(&first, Method::POST, path, json!({})).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND, "{}", again.body);
 }
 
 #[tokio::test]
