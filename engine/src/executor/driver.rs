@@ -40,6 +40,10 @@ enum Progress {
     /// driver stops, and `resume` or `cancel` start a new one (`Runs::park_driver`). Waiting
     /// then holds no task and no state in memory, only the run's record.
     Parked,
+    /// The run waits for a timer due at this time (ms since the epoch) at least
+    /// `SLEEP_AFTER_MS` off, and maybe a resume, with no attempt under way: the driver stops
+    /// and the sleepers' queue starts a new one when the timer is due.
+    Asleep(i64),
 }
 
 /// What the driver remembers between turns.
@@ -68,12 +72,18 @@ pub(super) async fn drive(runs: Runs, run_id: String, wake: Arc<Notify>, loaded:
     };
     let mut failures: u32 = 0;
     let mut parked_at = None;
+    let mut wake_at_ms = None;
     loop {
         match turn(&runs, &run_id, &wake, &mut memory).await {
             Ok(Progress::Continue) => failures = 0,
             Ok(Progress::Ended) => break,
             Ok(Progress::Parked) => {
                 parked_at = memory.loaded.as_ref().map(|loaded| loaded.version);
+                break;
+            }
+            Ok(Progress::Asleep(due)) => {
+                parked_at = memory.loaded.as_ref().map(|loaded| loaded.version);
+                wake_at_ms = Some(due);
                 break;
             }
             // Reading it again would fail again: the run is quarantined, not retried.
@@ -105,7 +115,7 @@ pub(super) async fn drive(runs: Runs, run_id: String, wake: Arc<Notify>, loaded:
     // Dropping `memory` aborts attempts still in flight: the run has ended without them.
     drop(memory);
     match parked_at {
-        Some(version) => runs.park_driver(&run_id, version).await,
+        Some(version) => runs.park_driver(&run_id, version, wake_at_ms).await,
         None => runs.forget_driver(&run_id),
     }
 }
@@ -178,6 +188,11 @@ async fn turn(
     if awaits_only_a_resume && memory.in_flight.is_empty() && !memory.stale {
         return Ok(Progress::Parked);
     }
+    if let Some(due) = far_timer(runs, &commands) {
+        if memory.in_flight.is_empty() && !memory.stale {
+            return Ok(Progress::Asleep(due));
+        }
+    }
     let started = start_attempts(
         runs,
         run_id,
@@ -221,6 +236,24 @@ async fn turn(
         _ = wake.notified() => memory.stale = true,
     }
     Ok(Progress::Continue)
+}
+
+/// When the run only waits (for timers, and maybe a resume) and its earliest timer is at
+/// least `SLEEP_AFTER_MS` off: that timer's due time.
+fn far_timer(runs: &Runs, commands: &[Command]) -> Option<i64> {
+    let mut earliest: Option<i64> = None;
+    for command in commands {
+        match command {
+            Command::AwaitTimer { fire_at_ms, .. } => {
+                earliest = Some(earliest.map_or(*fire_at_ms, |e| e.min(*fire_at_ms)));
+            }
+            Command::AwaitResume { .. } => {}
+            _ => return None,
+        }
+    }
+    let due = earliest?;
+    let now = runs.inner().clock.now_ms();
+    (due.saturating_sub(now) >= super::sleepers::SLEEP_AFTER_MS).then_some(due)
 }
 
 /// What deciding and folding in memory works with.

@@ -19,6 +19,7 @@ mod in_flight;
 mod replay;
 mod rerun;
 pub(crate) mod scope;
+mod sleepers;
 pub(crate) mod steps;
 
 use std::collections::HashMap;
@@ -266,6 +267,8 @@ pub(crate) struct Inner {
     workflow_cache: Mutex<HashMap<String, Arc<WorkflowRecord>>>,
     /// Text deltas of streamed model answers, for run streams (not journaled).
     deltas: deltas::ModelDeltas,
+    /// Runs asleep on a timer with no driver, by due time.
+    sleepers: sleepers::Sleepers,
 }
 
 /// A version's checked steps and their plan.
@@ -349,6 +352,7 @@ impl Runs {
                 steps_cache: Mutex::new(HashMap::new()),
                 workflow_cache: Mutex::new(HashMap::new()),
                 deltas: deltas::ModelDeltas::default(),
+                sleepers: sleepers::Sleepers::default(),
             }),
         }
     }
@@ -717,6 +721,8 @@ impl Runs {
             driver.wake.notify_one();
             return;
         }
+        // A driver looks at the run now: it no longer sleeps in the queue.
+        self.inner.sleepers.forget(run_id);
         let wake = Arc::new(Notify::new());
         drivers.insert(
             run_id.to_owned(),
@@ -729,11 +735,12 @@ impl Runs {
     }
 
     /// Called by a driver that stopped because its run, at stream `version`, only waits for
-    /// a resume: forgets the driver without telling waiters the run ended (`wait_for_end`
-    /// then watches the journal). A resume or a cancel appended meanwhile may have woken only
+    /// a resume, or for a timer due at `wake_at_ms` (then the run joins the sleepers' queue,
+    /// which starts a driver when it is due): forgets the driver without telling waiters the
+    /// run ended (`wait_for_end` then watches the journal). A resume or a cancel appended meanwhile may have woken only
     /// the leaving driver, so the stream's version is read again after the driver is gone
     /// from the map: if the run moved on, a driver starts for it.
-    pub(crate) async fn park_driver(&self, run_id: &str, version: u64) {
+    pub(crate) async fn park_driver(&self, run_id: &str, version: u64, wake_at_ms: Option<i64>) {
         let handle = lock(&self.inner.drivers).remove(run_id);
         let moved_on = match run_stream(run_id) {
             Ok(stream) => self
@@ -744,10 +751,19 @@ impl Runs {
                 .map_or(true, |current| current != version),
             Err(_) => false,
         };
-        if moved_on {
+        // Queued only once the driver is gone from the map: a wake-up before that could
+        // reach the leaving driver and be lost.
+        let queued = moved_on
+            || wake_at_ms.is_none_or(|due| self.inner.sleepers.put(&self.inner, run_id, due));
+        if moved_on || !queued {
             self.ensure_driver(run_id);
         }
         drop(handle);
+    }
+
+    /// How many runs sleep on a timer with no driver (woken by the queue when it is due).
+    pub fn runs_asleep(&self) -> usize {
+        self.inner.sleepers.len()
     }
 
     /// How many runs have a driver task in this process (a run waiting only for a resume
