@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use engine::definition::{WorkflowSpec, WorkflowStatus};
-use engine::executor::{Clock, Runs, RunsError, StartRun, SystemClock};
+use engine::executor::{Clock, Runs, RunsError, StartRun, SystemClock, TokioClock};
 use engine::run::RunStatus;
 use journal::{EmbeddedConfig, EmbeddedStore, EventStore, MemoryStore};
 use serde_json::{json, Value};
@@ -429,6 +429,42 @@ fn a_sleeping_run_wakes_after_a_restart_even_when_its_timer_fell_due_while_down(
             assert_eq!(run.output, Some(json!({ "woke": true })));
         })
     });
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delay_of_an_hour_passes_on_paused_time_with_the_clock_that_follows_it() {
+    // One clock for "now" and the waits: the deadline is stamped from the clock, the driver
+    // waits for it through tokio's time, and the clock moves with tokio's time.
+    let start_ms = 1_893_493_800_000;
+    let clock = Arc::new(TokioClock::starting_at(start_ms));
+    let runs = Runs::new(Arc::new(MemoryStore::new()), clock.clone());
+    active_workflow(
+        &runs,
+        "wf_hour",
+        json!({
+            "name": "An hour",
+            "steps": [
+                { "id": "nap", "type": "delay", "config": { "duration": "1h" } },
+                { "id": "after", "type": "transform", "config": { "mapping": { "woke": true } } }
+            ]
+        }),
+    )
+    .await;
+    let started = runs
+        .start(start("wf_hour", json!({})))
+        .await
+        .expect("start");
+    let run = runs
+        .wait_for_end(&started.run_id, Duration::from_secs(2 * 3600))
+        .await
+        .expect("run");
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+    assert_eq!(run.output, Some(json!({ "woke": true })));
+    let passed_ms = clock.now_ms() - start_ms;
+    assert!(
+        (3_600_000..2 * 3_600_000).contains(&passed_ms),
+        "the clock moved {passed_ms} ms"
+    );
 }
 
 /// The run's status once it is `wanted`, or as it stands after `WAIT`.
