@@ -148,17 +148,15 @@ async fn drive_load(args: RunLoadArgs) -> anyhow::Result<()> {
         say(&format!("started {n} {}", started.run_id));
         run_ids.push(started.run_id);
     }
-    loop {
-        let mut open = 0;
-        for run_id in &run_ids {
-            if !runs.get(run_id).await?.status.is_terminal() {
-                open += 1;
-            }
-        }
-        if open == 0 {
-            say("all done");
-            return Ok(());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Each run in turn until it ends: `wait_for_end` wakes as its driver finishes.
+    for run_id in &run_ids {
+        while !runs
+            .wait_for_end(run_id, std::time::Duration::from_secs(3600))
+            .await?
+            .status
+            .is_terminal()
+        {}
     }
+    say("all done");
+    Ok(())
 }

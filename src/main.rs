@@ -135,6 +135,10 @@ enum DebugCommand {
 }
 
 fn main() -> ExitCode {
+    // Test builds (feature `failpoints`) arm the failpoints named in FAILPOINTS, for as long
+    // as the process runs.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     limit_malloc_arenas();
     let cli = Cli::parse();
     init_tracing();

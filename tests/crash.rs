@@ -1,14 +1,15 @@
 //! Crash recovery with a real process: `duro debug append-loop` appends checkable batches and
-//! prints each acknowledged append; the test SIGKILLs it at random moments, reopens the store
-//! each time, and checks that every acknowledged event is present and intact and that no
-//! append is partly visible.
+//! prints each acknowledged append; the test SIGKILLs it at random moments (once it has
+//! printed a random number of lines: from none, which kills it while it opens the store, to
+//! 120), reopens the store each time, and checks that every acknowledged event is present and
+//! intact and that no append is partly visible.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use journal::embedded::verify;
 use journal::{EmbeddedConfig, EmbeddedStore, EventStore, Position, Seq, StreamName};
@@ -38,8 +39,9 @@ fn parse_ack(line: &str) -> Option<Ack> {
     })
 }
 
-/// Runs the child until it is killed after `run_for`; returns the acks it printed in full.
-fn run_and_kill(data_dir: &Path, run_for: Duration) -> Vec<Ack> {
+/// Runs the child until it is killed once it has printed `lines_before_kill` lines (`ready`,
+/// then acks); returns the acks it printed in full.
+fn run_and_kill(data_dir: &Path, lines_before_kill: usize) -> Vec<Ack> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_duro"))
         .args(["debug", "append-loop", "--writers", "4", "--segment-bytes"])
         .arg(SEGMENT_BYTES.to_string())
@@ -70,7 +72,18 @@ fn run_and_kill(data_dir: &Path, run_for: Duration) -> Vec<Ack> {
             }
         })
     };
-    std::thread::sleep(run_for);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while lines.lock().expect("lines").len() < lines_before_kill {
+        assert!(
+            child.try_wait().expect("child").is_none(),
+            "the child exited early"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the child printed fewer than {lines_before_kill} lines in 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
     child.kill().expect("SIGKILL the child");
     child.wait().expect("reap the child");
     reader.join().expect("reader thread");
@@ -133,8 +146,7 @@ async fn acknowledged_appends_survive_sigkill() {
     let mut acks: Vec<Ack> = Vec::new();
     let mut rounds_with_acks = 0;
     for _ in 0..KILLS {
-        let run_for = Duration::from_millis(rng.random_range(30..300));
-        let new = run_and_kill(dir.path(), run_for);
+        let new = run_and_kill(dir.path(), rng.random_range(0..=120));
         if !new.is_empty() {
             rounds_with_acks += 1;
         }

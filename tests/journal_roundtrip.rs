@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use api::{ApiConfig, AppState};
 use credentials::connections::SecretKey;
 use credentials::keys::Scope;
-use engine::executor::{Runs, StartRun, SystemClock};
+use engine::executor::{Clock, Runs, StartRun, SystemClock};
 use engine::run::RunStatus;
 use journal::{EmbeddedConfig, EmbeddedStore, EventStore};
 use readmodels::{ReadModels, RunQuery, RunSummary};
@@ -29,9 +29,11 @@ const QUICK: usize = 6_000;
 const FAILING: usize = 1_500;
 const PAUSED: usize = 1_500;
 const SLEEPING: usize = 1_000;
-/// Long enough that no sleeper wakes before the original is shut down; they wake under
-/// the restored server.
+/// The sleepers' delay. The original's wall clock stands still, SLEEP_MS behind the
+/// machine's: no sleeper wakes before the original is shut down, and under the restored
+/// server (on the machine's clock) every sleeper's timer has fallen due, so none is waited for.
 const SLEEP: &str = "40s";
+const SLEEP_MS: i64 = 40_000;
 /// Runs started at once in the original.
 const STARTERS: usize = 32;
 
@@ -48,6 +50,15 @@ fn succeeded(output: &Output) -> Value {
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).unwrap_or(Value::Null)
+}
+
+/// A wall clock that stands still.
+struct StillClock(i64);
+
+impl Clock for StillClock {
+    fn now_ms(&self) -> i64 {
+        self.0
+    }
 }
 
 /// What the original deployment holds, for the checks on the copy.
@@ -73,7 +84,7 @@ fn build_original(dir: &Path) -> Original {
         models.spawn_follower();
         let state = AppState::new(
             store.clone(),
-            Arc::new(SystemClock),
+            Arc::new(StillClock(SystemClock.now_ms() - SLEEP_MS)),
             ApiConfig::default(),
             models,
             SecretKey::generate(),
@@ -172,7 +183,7 @@ fn build_original(dir: &Path) -> Original {
                     Instant::now() < deadline,
                     "{settled} of {count} runs of {workflow} are {status:?}"
                 );
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
         state.read_models.flush().expect("flush read models");
@@ -387,7 +398,7 @@ fn ten_thousand_runs_survive_export_and_import_and_carry_on() {
             Instant::now() < deadline,
             "the schedule did not fire: {fired}"
         );
-        std::thread::sleep(Duration::from_millis(250));
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -448,7 +459,7 @@ impl Http {
                 Instant::now() < deadline,
                 "run {run} is not {status}: {detail}"
             );
-            std::thread::sleep(Duration::from_millis(250));
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Runs survive kill -9: a real `duro debug run-load` process starts 200 runs of a 5-step
 //! workflow (HTTP calls to a counter server run by this test, a 1 s delay, a call that fails
-//! twice per run) and is SIGKILLed at random moments at least 10 times, then restarted until
-//! every run has ended. Then every run is completed, every step has exactly one
+//! twice per run) and is SIGKILLed at random moments at least 10 times (after a random
+//! amount of progress: lines it printed and requests the counter server saw), then restarted
+//! until every run has ended. Then every run is completed, every step has exactly one
 //! StepCompleted in its journal, and every request the counter server saw for a (run, step)
 //! carried that pair in its Idempotency-Key.
 
@@ -93,14 +94,36 @@ fn spawn_child(data_dir: &Path, counter_url: &str) -> (Child, Arc<Mutex<Vec<Stri
     (child, lines)
 }
 
+/// Progress of the whole load: a line per run started and `all done` (per child), and a
+/// request per /count call and per /flaky attempt (at least three a run).
+const PROGRESS_PER_CHILD: usize = RUNS + 1;
+const REQUESTS_AT_LEAST: usize = RUNS * 4;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_finish_exactly_once_across_sigkills() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (url, seen) = counter_server().await;
     let mut rng = rand::rng();
     for _ in 0..KILLS {
-        let (mut child, _) = spawn_child(dir.path(), &url);
-        tokio::time::sleep(Duration::from_millis(rng.random_range(200..1500))).await;
+        let (mut child, lines) = spawn_child(dir.path(), &url);
+        // Kill after a random amount of the progress still to come: while runs start, while
+        // they call, sleep or retry, or as they end.
+        let requests_before = seen.lock().expect("lock").len();
+        let left = PROGRESS_PER_CHILD + REQUESTS_AT_LEAST.saturating_sub(requests_before);
+        let target = rng.random_range(1..=left);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let printed = lines.lock().expect("lines").len();
+            let requests = seen.lock().expect("lock").len() - requests_before;
+            if printed + requests >= target || child.try_wait().expect("child").is_some() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no progress to {target} within 60 s ({printed} lines, {requests} requests)"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         child.kill().expect("SIGKILL");
         child.wait().expect("reap");
     }
@@ -116,7 +139,7 @@ async fn runs_finish_exactly_once_across_sigkills() {
             child.try_wait().expect("child").is_none(),
             "the child exited early"
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     child.wait().expect("reap");
     let started: HashMap<String, String> = lines

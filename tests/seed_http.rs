@@ -227,7 +227,24 @@ async fn sigterm_answers_the_request_in_flight_then_exits_0() {
         .json(&json!({}))
         .send();
     let in_flight = tokio::spawn(async move { json_of(request.await.expect("answered")).await });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The request is in flight once its run sleeps.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, body) = json_of(
+            client
+                .get(format!("{base}/api/v1/runs?workflowId={workflow}"))
+                .header("x-api-key", BOOTSTRAP)
+                .send()
+                .await
+                .expect("list"),
+        )
+        .await;
+        if body["data"][0]["status"] == "sleeping" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the run never slept: {body}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let pid = server.child.id().to_string();
     let killed = Command::new("kill")
         .args(["-TERM", &pid])

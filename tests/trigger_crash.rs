@@ -1,13 +1,17 @@
-//! Triggers across a crash of a real `duro serve`. Polling: the process dies after starting
-//! the runs of a poll and before moving the trigger's cursor (DURO_TEST_CRASH_BEFORE_CURSOR);
-//! after a restart it polls the same items again and every item has run exactly once.
-//! Schedules: the process dies after starting a tick's run and before recording it
-//! (DURO_TEST_CRASH_AFTER_TICK_START); after a restart every tick has exactly one run.
+//! Triggers across a crash of a real `duro serve`, aborted at a failpoint (built with
+//! `--features failpoints`, armed by `FAILPOINTS`; restarted without it). Polling: the process
+//! dies after starting the runs of a poll and before moving the trigger's cursor
+//! (`trigger.before_cursor`); after a restart it polls the same items again and every item
+//! has run exactly once. Schedules: the process dies after starting a tick's run and before
+//! recording it (`trigger.after_tick_start`); after a restart every tick has exactly one run.
 
 mod support;
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Child;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::routing::get;
@@ -17,18 +21,23 @@ use support::{free_port, Serve, Server};
 
 const KEY: &str = "trigger-crash-test-key-0123456789";
 
-fn serve(dir: &Path, port: u16, marker: &Path) -> Server {
-    serve_crashing_at(dir, port, "DURO_TEST_CRASH_BEFORE_CURSOR", marker)
-}
-
-/// A ready `duro serve` that aborts at the crash point `var` once (while `marker` does not
-/// exist).
-fn serve_crashing_at(dir: &Path, port: u16, var: &str, marker: &Path) -> Server {
+/// A ready `duro serve`.
+fn serve(dir: &Path, port: u16) -> Server {
     Serve::new()
         .data_dir(dir)
         .port(port)
         .bootstrap_key(KEY)
-        .env(var, marker)
+        .env_remove("FAILPOINTS")
+        .start()
+}
+
+/// A ready `duro serve` that aborts the first time it reaches the failpoint `name`.
+fn serve_crashing_at(dir: &Path, port: u16, name: &str) -> Server {
+    Serve::new()
+        .data_dir(dir)
+        .port(port)
+        .bootstrap_key(KEY)
+        .env("FAILPOINTS", format!("{name}=return"))
         .start()
 }
 
@@ -64,7 +73,7 @@ async fn active_workflow(client: &reqwest::Client, base: &str, definition: Value
     workflow
 }
 
-/// Waits until the server aborts at its crash point (which writes the marker first).
+/// Waits until the server aborts at its failpoint.
 async fn wait_for_crash(child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
@@ -77,10 +86,22 @@ async fn wait_for_crash(child: &mut Child) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert!(
-        !status.success(),
-        "the process was killed at the crash point"
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGABRT),
+        "the process aborted at the failpoint: {status}"
     );
+}
+
+/// The runs of `workflow` as listed by the API.
+async fn runs_of(client: &reqwest::Client, base: &str, workflow: &str) -> Vec<Value> {
+    call(client.get(format!(
+        "{base}/api/v1/runs?workflowId={workflow}&limit=100"
+    )))
+    .await["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,10 +109,13 @@ async fn a_crash_between_the_poll_and_the_cursor_runs_no_item_twice() {
     let items: Vec<Value> = (1..=5)
         .map(|n| json!({"id": format!("item-{n}"), "n": n}))
         .collect();
+    let polls = Arc::new(AtomicUsize::new(0));
+    let counted = polls.clone();
     let feed = Router::new().route(
         "/feed",
         get(move || {
             let items = items.clone();
+            counted.fetch_add(1, Ordering::SeqCst);
             async move { Json(json!({ "items": items })) }
         }),
     );
@@ -102,12 +126,11 @@ async fn a_crash_between_the_poll_and_the_cursor_runs_no_item_twice() {
     tokio::spawn(async move { axum::serve(feed_listener, feed).await });
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let marker = dir.path().join("crashed-once");
     let data = dir.path().join("data");
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let mut server = serve(&data, port, &marker);
+    let mut server = serve_crashing_at(&data, port, "trigger.before_cursor");
 
     let workflow = active_workflow(&client, &base, json!({
             "name": "per item",
@@ -125,20 +148,13 @@ async fn a_crash_between_the_poll_and_the_cursor_runs_no_item_twice() {
 
     // The first poll starts the runs, then the process dies before the cursor moves.
     wait_for_crash(&mut server.child).await;
-    assert!(marker.exists());
 
-    let server = serve(&data, port, &marker);
+    let server = serve(&data, port);
     // Wait until the cursor covers every item and all five runs have completed.
     let deadline = Instant::now() + Duration::from_secs(60);
     let runs = loop {
         let detail = call(client.get(format!("{base}/api/v1/triggers/{trigger}"))).await;
-        let runs = call(client.get(format!(
-            "{base}/api/v1/runs?workflowId={workflow}&limit=100"
-        )))
-        .await["data"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
+        let runs = runs_of(&client, &base, &workflow).await;
         let seen = detail["data"]["cursorData"]["seen"]
             .as_array()
             .map(Vec::len);
@@ -149,17 +165,15 @@ async fn a_crash_between_the_poll_and_the_cursor_runs_no_item_twice() {
             Instant::now() < deadline,
             "items did not all run: {detail} {runs:?}"
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    // Polls after the restart find nothing new: still exactly one run per item.
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    let again = call(client.get(format!(
-        "{base}/api/v1/runs?workflowId={workflow}&limit=100"
-    )))
-    .await["data"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    // Polls after the restart find nothing new: after three more, still one run per item.
+    let polled = polls.load(Ordering::SeqCst);
+    while polls.load(Ordering::SeqCst) < polled + 3 {
+        assert!(Instant::now() < deadline, "the feed was not polled again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let again = runs_of(&client, &base, &workflow).await;
     assert_eq!(runs.len(), 5, "{runs:?}");
     assert_eq!(again.len(), 5, "{again:?}");
     let mut keys: Vec<String> = again
@@ -175,13 +189,11 @@ async fn a_crash_between_the_poll_and_the_cursor_runs_no_item_twice() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_during_a_ticks_run_start_runs_the_tick_exactly_once() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let marker = dir.path().join("crashed-once");
     let data = dir.path().join("data");
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let crash_point = "DURO_TEST_CRASH_AFTER_TICK_START";
-    let mut server = serve_crashing_at(&data, port, crash_point, &marker);
+    let mut server = serve_crashing_at(&data, port, "trigger.after_tick_start");
     let workflow = active_workflow(&client, &base, json!({
             "name": "tick",
             "steps": [{"id": "at", "type": "transform", "config": {"mapping": {"at": "{{input.scheduledAt}}"}}}]
@@ -202,15 +214,17 @@ async fn a_crash_during_a_ticks_run_start_runs_the_tick_exactly_once() {
 
     wait_for_crash(&mut server.child).await;
 
-    let server = serve_crashing_at(&data, port, crash_point, &marker);
-    tokio::time::sleep(Duration::from_millis(3500)).await;
-    let runs = call(client.get(format!(
-        "{base}/api/v1/runs?workflowId={workflow}&limit=100"
-    )))
-    .await["data"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let server = serve(&data, port);
+    // The tick that crashed and at least two after it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let runs = loop {
+        let runs = runs_of(&client, &base, &workflow).await;
+        if runs.len() >= 3 {
+            break runs;
+        }
+        assert!(Instant::now() < deadline, "ticks did not run: {runs:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     drop(server);
     let mut ticks: Vec<i64> = runs
         .iter()

@@ -11,13 +11,12 @@ use axum::middleware::Next;
 use axum::response::Response;
 use governor::clock::Clock;
 use governor::middleware::NoOpMiddleware;
-use governor::nanos::Nanos;
-use governor::state::keyed::DashMapStateStore;
+use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
 use crate::error::ApiError;
-use crate::AppState;
 use credentials::keys::{KeyInfo, Scope};
+use crate::AppState;
 
 /// The presented secret, if any. `x-api-key` wins when both are sent.
 fn presented_secret(headers: &HeaderMap) -> Option<&str> {
@@ -66,38 +65,43 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<KeyIn
     }
 }
 
+/// The limiter's time: tokio's monotonic clock, which is the machine's in production and the
+/// test's under tokio's paused time, like every other wait in Duro. A test then sends its
+/// 501 requests in no time, however slow the machine.
+#[derive(Clone, Copy, Debug, Default)]
+struct TokioTime;
+
+impl Clock for TokioTime {
+    type Instant = std::time::Instant;
+
+    fn now(&self) -> std::time::Instant {
+        tokio::time::Instant::now().into_std()
+    }
+}
+
+type KeyedLimiter = RateLimiter<
+    String,
+    DefaultKeyedStateStore<String>,
+    TokioTime,
+    NoOpMiddleware<std::time::Instant>,
+>;
+
 /// Per-key GCRA limits (governor). Keyed by key id, so the table holds at most one entry
 /// per API key that exists.
 pub struct RateLimits {
-    execute: RateLimiter<String, DashMapStateStore<String>, TokioClock, NoOpMiddleware<Nanos>>,
-    clock: TokioClock,
+    execute: KeyedLimiter,
     execute_per_minute: u32,
-}
-
-/// governor's clock on tokio's: monotonic in a server, and standing still under a test's
-/// paused time, so a test of the limit is not raced by the allowance refilling.
-#[derive(Clone, Debug)]
-struct TokioClock {
-    origin: tokio::time::Instant,
-}
-
-impl Clock for TokioClock {
-    type Instant = Nanos;
-
-    fn now(&self) -> Nanos {
-        Nanos::from(self.origin.elapsed())
-    }
 }
 
 impl RateLimits {
     pub fn new(execute_per_minute: u32) -> RateLimits {
         let per_minute = NonZeroU32::new(execute_per_minute).unwrap_or(NonZeroU32::MIN);
-        let clock = TokioClock {
-            origin: tokio::time::Instant::now(),
-        };
         RateLimits {
-            execute: RateLimiter::dashmap_with_clock(Quota::per_minute(per_minute), clock.clone()),
-            clock,
+            execute: RateLimiter::new(
+                Quota::per_minute(per_minute),
+                DefaultKeyedStateStore::default(),
+                TokioTime,
+            ),
             execute_per_minute: per_minute.get(),
         }
     }
@@ -107,7 +111,7 @@ impl RateLimits {
         self.execute
             .check_key(&key_id.to_owned())
             .map_err(|not_until| {
-                let wait = not_until.wait_time_from(self.clock.now());
+                let wait = not_until.wait_time_from(TokioTime.now());
                 ApiError::RateLimited {
                     limit: self.execute_per_minute,
                     retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),

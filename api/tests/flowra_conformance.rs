@@ -287,7 +287,8 @@ async fn created_workflows_start_active_and_inactive_lists_drafts_too() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Paused time: the `?wait=0.2` below ends at once when the run has paused.
+#[tokio::test(start_paused = true)]
 async fn a_thread_is_cancelled_on_flowras_path() {
     let api = TestApi::new().await;
     let waits = create(

@@ -334,12 +334,16 @@ async fn bad_replays_and_reruns_are_refused_and_write_nothing() {
         }))
         .await;
     let started = api
-        .post(
-            &format!("/api/v1/workflows/{waiting}/run?wait=1"),
-            json!({}),
-        )
+        .post(&format!("/api/v1/workflows/{waiting}/run"), json!({}))
         .await;
     let paused = started.body["data"]["runId"].as_str().expect("run id");
+    for _ in 0..1000 {
+        let run = api.get(&format!("/api/v1/runs/{paused}")).await;
+        if run.body["data"]["status"] == "paused" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let refused = api
         .post(
             &format!("/api/v1/runs/{paused}/rerun"),

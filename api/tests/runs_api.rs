@@ -238,7 +238,8 @@ async fn seed_errors_validation_not_found_and_invalid_status() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Paused time: the `?wait=0.2` below ends at once when the run has paused.
+#[tokio::test(start_paused = true)]
 async fn a_paused_run_resumes_with_its_payload_and_an_ended_run_cannot_be_cancelled() {
     let api = TestApi::new().await;
     let id = api
@@ -304,7 +305,8 @@ async fn a_paused_run_resumes_with_its_payload_and_an_ended_run_cannot_be_cancel
         .is_some_and(|m| m.contains("completed")));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Paused time: the `?wait=0.2` below ends at once when the run has paused.
+#[tokio::test(start_paused = true)]
 async fn a_paused_run_can_be_cancelled() {
     let api = TestApi::new().await;
     let id = api

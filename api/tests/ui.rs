@@ -263,7 +263,8 @@ async fn a_script_in_a_run_output_is_shown_as_text() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Paused time: the `?wait=0.2` below ends at once when the run has paused.
+#[tokio::test(start_paused = true)]
 async fn cancel_needs_the_csrf_token_and_runs_write() {
     let api = TestApi::new().await;
     let id = api

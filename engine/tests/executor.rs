@@ -2,6 +2,7 @@
 //! resume, idempotency keys, and timers that survive a restart.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use engine::definition::{WorkflowSpec, WorkflowStatus};
-use engine::executor::{Runs, RunsError, StartRun, SystemClock};
+use engine::executor::{Clock, Runs, RunsError, StartRun, SystemClock, TokioClock};
 use engine::run::RunStatus;
 use journal::{EmbeddedConfig, EmbeddedStore, EventStore, MemoryStore};
 use serde_json::{json, Value};
@@ -198,11 +199,8 @@ async fn a_paused_run_resumes_with_its_payload_as_the_steps_output() {
         .start(start("wf_approval", json!({})))
         .await
         .expect("start");
-    let paused = runs
-        .wait_for_end(&started.run_id, Duration::from_millis(500))
-        .await
-        .expect("run");
-    assert_eq!(paused.status, RunStatus::Paused);
+    let paused = status_becomes(&runs, &started.run_id, RunStatus::Paused).await;
+    assert_eq!(paused, RunStatus::Paused);
     runs.resume(&started.run_id, json!({ "by": "ada" }))
         .await
         .expect("resume");
@@ -363,10 +361,20 @@ async fn concurrent_starts_with_one_idempotency_key_make_one_run() {
     assert_eq!(runs_in_store.len(), 1);
 }
 
-/// Runs `phase` on a fresh runtime with the store at `dir`, then drops the runtime (every
-/// task stops, as in a crash of the process) and closes the store.
+/// A wall clock the test sets.
+struct FakeClock(AtomicI64);
+
+impl Clock for FakeClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Runs `phase` on a fresh runtime with the store at `dir` and the wall clock `clock`, then
+/// drops the runtime (every task stops, as in a crash of the process) and closes the store.
 fn in_process(
     dir: &std::path::Path,
+    clock: Arc<dyn Clock>,
     phase: impl FnOnce(Runs) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>,
 ) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -379,7 +387,7 @@ fn in_process(
         config.segment_bytes = 1024 * 1024;
         Arc::new(EmbeddedStore::open(config).expect("open"))
     });
-    let runs = Runs::new(store.clone(), Arc::new(SystemClock));
+    let runs = Runs::new(store.clone(), clock);
     runtime.block_on(phase(runs));
     drop(runtime);
     drop(store);
@@ -388,33 +396,32 @@ fn in_process(
 #[test]
 fn a_sleeping_run_wakes_after_a_restart_even_when_its_timer_fell_due_while_down() {
     let dir = tempfile::tempdir().expect("tempdir");
+    // 2030-01-01T10:30:00Z on a clock the test moves.
+    let clock = Arc::new(FakeClock(AtomicI64::new(1_893_493_800_000)));
     let run_id = Arc::new(Mutex::new(String::new()));
     {
         let run_id = run_id.clone();
-        in_process(dir.path(), move |runs| {
+        in_process(dir.path(), clock.clone(), move |runs| {
             Box::pin(async move {
                 active_workflow(&runs, "wf_nap", json!({
                     "name": "Nap",
                     "steps": [
-                        { "id": "nap", "type": "delay", "config": { "duration": "300ms" } },
+                        { "id": "nap", "type": "delay", "config": { "duration": "1h" } },
                         { "id": "after", "type": "transform", "config": { "mapping": { "woke": true } } }
                     ]
                 }))
                 .await;
                 let started = runs.start(start("wf_nap", json!({}))).await.expect("start");
-                let sleeping = runs
-                    .wait_for_end(&started.run_id, Duration::from_millis(100))
-                    .await
-                    .expect("run");
-                assert_eq!(sleeping.status, RunStatus::Sleeping);
+                let sleeping = status_becomes(&runs, &started.run_id, RunStatus::Sleeping).await;
+                assert_eq!(sleeping, RunStatus::Sleeping);
                 *run_id.lock().expect("lock") = started.run_id;
             })
         });
     }
-    // The process is down for longer than the delay.
-    std::thread::sleep(Duration::from_millis(600));
+    // The process is down for longer than the delay: two hours pass on the wall clock.
+    clock.0.fetch_add(2 * 3_600_000, Ordering::SeqCst);
     let run_id = run_id.lock().expect("lock").clone();
-    in_process(dir.path(), move |runs| {
+    in_process(dir.path(), clock, move |runs| {
         Box::pin(async move {
             assert_eq!(runs.recover().await.expect("recover"), 1);
             let run = runs.wait_for_end(&run_id, WAIT).await.expect("run");
@@ -422,6 +429,54 @@ fn a_sleeping_run_wakes_after_a_restart_even_when_its_timer_fell_due_while_down(
             assert_eq!(run.output, Some(json!({ "woke": true })));
         })
     });
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delay_of_an_hour_passes_on_paused_time_with_the_clock_that_follows_it() {
+    // One clock for "now" and the waits: the deadline is stamped from the clock, the driver
+    // waits for it through tokio's time, and the clock moves with tokio's time.
+    let start_ms = 1_893_493_800_000;
+    let clock = Arc::new(TokioClock::starting_at(start_ms));
+    let runs = Runs::new(Arc::new(MemoryStore::new()), clock.clone());
+    active_workflow(
+        &runs,
+        "wf_hour",
+        json!({
+            "name": "An hour",
+            "steps": [
+                { "id": "nap", "type": "delay", "config": { "duration": "1h" } },
+                { "id": "after", "type": "transform", "config": { "mapping": { "woke": true } } }
+            ]
+        }),
+    )
+    .await;
+    let started = runs
+        .start(start("wf_hour", json!({})))
+        .await
+        .expect("start");
+    let run = runs
+        .wait_for_end(&started.run_id, Duration::from_secs(2 * 3600))
+        .await
+        .expect("run");
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+    assert_eq!(run.output, Some(json!({ "woke": true })));
+    let passed_ms = clock.now_ms() - start_ms;
+    assert!(
+        (3_600_000..2 * 3_600_000).contains(&passed_ms),
+        "the clock moved {passed_ms} ms"
+    );
+}
+
+/// The run's status once it is `wanted`, or as it stands after `WAIT`.
+async fn status_becomes(runs: &Runs, run_id: &str, wanted: RunStatus) -> RunStatus {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let status = runs.get(run_id).await.expect("run").status;
+        if status == wanted || tokio::time::Instant::now() > deadline {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -238,7 +238,7 @@ fn http_foreach(url: &str, concurrency: u32) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_items_run_side_by_side_within_the_concurrency_limit_each_exactly_once() {
     let seen = Arc::new(Seen {
-        delay_ms: 200,
+        delay_ms: 100,
         ..Seen::default()
     });
     let url = item_server(seen.clone());

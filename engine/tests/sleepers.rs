@@ -7,28 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use engine::definition::{WorkflowSpec, WorkflowStatus};
-use engine::executor::{Clock, Runs, StartRun};
+use engine::executor::{Runs, StartRun, TokioClock};
 use engine::run::RunStatus;
 use journal::MemoryStore;
 use serde_json::{json, Value};
 
-/// A wall clock that moves with tokio's (paused) time.
-struct TokioWallClock {
-    origin: tokio::time::Instant,
-    origin_ms: i64,
-}
-
-impl Clock for TokioWallClock {
-    fn now_ms(&self) -> i64 {
-        self.origin_ms + self.origin.elapsed().as_millis() as i64
-    }
-}
-
 fn runs() -> Runs {
-    let clock = TokioWallClock {
-        origin: tokio::time::Instant::now(),
-        origin_ms: 1_767_225_600_000,
-    };
+    let clock = TokioClock::starting_at(1_767_225_600_000);
     Runs::new(Arc::new(MemoryStore::new()), Arc::new(clock))
 }
 

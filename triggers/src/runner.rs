@@ -418,7 +418,8 @@ impl Runner {
             .await;
         match started {
             Ok(started) => {
-                crash_point_for_tests("DURO_TEST_CRASH_AFTER_TICK_START");
+                // The crash tests abort here: the run started, its TriggerFired not recorded.
+                fail::fail_point!("trigger.after_tick_start", |_| std::process::abort());
                 self.record(
                     &trigger.id,
                     TriggerEvent::TriggerFired {
@@ -616,7 +617,8 @@ impl Runner {
             }
         }
         if started_any > 0 {
-            crash_point_for_tests("DURO_TEST_CRASH_BEFORE_CURSOR");
+            // The crash tests abort here: the poll's runs started, the cursor not moved.
+            fail::fail_point!("trigger.before_cursor", |_| std::process::abort());
             let cursor_json = next.to_json(config.timestamp_field.is_some());
             self.triggers
                 .record(
@@ -722,19 +724,6 @@ impl ScheduleState {
 
 fn backoff(failures: u32) -> Duration {
     (Duration::from_secs(1) * 2u32.saturating_pow(failures.min(12))).min(BACKOFF_MAX)
-}
-
-/// Crash points for the crash tests of the binary: with `VAR=FILE` set, the first time
-/// (while FILE does not exist) the process aborts here. `DURO_TEST_CRASH_BEFORE_CURSOR`:
-/// after starting a poll's runs, before moving the cursor; `DURO_TEST_CRASH_AFTER_TICK_START`:
-/// after starting a tick's run, before recording TriggerFired.
-fn crash_point_for_tests(var: &str) {
-    if let Some(marker) = std::env::var_os(var) {
-        let marker = std::path::PathBuf::from(marker);
-        if !marker.exists() && std::fs::write(&marker, b"crashed").is_ok() {
-            std::process::abort();
-        }
-    }
 }
 
 /// A polling trigger's settings (defaults from the catalog's schema).

@@ -1,6 +1,8 @@
 //! The trigger runner over a real executor: interval schedules fire once per tick across a
 //! restart of the runner, a 3 h downtime of an hourly cron honours the catch-up window and
-//! records the skipped ticks, polling starts each new item exactly once.
+//! records the skipped ticks, polling starts each new item exactly once. Time is tokio's,
+//! paused, with the runner and the runs on a `TokioClock`, so seconds of schedule pass at once
+//! (the catch-up test sets its clock by hand instead).
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -10,7 +12,7 @@ use std::time::Duration;
 use axum::routing::get;
 use axum::{Json, Router};
 use engine::definition::{WorkflowSpec, WorkflowStatus};
-use engine::executor::{Clock, Runs, SystemClock};
+use engine::executor::{Clock, Runs, TokioClock};
 use journal::{EventStore, MemoryStore};
 use serde_json::{json, Value};
 use triggers::instances::{TriggerEvent, TriggerSpec, Triggers};
@@ -57,6 +59,22 @@ fn spec(kind: &str, config: Value) -> TriggerSpec {
     }
 }
 
+/// The idempotency keys of the trigger's TriggerFired events, in order.
+async fn fired_keys_of(triggers: &Triggers, id: &str) -> Vec<String> {
+    triggers
+        .history(id)
+        .await
+        .expect("history")
+        .into_iter()
+        .filter_map(|(_, event)| match event {
+            TriggerEvent::TriggerFired {
+                idempotency_key, ..
+            } => idempotency_key,
+            _ => None,
+        })
+        .collect()
+}
+
 /// (scheduled_at_ms of fired ticks, of skipped ticks with reasons, fired run ids).
 async fn decisions(triggers: &Triggers, id: &str) -> (Vec<i64>, Vec<(i64, String)>, Vec<String>) {
     let mut fired = Vec::new();
@@ -82,9 +100,10 @@ async fn decisions(triggers: &Triggers, id: &str) -> (Vec<i64>, Vec<(i64, String
     (fired, skipped, runs)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn an_interval_schedule_fires_once_per_tick_across_a_runner_restart() {
-    let (_store, runs, triggers) = setup(Arc::new(SystemClock)).await;
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_now());
+    let (_store, runs, triggers) = setup(clock.clone()).await;
     let (trigger, _) = triggers
         .upsert(
             "every-second",
@@ -95,7 +114,7 @@ async fn an_interval_schedule_fires_once_per_tick_across_a_runner_restart() {
         )
         .await
         .expect("upsert");
-    let first = Runner::new(triggers.clone(), runs.clone(), Arc::new(SystemClock));
+    let first = Runner::new(triggers.clone(), runs.clone(), clock.clone());
     let supervisor = first.spawn();
     tokio::time::sleep(Duration::from_millis(2600)).await;
     supervisor.abort();
@@ -104,7 +123,7 @@ async fn an_interval_schedule_fires_once_per_tick_across_a_runner_restart() {
     assert!(fired_before.len() >= 2, "{fired_before:?}");
 
     // A new runner (as after a restart) continues from the journal.
-    let second = Runner::new(triggers.clone(), runs.clone(), Arc::new(SystemClock));
+    let second = Runner::new(triggers.clone(), runs.clone(), clock.clone());
     let supervisor = second.spawn();
     tokio::time::sleep(Duration::from_millis(2100)).await;
     supervisor.abort();
@@ -201,7 +220,7 @@ async fn after_three_hours_down_an_hourly_schedule_catches_up_within_its_window(
         .all(|(_, reason)| reason.contains("outside catch-up window")));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn polling_starts_each_new_item_exactly_once() {
     let items = Arc::new(Mutex::new(
         json!({"data": {"items": [{"id": 1}, {"id": 2}]}}),
@@ -220,7 +239,8 @@ async fn polling_starts_each_new_item_exactly_once() {
     let address = listener.local_addr().expect("address");
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let (_store, runs, triggers) = setup(Arc::new(SystemClock)).await;
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_now());
+    let (_store, runs, triggers) = setup(clock.clone()).await;
     let (trigger, _) = triggers
         .upsert(
             "feed",
@@ -235,24 +255,30 @@ async fn polling_starts_each_new_item_exactly_once() {
         )
         .await
         .expect("upsert");
-    let runner = Runner::new(triggers.clone(), runs.clone(), Arc::new(SystemClock));
+    let runner = Runner::new(triggers.clone(), runs.clone(), clock);
     let supervisor = runner.spawn();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    let fired_keys = |n: usize| {
+        let triggers = triggers.clone();
+        let id = trigger.id.clone();
+        async move {
+            for _ in 0..1000 {
+                if fired_keys_of(&triggers, &id).await.len() >= n {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            panic!("{n} items never fired");
+        }
+    };
+    fired_keys(2).await;
     *items.lock().expect("lock") = json!({"data": {"items": [{"id": 2}, {"id": 3}]}});
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    fired_keys(3).await;
+    // Five more polls find nothing new.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     supervisor.abort();
     runner.stop();
 
-    let history = triggers.history(&trigger.id).await.expect("history");
-    let keys: Vec<String> = history
-        .iter()
-        .filter_map(|(_, event)| match event {
-            TriggerEvent::TriggerFired {
-                idempotency_key, ..
-            } => idempotency_key.clone(),
-            _ => None,
-        })
-        .collect();
+    let keys = fired_keys_of(&triggers, &trigger.id).await;
     let expected: Vec<String> = [1, 2, 3]
         .iter()
         .map(|n| format!("{}:{n}", trigger.id))
@@ -269,9 +295,10 @@ async fn polling_starts_each_new_item_exactly_once() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn buffer_one_keeps_one_tick_waiting_and_skips_the_others() {
-    let (_store, runs, triggers) = setup(Arc::new(SystemClock)).await;
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_now());
+    let (_store, runs, triggers) = setup(clock.clone()).await;
     // Runs of 2.5 s against ticks every second.
     let spec_slow: WorkflowSpec = serde_json::from_value(json!({
         "name": "slow",
@@ -295,7 +322,7 @@ async fn buffer_one_keeps_one_tick_waiting_and_skips_the_others() {
         .upsert("slow-ticks", slow, None, true, None)
         .await
         .expect("upsert");
-    let runner = Runner::new(triggers.clone(), runs.clone(), Arc::new(SystemClock));
+    let runner = Runner::new(triggers.clone(), runs.clone(), clock);
     let supervisor = runner.spawn();
     tokio::time::sleep(Duration::from_millis(6500)).await;
     supervisor.abort();

@@ -36,7 +36,7 @@ use crate::events::{RunError, RunEvent, StepError};
 use crate::run::{evolve, RunLink, RunState, RunStatus, StepState};
 use crate::workflows::{WorkflowError, WorkflowRecord, Workflows};
 
-pub use clock::{Clock, SystemClock};
+pub use clock::{Clock, SystemClock, TokioClock};
 pub use idempotency::{KEY_BYTES_MAX, KEY_TTL_MS};
 pub use replay::Against;
 pub use rerun::Rerun;
