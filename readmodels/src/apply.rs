@@ -323,17 +323,10 @@ fn apply_run_event(pending: &mut Pending<'_>, event: &RecordedEvent) -> Applied 
 }
 
 fn apply_workflow_event(pending: &mut Pending<'_>, event: &RecordedEvent) -> Applied {
-    let workflow_event: WorkflowEvent = match postcard::from_bytes(&event.data) {
+    let workflow_event = match WorkflowEvent::decode(event.event_type, &event.data) {
         Ok(workflow_event) => workflow_event,
-        Err(error) => return Ok(Err(format!("cannot decode workflow event: {error}"))),
+        Err(error) => return Ok(Err(error.to_string())),
     };
-    if workflow_event.tag() != event.event_type {
-        return Ok(Err(format!(
-            "type {} holds a {:?}",
-            event.event_type.0,
-            workflow_event.tag()
-        )));
-    }
     let Some(workflow_id) = event.stream.as_str().strip_prefix("workflow-") else {
         return Ok(Err("a workflow event outside a workflow stream".to_owned()));
     };
