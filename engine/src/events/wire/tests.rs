@@ -7,7 +7,7 @@ use crate::wire::golden::Golden;
 
 /// One run event of every kind. A new kind needs its sample here, and `tag_of` below
 /// does not compile until it is named.
-pub(crate) fn samples() -> Vec<RunEvent> {
+fn samples() -> Vec<RunEvent> {
     vec![
         RunEvent::RunStarted {
             run_id: "run_0192a1b2c3d4".into(),

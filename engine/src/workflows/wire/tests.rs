@@ -7,7 +7,7 @@ use crate::wire::golden::Golden;
 
 /// One workflow event of every kind. A new kind needs its sample here, and `tag_of` below
 /// does not compile until it is named.
-pub(crate) fn samples() -> Vec<WorkflowEvent> {
+fn samples() -> Vec<WorkflowEvent> {
     vec![
         WorkflowEvent::WorkflowCreated {
             workflow_id: "wf_orders".into(),
