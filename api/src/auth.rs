@@ -15,8 +15,8 @@ use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
 use crate::error::ApiError;
-use credentials::keys::{KeyInfo, Scope};
 use crate::AppState;
+use credentials::keys::{KeyInfo, Scope};
 
 /// The presented secret, if any. `x-api-key` wins when both are sent.
 fn presented_secret(headers: &HeaderMap) -> Option<&str> {

@@ -2,10 +2,10 @@
 
 mod support;
 
-use credentials::keys::Scope;
 use api::ApiConfig;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use credentials::keys::Scope;
 use serde_json::{json, Value};
 use support::{assert_error, order_input, order_workflow, TestApi};
 

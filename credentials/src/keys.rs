@@ -19,6 +19,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use engine::wire::EventDecodeError;
 use journal::{
     EventStore, EventType, ExpectedVersion, NewEvent, Position, Seq, StoreError, StreamName,
     Timestamp,
@@ -26,6 +27,8 @@ use journal::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+
+mod wire;
 
 /// Every key stream's name starts with this, followed by the key's id.
 pub const STREAM_PREFIX: &str = "apikey-";
@@ -162,9 +165,10 @@ fn normalize(scopes: &[Scope]) -> Vec<Scope> {
     scopes
 }
 
-/// The events of a key's stream. Postcard-encoded; scopes travel as their strings so that
-/// adding or reordering [`Scope`] variants never changes what stored bytes mean.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The events of a key's stream: the domain type, whose bytes are `wire`'s. Scopes travel
+/// as their strings so that adding or reordering [`Scope`] variants never changes what
+/// stored bytes mean.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KeyEvent {
     KeyCreated {
         key_id: String,
@@ -183,6 +187,16 @@ impl KeyEvent {
             KeyEvent::KeyCreated { .. } => 400,
             KeyEvent::KeyRevoked => 401,
         })
+    }
+
+    /// The payload this event is written with (its latest wire version).
+    pub fn encode(&self) -> Vec<u8> {
+        wire::encode(self)
+    }
+
+    /// Decodes an event of an `apikey-{id}` stream by its tag.
+    pub fn decode(tag: EventType, data: &[u8]) -> Result<KeyEvent, EventDecodeError> {
+        wire::KEY_EVENTS.decode(tag, data)
     }
 }
 
@@ -439,10 +453,13 @@ impl Keys {
         event: &KeyEvent,
     ) -> Result<(), KeyError> {
         let stream = stream_of(id).ok_or_else(|| KeyError::NotFound(id.to_owned()))?;
-        let data = postcard::to_stdvec(event).map_err(|e| KeyError::Corrupt(e.to_string()))?;
         match self
             .store
-            .append(&stream, expected, vec![NewEvent::new(event.tag(), data)])
+            .append(
+                &stream,
+                expected,
+                vec![NewEvent::new(event.tag(), event.encode())],
+            )
             .await
         {
             Ok(_) => Ok(()),
@@ -463,7 +480,7 @@ impl Keys {
         let mut record: Option<KeyRecord> = None;
         for recorded in &events {
             let place = || format!("{stream} seq {}", recorded.seq.0);
-            let event: KeyEvent = postcard::from_bytes(&recorded.data)
+            let event = KeyEvent::decode(recorded.event_type, &recorded.data)
                 .map_err(|e| KeyError::Corrupt(format!("{}: {e}", place())))?;
             record = match (record, event) {
                 (

@@ -1,12 +1,18 @@
 //! The facts of a run, in the past tense, as they are stored in its `run-{id}` stream.
 //!
-//! Encoded with postcard. postcard cannot carry `serde_json::Value` (it is not
-//! self-describing), so user JSON (input, outputs, payloads) travels as JSON text. The
-//! journal stores each event's type tag in the record header: `RunEvent::tag` gives it, and
-//! the tags below are part of the journal format, never reused or renumbered.
+//! `RunEvent` is the domain type; its bytes are `wire`'s frozen shapes, one per type tag and
+//! version, which `encode` and `decode` go through (the rules: `crate::wire`). postcard
+//! cannot carry `serde_json::Value` (it is not self-describing), so user JSON (input,
+//! outputs, payloads) travels as JSON text. The journal stores each event's type tag in the
+//! record header: `RunEvent::tag` gives the tag an event is written with today, and tags are
+//! part of the journal format, never reused or renumbered.
 
 use journal::EventType;
 use serde::{Deserialize, Serialize};
+
+pub mod wire;
+
+pub use crate::wire::EventDecodeError;
 
 /// Why a step attempt failed, as recorded.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,7 +32,9 @@ pub struct RunError {
     pub message: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// The facts of a run. Its order and shape are free to change: the bytes are `wire`'s.
+/// `Serialize` serves the API's JSON of an event (`api::reply`), never the journal.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum RunEvent {
     RunStarted {
         run_id: String,
@@ -135,15 +143,9 @@ pub enum RunEvent {
     },
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("cannot decode run event (type {tag}): {reason}")]
-pub struct EventDecodeError {
-    pub tag: u16,
-    pub reason: String,
-}
-
 impl RunEvent {
-    /// The journal's type tag for this event. Part of the journal format: never renumber.
+    /// The journal's type tag this event is written with: its latest version's in
+    /// `wire::RUN_EVENTS`. Part of the journal format: never renumber.
     pub fn tag(&self) -> EventType {
         EventType(match self {
             RunEvent::RunStarted { .. } => 100,
@@ -218,23 +220,14 @@ impl RunEvent {
         }
     }
 
+    /// The payload this event is written with (its latest wire version).
     pub fn encode(&self) -> Vec<u8> {
-        // Every field is a plain value postcard encodes; serializing to a Vec cannot fail.
-        postcard::to_stdvec(self).unwrap_or_else(|error| unreachable!("postcard: {error}"))
+        wire::encode(self)
     }
 
-    /// Decodes an event read from the journal; the tag must agree with the payload.
+    /// Decodes an event read from the journal by its tag (upcasting an old version); the
+    /// payload must be that tag's shape.
     pub fn decode(tag: EventType, data: &[u8]) -> Result<RunEvent, EventDecodeError> {
-        let event: RunEvent = postcard::from_bytes(data).map_err(|e| EventDecodeError {
-            tag: tag.0,
-            reason: e.to_string(),
-        })?;
-        if event.tag() != tag {
-            return Err(EventDecodeError {
-                tag: tag.0,
-                reason: format!("the payload is a {}", event.name()),
-            });
-        }
-        Ok(event)
+        wire::RUN_EVENTS.decode(tag, data)
     }
 }

@@ -9,6 +9,8 @@
 //! - `template`: `{{ ... }}` templates over a run's input and step outputs.
 //! - `duration`, `retry`: durations and retry policies.
 //! - `workflows`: definitions and their versions in `workflow-{id}` streams.
+//! - `wire`: events as journal bytes: frozen shapes per type tag and version, decoded by tag
+//!   and upcast to the domain types (each stream's own shapes sit beside it, `events::wire`).
 //! - `inspect`: replay debugging: a run's timeline, and where another definition diverges.
 //! - `executor`: starts runs, drives them with `decide`, recovers them after a restart.
 //!
@@ -34,6 +36,7 @@ pub mod providers;
 pub mod retry;
 pub mod run;
 pub mod template;
+pub mod wire;
 pub mod workflows;
 
 use std::sync::Arc;

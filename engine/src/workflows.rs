@@ -6,15 +6,18 @@
 use std::sync::Arc;
 
 use journal::{EventStore, EventType, ExpectedVersion, NewEvent, Seq, StoreError, StreamName};
-use serde::{Deserialize, Serialize};
 
 use crate::definition::{Problem, Step, WorkflowSpec, WorkflowStatus};
 use crate::providers::Catalog;
+use crate::wire::EventDecodeError;
+
+pub mod wire;
 
 /// Most events read back from one workflow's stream (versions and status changes).
 const WORKFLOW_EVENTS_MAX: usize = 100_000;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// The facts of a workflow's stream: the domain type, whose bytes are `wire`'s.
+#[derive(Clone, Debug, PartialEq)]
 pub enum WorkflowEvent {
     /// The first version. The spec travels as JSON text (postcard cannot carry JSON values).
     WorkflowCreated {
@@ -33,7 +36,8 @@ pub enum WorkflowEvent {
 }
 
 impl WorkflowEvent {
-    /// Journal type tags, part of the format: never renumber.
+    /// The journal type tag this event is written with (its latest version's in
+    /// `wire::WORKFLOW_EVENTS`). Part of the format: never renumber.
     pub fn tag(&self) -> EventType {
         EventType(match self {
             WorkflowEvent::WorkflowCreated { .. } => 200,
@@ -41,6 +45,16 @@ impl WorkflowEvent {
             WorkflowEvent::WorkflowStatusChanged { .. } => 202,
             WorkflowEvent::WorkflowDeleted => 203,
         })
+    }
+
+    /// The payload this event is written with (its latest wire version).
+    pub fn encode(&self) -> Vec<u8> {
+        wire::encode(self)
+    }
+
+    /// Decodes an event read from the journal by its tag.
+    pub fn decode(tag: EventType, data: &[u8]) -> Result<WorkflowEvent, EventDecodeError> {
+        wire::WORKFLOW_EVENTS.decode(tag, data)
     }
 }
 
@@ -193,9 +207,10 @@ impl Workflows {
             .await?;
         let mut record: Option<WorkflowRecord> = None;
         for recorded in &events {
-            let event: WorkflowEvent = postcard::from_bytes(&recorded.data).map_err(|e| {
-                WorkflowError::Corrupt(format!("{stream} seq {}: {e}", recorded.seq.0))
-            })?;
+            let event =
+                WorkflowEvent::decode(recorded.event_type, &recorded.data).map_err(|e| {
+                    WorkflowError::Corrupt(format!("{stream} seq {}: {e}", recorded.seq.0))
+                })?;
             record = fold(
                 record,
                 event,
@@ -234,11 +249,13 @@ impl Workflows {
         event: WorkflowEvent,
     ) -> Result<(), WorkflowError> {
         let stream = stream_of(workflow_id)?;
-        let data =
-            postcard::to_stdvec(&event).map_err(|e| WorkflowError::Corrupt(e.to_string()))?;
         match self
             .store
-            .append(&stream, expected, vec![NewEvent::new(event.tag(), data)])
+            .append(
+                &stream,
+                expected,
+                vec![NewEvent::new(event.tag(), event.encode())],
+            )
             .await
         {
             Ok(_) => Ok(()),

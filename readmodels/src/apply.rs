@@ -355,17 +355,10 @@ fn mark_corrupt(pending: &mut Pending<'_>, event: &RecordedEvent, reason: String
 }
 
 fn apply_workflow_event(pending: &mut Pending<'_>, event: &RecordedEvent) -> Applied {
-    let workflow_event: WorkflowEvent = match postcard::from_bytes(&event.data) {
+    let workflow_event = match WorkflowEvent::decode(event.event_type, &event.data) {
         Ok(workflow_event) => workflow_event,
-        Err(error) => return Ok(Err(format!("cannot decode workflow event: {error}"))),
+        Err(error) => return Ok(Err(error.to_string())),
     };
-    if workflow_event.tag() != event.event_type {
-        return Ok(Err(format!(
-            "type {} holds a {:?}",
-            event.event_type.0,
-            workflow_event.tag()
-        )));
-    }
     let Some(workflow_id) = event.stream.as_str().strip_prefix("workflow-") else {
         return Ok(Err("a workflow event outside a workflow stream".to_owned()));
     };
@@ -438,17 +431,10 @@ fn apply_workflow_event(pending: &mut Pending<'_>, event: &RecordedEvent) -> App
 /// fields and the status (the slug stays), status changes and the deletion set theirs, and
 /// each of these sets updatedAt; `TriggerFired` counts; the other decisions change nothing.
 fn apply_trigger_event(pending: &mut Pending<'_>, event: &RecordedEvent) -> Applied {
-    let trigger_event: TriggerEvent = match postcard::from_bytes(&event.data) {
+    let trigger_event = match TriggerEvent::decode(event.event_type, &event.data) {
         Ok(trigger_event) => trigger_event,
-        Err(error) => return Ok(Err(format!("cannot decode trigger event: {error}"))),
+        Err(error) => return Ok(Err(error.to_string())),
     };
-    if trigger_event.tag() != event.event_type {
-        return Ok(Err(format!(
-            "type {} holds a {:?}",
-            event.event_type.0,
-            trigger_event.tag()
-        )));
-    }
     let Some(trigger_id) = event.stream.as_str().strip_prefix("trigger-") else {
         return Ok(Err("a trigger event outside a trigger stream".to_owned()));
     };

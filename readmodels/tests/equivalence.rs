@@ -202,10 +202,7 @@ async fn apply(store: &dyn EventStore, op: &Op) {
                 .append(
                     &StreamName::new(format!("workflow-wf_{workflow}")).expect("stream"),
                     ExpectedVersion::Any,
-                    vec![NewEvent::new(
-                        event.tag(),
-                        postcard::to_stdvec(&event).expect("encode"),
-                    )],
+                    vec![NewEvent::new(event.tag(), event.encode())],
                 )
                 .await
                 .expect("append");

@@ -522,10 +522,7 @@ async fn delete_workflow(store: &dyn EventStore, id: &str) {
         .append(
             &stream(&format!("workflow-{id}")),
             ExpectedVersion::Any,
-            vec![NewEvent::new(
-                event.tag(),
-                postcard::to_stdvec(&event).expect("encode"),
-            )],
+            vec![NewEvent::new(event.tag(), event.encode())],
         )
         .await
         .expect("delete");

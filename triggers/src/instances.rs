@@ -8,12 +8,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use engine::definition::Problem;
+use engine::wire::EventDecodeError;
 use journal::{EventStore, EventType, ExpectedVersion, NewEvent, Seq, StoreError, StreamName};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::catalog;
+
+mod wire;
 
 /// Most events read back from one trigger's stream.
 const TRIGGER_EVENTS_MAX: usize = 100_000;
@@ -33,8 +36,9 @@ const SAMPLE_RECORDED: EventType = EventType(512);
 /// Payloads kept as test samples per trigger.
 pub const SAMPLES_KEPT: u64 = 20;
 
-/// One payload a trigger received (webhook body and headers, or a polled item).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One payload a trigger received (webhook body and headers, or a polled item). Its bytes
+/// are `wire`'s.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Sample {
     pub received_at_ms: i64,
     pub payload_json: String,
@@ -62,9 +66,9 @@ pub struct TriggerSpec {
     pub trigger_name: Option<String>,
 }
 
-/// The facts of a trigger's stream. Postcard-encoded; JSON travels as text. Tags are part
-/// of the journal format: never renumber.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// The facts of a trigger's stream: the domain type, whose bytes are `wire`'s (JSON travels
+/// as text). Tags are part of the journal format: never renumber.
+#[derive(Clone, Debug, PartialEq)]
 pub enum TriggerEvent {
     TriggerUpserted {
         trigger_id: String,
@@ -102,6 +106,7 @@ pub enum TriggerEvent {
 }
 
 impl TriggerEvent {
+    /// The journal type tag this event is written with (its latest version's).
     pub fn tag(&self) -> EventType {
         EventType(match self {
             TriggerEvent::TriggerUpserted { .. } => 500,
@@ -113,9 +118,20 @@ impl TriggerEvent {
             TriggerEvent::TriggerCursorAdvanced { .. } => 506,
         })
     }
+
+    /// The payload this event is written with (its latest wire version).
+    pub fn encode(&self) -> Vec<u8> {
+        wire::encode_event(self)
+    }
+
+    /// Decodes an event of a `trigger-{id}` stream by its tag.
+    pub fn decode(tag: EventType, data: &[u8]) -> Result<TriggerEvent, EventDecodeError> {
+        wire::TRIGGER_EVENTS.decode(tag, data)
+    }
 }
 
-#[derive(Serialize, Deserialize)]
+/// The trigger a slug (`trgslug-`) or a webhook URL (`trghook-`) names; bytes: `wire`'s.
+#[derive(Debug, PartialEq)]
 struct SlugClaim {
     trigger_id: String,
 }
@@ -319,10 +335,6 @@ fn new_webhook_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, TriggerError> {
-    postcard::to_stdvec(value).map_err(|e| TriggerError::Corrupt(e.to_string()))
-}
-
 impl Triggers {
     pub fn new(store: Arc<dyn EventStore>) -> Triggers {
         Triggers {
@@ -351,7 +363,8 @@ impl Triggers {
                 .await?;
             let claimed = match claims.last() {
                 Some(last) => Some(
-                    postcard::from_bytes::<SlugClaim>(&last.data)
+                    wire::SLUG_CLAIMS
+                        .decode(last.event_type, &last.data)
                         .map_err(|e| TriggerError::Corrupt(format!("{slug_stream}: {e}")))?
                         .trigger_id,
                 ),
@@ -416,7 +429,7 @@ impl Triggers {
                         .append(
                             &slug_stream,
                             expected,
-                            vec![NewEvent::new(SLUG_CLAIMED, encode(&claim)?)],
+                            vec![NewEvent::new(SLUG_CLAIMED, wire::encode_claim(&claim))],
                         )
                         .await
                     {
@@ -475,7 +488,7 @@ impl Triggers {
             .append(
                 &webhook_stream(&webhook_id)?,
                 ExpectedVersion::NoStream,
-                vec![NewEvent::new(WEBHOOK_CLAIMED, encode(&claim)?)],
+                vec![NewEvent::new(WEBHOOK_CLAIMED, wire::encode_claim(&claim))],
             )
             .await?;
         Ok(webhook_id)
@@ -572,7 +585,7 @@ impl Triggers {
         events
             .iter()
             .map(|recorded| {
-                decode(recorded.event_type, &recorded.data)
+                TriggerEvent::decode(recorded.event_type, &recorded.data)
                     .map(|event| (recorded.recorded_at.as_micros(), event))
                     .map_err(|e| {
                         TriggerError::Corrupt(format!("{stream} seq {}: {e}", recorded.seq.0))
@@ -651,7 +664,8 @@ impl Triggers {
         let Some(claim) = claims.first() else {
             return Ok(None);
         };
-        let claim: SlugClaim = postcard::from_bytes(&claim.data)
+        let claim = wire::WEBHOOK_CLAIMS
+            .decode(claim.event_type, &claim.data)
             .map_err(|e| TriggerError::Corrupt(format!("{stream}: {e}")))?;
         self.read(&claim.trigger_id).await
     }
@@ -671,7 +685,7 @@ impl Triggers {
             .append(
                 &sample_stream(id)?,
                 ExpectedVersion::Any,
-                vec![NewEvent::new(SAMPLE_RECORDED, encode(&sample)?)],
+                vec![NewEvent::new(SAMPLE_RECORDED, wire::encode_sample(&sample))],
             )
             .await?;
         Ok(())
@@ -689,7 +703,8 @@ impl Triggers {
         let mut samples = events
             .iter()
             .map(|recorded| {
-                let sample: Sample = postcard::from_bytes(&recorded.data)
+                let sample = wire::SAMPLES
+                    .decode(recorded.event_type, &recorded.data)
                     .map_err(|e| TriggerError::Corrupt(format!("{stream}: {e}")))?;
                 let payload = serde_json::from_str(&sample.payload_json).unwrap_or(Value::Null);
                 Ok((sample, payload))
@@ -711,9 +726,10 @@ impl Triggers {
                 .read_stream(&stream, Seq(from), READ_PAGE)
                 .await?;
             for recorded in &events {
-                let event = decode(recorded.event_type, &recorded.data).map_err(|e| {
-                    TriggerError::Corrupt(format!("{stream} seq {}: {e}", recorded.seq.0))
-                })?;
+                let event =
+                    TriggerEvent::decode(recorded.event_type, &recorded.data).map_err(|e| {
+                        TriggerError::Corrupt(format!("{stream} seq {}: {e}", recorded.seq.0))
+                    })?;
                 record = fold(
                     record,
                     event,
@@ -747,7 +763,7 @@ impl Triggers {
             .append(
                 &stream,
                 expected,
-                vec![NewEvent::new(event.tag(), encode(event)?)],
+                vec![NewEvent::new(event.tag(), event.encode())],
             )
             .await
         {
@@ -756,14 +772,6 @@ impl Triggers {
             Err(other) => Err(other.into()),
         }
     }
-}
-
-fn decode(tag: EventType, data: &[u8]) -> Result<TriggerEvent, String> {
-    let event: TriggerEvent = postcard::from_bytes(data).map_err(|e| e.to_string())?;
-    if event.tag() != tag {
-        return Err(format!("type tag {} does not match the event", tag.0));
-    }
-    Ok(event)
 }
 
 fn to_json(spec: &TriggerSpec) -> String {

@@ -24,12 +24,14 @@ pub mod oauth2;
 mod settings;
 pub mod smtp;
 mod source;
+mod wire;
 
 use std::fmt;
 use std::sync::Arc;
 
 use base64::Engine as _;
 use engine::executor::{Clock, SystemClock};
+use engine::wire::EventDecodeError;
 use http::{HeaderName, HeaderValue};
 use journal::{
     EventStore, EventType, ExpectedVersion, NewEvent, Position, Seq, StoreError, StreamName,
@@ -245,8 +247,9 @@ impl Credentials {
     }
 }
 
-/// The events of a connection's stream. Postcard-encoded; the kind travels as its string.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The events of a connection's stream: the domain type, whose bytes are `wire`'s. The
+/// kind travels as its string.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConnectionEvent {
     ConnectionCreated {
         connection_id: String,
@@ -280,10 +283,9 @@ pub enum ConnectionEvent {
         expires_at_ms: i64,
     },
     /// The auth config the connection belongs to (Flowra's `authConfigId`, seed 000's
-    /// `authConfigIds` filter) was set (`Some`) or cleared (`None`). Tag 605; a variant of
-    /// its own at the end so that events written before it still decode (postcard encodes
-    /// variants and fields by position). Written with `ConnectionCreated` in the same append
-    /// when a new connection sets it.
+    /// `authConfigIds` filter) was set (`Some`) or cleared (`None`). Tag 605, an event of
+    /// its own so that events written before it still decode. Written with
+    /// `ConnectionCreated` in the same append when a new connection sets it.
     ConnectionAuthConfigChanged {
         auth_config_id: Option<String>,
     },
@@ -300,6 +302,16 @@ impl ConnectionEvent {
             ConnectionEvent::ConnectionTokenRefreshed { .. } => 604,
             ConnectionEvent::ConnectionAuthConfigChanged { .. } => 605,
         })
+    }
+
+    /// The payload this event is written with (its latest wire version).
+    pub fn encode(&self) -> Vec<u8> {
+        wire::encode(self)
+    }
+
+    /// Decodes an event of a `connection-{id}` stream by its tag.
+    pub fn decode(tag: EventType, data: &[u8]) -> Result<ConnectionEvent, EventDecodeError> {
+        wire::CONNECTION_EVENTS.decode(tag, data)
     }
 }
 
@@ -1058,9 +1070,7 @@ impl Connections {
         let stream = stream_of(id).ok_or_else(|| ConnectionError::NotFound(id.to_owned()))?;
         let mut new_events = Vec::with_capacity(events.len());
         for event in events {
-            let data =
-                postcard::to_stdvec(event).map_err(|e| ConnectionError::Corrupt(e.to_string()))?;
-            new_events.push(NewEvent::new(event.tag(), data));
+            new_events.push(NewEvent::new(event.tag(), event.encode()));
         }
         match self.store.append(&stream, expected, new_events).await {
             Ok(_) => Ok(()),
@@ -1106,7 +1116,7 @@ fn fold(
     recorded: &journal::RecordedEvent,
 ) -> Result<Record, ConnectionError> {
     let place = || format!("{STREAM_PREFIX}{id} seq {}", recorded.seq.0);
-    let event: ConnectionEvent = postcard::from_bytes(&recorded.data)
+    let event = ConnectionEvent::decode(recorded.event_type, &recorded.data)
         .map_err(|e| ConnectionError::Corrupt(format!("{}: {e}", place())))?;
     let at = rfc3339(recorded.recorded_at)?;
     let kind_of = |secret: &StoredSecret| {

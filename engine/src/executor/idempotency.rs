@@ -8,8 +8,9 @@
 use std::sync::Arc;
 
 use journal::{EventStore, EventType, ExpectedVersion, NewEvent, Seq, StoreError, StreamName};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+mod wire;
 
 /// How long a key keeps naming its run.
 pub const KEY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
@@ -17,7 +18,8 @@ pub const KEY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 pub const KEY_BYTES_MAX: usize = 255;
 const CLAIM_TAG: EventType = EventType(300);
 
-#[derive(Serialize, Deserialize)]
+/// A claim of a key for a run; its bytes are `wire`'s.
+#[derive(Debug, PartialEq)]
 struct Claim {
     run_id: String,
     claimed_at_ms: i64,
@@ -55,10 +57,12 @@ async fn current(
     let Some(event) = last.first() else {
         return Ok((None, version));
     };
-    let claim: Claim = postcard::from_bytes(&event.data).map_err(|e| StoreError::Index {
-        context: format!("reading idempotency claim {stream}"),
-        message: e.to_string(),
-    })?;
+    let claim = wire::IDEMPOTENCY_CLAIMS
+        .decode(event.event_type, &event.data)
+        .map_err(|e| StoreError::Index {
+            context: format!("reading idempotency claim {stream}"),
+            message: e.to_string(),
+        })?;
     let live = now_ms - claim.claimed_at_ms < KEY_TTL_MS;
     Ok((live.then_some(claim.run_id), version))
 }
@@ -88,7 +92,7 @@ pub async fn claim(
             run_id: run_id.to_owned(),
             claimed_at_ms: now_ms,
         };
-        let data = postcard::to_stdvec(&claim).unwrap_or_else(|e| unreachable!("postcard: {e}"));
+        let data = wire::encode_claim(&claim);
         match store
             .append(
                 stream,

@@ -131,7 +131,7 @@ pub async fn append_trigger(
 ) -> AppendResult {
     let events = events
         .iter()
-        .map(|event| NewEvent::new(event.tag(), postcard::to_stdvec(event).expect("encode")))
+        .map(|event| NewEvent::new(event.tag(), event.encode()))
         .collect();
     store
         .append(
