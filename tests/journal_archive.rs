@@ -54,16 +54,25 @@ async fn write_journal(data_dir: &Path) {
         }
     };
     let opaque = |i: usize| NewEvent::new(EventType(7), format!("opaque {i}"));
+    // A run stream holds run events only: `journal verify` reports any other as a corrupt run.
+    let step = |i: usize| {
+        let event = RunEvent::TimerFired {
+            step_id: format!("step {i}"),
+        };
+        NewEvent::new(event.tag(), event.encode())
+    };
     append("workflow-wf1", opaque(0)).await;
     append("workflow-wf2", opaque(1)).await;
     append("run-r1", run_started("r1", "wf1")).await;
     append("run-r2", run_started("r2", "wf2")).await;
     for i in 0..30 {
-        append(["run-r1", "run-r2", "other-x"][i % 3], opaque(i)).await;
+        let stream = ["run-r1", "run-r2", "other-x"][i % 3];
+        let event = if stream == "other-x" { opaque(i) } else { step(i) };
+        append(stream, event).await;
     }
     append("run-r3", run_started("r3", "wf1")).await;
     append("workflow-wf1", opaque(99)).await;
-    append("run-r3", opaque(100)).await;
+    append("run-r3", step(100)).await;
 }
 
 fn export_json(args: &[&str]) -> Value {
