@@ -503,12 +503,15 @@ async fn send(api: &TestApi, method: &str, path: &str) -> (StatusCode, Value) {
         .await
         .expect("response");
     let status = response.status();
+    let headers = response.headers().clone();
     let bytes = response
         .into_body()
         .collect()
         .await
         .expect("body")
         .to_bytes();
+    let method = Method::from_bytes(method.as_bytes()).expect("a method");
+    support::contract::check(&method, path, status, &headers, &bytes);
     (
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
