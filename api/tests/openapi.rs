@@ -727,3 +727,61 @@ async fn the_contract_check_refuses_what_the_document_does_not_say() {
     wrong["data"][0]["workflowVersion"] = json!("one");
     assert!(refused(Method::GET, "/api/v1/runs", StatusCode::OK, &wrong));
 }
+
+/// The drifts a tool run against the document found: a listing took an empty `to=` and a
+/// repeated `limit` (keeping one value), and replay's 400 was undocumented. Every answer
+/// here is also checked against the document by `support::contract`.
+#[tokio::test]
+async fn listings_refuse_empty_and_repeated_parameters_naming_them() {
+    let api = TestApi::new().await;
+    let workflow = api.active_workflow(support::order_workflow()).await;
+    let started = api
+        .post(
+            &format!("/api/v1/workflows/{workflow}/run?wait=5"),
+            json!({"input": support::order_input()}),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    let run_id = started.body["data"]["runId"].as_str().expect("runId");
+    for listing in ["/api/v1/runs", "/api/v1/workflows", "/api/v1/triggers"] {
+        for (query, name) in [
+            ("limit=5&limit=6", "limit"),
+            ("cursor=", "cursor"),
+            ("status=%20", "status"),
+        ] {
+            let reply = api.get(&format!("{listing}?{query}")).await;
+            let error = support::assert_error(&reply, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+            assert_eq!(
+                error["details"][0]["path"],
+                json!([name]),
+                "{listing}?{query}"
+            );
+        }
+        let fine = api.get(&format!("{listing}?limit=5")).await;
+        assert_eq!(fine.status, StatusCode::OK, "{listing}: {}", fine.body);
+    }
+    let reply = api.get("/api/v1/runs?from=2024-01-01T00:00:00Z&to=").await;
+    let error = support::assert_error(&reply, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+    assert_eq!(error["details"][0]["path"], json!(["to"]));
+    // `q` may be empty; a list parameter may repeat.
+    let searched = api.get("/api/v1/workflows?q=").await;
+    assert_eq!(searched.status, StatusCode::OK, "{}", searched.body);
+    assert_eq!(searched.body["data"][0]["id"], workflow.as_str());
+    let repeated = api.get("/api/v1/triggers?triggerIds=a&triggerIds=b").await;
+    assert_eq!(repeated.status, StatusCode::OK, "{}", repeated.body);
+    // Listed runs are what the document says: no steps, no input.
+    let runs = api.get("/api/v1/runs").await;
+    assert_eq!(runs.body["data"][0]["runId"], run_id);
+    assert!(runs.body["data"][0].get("steps").is_none(), "{}", runs.body);
+    // Replay's version: a whole number, given once.
+    for query in ["version=two", "version=1&version=1", "version="] {
+        let reply = api
+            .get(&format!("/api/v1/runs/{run_id}/replay?{query}"))
+            .await;
+        let error = support::assert_error(&reply, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+        assert_eq!(error["details"][0]["path"], json!(["version"]), "{query}");
+    }
+    let doc = document(&api).await;
+    let replay = &doc["paths"]["/api/v1/runs/{id}/replay"]["get"]["responses"];
+    assert!(replay.get("400").is_some(), "{replay}");
+}

@@ -725,3 +725,21 @@ page_envelope!(
     RunListResponse,
     RunSummary
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_engine_s_usage_and_waiting_for_read_as_their_schemas_say() {
+        let usage = engine::agent::usage_json(12, 34);
+        let read: Usage = serde_json::from_value(usage).expect("usage");
+        assert_eq!((read.input_tokens, read.output_tokens), (12, 34));
+        let question =
+            serde_json::json!({"type": "input", "question": "which?", "stepId": "a.t1.c1"});
+        assert!(serde_json::from_value::<WaitingFor>(question).is_ok());
+        let approval = serde_json::json!({"type": "approval", "tool": "refund",
+            "arguments": {"amount": 5}, "stepId": "a.t1.c2"});
+        assert!(serde_json::from_value::<WaitingFor>(approval).is_ok());
+    }
+}
