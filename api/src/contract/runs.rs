@@ -434,6 +434,15 @@ impl From<&RecordedEvent> for RunEvent {
     }
 }
 
+/// The `data` of a model text delta on a run's event stream (`event: delta`, no id).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamDelta {
+    /// The model call's sub-step, `{agent}.m{n}`.
+    pub step_id: String,
+    pub text: String,
+}
+
 /// Resumes a paused run.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ResumeBody {

@@ -57,6 +57,7 @@ use engine::executor::run_stream;
 use journal::{EventStore, Position, RecordedEvent, Seq, StreamName};
 use tokio::sync::{broadcast, watch};
 
+use crate::contract::runs::StreamDelta;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::keys::Scope;
 use crate::openapi::{Forbidden, Internal, Unauthorized};
@@ -310,9 +311,13 @@ impl Cursor {
 
 /// A model text delta as an SSE event: `event: delta`, `data: {"stepId", "text"}`, no id.
 fn delta_event(delta: &ModelDelta) -> Event {
-    Event::default()
-        .event("delta")
-        .data(serde_json::json!({"stepId": delta.step_id, "text": delta.text}).to_string())
+    Event::default().event("delta").data(
+        reply::to_json(StreamDelta {
+            step_id: delta.step_id.clone(),
+            text: delta.text.clone(),
+        })
+        .to_string(),
+    )
 }
 
 /// One journal event as an SSE event: `id: seq`, `event: type`, `data: ` its JSON.
