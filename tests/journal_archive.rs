@@ -67,7 +67,11 @@ async fn write_journal(data_dir: &Path) {
     append("run-r2", run_started("r2", "wf2")).await;
     for i in 0..30 {
         let stream = ["run-r1", "run-r2", "other-x"][i % 3];
-        let event = if stream == "other-x" { opaque(i) } else { step(i) };
+        let event = if stream == "other-x" {
+            opaque(i)
+        } else {
+            step(i)
+        };
         append(stream, event).await;
     }
     append("run-r3", run_started("r3", "wf1")).await;

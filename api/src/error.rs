@@ -1,24 +1,98 @@
-//! The error envelope: `{"success": false, "error": {"code", "message", "details"}}`, and the
-//! one place where engine and journal errors become HTTP statuses. Internal errors are logged
-//! with their cause and answered without it.
+//! The error envelope: `{"success": false, "error": {"code", "message", "details"}}`
+//! ([`ErrorEnvelope`], the contract of every failure), and the one place where engine and
+//! journal errors become HTTP statuses. Internal errors are logged with their cause and
+//! answered without it.
 
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use engine::definition::Problem;
 use engine::executor::RunsError;
 use engine::workflows::WorkflowError;
 use serde::Serialize;
-use serde_json::json;
+use utoipa::ToSchema;
 
 use credentials::connections::ConnectionError;
 use credentials::keys::KeyError;
 
 /// One thing wrong with a request, as VALIDATION_ERROR details show it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = ErrorDetail)]
 pub struct Detail {
+    /// Where the problem is, from the root of the body (or the query parameter's name):
+    /// `["steps", "2", "config", "url"]`. Empty when the problem concerns the whole body.
+    #[schema(example = json!(["steps", "0", "config", "url"]))]
     pub path: Vec<String>,
     pub message: String,
+}
+
+/// The error envelope every failure is answered with.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "success": false,
+    "error": {
+        "code": "VALIDATION_ERROR",
+        "message": "Input validation failed",
+        "details": [{"path": ["items", "0", "price"], "message": "must be at least 0"}]
+    }
+}))]
+pub struct ErrorEnvelope {
+    /// Always `false`.
+    #[schema(example = false)]
+    pub success: bool,
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    /// What went wrong, for people. Internal errors say only `internal error`.
+    pub message: String,
+    /// For VALIDATION_ERROR, every problem found with the field it concerns; otherwise empty.
+    pub details: Vec<Detail>,
+}
+
+impl ErrorEnvelope {
+    pub fn new(code: ErrorCode, message: String, details: Vec<Detail>) -> ErrorEnvelope {
+        ErrorEnvelope {
+            success: false,
+            error: ErrorBody {
+                code,
+                message,
+                details,
+            },
+        }
+    }
+}
+
+/// The machine-readable error code; each goes with one HTTP status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    /// 404: no such resource (or no such route).
+    NotFound,
+    /// 400: the request, its body or a query parameter is malformed or fails validation;
+    /// `details` says where.
+    ValidationError,
+    /// 400: the resource's state does not allow the request (a workflow that is not active,
+    /// a run that is not paused or has ended, a trigger that is disabled).
+    InvalidStatus,
+    /// 401: no API key, or an unknown or revoked one; on a webhook URL, a delivery whose
+    /// signature is missing, wrong or stale.
+    Unauthorized,
+    /// 403: the API key lacks the scope the route needs.
+    Forbidden,
+    /// 405: the route exists with other methods.
+    MethodNotAllowed,
+    /// 409: the resource was changed by someone else at the same time, or is in use.
+    Conflict,
+    /// 413: the request body is larger than the server's limit.
+    PayloadTooLarge,
+    /// 429: the key's execute rate limit is used up; see the `Retry-After` header.
+    RateLimited,
+    /// 503: the journal cannot be read (`/readyz`).
+    Unavailable,
+    /// 500: an internal error; its cause is logged, not returned.
+    Internal,
 }
 
 impl Detail {
@@ -78,20 +152,20 @@ impl ApiError {
         }
     }
 
-    pub(crate) fn status_and_code(&self) -> (StatusCode, &'static str) {
+    pub(crate) fn status_and_code(&self) -> (StatusCode, ErrorCode) {
         match self {
-            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
-            ApiError::Validation { .. } => (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"),
-            ApiError::InvalidStatus(_) => (StatusCode::BAD_REQUEST, "INVALID_STATUS"),
-            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
-            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
-            ApiError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
-            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            ApiError::Validation { .. } => (StatusCode::BAD_REQUEST, ErrorCode::ValidationError),
+            ApiError::InvalidStatus(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidStatus),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
             ApiError::PayloadTooLarge { .. } => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE")
+                (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge)
             }
-            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         }
     }
 }
@@ -209,6 +283,12 @@ impl From<ConnectionError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
+        let retry_after_secs = match &self {
+            ApiError::RateLimited {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
         let message = match &self {
             ApiError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
@@ -216,22 +296,15 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let details = match &self {
-            ApiError::Validation { details, .. } => json!(details),
-            _ => json!([]),
+        let details = match self {
+            ApiError::Validation { details, .. } => details,
+            _ => Vec::new(),
         };
-        let body = json!({
-            "success": false,
-            "error": { "code": code, "message": message, "details": details }
-        });
-        let mut response = (status, Json(body)).into_response();
-        if let ApiError::RateLimited {
-            retry_after_secs, ..
-        } = &self
-        {
+        let mut response = error_response(status, ErrorEnvelope::new(code, message, details));
+        if let Some(retry_after_secs) = retry_after_secs {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
-                HeaderValue::from(retry_after_secs.max(&1).to_owned()),
+                HeaderValue::from(retry_after_secs.max(1)),
             );
         }
         response
@@ -256,24 +329,29 @@ pub async fn json_errors(
         return response;
     }
     let (code, message) = match status {
-        StatusCode::METHOD_NOT_ALLOWED => {
-            ("METHOD_NOT_ALLOWED", "method not allowed on this route")
+        StatusCode::METHOD_NOT_ALLOWED => (
+            ErrorCode::MethodNotAllowed,
+            "method not allowed on this route",
+        ),
+        StatusCode::NOT_FOUND => (ErrorCode::NotFound, "not found"),
+        StatusCode::PAYLOAD_TOO_LARGE => (ErrorCode::PayloadTooLarge, "request body is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            (ErrorCode::ValidationError, "unsupported media type")
         }
-        StatusCode::NOT_FOUND => ("NOT_FOUND", "not found"),
-        StatusCode::PAYLOAD_TOO_LARGE => ("PAYLOAD_TOO_LARGE", "request body is too large"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("VALIDATION_ERROR", "unsupported media type"),
-        s if s.is_client_error() => ("VALIDATION_ERROR", "the request is malformed"),
-        _ => ("INTERNAL", "internal error"),
+        s if s.is_client_error() => (ErrorCode::ValidationError, "the request is malformed"),
+        _ => (ErrorCode::Internal, "internal error"),
     };
-    let body = json!({
-        "success": false,
-        "error": { "code": code, "message": message, "details": [] }
-    });
-    let mut replaced = (status, Json(body)).into_response();
+    let envelope = ErrorEnvelope::new(code, message.to_owned(), Vec::new());
+    let mut replaced = error_response(status, envelope);
     if let Some(allow) = response.headers().get(header::ALLOW) {
         replaced.headers_mut().insert(header::ALLOW, allow.clone());
     }
     replaced
+}
+
+/// `envelope` with `status`, its bytes as `reply::json` writes them.
+fn error_response(status: StatusCode, envelope: ErrorEnvelope) -> Response {
+    crate::reply::json(status, &envelope)
 }
 
 /// The answer for any route that does not exist.

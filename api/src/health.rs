@@ -2,10 +2,14 @@
 //! only while the journal can be read.
 
 use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{json, Value};
+use axum::Router;
 
+use crate::contract::operations::{Health, HealthResponse, Ready, ReadyResponse};
+use crate::error::ErrorEnvelope;
+use crate::reply;
 use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -14,11 +18,37 @@ pub fn router() -> Router<AppState> {
         .route("/readyz", get(readyz))
 }
 
-async fn healthz() -> Json<Value> {
-    Json(json!({ "success": true, "data": { "status": "ok" } }))
+/// Liveness
+///
+/// No API key. Answers while the process runs.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "The process is up.", body = HealthResponse)),
+    security(())
+)]
+pub(crate) async fn healthz() -> Response {
+    let health = Health {
+        status: "ok".to_owned(),
+    };
+    reply::json(StatusCode::OK, &HealthResponse::new(health))
 }
 
-async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// Readiness
+///
+/// No API key. Answers 200 only while the journal can be read.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready; the journal's committed position.", body = ReadyResponse),
+        (status = 503, description = "UNAVAILABLE: the journal cannot be read.", body = ErrorEnvelope),
+    ),
+    security(())
+)]
+pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError> {
     let committed = state.engine.committed_position();
     // Reading the last committed record proves the journal is readable, not just open.
     if committed.0 > 0 {
@@ -29,10 +59,11 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
             .await
             .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     }
-    Ok(Json(json!({
-        "success": true,
-        "data": { "status": "ready", "journalPosition": committed.0 }
-    })))
+    let ready = Ready {
+        status: "ready".to_owned(),
+        journal_position: committed.0,
+    };
+    Ok(reply::json(StatusCode::OK, &ReadyResponse::new(ready)))
 }
 
 #[cfg(test)]

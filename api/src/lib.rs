@@ -3,7 +3,9 @@
 //!
 //! - `auth`: API keys from headers, route scopes, per-key rate limits.
 //! - `body`: JSON request bodies within the size limit, errors naming the field.
-//! - `reply`: the success envelope and the JSON shapes of runs and workflows.
+//! - `contract`: every request and response body of the canonical routes, as types.
+//! - `query`: the canonical routes' query parameters, each given once and not empty.
+//! - `reply`: writes answers; the JSON shapes the compatibility routes reuse.
 //! - `routes`: the canonical `/api/v1` routes and the seed compatibility routes.
 //! - `keys`: API keys as journal streams (hashed secrets).
 //! - `connections`: connected accounts, their secrets encrypted at rest.
@@ -11,10 +13,12 @@
 
 pub mod auth;
 pub mod body;
+pub mod contract;
 pub mod error;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
+pub mod query;
 pub mod reply;
 pub mod routes;
 pub mod ui;

@@ -58,7 +58,16 @@ pub fn record_rebuilds(rebuilds: &[&journal::Rebuild]) {
     }
 }
 
-/// `GET /metrics`: the Prometheus text format.
+/// Metrics
+///
+/// No API key. Prometheus metrics in the text exposition format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format.", body = String, content_type = "text/plain; version=0.0.4; charset=utf-8")),
+    security(())
+)]
 pub async fn render() -> Response {
     let text = handle().as_ref().map(|h| h.render()).unwrap_or_default();
     (

@@ -1,5 +1,7 @@
 //! The OpenAPI document at `/api/v1/openapi.json`: it is served, it describes exactly
-//! `CANONICAL_ROUTES`, and those routes exist in the router.
+//! `CANONICAL_ROUTES`, those routes exist in the router, and every route of the router that
+//! is not a compatibility route is in the document. (Every answer the API tests get is
+//! validated against the document by `support::contract`.)
 
 mod support;
 
@@ -113,6 +115,8 @@ async fn operations_name_their_scope_and_their_errors() {
         "/api/v1/runs",
         "/api/v1/triggers",
         "/api/v1/trigger-types",
+        "/api/v1/providers",
+        "/api/v1/connections",
     ];
     for (method, path) in CANONICAL_ROUTES {
         let operation = &doc["paths"][path][method.to_lowercase()];
@@ -275,7 +279,10 @@ async fn the_schemas_mirror_the_json_shapes() {
             "completedAt",
             "steps",
             "parent",
-            "reruns"
+            "reruns",
+            "children",
+            "waitingFor",
+            "usage"
         ])
     );
     assert_eq!(
@@ -496,12 +503,15 @@ async fn send(api: &TestApi, method: &str, path: &str) -> (StatusCode, Value) {
         .await
         .expect("response");
     let status = response.status();
+    let headers = response.headers().clone();
     let bytes = response
         .into_body()
         .collect()
         .await
         .expect("body")
         .to_bytes();
+    let method = Method::from_bytes(method.as_bytes()).expect("a method");
+    support::contract::check(&method, path, status, &headers, &bytes);
     (
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
@@ -529,6 +539,8 @@ async fn every_canonical_route_is_served() {
             "/api/v1/triggers/{id}",
             "trg_0192d5e4a1b27c3d8e9f0a1b2c3d4e5f",
         ),
+        ("/api/v1/connections/{id}", "conn_missing"),
+        ("/api/v1/providers/{id}", "no-such-provider"),
     ];
     let webhook_id = "0".repeat(64);
     let mut missing = Vec::new();
@@ -571,4 +583,205 @@ async fn every_canonical_route_is_served() {
         now_routed.is_empty(),
         "routed now: remove from NOT_YET_ROUTED: {now_routed:#?}"
     );
+}
+
+/// Paths of the router that are not canonical: the seed compatibility routes (Flowra, StackAI,
+/// Phinite) and the dashboard, by prefix. Any other route must be in the document.
+const COMPATIBILITY_PREFIXES: &[&str] = &[
+    "/api/v1/workflow/manager/",
+    "/api/v1/trigger_instances/",
+    "/api/v0/",
+    "/trigger/",
+    "/triggers",
+    "/projects/",
+    "/providers/",
+    "/organizations/",
+    "/v1/webhooks/",
+    "/ui",
+];
+
+/// Every path the router holds, read from its `Debug` form (axum keeps no public list).
+fn router_paths(api: &TestApi) -> BTreeSet<String> {
+    let debug = format!("{:?}", api.router);
+    let mut paths = BTreeSet::new();
+    let mut rest = debug.as_str();
+    while let Some(start) = rest.find("\"/") {
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('"') else { break };
+        let path = &after[..end];
+        if !path.contains("__private__") {
+            paths.insert(path.to_owned());
+        }
+        rest = &after[end..];
+    }
+    paths
+}
+
+#[tokio::test]
+async fn every_route_of_the_router_is_documented() {
+    let api = TestApi::new().await;
+    let doc = document(&api).await;
+    // Parameters compare by place, not by name (`{id}` routes `{webhookId}`).
+    let shape = |path: &str| -> String {
+        path.split('/')
+            .map(|s| if s.starts_with('{') { "{}" } else { s })
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    let documented: BTreeSet<(String, String)> = documented(&doc)
+        .into_iter()
+        .map(|(method, path)| (method, shape(&path)))
+        .collect();
+    let paths = router_paths(&api);
+    // The walk sees the router: known routes of both kinds are among its paths.
+    for known in ["/api/v1/runs/{id}", "/healthz", "/trigger/{flow_id}"] {
+        assert!(paths.contains(known), "{known} not found in {paths:#?}");
+    }
+    let mut walked = 0;
+    let mut missing = Vec::new();
+    for path in paths {
+        if COMPATIBILITY_PREFIXES.iter().any(|p| path.starts_with(p)) {
+            continue;
+        }
+        let mut uri = String::new();
+        for segment in path.split('/').filter(|s| !s.is_empty()) {
+            uri.push('/');
+            if segment.starts_with('{') {
+                uri.push_str("route-walk-id");
+            } else {
+                uri.push_str(segment);
+            }
+        }
+        if uri.is_empty() {
+            uri.push('/');
+        }
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            let (status, body) = send(&api, method, &uri).await;
+            if unrouted(status, &body) {
+                continue;
+            }
+            walked += 1;
+            if !documented.contains(&(method.to_owned(), shape(&path))) {
+                missing.push(format!("{method} {path} (answered {status})"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "routes of the router missing from the document: {missing:#?}"
+    );
+    assert_eq!(walked, CANONICAL_ROUTES.len(), "routes walked");
+}
+
+/// Whether `check` refuses this answer (it panics with its reason).
+fn refused(method: Method, uri: &str, status: StatusCode, body: &Value) -> bool {
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert(
+        "content-type",
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    let bytes = body.to_string().into_bytes();
+    std::panic::catch_unwind(|| {
+        support::contract::check(&method, uri, status, &headers, &bytes);
+    })
+    .is_err()
+}
+
+#[tokio::test]
+async fn the_contract_check_refuses_what_the_document_does_not_say() {
+    let envelope = json!({"success": false, "error": {"code": "NOT_FOUND", "message": "Run not found", "details": []}});
+    let run = "/api/v1/runs/run_1";
+    assert!(!refused(Method::GET, run, StatusCode::NOT_FOUND, &envelope));
+    // A status the route does not document, an error code that does not exist, a run
+    // without its steps, and a list item of the wrong shape.
+    assert!(refused(Method::GET, run, StatusCode::CONFLICT, &envelope));
+    let mut unknown_code = envelope.clone();
+    unknown_code["error"]["code"] = json!("GONE");
+    assert!(refused(
+        Method::GET,
+        run,
+        StatusCode::NOT_FOUND,
+        &unknown_code
+    ));
+    let api = TestApi::new().await;
+    let workflow = api.active_workflow(support::order_workflow()).await;
+    let started = api
+        .post(
+            &format!("/api/v1/workflows/{workflow}/run?wait=5"),
+            json!({"input": support::order_input()}),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    let mut detail = started.body.clone();
+    assert!(!refused(Method::GET, run, StatusCode::OK, &detail));
+    detail["data"].as_object_mut().expect("run").remove("steps");
+    assert!(refused(Method::GET, run, StatusCode::OK, &detail));
+    let listed = api.get("/api/v1/runs").await;
+    assert!(!refused(
+        Method::GET,
+        "/api/v1/runs",
+        StatusCode::OK,
+        &listed.body
+    ));
+    let mut wrong = listed.body.clone();
+    wrong["data"][0]["workflowVersion"] = json!("one");
+    assert!(refused(Method::GET, "/api/v1/runs", StatusCode::OK, &wrong));
+}
+
+/// The drifts a tool run against the document found: a listing took an empty `to=` and a
+/// repeated `limit` (keeping one value), and replay's 400 was undocumented. Every answer
+/// here is also checked against the document by `support::contract`.
+#[tokio::test]
+async fn listings_refuse_empty_and_repeated_parameters_naming_them() {
+    let api = TestApi::new().await;
+    let workflow = api.active_workflow(support::order_workflow()).await;
+    let started = api
+        .post(
+            &format!("/api/v1/workflows/{workflow}/run?wait=5"),
+            json!({"input": support::order_input()}),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    let run_id = started.body["data"]["runId"].as_str().expect("runId");
+    for listing in ["/api/v1/runs", "/api/v1/workflows", "/api/v1/triggers"] {
+        for (query, name) in [
+            ("limit=5&limit=6", "limit"),
+            ("cursor=", "cursor"),
+            ("status=%20", "status"),
+        ] {
+            let reply = api.get(&format!("{listing}?{query}")).await;
+            let error = support::assert_error(&reply, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+            assert_eq!(
+                error["details"][0]["path"],
+                json!([name]),
+                "{listing}?{query}"
+            );
+        }
+        let fine = api.get(&format!("{listing}?limit=5")).await;
+        assert_eq!(fine.status, StatusCode::OK, "{listing}: {}", fine.body);
+    }
+    let reply = api.get("/api/v1/runs?from=2024-01-01T00:00:00Z&to=").await;
+    let error = support::assert_error(&reply, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+    assert_eq!(error["details"][0]["path"], json!(["to"]));
+    // `q` may be empty; a list parameter may repeat.
+    let searched = api.get("/api/v1/workflows?q=").await;
+    assert_eq!(searched.status, StatusCode::OK, "{}", searched.body);
+    assert_eq!(searched.body["data"][0]["id"], workflow.as_str());
+    let repeated = api.get("/api/v1/triggers?triggerIds=a&triggerIds=b").await;
+    assert_eq!(repeated.status, StatusCode::OK, "{}", repeated.body);
+    // Listed runs are what the document says: no steps, no input.
+    let runs = api.get("/api/v1/runs").await;
+    assert_eq!(runs.body["data"][0]["runId"], run_id);
+    assert!(runs.body["data"][0].get("steps").is_none(), "{}", runs.body);
+    // Replay's version: a whole number, given once.
+    for query in ["version=two", "version=1&version=1", "version="] {
+        let reply = api
+            .get(&format!("/api/v1/runs/{run_id}/replay?{query}"))
+            .await;
+        let error = support::assert_error(&reply, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+        assert_eq!(error["details"][0]["path"], json!(["version"]), "{query}");
+    }
+    let doc = document(&api).await;
+    let replay = &doc["paths"]["/api/v1/runs/{id}/replay"]["get"]["responses"];
+    assert!(replay.get("400").is_some(), "{replay}");
 }

@@ -42,6 +42,7 @@ const MISSING_WORKFLOW: &str = "wf_00000000000000000000000000000000";
 const MISSING_RUN: &str = "run_00000000000000000000000000000000";
 const MISSING_TRIGGER: &str = "trg_00000000000000000000000000000000";
 const MISSING_WEBHOOK: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+const MISSING_CONNECTION: &str = "conn_missing";
 /// A path segment no upsert takes as a slug ("not a slug": spaces).
 const NOT_A_SLUG: &str = "not%20a%20slug";
 /// The slug of the fixture's manual trigger.
@@ -65,6 +66,8 @@ enum Resource {
     Slug,
     /// A webhook id: the fixture's signed webhook trigger; "missing" is [`MISSING_WEBHOOK`].
     Webhook,
+    /// A connection id: the fixture's bearer connection.
+    Connection,
 }
 
 /// A route that reads a body, with what the test knows about its body.
@@ -188,6 +191,26 @@ const CANONICAL_ROUTES: &[Route] = &[
         valid: || json!({"name": "ci", "scopes": ["runs:read", "workflows:execute"]}),
         typed: &["", "/name", "/scopes", "/scopes/0"],
         invalid: invalid_key,
+        names_missing: names_nothing,
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/connections",
+        resource: Resource::Nothing,
+        fields: CONNECTION_BODY_FIELDS,
+        valid: || json!({"name": "ci", "provider": "stripe", "kind": "bearer", "token": "sk_test_1"}),
+        typed: &["", "/name", "/provider", "/kind", "/token", "/port"],
+        invalid: invalid_new_connection,
+        names_missing: names_nothing,
+    },
+    Route {
+        method: "PATCH",
+        path: "/api/v1/connections/{id}",
+        resource: Resource::Connection,
+        fields: CONNECTION_BODY_FIELDS,
+        valid: || json!({"name": "renamed"}),
+        typed: &["", "/name", "/kind", "/status"],
+        invalid: invalid_connection_patch,
         names_missing: names_nothing,
     },
     Route {
@@ -675,6 +698,91 @@ fn invalid_replay(body: &Value) -> bool {
             .get("definition")
             .is_some_and(|definition| !definition.is_object() && !definition.is_null())
         || (given("version") && given("definition"))
+}
+
+/// The fields of a connection body (`id` only when creating), as docs/api.md lists them.
+const CONNECTION_BODY_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "provider",
+    "kind",
+    "metadata",
+    "token",
+    "username",
+    "password",
+    "headerName",
+    "headerValue",
+    "host",
+    "port",
+    "security",
+    "from",
+    "clientId",
+    "clientSecret",
+    "tokenUrl",
+    "refreshToken",
+    "scope",
+    "baseUrl",
+    "status",
+    "authConfigId",
+];
+
+/// Connection kinds (docs/integrations.md).
+const CONNECTION_KINDS: &[&str] = &[
+    "bearer",
+    "basic",
+    "header",
+    "oauth2_token",
+    "smtp",
+    "oauth2",
+];
+
+/// A connection body's fields of the wrong type, or unknown ones (`required`: the fields a
+/// create needs). Only what no connection body may hold: the checks of values that depend on
+/// the kind are left to the route.
+fn connection_broken(body: &Value, creating: bool) -> bool {
+    let Some(body) = body.as_object() else {
+        return true;
+    };
+    if body
+        .keys()
+        .any(|key| !CONNECTION_BODY_FIELDS.contains(&key.as_str()) || (key == "id" && !creating))
+    {
+        return true;
+    }
+    let text_or_null = |value: &Value| value.is_string() || value.is_null();
+    for (key, value) in body {
+        let broken = match key.as_str() {
+            "metadata" => false,
+            "port" => !(value.is_null() || value.is_i64()),
+            "kind" => match value {
+                Value::String(kind) => !CONNECTION_KINDS.contains(&kind.as_str()),
+                Value::Null => creating,
+                _ => true,
+            },
+            "status" => match value {
+                Value::String(status) => status != "active" && status != "disabled",
+                Value::Null => false,
+                _ => true,
+            },
+            "name" | "provider" if creating => !value.is_string(),
+            _ => !text_or_null(value),
+        };
+        if broken {
+            return true;
+        }
+    }
+    creating
+        && ["name", "provider", "kind"]
+            .iter()
+            .any(|f| !body.contains_key(*f))
+}
+
+fn invalid_new_connection(body: &Value) -> bool {
+    connection_broken(body, true)
+}
+
+fn invalid_connection_patch(body: &Value) -> bool {
+    connection_broken(body, false)
 }
 
 fn invalid_key(body: &Value) -> bool {
@@ -1382,6 +1490,7 @@ struct Fixture {
     trigger_id: String,
     webhook_id: String,
     webhook_trigger_id: String,
+    connection_id: String,
 }
 
 /// Upserts the trigger `slug`; returns its data.
@@ -1421,6 +1530,19 @@ async fn fixture() -> Fixture {
                "config": {"signature": {"scheme": "github", "secret": WEBHOOK_SECRET}}}),
     )
     .await;
+    let connection = api
+        .post(
+            "/api/v1/connections",
+            json!({"id": "conn_robust", "name": "robust", "provider": "stripe",
+                   "kind": "bearer", "token": "sk_test_robust"}),
+        )
+        .await;
+    assert_eq!(
+        connection.status,
+        StatusCode::CREATED,
+        "{}",
+        connection.body
+    );
     let approval = api
         .active_workflow(json!({"name": "approval", "steps": [{"id": "approve", "type": "wait"}]}))
         .await;
@@ -1442,6 +1564,7 @@ async fn fixture() -> Fixture {
                 trigger_id: manual["id"].as_str().expect("trigger id").to_owned(),
                 webhook_id: hook["webhookId"].as_str().expect("webhookId").to_owned(),
                 webhook_trigger_id: hook["id"].as_str().expect("trigger id").to_owned(),
+                connection_id: "conn_robust".to_owned(),
             };
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -1531,11 +1654,13 @@ async fn check(fixture: &Fixture, route: &Route, case: &Case) -> Result<StatusCo
         (Target::Existing, Resource::Trigger) => fixture.trigger_id.clone(),
         (Target::Existing, Resource::Slug) => TRIGGER_SLUG.to_owned(),
         (Target::Existing, Resource::Webhook) => fixture.webhook_id.clone(),
+        (Target::Existing, Resource::Connection) => fixture.connection_id.clone(),
         (Target::Missing, Resource::Workflow) => MISSING_WORKFLOW.to_owned(),
         (Target::Missing, Resource::Run) => MISSING_RUN.to_owned(),
         (Target::Missing, Resource::Trigger) => MISSING_TRIGGER.to_owned(),
         (Target::Missing, Resource::Slug) => NOT_A_SLUG.to_owned(),
         (Target::Missing, Resource::Webhook) => MISSING_WEBHOOK.to_owned(),
+        (Target::Missing, Resource::Connection) => MISSING_CONNECTION.to_owned(),
         (Target::Garbage(id), _) => id.clone(),
     };
     let uri = fill(route.path, &id);
@@ -1564,12 +1689,15 @@ async fn check(fixture: &Fixture, route: &Route, case: &Case) -> Result<StatusCo
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
+    let headers = response.headers().clone();
     let bytes = response
         .into_body()
         .collect()
         .await
         .map_err(|e| TestCaseError::fail(format!("body: {e}")))?
         .to_bytes();
+    let method = Method::from_bytes(route.method.as_bytes()).expect("a method");
+    support::contract::check(&method, &uri, status, &headers, &bytes);
     let after = fixture.api.journal_position();
     let text = String::from_utf8_lossy(&bytes);
 
@@ -1787,6 +1915,16 @@ fn the_oracles_accept_the_valid_bodies() {
         with_workflow(FIXTURE_WORKFLOW.as_bytes(), MISSING_WORKFLOW),
         MISSING_WORKFLOW.as_bytes()
     );
+}
+
+#[test]
+fn create_connection() {
+    check_route(CANONICAL_ROUTES, "POST", "/api/v1/connections");
+}
+
+#[test]
+fn update_connection() {
+    check_route(CANONICAL_ROUTES, "PATCH", "/api/v1/connections/{id}");
 }
 
 #[test]

@@ -148,11 +148,14 @@ async fn open_as(api: &TestApi, key: &str, path: &str, last_event_id: Option<&st
     if let Some(id) = last_event_id {
         request = request.header("last-event-id", id);
     }
-    api.router
+    let response = api
+        .router
         .clone()
         .oneshot(request.body(Body::empty()).expect("request"))
         .await
-        .expect("response")
+        .expect("response");
+    support::contract::check_head(&Method::GET, path, response.status(), response.headers());
+    response
 }
 
 async fn connect(api: &TestApi, run_id: &str, last_event_id: Option<&str>) -> Client {

@@ -6,17 +6,18 @@
 //! client's copy has no trailer and `duro journal verify --in` rejects it.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use engine::export::{ExportError, ExportPages};
 use journal::archive::{ArchiveHeader, ArchiveScope, ArchiveWriter};
-use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::openapi::{Forbidden, Internal, Unauthorized};
+use crate::query::QueryParams;
 use crate::AppState;
 use credentials::keys::Scope;
 
@@ -34,16 +35,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
     )
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ExportQuery {
-    run_id: Option<String>,
-    workflow_id: Option<String>,
-}
-
-/// The scope of an export from its query.
-fn scope_of(query: ExportQuery) -> Result<ArchiveScope, ApiError> {
-    match (query.run_id, query.workflow_id) {
+/// The scope of an export from its query (`runId`, `workflowId`).
+fn scope_of(
+    mut query: std::collections::HashMap<String, String>,
+) -> Result<ArchiveScope, ApiError> {
+    match (query.remove("runId"), query.remove("workflowId")) {
         (Some(_), Some(_)) => Err(ApiError::invalid_field(
             &["runId"],
             "give runId or workflowId, not both",
@@ -65,9 +61,34 @@ impl From<ExportError> for ApiError {
     }
 }
 
-async fn export(
+/// Export the journal
+///
+/// Required scope: `admin`. The journal as a Duro archive (docs/journal-format.md, section
+/// 14): the whole global log, or one run (`runId`: its stream and its workflow's), or one
+/// workflow (`workflowId`: its stream and its runs' streams), up to the position committed
+/// when the request began. Streamed as it is read; a failure part-way cuts the body short,
+/// which `duro journal verify --in FILE` rejects. `duro journal export --url` downloads it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/journal/export",
+    tag = "journal",
+    params(
+        ("runId" = Option<String>, Query, min_length = 1, description = "Export only this run and its workflow."),
+        ("workflowId" = Option<String>, Query, min_length = 1, description = "Export only this workflow and its runs."),
+    ),
+    responses(
+        (status = 200, description = "The archive.", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 400, description = "VALIDATION_ERROR: both `runId` and `workflowId`, or a parameter empty or given twice.", body = ErrorEnvelope),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Run not found\" or \"Workflow not found\".", body = ErrorEnvelope),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+pub(crate) async fn export(
     State(state): State<AppState>,
-    Query(query): Query<ExportQuery>,
+    QueryParams(query): QueryParams,
 ) -> Result<Response, ApiError> {
     let scope = scope_of(query)?;
     let pages = ExportPages::open(state.engine.store().clone(), &scope).await?;

@@ -5,16 +5,21 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use readmodels::{
     parse_run_status, parse_workflow_status, RunQuery, SortOrder, WorkflowQuery, WorkflowSortBy,
     LIMIT_DEFAULT, LIMIT_MAX,
 };
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::error::ApiError;
+use crate::contract::runs::{RunListResponse, RunStatus, RunSummary};
+use crate::contract::workflows::{WorkflowListResponse, WorkflowStatus, WorkflowSummary};
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::openapi::{Forbidden, Internal, Unauthorized};
+use crate::query::QueryParams;
 use crate::reply;
 use crate::AppState;
 
@@ -143,53 +148,121 @@ pub async fn caught_up(state: &AppState) -> Result<(), ApiError> {
     }
 }
 
-/// One page of runs, each with `id` beside `runId`.
+/// One page of runs.
+pub async fn run_summaries(
+    state: &AppState,
+    query: &RunQuery,
+) -> Result<(Vec<RunSummary>, Option<String>), ApiError> {
+    caught_up(state).await?;
+    let page = state.read_models.list_runs(query)?;
+    let items = page.items.into_iter().map(RunSummary::from).collect();
+    Ok((items, page.next_cursor))
+}
+
+/// [`run_summaries`] as JSON, for the compatibility routes and the dashboard.
 pub async fn runs_page(
     state: &AppState,
     query: &RunQuery,
 ) -> Result<(Vec<Value>, Option<String>), ApiError> {
+    let (items, next) = run_summaries(state, query).await?;
+    Ok((items.into_iter().map(reply::to_json).collect(), next))
+}
+
+/// One page of workflows.
+pub async fn workflow_summaries(
+    state: &AppState,
+    query: &WorkflowQuery,
+) -> Result<(Vec<WorkflowSummary>, Option<String>), ApiError> {
     caught_up(state).await?;
-    let page = state.read_models.list_runs(query)?;
-    let items = page
-        .items
-        .into_iter()
-        .map(|summary| {
-            let mut item = serde_json::to_value(&summary).unwrap_or(Value::Null);
-            item["id"] = json!(summary.run_id);
-            item
-        })
-        .collect();
+    let page = state.read_models.list_workflows(query)?;
+    let items = page.items.into_iter().map(WorkflowSummary::from).collect();
     Ok((items, page.next_cursor))
 }
 
+/// [`workflow_summaries`] as JSON, for the compatibility routes.
 pub async fn workflows_page(
     state: &AppState,
     query: &WorkflowQuery,
 ) -> Result<(Vec<Value>, Option<String>), ApiError> {
-    caught_up(state).await?;
-    let page = state.read_models.list_workflows(query)?;
-    let items = page
-        .items
-        .into_iter()
-        .map(|summary| serde_json::to_value(&summary).unwrap_or(Value::Null))
-        .collect();
-    Ok((items, page.next_cursor))
+    let (items, next) = workflow_summaries(state, query).await?;
+    Ok((items.into_iter().map(reply::to_json).collect(), next))
 }
 
+/// List runs
+///
+/// Required scope: `runs:read`. Newest first; follow `pagination.nextCursor` for the next
+/// page. New runs never make a later page skip or repeat an item. Each parameter may be
+/// given once, with a value.
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs",
+    tag = "runs",
+    params(
+        ("workflowId" = Option<String>, Query, min_length = 1, description = "Only runs of this workflow."),
+        ("status" = Option<RunStatus>, Query, description = "Only runs with this status."),
+        ("from" = Option<String>, Query, format = DateTime, description = "Only runs started at or after this time (RFC 3339)."),
+        ("to" = Option<String>, Query, format = DateTime, description = "Only runs started before this time (RFC 3339)."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)."),
+        ("cursor" = Option<String>, Query, min_length = 1, description = "`pagination.nextCursor` of the previous page."),
+    ),
+    responses(
+        (status = 200, description = "A page of runs.", body = RunListResponse),
+        (status = 400, description = "VALIDATION_ERROR: a query parameter is malformed, empty or given twice; `details` names it.", body = ErrorEnvelope,
+            example = json!({"success": false, "error": {"code": "VALIDATION_ERROR", "message": "to: must not be empty: leave the parameter out instead",
+                "details": [{"path": ["to"], "message": "must not be empty: leave the parameter out instead"}]}})),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
 pub async fn list_runs(
     State(state): State<AppState>,
-    Query(params): Query<Params>,
+    QueryParams(params): QueryParams,
 ) -> Result<Response, ApiError> {
     let query = run_query(&params)?;
-    let (items, next) = runs_page(&state, &query).await?;
-    Ok(reply::page(items, next, query.limit))
+    let (items, next) = run_summaries(&state, &query).await?;
+    Ok(reply::json(
+        StatusCode::OK,
+        &RunListResponse::new(items, next, query.limit),
+    ))
 }
 
+/// List workflows
+///
+/// Required scope: `workflows:read`. Newest first unless `sortBy`/`sortOrder` say
+/// otherwise; follow `pagination.nextCursor` for the next page. Items have no definition:
+/// get a workflow for its steps. Each parameter may be given once, with a value (`q` may be
+/// empty).
+#[utoipa::path(
+    get,
+    path = "/api/v1/workflows",
+    tag = "workflows",
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)."),
+        ("cursor" = Option<String>, Query, min_length = 1, description = "`pagination.nextCursor` of the previous page."),
+        ("q" = Option<String>, Query, description = "Case-insensitive substring of the name."),
+        ("status" = Option<WorkflowStatus>, Query, description = "Only workflows with this status."),
+        ("sortBy" = Option<String>, Query, pattern = "^(createdAt|updatedAt|name)$", description = "`createdAt` (the default), `updatedAt` or `name`."),
+        ("sortOrder" = Option<String>, Query, pattern = "^(?i)(asc|desc)$", description = "`asc` or `desc` (the default)."),
+    ),
+    responses(
+        (status = 200, description = "A page of workflows.", body = WorkflowListResponse),
+        (status = 400, description = "VALIDATION_ERROR: a query parameter is malformed, empty or given twice; `details` names it.", body = ErrorEnvelope),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
 pub async fn list_workflows(
     State(state): State<AppState>,
-    Query(params): Query<Params>,
+    QueryParams(params): QueryParams,
 ) -> Result<Response, ApiError> {
     let query = workflow_query(&params)?;
-    let (items, next) = workflows_page(&state, &query).await?;
-    Ok(reply::page(items, next, query.limit))
+    let (items, next) = workflow_summaries(&state, &query).await?;
+    Ok(reply::json(
+        StatusCode::OK,
+        &WorkflowListResponse::new(items, next, query.limit),
+    ))
 }

@@ -3,12 +3,14 @@
 //! it is what a workflow author needs, and it holds no secret.
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use serde_json::{json, Value};
 
-use crate::error::ApiError;
+use crate::contract::providers::{Provider, ProviderListResponse, ProviderResponse};
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::openapi::{Forbidden, Internal, Unauthorized};
 use crate::reply;
 use crate::AppState;
 use credentials::keys::Scope;
@@ -23,47 +25,62 @@ pub fn router(state: &AppState) -> Router<AppState> {
     )
 }
 
-/// A provider as listed: everything but how the requests are built, plus each action's
-/// full id (`stripe.createInvoice`) and param schema.
-fn shown(provider: &engine::providers::Provider) -> Value {
-    let actions: Vec<Value> = provider
-        .actions
-        .iter()
-        .map(|action| {
-            json!({
-                "id": format!("{}.{}", provider.id, action.id),
-                "name": action.id,
-                "description": action.description,
-                "endpoints": action.endpoints,
-                "params": action.params,
-                "requests": action.requests.len(),
-            })
-        })
+/// List providers
+///
+/// Required scope: `workflows:read`. The provider catalog, in one page: each provider with
+/// its actions (`stripe.createInvoice`) and their param schemas.
+#[utoipa::path(
+    get,
+    path = "/api/v1/providers",
+    tag = "providers",
+    responses(
+        (status = 200, description = "Every provider.", body = ProviderListResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+pub(crate) async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let providers = state
+        .runs
+        .catalog()
+        .providers()
+        .map(Provider::from)
         .collect();
-    json!({
-        "id": provider.id,
-        "name": provider.name,
-        "description": provider.description,
-        "baseUrl": provider.base_url,
-        "connectionKinds": provider.connection_kinds,
-        "connectionRequired": provider.connection_required,
-        "actions": actions,
-    })
+    Ok(reply::json(
+        StatusCode::OK,
+        &ProviderListResponse::all(providers),
+    ))
 }
 
-async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let providers: Vec<Value> = state.runs.catalog().providers().map(shown).collect();
-    let count = providers.len();
-    Ok(reply::page(providers, None, count))
-}
-
-async fn detail(
+/// Get a provider
+///
+/// Required scope: `workflows:read`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/providers/{id}",
+    tag = "providers",
+    params(("id" = String, Path, description = "Provider id (`stripe`).")),
+    responses(
+        (status = 200, description = "The provider.", body = ProviderResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Provider <id> not found\".", body = ErrorEnvelope),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+pub(crate) async fn detail(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let catalog = state.runs.catalog();
     match catalog.provider(&id) {
-        Some(provider) => Ok(reply::ok(shown(provider))),
+        Some(provider) => Ok(reply::json(
+            StatusCode::OK,
+            &ProviderResponse::new(provider.into()),
+        )),
         None => Err(ApiError::NotFound(format!("Provider {id} not found"))),
     }
 }

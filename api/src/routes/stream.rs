@@ -45,7 +45,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -57,7 +57,10 @@ use engine::executor::run_stream;
 use journal::{EventStore, Position, RecordedEvent, Seq, StreamName};
 use tokio::sync::{broadcast, watch};
 
-use crate::error::ApiError;
+use crate::contract::runs::StreamDelta;
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::openapi::{Forbidden, Internal, Unauthorized};
+use crate::query::QueryParams;
 use crate::reply;
 use crate::AppState;
 use credentials::keys::Scope;
@@ -74,10 +77,37 @@ pub fn router(state: &AppState) -> Router<AppState> {
     super::scoped(state, Scope::RunsRead, read)
 }
 
-async fn stream(
+/// Stream a run's events
+///
+/// Required scope: `runs:read`. Server-Sent Events of the run's journal as it is appended:
+/// `id: {seq}`, `event: {type}`, `data:` one item of `/events`; an agent's model text as
+/// `event: delta` with `data: {"stepId", "text"}` and no id. Resumable with `Last-Event-ID`
+/// (or `?after=SEQ`). Ends after the run's terminal event; an ended run sends what is left
+/// and ends, or answers 204 when nothing is.
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs/{id}/stream",
+    tag = "runs",
+    params(
+        ("id" = String, Path, description = "Run id."),
+        ("after" = Option<u64>, Query, minimum = 0, description = "Start after this seq (when there is no `Last-Event-ID`)."),
+        ("Last-Event-ID" = Option<String>, Header, description = "Start after this seq; wins over `after`."),
+    ),
+    responses(
+        (status = 200, description = "The events, as they are appended.", body = String, content_type = "text/event-stream"),
+        (status = 204, description = "The run has ended and nothing is left to send."),
+        (status = 400, description = "VALIDATION_ERROR: `Last-Event-ID` or `after` is not a seq, or `after` is empty or given twice.", body = ErrorEnvelope),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Run not found\".", body = ErrorEnvelope),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+pub(crate) async fn stream(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    QueryParams(query): QueryParams,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let after = start_after(&headers, &query)?;
@@ -281,9 +311,13 @@ impl Cursor {
 
 /// A model text delta as an SSE event: `event: delta`, `data: {"stepId", "text"}`, no id.
 fn delta_event(delta: &ModelDelta) -> Event {
-    Event::default()
-        .event("delta")
-        .data(serde_json::json!({"stepId": delta.step_id, "text": delta.text}).to_string())
+    Event::default().event("delta").data(
+        reply::to_json(StreamDelta {
+            step_id: delta.step_id.clone(),
+            text: delta.text.clone(),
+        })
+        .to_string(),
+    )
 }
 
 /// One journal event as an SSE event: `id: seq`, `event: type`, `data: ` its JSON.

@@ -6,8 +6,8 @@
 //! - `phinite`: Phinite's run-with-the-key shape, for `POST /trigger/{flow_id}` and an `api`
 //!   trigger's own URL, `POST /api/v1/triggers/{id}/invoke`.
 
-mod patch;
-mod phinite;
+pub(crate) mod patch;
+pub(crate) mod phinite;
 
 use std::time::Duration;
 
@@ -17,14 +17,21 @@ use axum::response::Response;
 use axum::routing::{get, patch, post, put};
 use axum::{Extension, Router};
 use readmodels::{TriggerQuery, LIMIT_MAX};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use triggers::instances::{TriggerEvent, TriggerFilter, TriggerRecord, TriggerSpec};
 
 use super::lists::{self, Params};
 use super::runs::{self, RunBody};
 use crate::body::JsonBody;
-use crate::error::{ApiError, Detail};
+use crate::contract::runs::{RunRequest, RunStart};
+use crate::contract::triggers::{
+    Trigger, TriggerDeleted, TriggerDeletedResponse, TriggerFired, TriggerFiredResponse,
+    TriggerListResponse, TriggerResponse, TriggerStatusBody, TriggerType, TriggerTypeListResponse,
+    TriggerUpsert,
+};
+use crate::error::{ApiError, Detail, ErrorEnvelope};
+use crate::openapi::{Forbidden, Internal, PayloadTooLarge, RateLimited, Unauthorized};
+use crate::query::QueryParams;
 use crate::reply;
 use crate::AppState;
 use credentials::keys::{KeyInfo, Scope};
@@ -79,57 +86,9 @@ impl From<triggers::instances::TriggerError> for ApiError {
     }
 }
 
-/// The host the client used, for the URLs shown in answers.
-fn host(headers: &HeaderMap) -> &str {
-    headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost")
-}
-
-/// Where a webhook trigger receives deliveries, on the host the client used.
-fn webhook_url(headers: &HeaderMap, webhook_id: &str) -> String {
-    format!("http://{}/api/v1/webhooks/{webhook_id}", host(headers))
-}
-
-/// Where an `api` trigger is called (with an API key), on the host the client used.
-fn api_url(headers: &HeaderMap, trigger: &TriggerRecord) -> Option<String> {
-    (trigger.named_kind == "api").then(|| {
-        format!(
-            "http://{}/api/v1/triggers/{}/invoke",
-            host(headers),
-            trigger.id
-        )
-    })
-}
-
-/// A trigger as the API shows it. A webhook signature's secret is never shown.
+/// A trigger as the API shows it ([`Trigger`]), as JSON for the compatibility routes.
 pub fn trigger_json(trigger: &TriggerRecord, headers: &HeaderMap) -> Value {
-    let mut config = trigger.spec.config.clone();
-    if let Some(secret) = config.pointer_mut("/signature/secret") {
-        *secret = json!("********");
-    }
-    json!({
-        "id": trigger.id,
-        "slug": trigger.slug,
-        "type": trigger.named_kind,
-        "workflowId": trigger.spec.workflow_id,
-        "connectionId": trigger.spec.connection_id,
-        "providerId": trigger.spec.provider_id,
-        "triggerName": trigger.spec.trigger_name,
-        "config": config,
-        "status": if trigger.enabled { "enabled" } else { "disabled" },
-        "webhookId": trigger.webhook_id,
-        "webhookUrl": trigger.webhook_id.as_deref().map(|id| webhook_url(headers, id)),
-        "apiUrl": api_url(headers, trigger),
-        "webhookData": trigger.spec.webhook_data,
-        "cursorData": trigger.cursor_data,
-        "fired": trigger.fired,
-        "createdBy": trigger.created_by,
-        "updatedBy": trigger.updated_by,
-        "createdAt": reply::time(trigger.created_at_us),
-        "updatedAt": reply::time(trigger.updated_at_us),
-    })
+    reply::to_json(Trigger::of(trigger, headers))
 }
 
 fn parse_status(value: &Value, field: &str) -> Result<bool, ApiError> {
@@ -152,27 +111,39 @@ fn parse_status(value: &Value, field: &str) -> Result<bool, ApiError> {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UpsertBody {
-    #[serde(rename = "type")]
-    kind: String,
-    workflow_id: String,
-    #[serde(default)]
-    config: Value,
-    #[serde(default)]
-    connection_id: Option<String>,
-    #[serde(default)]
-    status: Option<Value>,
-    #[serde(default)]
-    webhook_data: Option<Value>,
-    #[serde(default)]
-    provider_id: Option<String>,
-    #[serde(default)]
-    trigger_name: Option<String>,
-}
+/// The upsert body, under the name the compatibility routes know it by.
+type UpsertBody = TriggerUpsert;
 
-async fn upsert(
+/// Create or update a trigger by slug
+///
+/// Required scope: `triggers:write`. Idempotent: the path names the trigger by its slug
+/// (1 to 100 letters, digits, `-`, `_`, `.`); the first upsert of a slug creates the trigger
+/// (201), later ones replace its definition (200, same id). The workflow must exist; the
+/// config is checked against the type's schema, defaults applied. A webhook trigger gets its
+/// `webhookId` when created. `status` absent keeps the current status (`enabled` for a new
+/// trigger). Upserting the slug of a deleted trigger creates a new one.
+#[utoipa::path(
+    put,
+    path = "/api/v1/triggers/{id}",
+    tag = "triggers",
+    params(("id" = String, Path, description = "The trigger's slug (not its `trg_` id).")),
+    request_body = TriggerUpsert,
+    responses(
+        (status = 200, description = "Updated; the trigger.", body = TriggerResponse),
+        (status = 201, description = "Created; the trigger.", body = TriggerResponse),
+        (status = 400, description = "VALIDATION_ERROR: malformed body (`type` or `workflowId` missing, a field of the wrong type), a `status` other than enabled/disabled, an invalid slug, or \"Trigger is invalid\": an unknown `type`, a `config` not matching the type's schema, a bad schedule or signature (every problem in `details`).", body = ErrorEnvelope,
+            example = json!({"success": false, "error": {"code": "VALIDATION_ERROR", "message": "Trigger is invalid",
+                "details": [{"path": ["config", "url"], "message": "Required"}]}})),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Workflow not found\" (`workflowId` names no workflow).", body = ErrorEnvelope),
+        (status = 409, description = "CONFLICT: the trigger was changed by someone else at the same time; try again.", body = ErrorEnvelope),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+pub(crate) async fn upsert(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     Extension(key): Extension<KeyInfo>,
@@ -308,39 +279,104 @@ async fn upsert_body(
     } else {
         StatusCode::OK
     };
-    Ok(reply::with_status(status, trigger_json(&trigger, headers)))
+    Ok(reply::json(
+        status,
+        &TriggerResponse::new(Trigger::of(&trigger, headers)),
+    ))
 }
 
-async fn detail(
+/// Get a trigger
+///
+/// Required scope: `triggers:read`. A webhook signature's secret shows as `********`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/triggers/{id}",
+    tag = "triggers",
+    params(("id" = String, Path, description = "Trigger id (`trg_...`).")),
+    responses(
+        (status = 200, description = "The trigger.", body = TriggerResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Trigger not found\" (never existed, or deleted).", body = ErrorEnvelope),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+pub(crate) async fn detail(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let trigger = state.triggers.get(&id).await?;
-    Ok(reply::ok(trigger_json(&trigger, &headers)))
+    Ok(reply::json(
+        StatusCode::OK,
+        &TriggerResponse::new(Trigger::of(&trigger, &headers)),
+    ))
 }
 
-async fn remove(
+/// Delete a trigger
+///
+/// Required scope: `triggers:write`. For good: it fires nothing more and its webhook URL
+/// answers 404; its runs are untouched.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/triggers/{id}",
+    tag = "triggers",
+    params(("id" = String, Path, description = "Trigger id (`trg_...`).")),
+    responses(
+        (status = 200, description = "Deleted.", body = TriggerDeletedResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Trigger not found\" (never existed, or already deleted).", body = ErrorEnvelope),
+        (status = 409, description = "CONFLICT: the trigger was changed by someone else at the same time; try again.", body = ErrorEnvelope),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+pub(crate) async fn remove(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Extension(key): Extension<KeyInfo>,
 ) -> Result<Response, ApiError> {
     state.triggers.delete(&id, Some(key.id)).await?;
     state.trigger_runner.changed();
-    Ok(reply::ok(json!({ "id": id, "deleted": true })))
+    let deleted = TriggerDeleted { id, deleted: true };
+    Ok(reply::json(
+        StatusCode::OK,
+        &TriggerDeletedResponse::new(deleted),
+    ))
 }
 
-#[derive(Deserialize)]
-struct StatusBody {
-    status: Value,
-}
-
-async fn set_status(
+/// Enable or disable a trigger
+///
+/// Required scope: `triggers:write`. A disabled trigger fires nothing. Setting the status it
+/// already has changes nothing.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/triggers/{id}/status",
+    tag = "triggers",
+    params(("id" = String, Path, description = "Trigger id (`trg_...`).")),
+    request_body = TriggerStatusBody,
+    responses(
+        (status = 200, description = "The trigger with its new status.", body = TriggerResponse),
+        (status = 400, description = "VALIDATION_ERROR: malformed body, or `status` missing or not \"enabled\"/\"disabled\" (nor active/inactive, true/false).", body = ErrorEnvelope,
+            example = json!({"success": false, "error": {"code": "VALIDATION_ERROR", "message": "status: must be \"enabled\" or \"disabled\"",
+                "details": [{"path": ["status"], "message": "must be \"enabled\" or \"disabled\""}]}})),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Trigger not found\".", body = ErrorEnvelope),
+        (status = 409, description = "CONFLICT: the trigger was changed by someone else at the same time; try again.", body = ErrorEnvelope),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+pub(crate) async fn set_status(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Extension(key): Extension<KeyInfo>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody<StatusBody>,
+    JsonBody(body): JsonBody<TriggerStatusBody>,
 ) -> Result<Response, ApiError> {
     let enabled = parse_status(&body.status, "status")?;
     change_status(&state, &id, enabled, &key, &headers).await
@@ -409,7 +445,10 @@ async fn change_status(
         .set_enabled(id, enabled, Some(key.id.clone()))
         .await?;
     state.trigger_runner.changed();
-    Ok(reply::ok(trigger_json(&trigger, headers)))
+    Ok(reply::json(
+        StatusCode::OK,
+        &TriggerResponse::new(Trigger::of(&trigger, headers)),
+    ))
 }
 
 /// Comma-separated values of any of `names` (`a,b` or repeated as one string).
@@ -496,26 +535,47 @@ async fn trigger_page_at(
     Ok((items, page.next_cursor))
 }
 
-async fn list_page(
-    state: &AppState,
-    params: &Params,
-    headers: &HeaderMap,
-    show_disabled_default: bool,
-) -> Result<Response, ApiError> {
-    let filter = filter_of(params, show_disabled_default)?;
-    let (items, next, limit) = trigger_page(state, filter, params).await?;
-    let items: Vec<Value> = items.iter().map(|t| trigger_json(t, headers)).collect();
-    Ok(reply::page(items, next, limit))
-}
-
-/// `GET /api/v1/triggers`: workflowId, type, connectedAccountIds, triggerNames, triggerIds,
-/// showDisabled (default true here), limit, cursor.
-async fn list(
+/// List triggers
+///
+/// Required scope: `triggers:read`. In creation order, disabled ones included unless
+/// `showDisabled=false`; follow `pagination.nextCursor` for the next page. Comma-separated
+/// lists match any of their values (a list parameter may also be repeated); any other
+/// parameter may be given once, with a value.
+#[utoipa::path(
+    get,
+    path = "/api/v1/triggers",
+    tag = "triggers",
+    params(
+        ("workflowId" = Option<String>, Query, min_length = 1, description = "Only triggers of this workflow."),
+        ("type" = Option<String>, Query, min_length = 1, description = "Only triggers of this type (`schedule`, `webhook`, `polling`, `manual`, `scheduler`, `api`), as named when written; another value matches nothing."),
+        ("connectedAccountIds" = Option<String>, Query, min_length = 1, description = "Comma-separated connection ids: only triggers with one of them."),
+        ("triggerNames" = Option<String>, Query, min_length = 1, description = "Comma-separated slugs or trigger names: only triggers with one of them."),
+        ("triggerIds" = Option<String>, Query, min_length = 1, description = "Comma-separated trigger ids: only these triggers."),
+        ("showDisabled" = Option<bool>, Query, description = "`true`/`1` (the default here) or `false`/`0`."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)."),
+        ("cursor" = Option<String>, Query, min_length = 1, description = "`pagination.nextCursor` of the previous page."),
+    ),
+    responses(
+        (status = 200, description = "A page of triggers.", body = TriggerListResponse),
+        (status = 400, description = "VALIDATION_ERROR: `limit`, `showDisabled` or `cursor` is malformed, or a parameter is empty or given twice; `details` names it.", body = ErrorEnvelope),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+pub(crate) async fn list(
     State(state): State<AppState>,
-    Query(params): Query<Params>,
+    QueryParams(params): QueryParams,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    list_page(&state, &params, &headers, true).await
+    let filter = filter_of(&params, true)?;
+    let (items, next, limit) = trigger_page(&state, filter, &params).await?;
+    let items = items.iter().map(|t| Trigger::of(t, &headers)).collect();
+    Ok(reply::json(
+        StatusCode::OK,
+        &TriggerListResponse::new(items, next, limit),
+    ))
 }
 
 /// Seed 000's `GET /trigger_instances/active`: enabled triggers unless showDisabled; also
@@ -572,17 +632,70 @@ async fn list_flowra(
     Ok(reply::page(items, next, limit))
 }
 
-async fn types() -> Response {
-    let catalog = triggers::catalog::catalog();
-    let count = catalog.len();
-    reply::page(catalog, None, count)
+/// List trigger types
+///
+/// Required scope: `triggers:read`. The catalog: `schedule`, `webhook`, `polling`, `manual`,
+/// and Phinite's `scheduler` and `api`, each with the JSON Schema of its `config`, in one page.
+#[utoipa::path(
+    get,
+    path = "/api/v1/trigger-types",
+    tag = "triggers",
+    responses(
+        (status = 200, description = "Every trigger type.", body = TriggerTypeListResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+pub(crate) async fn types() -> Response {
+    let catalog = triggers::catalog::catalog()
+        .into_iter()
+        .map(TriggerType::from)
+        .collect();
+    reply::json(StatusCode::OK, &TriggerTypeListResponse::all(catalog))
 }
 
-/// Run now: starts the trigger's workflow with the body's input and records the firing.
-async fn fire(
+/// Fire a trigger now
+///
+/// Required scope: `workflows:execute`, and each call takes one request from the key's
+/// execute rate limit. Runs the trigger's workflow with the body of `POST
+/// /api/v1/workflows/{id}/run` (the trigger's `connectionId` when the body has none) and
+/// records a TriggerFired event (reason `manual`). Answers as that route does, with
+/// `triggerId`: 202 started, 200 for an idempotent repeat; with `?wait=SECONDS`, the run, 200
+/// once it has ended, 202 as it stands at the deadline.
+#[utoipa::path(
+    post,
+    path = "/api/v1/triggers/{id}/fire",
+    tag = "triggers",
+    params(
+        ("id" = String, Path, description = "Trigger id (`trg_...`)."),
+        ("wait" = Option<f64>, Query, minimum = 0, description = "Seconds to wait for the run to end (fractions allowed; capped by the server)."),
+        ("Idempotency-Key" = Option<String>, Header, description = "Used when the body has no `idempotencyKey`."),
+    ),
+    request_body(content = RunRequest, description = "Optional: an empty body is `{}`."),
+    responses(
+        (status = 200, description = "An idempotent repeat (the first run), or with `wait` the run once it has ended; with `triggerId`.", body = TriggerFiredResponse),
+        (status = 202, description = "Started, with `triggerId`; with `wait`, the run as it stands at the deadline.", body = TriggerFiredResponse),
+        (status = 400, description = "INVALID_STATUS: the trigger is disabled, or its workflow is not active. VALIDATION_ERROR: malformed body, `input` not an object or invalid against the workflow's `inputSchema`, a bad `idempotencyKey` or `Idempotency-Key`, or `wait` not a number of seconds (or given twice).", body = ErrorEnvelope,
+            examples(
+                ("INVALID_STATUS" = (value = json!({"success": false, "error": {"code": "INVALID_STATUS", "message": "trigger trg_0192d5e4a1b27c3d8e9f0a1b2c3d4e5f is disabled; enable it to fire it", "details": []}}))),
+                ("VALIDATION_ERROR" = (value = json!({"success": false, "error": {"code": "VALIDATION_ERROR", "message": "Input validation failed",
+                    "details": [{"path": ["customerId"], "message": "Required"}]}}))),
+            )),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Trigger not found\", or \"Workflow not found\" (the trigger's workflow was deleted).", body = ErrorEnvelope),
+        (status = 413, response = PayloadTooLarge),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+pub(crate) async fn fire(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(params): Query<Params>,
+    QueryParams(params): QueryParams,
     headers: HeaderMap,
     JsonBody(body): JsonBody<RunBody>,
 ) -> Result<Response, ApiError> {
@@ -615,28 +728,27 @@ pub(super) async fn fire_trigger(
         connection_id: body.connection_id.or(trigger.spec.connection_id),
         ..body
     };
-    let (status, mut data, existing) =
+    let (status, run, existing) =
         runs::start_run_telling(state, &trigger.spec.workflow_id, body, headers, wait).await?;
-    record_firing(state, &id, &data, existing, reason, idempotency_key).await?;
-    data["triggerId"] = json!(id);
-    Ok(reply::with_status(status, data))
+    record_firing(state, &id, &run, existing, reason, idempotency_key).await?;
+    let fired = TriggerFired {
+        run,
+        trigger_id: id,
+    };
+    Ok(reply::json(status, &TriggerFiredResponse::new(fired)))
 }
 
-/// Records that trigger `id` started the run in `data` (`reason`: manual, api), or, when a
+/// Records that trigger `id` started `run` (`reason`: manual, api), or, when a
 /// repeated idempotency key found the first firing's run, a deduplication, not a firing.
 async fn record_firing(
     state: &AppState,
     id: &str,
-    data: &Value,
+    run: &RunStart,
     existing: bool,
     reason: &str,
     idempotency_key: Option<String>,
 ) -> Result<(), ApiError> {
-    let run_id = data["runId"]
-        .as_str()
-        .or(data["id"].as_str())
-        .unwrap_or_default()
-        .to_owned();
+    let run_id = run.run_id().to_owned();
     let event = if existing {
         TriggerEvent::TriggerSkipped {
             reason: format!("deduplicated: the idempotency key already started run {run_id}"),

@@ -18,7 +18,12 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use triggers::instances::{signature_config, TriggerEvent, TriggerRecord};
 
-use crate::error::ApiError;
+use crate::contract::triggers::{
+    Sample, SampleListResponse, SlackChallenge, WebhookAccepted, WebhookAcceptedResponse,
+    WebhookAnswer, WebhookAnswerResponse, WebhookIgnored, WebhookOk,
+};
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::openapi::{Forbidden, Internal, PayloadTooLarge, Unauthorized};
 use crate::reply;
 use crate::AppState;
 use credentials::keys::Scope;
@@ -116,13 +121,7 @@ pub(crate) fn slack_challenge(body: &[u8]) -> Option<Response> {
         return None;
     }
     let challenge = value.get("challenge")?.as_str()?.to_owned();
-    Some(
-        (
-            StatusCode::OK,
-            axum::Json(json!({ "challenge": challenge })),
-        )
-            .into_response(),
-    )
+    Some(reply::json(StatusCode::OK, &SlackChallenge { challenge }))
 }
 
 /// The headers as `(name, value)` pairs, those that are text.
@@ -317,7 +316,54 @@ pub(crate) async fn trigger_of_webhook(
         .ok_or_else(|| ApiError::NotFound("Webhook not found".to_owned()))
 }
 
-async fn receive(
+/// Deliver to a webhook
+///
+/// No API key: the unguessable URL names the trigger, and when its config has a `signature`
+/// the delivery must carry a valid, fresh signature (`webhook-signature`, `Stripe-Signature`,
+/// `X-Hub-Signature-256`, `X-Slack-Signature` or the configured header, per scheme). An
+/// accepted delivery starts one run with input `{"body": <JSON, or {"raw": text}>,
+/// "headers": {...}}` (credentials and signature headers left out) and is kept as a sample.
+/// A delivery id seen before (`webhook-id`, `X-GitHub-Delivery`, Stripe's event `id`,
+/// Slack's `event_id`, `X-Delivery-Id`, `Idempotency-Key`) answers 200 with the first run.
+/// A provider trigger answers 200 with `ignored` for an event that is not its own. Every
+/// decision is recorded in the trigger's stream: a refused signature as TriggerRejected, a
+/// disabled trigger or an ignored event as TriggerSkipped; none starts a run. Microsoft
+/// Graph's `?validationToken=` is echoed as text; Slack's signed challenge is answered
+/// `{"challenge"}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/{webhookId}",
+    tag = "triggers",
+    params(
+        ("webhookId" = String, Path, description = "The trigger's `webhookId` (64 hex digits)."),
+        ("validationToken" = Option<String>, Query, description = "Microsoft Graph's URL check: echoed as `text/plain`, no run."),
+        ("Idempotency-Key" = Option<String>, Header, description = "A delivery id, for triggers without a signature (also `webhook-id`, `X-GitHub-Delivery`, `X-Delivery-Id`)."),
+    ),
+    request_body(
+        content(
+            (Value = "application/json"),
+            (String = "*/*"),
+        ),
+        description = "Any bytes, with any Content-Type: a JSON body is passed on as JSON, anything else as `{\"raw\": text}`; an empty body is `null`."
+    ),
+    responses(
+        (status = 200, description = "A delivery id seen before (the first delivery's run, `duplicate: true`), an event the provider trigger does not take (`ignored`), Slack's challenge (`{\"challenge\"}`), or Graph's validation token echoed as text.",
+            content(
+                (WebhookOk = "application/json"),
+                (String = "text/plain"),
+            )),
+        (status = 202, description = "Accepted: a run started, `duplicate: false`.", body = WebhookAcceptedResponse),
+        (status = 400, description = "INVALID_STATUS: the trigger is disabled (\"this webhook's trigger is disabled\"; recorded as TriggerSkipped) or its workflow is not active. VALIDATION_ERROR: the input does not match the workflow's `inputSchema`, or a connection it needs is missing.", body = ErrorEnvelope,
+            example = json!({"success": false, "error": {"code": "INVALID_STATUS", "message": "this webhook's trigger is disabled", "details": []}})),
+        (status = 401, description = "UNAUTHORIZED: the signature is missing, malformed, wrong or stale (recorded as TriggerRejected; no run).", body = ErrorEnvelope,
+            example = json!({"success": false, "error": {"code": "UNAUTHORIZED", "message": "webhook signature rejected: signature does not match: the body or a signed header was changed, or it was signed with another secret", "details": []}})),
+        (status = 404, description = "NOT_FOUND: \"Webhook not found\" (no such webhook, its trigger deleted or no longer of type `webhook`), or \"Workflow not found\" (the trigger's workflow was deleted).", body = ErrorEnvelope),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = Internal),
+    ),
+    security(())
+)]
+pub(crate) async fn receive(
     State(state): State<AppState>,
     Path(webhook_id): Path<String>,
     Query(query): Query<std::collections::HashMap<String, String>>,
@@ -335,44 +381,78 @@ async fn receive(
         return Ok(answer);
     }
     let delivered = start_delivery(&state, &trigger, &headers, &body, delivery_id).await?;
-    let status = if delivered.duplicate || delivered.ignored.is_some() {
-        StatusCode::OK
-    } else {
-        StatusCode::ACCEPTED
+    let answer = match (
+        delivered.run_id,
+        delivered.workflow_version,
+        delivered.ignored,
+    ) {
+        (Some(run_id), Some(workflow_version), None) => WebhookAccepted {
+            run_id,
+            status: "pending".to_owned(),
+            workflow_id: delivered.workflow_id,
+            workflow_version,
+            trigger_id: trigger.id,
+            duplicate: delivered.duplicate,
+        },
+        (run_id, workflow_version, ignored) => {
+            let ignored = WebhookIgnored {
+                run_id,
+                status: None,
+                workflow_id: delivered.workflow_id,
+                workflow_version,
+                trigger_id: trigger.id,
+                duplicate: delivered.duplicate,
+                ignored: ignored.unwrap_or_default(),
+            };
+            let answer = WebhookAnswerResponse::new(WebhookAnswer::Ignored(ignored));
+            return Ok(reply::json(StatusCode::OK, &WebhookOk::Answer(answer)));
+        }
     };
-    let mut data = json!({
-        "runId": delivered.run_id,
-        "status": "pending",
-        "workflowId": delivered.workflow_id,
-        "workflowVersion": delivered.workflow_version,
-        "triggerId": trigger.id,
-        "duplicate": delivered.duplicate,
-    });
-    if let Some(reason) = delivered.ignored {
-        data["status"] = Value::Null;
-        data["ignored"] = json!(reason);
+    if answer.duplicate {
+        let answer = WebhookAnswerResponse::new(WebhookAnswer::Accepted(answer));
+        return Ok(reply::json(StatusCode::OK, &WebhookOk::Answer(answer)));
     }
-    Ok(reply::with_status(status, data))
+    Ok(reply::json(
+        StatusCode::ACCEPTED,
+        &WebhookAcceptedResponse::new(answer),
+    ))
 }
 
-/// The last payloads the trigger received, newest first.
-async fn samples(
+/// List a trigger's samples
+///
+/// Required scope: `triggers:read`. The last 20 payloads the trigger received (a webhook
+/// delivery's `{body, headers}` input), newest first, in one page.
+#[utoipa::path(
+    get,
+    path = "/api/v1/triggers/{id}/samples",
+    tag = "triggers",
+    params(("id" = String, Path, description = "Trigger id (`trg_...`).")),
+    responses(
+        (status = 200, description = "The samples.", body = SampleListResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Trigger not found\".", body = ErrorEnvelope),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+pub(crate) async fn samples(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     state.triggers.get(&id).await?;
-    let samples: Vec<Value> = state
+    let samples = state
         .triggers
         .samples(&id)
         .await?
         .into_iter()
-        .map(|(sample, payload)| {
-            json!({
-                "receivedAt": reply::time(sample.received_at_ms * 1000),
-                "payload": payload,
-            })
+        .map(|(sample, payload)| Sample {
+            received_at: reply::time(sample.received_at_ms * 1000),
+            payload,
         })
         .collect();
-    let count = samples.len();
-    Ok(reply::page(samples, None, count))
+    Ok(reply::json(
+        StatusCode::OK,
+        &SampleListResponse::all(samples),
+    ))
 }

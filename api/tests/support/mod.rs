@@ -1,6 +1,10 @@
-//! A router over an in-memory journal, an admin key, and one-call requests.
+//! A router over an in-memory journal, an admin key, and one-call requests. Every answer
+//! `TestApi::raw` gets from a canonical route is validated against the OpenAPI document
+//! (`contract`).
 
 #![allow(dead_code)]
+
+pub mod contract;
 
 use std::sync::Arc;
 
@@ -35,6 +39,7 @@ impl TestApi {
     }
 
     pub async fn with_config(config: ApiConfig) -> TestApi {
+        contract::warm_up();
         let store = Arc::new(MemoryStore::new());
         let read_models = readmodels::ReadModels::temporary(store.clone()).expect("read models");
         let state = AppState::new(
@@ -68,6 +73,8 @@ impl TestApi {
     }
 
     pub async fn raw(&self, request: Request<Body>) -> Reply {
+        let method = request.method().clone();
+        let uri = request.uri().to_string();
         let response = self
             .router
             .clone()
@@ -82,6 +89,7 @@ impl TestApi {
             .await
             .expect("body")
             .to_bytes();
+        contract::check(&method, &uri, status, &headers, &bytes);
         // An empty body (204 No Content) reads as null.
         let body = if bytes.is_empty() {
             Value::Null

@@ -14,8 +14,13 @@ use axum::Extension;
 use serde_json::{Map, Value};
 use triggers::instances::{TriggerRecord, TriggerSpec};
 
+use axum::http::StatusCode;
+use utoipa::ToSchema;
+
 use crate::body::JsonBody;
-use crate::error::{ApiError, Detail};
+use crate::contract::triggers::{Trigger, TriggerResponse, MASKED_SECRET};
+use crate::error::{ApiError, Detail, ErrorEnvelope};
+use crate::openapi::{Forbidden, Internal, PayloadTooLarge, Unauthorized};
 use crate::reply;
 use crate::AppState;
 use credentials::keys::KeyInfo;
@@ -23,21 +28,38 @@ use credentials::keys::KeyInfo;
 // The fields a PATCH may send: the upsert's.
 use super::UPSERT_FIELDS as FIELDS;
 
-/// What a webhook signature's secret shows as (`super::trigger_json`). A config read back and
-/// sent again carries it: it means "unchanged", never a new secret.
-const MASKED_SECRET: &str = "********";
+// A config read back and sent again carries the masked secret (`MASKED_SECRET`): it means
+// "unchanged", never a new secret.
 
-/// A checked PATCH body. For the optional fields, `Some(None)` clears the field.
-#[derive(Debug, Default)]
-struct TriggerPatch {
+/// Edits a trigger by id: every field optional, each one sent replaces the trigger's, except
+/// `config`, merged into the current config (JSON Merge Patch, RFC 7396; from `{}` when `type`
+/// changes). The result is checked as an upsert is. Any other field is refused. Read by
+/// [`TriggerPatch::parse`], which names every problem at once.
+#[derive(Debug, Default, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"type": "scheduler",
+    "config": {"startTime": "2026-12-07T09:00:00", "recurrence": "daily", "timezone": "Europe/London"}}))]
+pub(crate) struct TriggerPatch {
+    #[serde(rename = "type")]
+    #[schema(value_type = Option<crate::contract::triggers::TriggerKind>, nullable = false)]
     kind: Option<String>,
+    #[schema(nullable = false)]
     workflow_id: Option<String>,
+    /// Merged into the trigger's config: a key set to `null` is removed.
+    #[schema(value_type = Option<Object>, nullable = false)]
     config: Option<Map<String, Value>>,
+    /// `null` clears it.
+    #[schema(value_type = Option<String>)]
     connection_id: Option<Option<String>>,
+    #[schema(value_type = Option<Value>)]
     webhook_data: Option<Option<Value>>,
+    #[schema(value_type = Option<String>)]
     provider_id: Option<Option<String>>,
+    #[schema(value_type = Option<String>)]
     trigger_name: Option<Option<String>>,
     /// None: unchanged (also for `"status": null`, as in an upsert).
+    #[serde(rename = "status")]
+    #[schema(value_type = Option<crate::contract::triggers::TriggerStatusInput>)]
     enabled: Option<bool>,
 }
 
@@ -182,9 +204,34 @@ fn merge_patch(target: &mut Value, patch: &Map<String, Value>) {
     }
 }
 
-/// `PATCH /api/v1/triggers/{id}` (see the module): 200 with the trigger; 404 for an unknown
-/// trigger or workflow; 400 naming each bad field.
-pub(super) async fn edit(
+/// Edit a trigger by id
+///
+/// Required scope: `triggers:write`. A partial body: each field sent replaces the trigger's,
+/// except `config`, merged into the current config as a JSON Merge Patch (RFC 7396: `null`
+/// removes a key; from `{}` when `type` changes), so `{"config": {"recurrence": "daily"}}`
+/// changes a scheduler's frequency alone. The result is checked exactly as an upsert is; the
+/// slug, id and webhook URL stay. A body that changes nothing writes nothing.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/triggers/{id}",
+    tag = "triggers",
+    params(("id" = String, Path, description = "Trigger id (`trg_...`).")),
+    request_body = TriggerPatch,
+    responses(
+        (status = 200, description = "The trigger as edited.", body = TriggerResponse),
+        (status = 400, description = "VALIDATION_ERROR: a field that is not a trigger's, or of the wrong type (each named in `details`), or \"Trigger is invalid\" as for an upsert.", body = ErrorEnvelope,
+            example = json!({"success": false, "error": {"code": "VALIDATION_ERROR", "message": "invalid fields: frequency",
+                "details": [{"path": ["frequency"], "message": "is not a field of a trigger; expected type, workflowId, config, connectionId, status, webhookData, providerId, triggerName"}]}})),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Trigger not found\", or \"Workflow not found\" (`workflowId` names no workflow).", body = ErrorEnvelope),
+        (status = 409, description = "CONFLICT: the trigger kept changing under the edit; try again.", body = ErrorEnvelope),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+pub(crate) async fn edit(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Extension(key): Extension<KeyInfo>,
@@ -203,7 +250,10 @@ pub(super) async fn edit(
         })
         .await?;
     state.trigger_runner.changed();
-    Ok(reply::ok(super::trigger_json(&trigger, &headers)))
+    Ok(reply::json(
+        StatusCode::OK,
+        &TriggerResponse::new(Trigger::of(&trigger, &headers)),
+    ))
 }
 
 #[cfg(test)]

@@ -69,11 +69,39 @@ pub(super) async fn run_flow(
     Ok(reply::with_status(status, data))
 }
 
-/// `POST /api/v1/triggers/{id}/invoke`: runs the trigger's workflow as `run_flow` runs a
-/// flow, with the trigger's connection unless the body names one, and records the firing
-/// (reason `api`). Any trigger takes it, as any takes `fire`; an `api` trigger shows it as
-/// its `apiUrl`. A disabled trigger refuses (INVALID_STATUS), as `fire` does.
-pub(super) async fn invoke(
+/// Invoke a trigger (Phinite's API trigger)
+///
+/// Required scope: `workflows:execute`, and each call takes one request from the key's
+/// execute rate limit. An `api` trigger's `apiUrl` (any trigger takes it). Runs the trigger's
+/// workflow as Phinite's `POST /trigger/{flow_id}` does: a body with none of `input`,
+/// `idempotencyKey`, `connectionId` is the input itself; the trigger's `connectionId` when the
+/// body has none. Without `?wait=`, waits up to 30 s and answers 200 with the finished run,
+/// or 202 with the run as it stands; `?wait=0` answers 202 at once. Records a TriggerFired
+/// event (reason `api`); with `triggerId`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/triggers/{id}/invoke",
+    tag = "triggers",
+    params(
+        ("id" = String, Path, description = "Trigger id (`trg_...`)."),
+        ("wait" = Option<f64>, Query, minimum = 0, description = "Seconds to wait for the run to end (default 30; 0 answers at once; capped by the server)."),
+        ("Idempotency-Key" = Option<String>, Header, description = "Used when the body has no `idempotencyKey`."),
+    ),
+    request_body(content = crate::contract::runs::RunRequest, description = "Optional: the run's input itself (an object with none of `input`, `idempotencyKey`, `connectionId`), or a `RunRequest`; an empty body is `{}`."),
+    responses(
+        (status = 200, description = "The run once it has ended, or an idempotent repeat; with `triggerId`.", body = crate::contract::triggers::TriggerFiredResponse),
+        (status = 202, description = "Still running at the deadline (or `?wait=0`): the run as it stands, with `triggerId`.", body = crate::contract::triggers::TriggerFiredResponse),
+        (status = 400, description = "INVALID_STATUS: the trigger is disabled, or its workflow is not active. VALIDATION_ERROR: a body that is not an object, an input invalid against the workflow's `inputSchema`, or `wait` not a number of seconds.", body = crate::error::ErrorEnvelope),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, description = "NOT_FOUND: \"Trigger not found\", or \"Workflow not found\".", body = crate::error::ErrorEnvelope),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 429, response = crate::openapi::RateLimited),
+        (status = 500, response = crate::openapi::Internal),
+    ),
+    security(("apiKey" = []), ("bearerAuth" = []))
+)]
+pub(crate) async fn invoke(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(params): Query<Params>,
