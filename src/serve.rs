@@ -172,7 +172,7 @@ async fn serve(args: Settings) -> anyhow::Result<()> {
     api::metrics::record_rebuilds(&rebuilds);
     let follower = read_models.spawn_follower();
     let projections = read_models.clone();
-    let catalog = engine::providers::Catalog::load(args.providers_dir.as_deref())
+    let catalog = engine::providers::load(args.providers_dir.as_deref())
         .context("loading the provider files (DURO_PROVIDERS_DIR)")?;
     tracing::info!(
         providers = catalog.providers().count(),

@@ -1,43 +1,27 @@
-//! Duro's engine: workflow definitions, the pure run state machine and (next) the executor.
+//! Duro's engine: the executor and the services around the pure core (`duro_core`).
 //!
-//! - `definition`: workflows as users write them, checked into steps.
-//! - `foreach`: the bounds of foreach steps and the journal ids of their items' sub-steps.
-//! - `events`: the facts of a run, as stored in its journal stream.
-//! - `run`: the run's state and `evolve`, the fold of its events.
-//! - `decide`: what should happen next, as commands.
-//! - `input`: run input against the workflow's inputSchema (defaults, violations).
-//! - `template`: `{{ ... }}` templates over a run's input and step outputs.
-//! - `duration`, `retry`: durations and retry policies.
-//! - `workflows`: definitions and their versions in `workflow-{id}` streams.
-//! - `wire`: events as journal bytes: frozen shapes per type tag and version, decoded by tag
-//!   and upcast to the domain types (each stream's own shapes sit beside it, `events::wire`).
-//! - `inspect`: replay debugging: a run's timeline, and where another definition diverges.
 //! - `executor`: starts runs, drives them with `decide`, recovers them after a restart.
+//! - `workflows`: definitions and their versions in `workflow-{id}` streams.
+//! - `providers`: the core's provider catalog, loaded with the files of `DURO_PROVIDERS_DIR`.
+//! - `connections`: where the executor finds connected accounts.
+//! - `export`: which events an archive holds.
 //!
-//! Architecture invariant: `run`, `decide`, `definition`, `template`, `duration` and `retry`
-//! do no I/O, never read the clock and use no randomness: timestamps and ids come from
-//! events, jitter from a hash of the run and step ids. Replaying a journal therefore always
-//! gives the same state and the same commands.
+//! The pure modules (definitions, templates, events and their wire format, the run state
+//! machine, replay inspection) live in `duro_core` and are re-exported here under their
+//! names, so `engine::definition` and `duro_core::definition` are the same module.
 //!
 //! Architecture invariant: the engine reaches storage only through `journal::EventStore`.
 
-pub mod agent;
 pub mod connections;
-pub mod decide;
-pub mod definition;
-pub mod duration;
-pub mod events;
 pub mod executor;
 pub mod export;
-pub mod foreach;
-pub mod input;
-pub mod inspect;
 pub mod providers;
-pub mod retry;
-pub mod run;
-pub mod template;
-pub mod wire;
 pub mod workflows;
+
+pub use duro_core::{
+    agent, decide, definition, duration, enum_variants, evaluate, events, foreach, input, inspect,
+    retry, run, template, wire,
+};
 
 use std::sync::Arc;
 
@@ -61,5 +45,18 @@ impl Engine {
     /// The journal position the engine has seen committed.
     pub fn committed_position(&self) -> Position {
         *self.store.subscribe().borrow()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The core restates the journal's bound on one event's data (it does not depend on the
+    /// journal); the two must agree, or the fold would record outputs the store refuses.
+    #[test]
+    fn the_core_knows_the_journals_event_size_bound() {
+        assert_eq!(
+            duro_core::EVENT_DATA_BYTES_MAX,
+            journal::limits::EVENT_DATA_BYTES_MAX
+        );
     }
 }

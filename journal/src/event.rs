@@ -11,6 +11,20 @@ use crate::ids::{Position, Seq, StreamName, Timestamp};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct EventType(pub u16);
 
+/// The engine's wire tables (`duro_core::wire`) name tags as plain numbers; the journal's
+/// type converts both ways so neither side spells the other's type.
+impl From<u16> for EventType {
+    fn from(tag: u16) -> EventType {
+        EventType(tag)
+    }
+}
+
+impl From<EventType> for u16 {
+    fn from(tag: EventType) -> u16 {
+        tag.0
+    }
+}
+
 /// An event to append: it gets its position, seq and timestamp from the store.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewEvent {
@@ -19,9 +33,9 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
-    pub fn new(event_type: EventType, data: impl Into<Vec<u8>>) -> NewEvent {
+    pub fn new(event_type: impl Into<EventType>, data: impl Into<Vec<u8>>) -> NewEvent {
         NewEvent {
-            event_type,
+            event_type: event_type.into(),
             data: data.into(),
         }
     }

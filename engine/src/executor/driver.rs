@@ -458,7 +458,10 @@ async fn start_attempts(
                     |context| {
                         (
                             super::email::render(email, context),
-                            render_connection(email.connection.as_deref(), context),
+                            duro_core::evaluate::render_connection(
+                                email.connection.as_deref(),
+                                context,
+                            ),
                         )
                     },
                 );
@@ -620,25 +623,8 @@ fn render_action(
         .map_err(|e| steps::failure("TEMPLATE_ERROR", format!("config.{e}"), false));
     (
         params,
-        render_connection(action.connection.as_deref(), context),
+        duro_core::evaluate::render_connection(action.connection.as_deref(), context),
     )
-}
-
-/// A step's `connection`, rendered: None when absent or empty.
-pub(super) fn render_connection(
-    source: Option<&str>,
-    context: &serde_json::Value,
-) -> Result<Option<String>, crate::events::StepError> {
-    let Some(source) = source else {
-        return Ok(None);
-    };
-    crate::template::render_value(&serde_json::Value::String(source.to_owned()), context)
-        .map(|value| match value {
-            serde_json::Value::String(id) => Some(id).filter(|id| !id.is_empty()),
-            serde_json::Value::Null => None,
-            other => Some(other.to_string()),
-        })
-        .map_err(|e| steps::failure("TEMPLATE_ERROR", format!("connection: {}", e.error), false))
 }
 
 /// Records how an attempt ended, unless the run has moved on without it (it was cancelled, or

@@ -58,7 +58,7 @@ pub async fn append_run(store: &dyn EventStore, run_id: &str, events: &[RunEvent
     let events = events
         .iter()
         .map(|event| NewEvent {
-            event_type: event.tag(),
+            event_type: event.tag().into(),
             data: event.encode(),
         })
         .collect();

@@ -78,7 +78,7 @@ fn every_connection_event_tag_has_its_golden_bytes() {
         dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/events/connection"),
         samples,
         upcast: Vec::new(),
-        tag: ConnectionEvent::tag,
+        tag: |event| event.tag().0,
         encode: ConnectionEvent::encode,
     }
     .check();

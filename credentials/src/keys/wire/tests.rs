@@ -39,7 +39,7 @@ fn every_key_event_tag_has_its_golden_bytes() {
         dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/events/apikey"),
         samples,
         upcast: Vec::new(),
-        tag: KeyEvent::tag,
+        tag: |event| event.tag().0,
         encode: KeyEvent::encode,
     }
     .check();

@@ -48,7 +48,7 @@ fn every_workflow_event_tag_has_its_golden_bytes() {
         dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/events/workflow"),
         samples,
         upcast: Vec::new(),
-        tag: WorkflowEvent::tag,
+        tag: |event| event.tag().0,
         encode: WorkflowEvent::encode,
     }
     .check();

@@ -75,7 +75,7 @@ fn every_trigger_event_tag_has_its_golden_bytes() {
         dir: dir("trigger"),
         samples,
         upcast: Vec::new(),
-        tag: TriggerEvent::tag,
+        tag: |event| event.tag().0,
         encode: TriggerEvent::encode,
     }
     .check();
@@ -91,7 +91,7 @@ fn claims_and_samples_have_their_golden_bytes() {
         dir: dir("trgslug"),
         samples: vec![claim()],
         upcast: Vec::new(),
-        tag: |_| super::super::SLUG_CLAIMED,
+        tag: |_| super::super::SLUG_CLAIMED.0,
         encode: encode_claim,
     }
     .check();
@@ -100,7 +100,7 @@ fn claims_and_samples_have_their_golden_bytes() {
         dir: dir("trghook"),
         samples: vec![claim()],
         upcast: Vec::new(),
-        tag: |_| super::super::WEBHOOK_CLAIMED,
+        tag: |_| super::super::WEBHOOK_CLAIMED.0,
         encode: encode_claim,
     }
     .check();
@@ -112,7 +112,7 @@ fn claims_and_samples_have_their_golden_bytes() {
             payload_json: r#"{"body":{"type":"customer.created"},"headers":{}}"#.into(),
         }],
         upcast: Vec::new(),
-        tag: |_| super::super::SAMPLE_RECORDED,
+        tag: |_| super::super::SAMPLE_RECORDED.0,
         encode: encode_sample,
     }
     .check();

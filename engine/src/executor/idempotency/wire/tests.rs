@@ -15,7 +15,7 @@ fn every_claim_tag_has_its_golden_bytes() {
             claimed_at_ms: 1_767_225_600_000,
         }],
         upcast: Vec::new(),
-        tag: |_| super::super::CLAIM_TAG,
+        tag: |_| super::super::CLAIM_TAG.0,
         encode: encode_claim,
     }
     .check();

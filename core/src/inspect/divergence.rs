@@ -14,10 +14,10 @@ use serde_json::Value;
 use super::{Context, JournalEvent};
 use crate::decide::{decide_planned, Command, Plan};
 use crate::definition::{find_step, Step, StepKind};
+use crate::evaluate as step_exec;
 use crate::events::RunEvent;
-use crate::executor::scope::Items;
-use crate::executor::steps as step_exec;
 use crate::run::{evolve, RunState, StepState};
+use crate::scope::Items;
 
 /// What kind of difference was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -316,7 +316,7 @@ fn compare_requests(
             .ok()?
     };
     let model = |steps: &[Step], context: &Value| {
-        crate::executor::agent_calls::model_request_json(steps, state, context, step_id)
+        crate::model_call::model_request_json(steps, state, context, step_id)
     };
     let (before, after) = if crate::agent::parse_sub_step(step_id).is_some() {
         // An agent's model call: the request it would send (system prompt, messages, tools).

@@ -7,10 +7,11 @@ use serde_json::{json, Value};
 
 use super::{Context, Inputs, JournalEvent, StepReport};
 use crate::definition::{find_step, Step, StepKind};
+use crate::evaluate as step_exec;
 use crate::events::RunEvent;
-use crate::executor::scope::Items;
-use crate::executor::{steps as step_exec, Loaded};
 use crate::run::{RunState, RunStatus, StepState};
+use crate::scope::Items;
+use crate::view::Loaded;
 
 /// One event and what it led to.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,7 +59,7 @@ pub(super) fn fold(events: &[JournalEvent], steps: &[Step]) -> (Vec<Entry>, Inpu
         loaded.fold_recorded(journal_event.seq, journal_event.recorded_at_us, event);
         context.note(event);
         if loaded.version == 1 {
-            loaded.input = crate::executor::parse_json(&loaded.state.input_json);
+            loaded.input = crate::view::parse_json(&loaded.state.input_json);
         }
         let step_state = event
             .step_id()
@@ -85,12 +86,7 @@ fn http_input(
 ) -> Option<Value> {
     if crate::agent::parse_sub_step(step_id).is_some() {
         // An agent's model call: the request it sends (the conversation so far).
-        return crate::executor::agent_calls::model_request_json(
-            steps,
-            state,
-            &context.value,
-            step_id,
-        );
+        return crate::model_call::model_request_json(steps, state, &context.value, step_id);
     }
     let step = find_step(steps, step_id)?;
     if !matches!(step.kind, StepKind::Http { .. }) {
@@ -118,7 +114,7 @@ fn mask_headers(mut config: Value) -> Value {
 
 /// Each step's final view (in the order the steps began) with its input.
 pub(super) fn step_reports(loaded: &Loaded, mut inputs: Inputs) -> Vec<StepReport> {
-    let view = crate::executor::view_of(loaded);
+    let view = crate::view::view_of(loaded);
     view.steps
         .into_iter()
         .map(|view| {

@@ -2,7 +2,7 @@
 //! can call, their actions, each action's params (a JSON Schema) and how params become HTTP
 //! requests. It is data: one JSON file per provider, the built-in ones compiled in from the
 //! repository's `providers/` directory, plus the files of `DURO_PROVIDERS_DIR`, so users add
-//! or override providers without a rebuild (docs/integrations.md has the file format).
+//! or override providers without a rebuild (read by `engine::providers::load`) (docs/integrations.md has the file format).
 //!
 //! Loading checks every file whole (ids, schemas, templates) and names the file and field at
 //! fault, so a bad provider file stops `duro serve` at start, not a run at 3 a.m. Building a
@@ -13,7 +13,6 @@ mod form;
 pub mod trigger;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
@@ -179,42 +178,10 @@ impl Catalog {
             .clone()
     }
 
-    /// The built-in providers plus every `*.json` file in `dir` (sorted by name); a file
-    /// whose `id` is a built-in provider's replaces it.
-    pub fn load(dir: Option<&Path>) -> Result<Catalog, CatalogError> {
-        let mut catalog = Catalog::builtin()?;
-        let Some(dir) = dir else {
-            return Ok(catalog);
-        };
-        let unreadable = |problem: String| CatalogError {
-            file: dir.display().to_string(),
-            problems: vec![problem],
-        };
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| unreadable(format!("cannot read the directory: {e}")))?
-            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-            .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-            .collect();
-        files.sort();
-        for path in files {
-            let name = path.display().to_string();
-            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            if size > PROVIDER_FILE_BYTES_MAX {
-                return Err(CatalogError {
-                    file: name,
-                    problems: vec![format!("{size} bytes, more than {PROVIDER_FILE_BYTES_MAX}")],
-                });
-            }
-            let text = std::fs::read_to_string(&path).map_err(|e| CatalogError {
-                file: name.clone(),
-                problems: vec![format!("cannot read: {e}")],
-            })?;
-            catalog.add(name, &text)?;
-        }
-        Ok(catalog)
-    }
-
-    fn add(&mut self, source: String, text: &str) -> Result<(), CatalogError> {
+    /// Adds the provider file `text`, read from `source` (a file name, shown in errors),
+    /// checked whole. A provider with the id of an earlier one replaces it: the earlier one's
+    /// source is returned, for the loader to say so.
+    pub fn add(&mut self, source: String, text: &str) -> Result<Option<String>, CatalogError> {
         let fail = |problems: Vec<String>| CatalogError {
             file: source.clone(),
             problems,
@@ -222,14 +189,10 @@ impl Catalog {
         let provider: Provider =
             serde_json::from_str(text).map_err(|e| fail(vec![e.to_string()]))?;
         let validators = check_provider(&provider).map_err(fail)?;
-        if let Some(earlier) = self.providers.get(&provider.id) {
-            tracing::info!(
-                provider = %provider.id,
-                replaced = %earlier.source,
-                by = %source,
-                "a provider file replaces an earlier one"
-            );
-        }
+        let replaced = self
+            .providers
+            .get(&provider.id)
+            .map(|earlier| earlier.source.clone());
         self.providers.insert(
             provider.id.clone(),
             Loaded {
@@ -238,7 +201,7 @@ impl Catalog {
                 validators,
             },
         );
-        Ok(())
+        Ok(replaced)
     }
 
     /// Every provider, by id.

@@ -1,4 +1,4 @@
-//! Golden files of run events: `engine/tests/golden/events/run/`, one per tag.
+//! Golden files of run events: `core/tests/golden/events/run/`, one per tag.
 
 use std::path::PathBuf;
 
@@ -133,7 +133,7 @@ fn tag_of(event: &RunEvent) -> u16 {
 fn every_run_event_tag_has_its_golden_bytes() {
     let samples = samples();
     for sample in &samples {
-        assert_eq!(sample.tag().0, tag_of(sample), "{sample:?}");
+        assert_eq!(sample.tag(), tag_of(sample), "{sample:?}");
         assert_eq!(
             RUN_EVENTS
                 .wire_type(sample.tag())
@@ -158,15 +158,14 @@ fn a_payload_under_another_tag_or_an_unknown_tag_is_refused() {
         step_id: "a".into(),
         attempt: 1,
     };
-    let error = RunEvent::decode(journal::EventType(102), &started.encode())
+    let error = RunEvent::decode(102u16, &started.encode())
         .expect_err("a StepStarted under StepCompleted's tag");
     assert_eq!(error.tag, 102);
     assert_eq!(error.reason, "the payload is a StepStarted");
-    let error = RunEvent::decode(journal::EventType(199), &started.encode())
-        .expect_err("a tag no run event has");
+    let error = RunEvent::decode(199u16, &started.encode()).expect_err("a tag no run event has");
     assert_eq!(
         error.to_string(),
         "cannot decode run event (type 199): no run event has this type"
     );
-    assert!(RunEvent::decode(journal::EventType(101), &[1]).is_err());
+    assert!(RunEvent::decode(101u16, &[1]).is_err());
 }

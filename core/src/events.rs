@@ -7,7 +7,6 @@
 //! record header: `RunEvent::tag` gives the tag an event is written with today, and tags are
 //! part of the journal format, never reused or renumbered.
 
-use journal::EventType;
 use serde::{Deserialize, Serialize};
 
 pub mod wire;
@@ -146,8 +145,8 @@ pub enum RunEvent {
 impl RunEvent {
     /// The journal's type tag this event is written with: its latest version's in
     /// `wire::RUN_EVENTS`. Part of the journal format: never renumber.
-    pub fn tag(&self) -> EventType {
-        EventType(match self {
+    pub fn tag(&self) -> u16 {
+        match self {
             RunEvent::RunStarted { .. } => 100,
             RunEvent::StepStarted { .. } => 101,
             RunEvent::StepCompleted { .. } => 102,
@@ -167,7 +166,7 @@ impl RunEvent {
             RunEvent::StepRequestCompleted { .. } => 116,
             RunEvent::ChildRunStarted { .. } => 117,
             RunEvent::RunCalledBy { .. } => 118,
-        })
+        }
     }
 
     /// The event's name as the API shows it.
@@ -227,7 +226,7 @@ impl RunEvent {
 
     /// Decodes an event read from the journal by its tag (upcasting an old version); the
     /// payload must be that tag's shape.
-    pub fn decode(tag: EventType, data: &[u8]) -> Result<RunEvent, EventDecodeError> {
+    pub fn decode(tag: impl Into<u16>, data: &[u8]) -> Result<RunEvent, EventDecodeError> {
         wire::RUN_EVENTS.decode(tag, data)
     }
 }

@@ -4,10 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use engine::decide::took_then;
-use engine::events::{RunEvent, StepError};
-use engine::foreach::ItemStepId;
-use engine::run::{replay, Completion};
+use duro_core::decide::took_then;
+use duro_core::events::{RunEvent, StepError};
+use duro_core::foreach::ItemStepId;
+use duro_core::run::{replay, Completion};
 use proptest::prelude::*;
 
 /// Ids of every kind: workflow steps, items' sub-steps (of two foreach steps), agents' calls,

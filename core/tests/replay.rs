@@ -3,21 +3,27 @@
 //! journal and continued from that prefix writes exactly the journal the uninterrupted run
 //! writes (so it ends in the same state with the same output); no step completes twice.
 //!
-//! The executor here is a simulation: each attempt's outcome comes from a script, time is a
-//! function of the journal's length, and a wait step is resumed or times out as scripted.
-//! Like the real driver, it announces an HTTP attempt with `StepStarted` and records its
-//! outcome later, and when `decide` asks for several things at once (a foreach's items) it
-//! carries out the one the script picks, so attempts of different items interleave.
+//! Everything a run computes is the real thing: `decide`, `evolve` and the executor's own
+//! in-memory fold (`duro_core::fold::Fold`: transforms, conditions evaluated on the run's
+//! input, foreach items rendered from `{{input.items}}`, retries, timers, pauses, the run's
+//! end). Only the outside world is scripted: each HTTP attempt's outcome, the passing of time
+//! (a function of the journal's length; a timer fires when waited for), and whether a wait
+//! step is resumed or times out. Like the real driver, it announces an HTTP attempt with
+//! `StepStarted` and records its outcome later, and when `decide` asks for several things at
+//! once (a foreach's items) it carries out the one the script picks, so attempts of different
+//! items interleave.
 
 use std::collections::HashMap;
 
-use engine::decide::{decide, decide_by_walking, decide_from_progress, Command, Plan};
-use engine::definition::{find_step, ConditionTest, DelaySpec, OnTimeout, Step, StepKind};
-use engine::events::{RunError, RunEvent, StepError};
-use engine::foreach::{item_step_id, ItemStepId};
-use engine::inspect::{replay_run, JournalEvent};
-use engine::retry::RetryPolicy;
-use engine::run::{replay, RunState, RunStatus, StepState};
+use duro_core::decide::{decide, decide_by_walking, decide_from_progress, Command, Plan};
+use duro_core::definition::{find_step, ConditionTest, DelaySpec, OnTimeout, Step, StepKind};
+use duro_core::events::{RunError, RunEvent, StepError};
+use duro_core::fold::Fold;
+use duro_core::foreach::{item_step_id, ItemStepId};
+use duro_core::inspect::{replay_run, JournalEvent};
+use duro_core::retry::RetryPolicy;
+use duro_core::run::{replay, RunState, RunStatus, StepState};
+use duro_core::scope::{Items, RunContext};
 use proptest::prelude::*;
 
 /// What happens to attempt `a` of step `s` (missing: success), and whether wait steps time out.
@@ -47,7 +53,18 @@ impl Script {
         }
     }
 
-    /// The scripted outcome of `attempt` of `step_id`: None for success, else retryable.
+    /// The run's input: what conditions (`{{input.take_then}}`) and foreach steps
+    /// (`{{input.items}}`) read. Items that are not an array fail the foreach.
+    fn input(&self) -> serde_json::Value {
+        let items = match self.items {
+            Some(n) => serde_json::Value::from((0..n).collect::<Vec<u32>>()),
+            None => serde_json::Value::from("not an array"),
+        };
+        serde_json::json!({ "items": items, "take_then": self.take_then })
+    }
+
+    /// The scripted outcome of `attempt` of HTTP step `step_id`: None for success, else
+    /// whether the failure is retryable.
     fn failure(&self, steps: &[Step], step_id: &str, attempt: u32) -> Option<bool> {
         match ItemStepId::parse(step_id) {
             Some(item) => self.item_failures.get(&(item.index, attempt)).copied(),
@@ -64,7 +81,8 @@ fn now_ms(journal: &[RunEvent]) -> i64 {
     1_000 * journal.len() as i64
 }
 
-/// Carries out one command, appending what the real executor would record.
+/// Carries out one command, appending what the real executor would record: the executor's
+/// fold for everything that needs nothing outside the journal, the script for the rest.
 fn carry_out(
     steps: &[Step],
     script: &Script,
@@ -73,26 +91,35 @@ fn carry_out(
     journal: &mut Vec<RunEvent>,
 ) {
     let now = now_ms(journal);
+    let plan = Plan::new(steps);
+    let (mut items, mut context) = (Items::default(), RunContext::default());
+    let input = script.input();
+    let mut fold = Fold::new(
+        steps,
+        &plan,
+        &mut items,
+        &mut context,
+        &state.run_id,
+        &input,
+        now,
+    );
+    if let Some(events) = fold.journal_only(state, command) {
+        journal.extend(events);
+        return;
+    }
     match command {
         Command::ExecuteStep { step_id, attempt } => {
+            // Only an HTTP step reaches outside: it is announced first and ends in a later
+            // step of the simulation, as the driver does it.
             let kind = find_step(steps, step_id).map(|s| &s.kind);
-            // An HTTP attempt is announced first and ends in a later step of the simulation;
-            // pure steps only record their outcome, as the driver does.
-            let effect = matches!(kind, Some(StepKind::Http { .. }));
-            if effect && state.step(step_id) != Some(&StepState::Running { attempt: *attempt }) {
+            assert!(
+                matches!(kind, Some(StepKind::Http { .. })),
+                "the fold carries out every other step: {step_id}"
+            );
+            if state.step(step_id) != Some(&StepState::Running { attempt: *attempt }) {
                 journal.push(RunEvent::StepStarted {
                     step_id: step_id.clone(),
                     attempt: *attempt,
-                });
-                return;
-            }
-            let is_condition = matches!(kind, Some(StepKind::Condition { .. }));
-            if is_condition {
-                let branch = if script.take_then { "then" } else { "else" };
-                journal.push(RunEvent::StepCompleted {
-                    step_id: step_id.clone(),
-                    attempt: *attempt,
-                    output_json: format!("{{\"branch\":\"{branch}\"}}"),
                 });
                 return;
             }
@@ -113,33 +140,9 @@ fn carry_out(
                 }),
             }
         }
-        Command::ScheduleRetry {
-            step_id,
-            next_attempt,
-            wait_ms,
-        } => journal.push(RunEvent::StepRetryScheduled {
-            step_id: step_id.clone(),
-            next_attempt: *next_attempt,
-            fire_at_ms: now + *wait_ms as i64,
-        }),
-        Command::StartDelay { step_id, delay } => {
-            let DelaySpec::For { duration_ms } = delay else {
-                panic!("only fixed delays are generated")
-            };
-            journal.push(RunEvent::TimerScheduled {
-                step_id: step_id.clone(),
-                fire_at_ms: now + *duration_ms as i64,
-            })
-        }
+        // Time passes until the timer is due.
         Command::AwaitTimer { step_id, .. } => journal.push(RunEvent::TimerFired {
             step_id: step_id.clone(),
-        }),
-        Command::Pause {
-            step_id,
-            timeout_ms,
-        } => journal.push(RunEvent::RunPaused {
-            step_id: step_id.clone(),
-            timeout_at_ms: timeout_ms.map(|t| now + t as i64),
         }),
         Command::AwaitResume { step_id } => {
             let has_timeout = matches!(
@@ -155,35 +158,7 @@ fn carry_out(
                 });
             }
         }
-        Command::CompleteStep {
-            step_id,
-            output_json,
-        } => journal.push(RunEvent::StepCompleted {
-            step_id: step_id.clone(),
-            attempt: 1,
-            output_json: output_json.clone(),
-        }),
-        Command::CompleteRun { output_json } => journal.push(RunEvent::RunCompleted {
-            output_json: output_json.clone(),
-        }),
-        Command::FailRun { error } => journal.push(RunEvent::RunFailed {
-            error: error.clone(),
-        }),
-        Command::ExpandForeach { step_id } => journal.push(match script.items {
-            Some(items) => RunEvent::ForeachStarted {
-                step_id: step_id.clone(),
-                items,
-            },
-            None => RunEvent::StepFailed {
-                step_id: step_id.clone(),
-                attempt: 1,
-                error: StepError {
-                    code: Some("ITEMS_NOT_ARRAY".into()),
-                    message: "scripted".into(),
-                    retryable: false,
-                },
-            },
-        }),
+        other => panic!("the fold carries out {other:?}"),
     }
 }
 
@@ -226,12 +201,12 @@ fn journal_events(events: &[RunEvent]) -> Vec<JournalEvent> {
         .collect()
 }
 
-fn started() -> RunEvent {
+fn started(script: &Script) -> RunEvent {
     RunEvent::RunStarted {
         run_id: "run_test".into(),
         workflow_id: "wf_test".into(),
         workflow_version: 1,
-        input_json: "{}".into(),
+        input_json: script.input().to_string(),
         idempotency_key: None,
         connection_id: None,
     }
@@ -288,7 +263,7 @@ fn condition_strategy(index: usize) -> impl Strategy<Value = Step> {
         id: format!("step-{index}"),
         kind: StepKind::Condition {
             test: ConditionTest::Truthy {
-                value: serde_json::json!(true),
+                value: serde_json::json!("{{input.take_then}}"),
             },
             then_steps,
             else_steps,
@@ -500,7 +475,7 @@ proptest! {
 
     #[test]
     fn any_prefix_continued_writes_the_same_journal(steps in workflow(), script in script()) {
-        let full = run_to_end(&steps, &script, vec![started()]);
+        let full = run_to_end(&steps, &script, vec![started(&script)]);
         let final_state = replay(&full);
         prop_assert!(final_state.status().is_terminal());
         prop_assert!(final_state.anomalies.is_empty(), "{:?}", final_state.anomalies);
@@ -535,11 +510,11 @@ proptest! {
 
     #[test]
     fn deciding_from_progress_says_what_walking_every_step_says(steps in workflow(), script in script()) {
-        let full = run_to_end(&steps, &script, vec![started()]);
+        let full = run_to_end(&steps, &script, vec![started(&script)]);
         let plan = Plan::new(&steps);
         let mut state = RunState::default();
         for event in &full {
-            state = engine::run::evolve(state, event);
+            state = duro_core::run::evolve(state, event);
             let fast = decide_from_progress(&steps, &plan, &state);
             prop_assert!(fast.is_some(), "progress places every state of the engine's journals");
             prop_assert_eq!(fast, Some(decide_by_walking(&steps, &state)));
@@ -552,7 +527,7 @@ proptest! {
         candidate in workflow(),
         script in script(),
     ) {
-        let full = run_to_end(&steps, &script, vec![started()]);
+        let full = run_to_end(&steps, &script, vec![started(&script)]);
         let report = replay_run(&journal_events(&full), &steps, Some(&candidate));
         let diverged = report.divergence.map_or(full.len(), |d| d.seq as usize - 1);
         for cut in 1..=diverged {
@@ -567,7 +542,7 @@ proptest! {
 
     #[test]
     fn a_journal_replays_against_its_own_definition_without_divergence(steps in workflow(), script in script()) {
-        let full = run_to_end(&steps, &script, vec![started()]);
+        let full = run_to_end(&steps, &script, vec![started(&script)]);
         let journal = journal_events(&full);
         let report = replay_run(&journal, &steps, Some(&steps));
         prop_assert_eq!(&report.divergence, &None);
@@ -580,7 +555,7 @@ proptest! {
     #[test]
     fn a_definition_without_the_first_step_diverges_at_its_first_event(steps in workflow(), script in script()) {
         prop_assume!(!steps.is_empty());
-        let full = run_to_end(&steps, &script, vec![started()]);
+        let full = run_to_end(&steps, &script, vec![started(&script)]);
         let journal = journal_events(&full);
         let candidate = steps[1..].to_vec();
         let report = replay_run(&journal, &steps, Some(&candidate));
@@ -591,7 +566,7 @@ proptest! {
 
     #[test]
     fn a_run_completes_exactly_when_every_step_completes(steps in workflow(), script in script()) {
-        let full = run_to_end(&steps, &script, vec![started()]);
+        let full = run_to_end(&steps, &script, vec![started(&script)]);
         let state = replay(&full);
         let all_done = path_completed(&steps, &state);
         prop_assert_eq!(state.status() == RunStatus::Completed, all_done);
@@ -611,12 +586,12 @@ proptest! {
         steps in workflow_with_branchy_items(),
         script in script(),
     ) {
-        let full = run_to_end(&steps, &script, vec![started()]);
+        let full = run_to_end(&steps, &script, vec![started(&script)]);
         prop_assert!(replay(&full).status().is_terminal());
         let plan = Plan::new(&steps);
         let mut state = RunState::default();
         for event in &full {
-            state = engine::run::evolve(state, event);
+            state = duro_core::run::evolve(state, event);
             let fast = decide_from_progress(&steps, &plan, &state);
             prop_assert_eq!(fast, Some(decide_by_walking(&steps, &state)));
         }
@@ -644,7 +619,7 @@ fn charge_step() -> Step {
 fn a_step_that_fails_twice_then_succeeds_completes_on_its_third_attempt() {
     let steps = vec![charge_step()];
     let script = Script::new(HashMap::from([((0, 1), true), ((0, 2), true)]));
-    let journal = run_to_end(&steps, &script, vec![started()]);
+    let journal = run_to_end(&steps, &script, vec![started(&script)]);
     let names: Vec<&str> = journal.iter().map(RunEvent::name).collect();
     assert_eq!(
         names,
@@ -671,7 +646,7 @@ fn a_step_that_fails_twice_then_succeeds_completes_on_its_third_attempt() {
 fn a_non_retryable_failure_fails_the_run_with_the_steps_error() {
     let steps = vec![charge_step()];
     let script = Script::new(HashMap::from([((0, 1), false)]));
-    let state = replay(&run_to_end(&steps, &script, vec![started()]));
+    let state = replay(&run_to_end(&steps, &script, vec![started(&script)]));
     assert_eq!(state.status(), RunStatus::Failed);
     assert_eq!(
         state.error.and_then(|e| e.step_id).as_deref(),
@@ -682,7 +657,7 @@ fn a_non_retryable_failure_fails_the_run_with_the_steps_error() {
 #[test]
 fn events_round_trip_through_their_encoding() {
     let events = vec![
-        started(),
+        started(&Script::new(HashMap::new())),
         RunEvent::StepFailed {
             step_id: "a".into(),
             attempt: 2,
@@ -701,7 +676,7 @@ fn events_round_trip_through_their_encoding() {
         let decoded = RunEvent::decode(event.tag(), &event.encode()).expect("decodes");
         assert_eq!(decoded, event);
     }
-    let wrong_tag = RunEvent::decode(journal::EventType(101), &started().encode());
+    let wrong_tag = RunEvent::decode(101u16, &started(&Script::new(HashMap::new())).encode());
     assert!(
         wrong_tag.is_err(),
         "a payload under another event's tag is refused"
@@ -731,7 +706,7 @@ fn a_foreach_interleaves_its_items_and_outputs_each_items_last_output_in_order()
         picks: vec![0, 1, 1],
         ..Script::new(HashMap::new())
     };
-    let journal = run_to_end(&steps, &script, vec![started()]);
+    let journal = run_to_end(&steps, &script, vec![started(&script)]);
     let lines: Vec<String> = journal
         .iter()
         .map(|event| match event {

@@ -4,20 +4,20 @@
 
 use serde_json::Value;
 
-use super::scope::{Items, RunContext};
-use super::steps;
 use crate::decide::{Command, Plan};
 use crate::definition::{DelaySpec, Step, StepKind};
+use crate::evaluate as steps;
 use crate::events::{RunEvent, StepError};
 use crate::run::RunState;
+use crate::scope::{Items, RunContext};
 use crate::template::Template;
 
 /// Largest output a step completed in memory may record: one event's data, less room for the
 /// rest of the event. Only a foreach's output (every item's last output) can come near it;
 /// past it the foreach fails rather than the append being refused again and again.
-const OUTPUT_BYTES_MAX: usize = journal::limits::EVENT_DATA_BYTES_MAX - 64 * 1024;
+const OUTPUT_BYTES_MAX: usize = crate::EVENT_DATA_BYTES_MAX - 64 * 1024;
 
-pub(super) struct Fold<'a> {
+pub struct Fold<'a> {
     steps: &'a [Step],
     plan: &'a Plan,
     items: &'a mut Items,
@@ -170,11 +170,7 @@ impl<'a> Fold<'a> {
 }
 
 /// The event recording how attempt `attempt` of `step_id` ended.
-pub(super) fn outcome_event(
-    step_id: &str,
-    attempt: u32,
-    outcome: Result<Value, StepError>,
-) -> RunEvent {
+pub fn outcome_event(step_id: &str, attempt: u32, outcome: Result<Value, StepError>) -> RunEvent {
     match outcome {
         Ok(output) => RunEvent::StepCompleted {
             step_id: step_id.to_owned(),

@@ -198,34 +198,3 @@ fn http_request_takes_any_url_with_query_and_form() {
     assert_eq!(request.url, "http://127.0.0.1:9/x?a=b%20c");
     assert_eq!(request.body.as_deref(), Some(&b"k=v"[..]));
 }
-
-#[test]
-fn provider_files_from_a_directory_add_and_replace_and_bad_ones_are_named() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let custom = json!({
-        "id": "acme", "name": "Acme", "baseUrl": "https://acme.example",
-        "connectionKinds": ["bearer"],
-        "actions": [{"id": "ping", "params": {"type": "object"},
-                     "requests": [{"method": "GET", "path": "/ping"}]}]
-    });
-    std::fs::write(dir.path().join("acme.json"), custom.to_string()).expect("write");
-    let catalog = Catalog::load(Some(dir.path())).expect("loads");
-    assert!(catalog.action("acme.ping").is_ok());
-    assert!(catalog.action("stripe.createInvoice").is_ok());
-
-    let bad = json!({
-        "id": "bad id", "name": "Bad", "baseUrl": "ftp://x", "connectionKinds": [],
-        "actions": [{"id": "a", "params": {"type": 5},
-                     "requests": [{"method": "GET", "path": "/{{ unclosed"}]}]
-    });
-    std::fs::write(dir.path().join("bad.json"), bad.to_string()).expect("write");
-    let Err(error) = Catalog::load(Some(dir.path())) else {
-        panic!("a bad provider file is refused");
-    };
-    let text = error.to_string();
-    assert!(text.contains("bad.json"), "{text}");
-    assert!(text.contains("id \"bad id\""), "{text}");
-    assert!(text.contains("baseUrl"), "{text}");
-    assert!(text.contains("actions[0].params"), "{text}");
-    assert!(text.contains("actions[0].requests[0].path"), "{text}");
-}

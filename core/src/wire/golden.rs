@@ -18,8 +18,6 @@ use std::fmt::Debug;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use journal::EventType;
-
 use super::{Stream, WireType};
 
 /// The environment variable that lets [`Golden::check`] write missing files.
@@ -28,7 +26,7 @@ pub const UPDATE_VAR: &str = "GOLDEN_UPDATE";
 /// One stream's golden files and what they must hold.
 pub struct Golden<E: 'static> {
     pub stream: &'static Stream<E>,
-    /// The directory of the stream's files, e.g. `engine/tests/golden/events/run`.
+    /// The directory of the stream's files, e.g. `core/tests/golden/events/run`.
     pub dir: PathBuf,
     /// One event of every kind the stream writes today: exactly one for each latest
     /// version in the table.
@@ -36,7 +34,7 @@ pub struct Golden<E: 'static> {
     /// For each tag that holds an older version: the domain event its file decodes to.
     pub upcast: Vec<(u16, E)>,
     /// The domain's tag and encoding (`RunEvent::tag`, `RunEvent::encode`).
-    pub tag: fn(&E) -> EventType,
+    pub tag: fn(&E) -> u16,
     pub encode: fn(&E) -> Vec<u8>,
 }
 
@@ -48,19 +46,19 @@ impl<E: PartialEq + Debug> Golden<E> {
         let mut expected: Vec<Option<&E>> = vec![None; self.stream.wire_types.len()];
         for sample in &self.samples {
             let tag = (self.tag)(sample);
-            match self.index_of(tag.0) {
+            match self.index_of(tag) {
                 Some(i) if self.is_latest(&self.stream.wire_types[i]) => {
                     if expected[i].replace(sample).is_some() {
-                        problems.push(format!("two samples have tag {}", tag.0));
+                        problems.push(format!("two samples have tag {}", tag));
                     }
                 }
                 Some(_) => problems.push(format!(
                     "the sample {sample:?} encodes to tag {}, which is not its event's latest version",
-                    tag.0
+                    tag
                 )),
                 None => problems.push(format!(
                     "the sample {sample:?} has tag {}, which the stream's table does not list",
-                    tag.0
+                    tag
                 )),
             }
         }
@@ -194,7 +192,7 @@ impl<E: PartialEq + Debug> Golden<E> {
                 ));
             }
         }
-        match self.stream.decode(EventType(tag), &bytes) {
+        match self.stream.decode(tag, &bytes) {
             Ok(decoded) if &decoded == expected => Ok(()),
             Ok(decoded) => Err(format!(
                 "{} decodes to {decoded:?}, expected {expected:?}",

@@ -1,6 +1,6 @@
 //! Checking workflow definitions: every problem, with its path, in one answer.
 
-use engine::definition::{DelaySpec, OnTimeout, StepKind, WorkflowSpec};
+use duro_core::definition::{DelaySpec, OnTimeout, StepKind, WorkflowSpec};
 use serde_json::json;
 
 fn spec(value: serde_json::Value) -> WorkflowSpec {
@@ -218,9 +218,9 @@ fn a_foreach_checks_into_its_items_concurrency_and_sub_steps() {
         StepKind::Foreach { concurrency: 4, .. }
     ));
     // An item's sub-step is found by its journal id.
-    let found = engine::definition::find_step(&steps, "each[7].send").expect("found");
+    let found = duro_core::definition::find_step(&steps, "each[7].send").expect("found");
     assert_eq!(found.id, "send");
-    assert!(engine::definition::find_step(&steps, "each[7].echo").is_none());
+    assert!(duro_core::definition::find_step(&steps, "each[7].echo").is_none());
 }
 
 #[test]

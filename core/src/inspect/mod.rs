@@ -18,8 +18,8 @@ use serde_json::Value;
 
 use crate::definition::Step;
 use crate::events::RunEvent;
-use crate::executor::StepView;
 use crate::run::RunState;
+use crate::view::StepView;
 
 /// One event of a run's stream, as replay needs it.
 #[derive(Clone, Debug, PartialEq)]
@@ -87,8 +87,8 @@ impl Context {
             RunEvent::RunStarted {
                 run_id, input_json, ..
             } => {
-                let input = crate::executor::parse_json(input_json);
-                self.value = crate::executor::steps::context(run_id, &input, &[]);
+                let input = crate::view::parse_json(input_json);
+                self.value = crate::evaluate::context(run_id, &input, &[]);
             }
             RunEvent::StepCompleted {
                 step_id,
@@ -100,7 +100,7 @@ impl Context {
                 output_json,
                 ..
             } if !crate::foreach::is_item_step(step_id) => {
-                crate::executor::steps::add_output(&mut self.value, step_id, output_json);
+                crate::evaluate::add_output(&mut self.value, step_id, output_json);
             }
             _ => {}
         }

@@ -21,7 +21,7 @@ use crate::template::Template;
 
 /// The rendered items of the foreach steps of one run, by foreach id.
 #[derive(Default)]
-pub(crate) struct Items {
+pub struct Items {
     rendered: HashMap<String, Arc<Vec<Value>>>,
 }
 
@@ -145,7 +145,7 @@ impl Items {
 /// kept by the driver from turn to turn and extended by the steps completed since, rather than
 /// rebuilt from every output of the run on every turn.
 #[derive(Default)]
-pub(crate) struct RunContext {
+pub struct RunContext {
     value: Option<Value>,
     /// How many of `state.progress.completed()` the value holds.
     holds: usize,
@@ -161,13 +161,13 @@ impl RunContext {
             Some(value) if !fresh => {
                 for step_id in &completed[self.holds..] {
                     if let Some(StepState::Completed { output_json, .. }) = state.step(step_id) {
-                        super::steps::add_output(value, step_id, output_json);
+                        crate::evaluate::add_output(value, step_id, output_json);
                     }
                 }
             }
             _ => {
-                let outputs = super::outputs_of(state);
-                self.value = Some(super::steps::context(run_id, input, &outputs));
+                let outputs = crate::view::outputs_of(state);
+                self.value = Some(crate::evaluate::context(run_id, input, &outputs));
             }
         }
         self.holds = completed.len();

@@ -19,10 +19,12 @@
 //! Architecture invariant: a wire type that has been released never changes, and its tag
 //! keeps its decoder for as long as journals may hold it.
 
-use journal::EventType;
 use serde::{Deserialize, Serialize};
 
+// The golden-file checker reads and (with GOLDEN_UPDATE=1) writes files: test tooling,
+// compiled only for tests, and the one place of this crate allowed I/O.
 #[cfg(any(test, feature = "golden"))]
+#[allow(clippy::disallowed_methods)]
 pub mod golden;
 
 /// An event a stream's decoder could not read. `kind` names the stream's events (`run`,
@@ -60,18 +62,21 @@ pub struct Stream<E: 'static> {
 
 impl<E> Stream<E> {
     /// The entry of `tag`, if this stream ever wrote it.
-    pub fn wire_type(&self, tag: EventType) -> Option<&'static WireType<E>> {
+    /// (A tag is `journal::EventType`'s number; the journal's type converts into it.)
+    pub fn wire_type(&self, tag: impl Into<u16>) -> Option<&'static WireType<E>> {
+        let tag = tag.into();
         self.wire_types
             .iter()
-            .find(|wire_type| wire_type.tag == tag.0)
+            .find(|wire_type| wire_type.tag == tag)
     }
 
     /// Decodes an event read from the journal by its tag: another stream's tag, or bytes
     /// that are not that tag's shape, are an error.
-    pub fn decode(&self, tag: EventType, data: &[u8]) -> Result<E, EventDecodeError> {
+    pub fn decode(&self, tag: impl Into<u16>, data: &[u8]) -> Result<E, EventDecodeError> {
+        let tag = tag.into();
         let error = |reason: String| EventDecodeError {
             kind: self.kind,
-            tag: tag.0,
+            tag,
             reason,
         };
         let wire_type = self
