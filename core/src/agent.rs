@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::definition::Problem;
-use crate::template;
+use crate::template::{self, TemplateText, TemplateValue};
 
 /// Default most model calls of one agent step.
 pub const MAX_TURNS_DEFAULT: u32 = 10;
@@ -36,13 +36,13 @@ pub const ASK_USER: &str = "ask_user";
 #[derive(Clone, Debug, PartialEq)]
 pub struct AgentStep {
     /// A connection of provider `openai` or `anthropic` (id or template).
-    pub connection: String,
-    pub model: String,
-    pub system_prompt: Option<String>,
-    /// The first user message (a template), or `messages`.
-    pub prompt: Option<String>,
-    /// Earlier messages, `[{"role": "user" | "assistant", "content"}]` (templates).
-    pub messages: Option<Value>,
+    pub connection: TemplateText,
+    pub model: TemplateText,
+    pub system_prompt: Option<TemplateText>,
+    /// The first user message (a template), after `messages`.
+    pub prompt: Option<TemplateText>,
+    /// Earlier messages, written `[{"role": "user" | "assistant", "content"}]` (templates).
+    pub messages: Vec<OpeningMessage>,
     pub tools: Vec<AgentTool>,
     /// Tool names that pause the run for a person's approval before they run.
     pub require_approval: Vec<String>,
@@ -56,6 +56,14 @@ pub struct AgentStep {
     /// Ask the provider to stream its answers, so watchers of the run see the text as it is
     /// written (default true). The journal holds the same whole reply either way.
     pub stream: bool,
+}
+
+/// One of an agent step's opening messages, its content compiled once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpeningMessage {
+    /// Said by the assistant (`"role": "assistant"`); else by the user.
+    pub assistant: bool,
+    pub content: TemplateText,
 }
 
 /// A JSON Schema compiled once, when the definition is checked: `decide` checks tool
@@ -112,7 +120,7 @@ pub enum ToolKind {
     /// A catalog action (`slack.postMessage`); the arguments are its params.
     Action { action: String },
     /// An HTTP request; its strings are templates over `{"args": arguments}`.
-    Http { config: Value },
+    Http { config: TemplateValue },
     /// Pauses the run with the model's question; the resume's `message` is the answer.
     AskUser,
     /// A child run of a workflow with the arguments as its input; its output is the result.
@@ -394,11 +402,21 @@ pub fn check(
     if problems.len() != before {
         return None;
     }
+    let messages = messages
+        .as_ref()
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|message| OpeningMessage {
+            assistant: message["role"].as_str() == Some("assistant"),
+            content: message["content"].as_str().unwrap_or_default().into(),
+        })
+        .collect();
     Some(AgentStep {
-        connection: connection?,
-        model: model?,
-        system_prompt: text("systemPrompt"),
-        prompt,
+        connection: connection?.into(),
+        model: model?.into(),
+        system_prompt: text("systemPrompt").map(Into::into),
+        prompt: prompt.map(Into::into),
         messages,
         tools,
         require_approval,
@@ -467,7 +485,7 @@ fn check_tool(
                     .to_owned(),
                 parameters,
                 kind: ToolKind::Http {
-                    config: http.clone(),
+                    config: http.clone().into(),
                 },
             })
         }
@@ -626,7 +644,7 @@ fn sub_step(
         }
     } else {
         StepKind::Http {
-            config: Value::Null,
+            config: Value::Null.into(),
             connection: None,
         }
     };

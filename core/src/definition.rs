@@ -11,7 +11,7 @@ use crate::duration::DurationMs;
 use crate::foreach::{ItemStepId, FOREACH_CONCURRENCY_DEFAULT, FOREACH_CONCURRENCY_MAX};
 use crate::providers::{self, Catalog};
 use crate::retry::{RetryPolicy, RetrySpec};
-use crate::template;
+use crate::template::{self, TemplateText, TemplateValue};
 
 /// Most steps in one workflow (and sub-steps in one foreach). A decision picks a run up after
 /// the step that completed last (`run::Progress`, `decide::Plan`), so a step of a 2,000-step
@@ -102,12 +102,12 @@ pub struct Step {
 #[derive(Clone, Debug, PartialEq)]
 pub enum StepKind {
     /// Renders `mapping` (an object of templates); the result is the step's output.
-    Transform { mapping: Value },
+    Transform { mapping: TemplateValue },
     /// An outbound HTTP request; `config` holds method, url, headers, body (templates).
     /// `connection` (an id or a template) adds that connection's credentials header.
     Http {
-        config: Value,
-        connection: Option<String>,
+        config: TemplateValue,
+        connection: Option<TemplateText>,
     },
     /// A durable sleep.
     Delay(DelaySpec),
@@ -125,14 +125,14 @@ pub enum StepKind {
     /// Runs `steps` once per element of the array `items` renders to, up to `concurrency`
     /// items at once; its output is the array of each item's last output, in item order.
     Foreach {
-        items: String,
+        items: TemplateText,
         concurrency: u32,
         steps: Vec<Step>,
     },
     /// A provider action from the catalog (`stripe.createInvoice`).
     Action(ActionStep),
     /// An email sent over SMTP.
-    Email(EmailStep),
+    Email(Box<EmailStep>),
     /// A child run of another workflow; completes with the child's output.
     Workflow(WorkflowStep),
     /// An LLM agent with tools (`crate::agent`).
@@ -147,7 +147,7 @@ pub struct WorkflowStep {
     /// The child's workflow version; its current one when absent.
     pub version: Option<u64>,
     /// The child's input (templates); `{}` when absent.
-    pub input: Value,
+    pub input: TemplateValue,
 }
 
 /// An `email` step (seed 001's shape): `{"type": "email", "config": {"action": "send", "to",
@@ -157,17 +157,17 @@ pub struct WorkflowStep {
 #[derive(Clone, Debug, PartialEq)]
 pub struct EmailStep {
     /// An address, a comma-separated list, or an array of them (templates).
-    pub to: Value,
-    pub cc: Option<Value>,
-    pub bcc: Option<Value>,
-    pub from: Option<String>,
-    pub reply_to: Option<String>,
-    pub subject: String,
-    pub html: Option<String>,
-    pub text: Option<String>,
+    pub to: TemplateValue,
+    pub cc: Option<TemplateValue>,
+    pub bcc: Option<TemplateValue>,
+    pub from: Option<TemplateText>,
+    pub reply_to: Option<TemplateText>,
+    pub subject: TemplateText,
+    pub html: Option<TemplateText>,
+    pub text: Option<TemplateText>,
     /// An `smtp` connection (id or template); else the run's or workflow's smtp connection,
     /// the only one, or the server's default SMTP settings.
-    pub connection: Option<String>,
+    pub connection: Option<TemplateText>,
 }
 
 /// The keys an email step's config may have.
@@ -185,22 +185,22 @@ pub struct ActionStep {
     pub provider: String,
     /// The params: templates, rendered at each attempt, then checked against the action's
     /// schema before any request.
-    pub params: Value,
+    pub params: TemplateValue,
     /// A connection id or a template yielding one; else the connection is resolved (the
     /// run's, the workflow's `connections[provider]`, the provider's only one).
-    pub connection: Option<String>,
+    pub connection: Option<TemplateText>,
 }
 
 /// What a condition step tests.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ConditionTest {
     /// `"if": "{{...}}"`: true unless the value is null, false, 0, "" or empty.
-    Truthy { value: Value },
+    Truthy { value: TemplateValue },
     /// `"left"`, `"operator"`, `"right"` (templates on either side).
     Compare {
-        left: Value,
+        left: TemplateValue,
         operator: Operator,
-        right: Value,
+        right: TemplateValue,
     },
 }
 
@@ -234,7 +234,7 @@ pub enum DelaySpec {
     },
     /// An RFC 3339 time, or a template yielding one; resolved by the executor.
     Until {
-        time: String,
+        time: TemplateText,
     },
 }
 
@@ -601,7 +601,7 @@ fn check_kind(
     match spec.kind.as_str() {
         "transform" => match config.get("mapping") {
             Some(mapping) => Some(StepKind::Transform {
-                mapping: mapping.clone(),
+                mapping: mapping.clone().into(),
             }),
             None => fail(
                 at(&["config", "mapping"]),
@@ -610,8 +610,8 @@ fn check_kind(
         },
         "http" => match config.get("url").and_then(Value::as_str) {
             Some(_) => Some(StepKind::Http {
-                config: config.clone(),
-                connection: spec.connection.clone(),
+                config: config.clone().into(),
+                connection: spec.connection.clone().map(Into::into),
             }),
             None => fail(
                 at(&["config", "url"]),
@@ -677,8 +677,8 @@ fn check_action(
     Some(StepKind::Action(ActionStep {
         action: action.to_owned(),
         provider: provider.to_owned(),
-        params,
-        connection: spec.connection.clone(),
+        params: params.into(),
+        connection: spec.connection.clone().map(Into::into),
     }))
 }
 
@@ -802,17 +802,17 @@ fn check_email(
     if problems.len() != before {
         return None;
     }
-    Some(StepKind::Email(EmailStep {
-        to: to?,
-        cc,
-        bcc,
-        from,
-        reply_to,
-        subject: subject?,
-        html,
-        text,
-        connection: spec.connection.clone(),
-    }))
+    Some(StepKind::Email(Box::new(EmailStep {
+        to: to?.into(),
+        cc: cc.map(Into::into),
+        bcc: bcc.map(Into::into),
+        from: from.map(Into::into),
+        reply_to: reply_to.map(Into::into),
+        subject: subject?.into(),
+        html: html.map(Into::into),
+        text: text.map(Into::into),
+        connection: spec.connection.clone().map(Into::into),
+    })))
 }
 
 fn check_workflow_step(
@@ -868,7 +868,8 @@ fn check_workflow_step(
         input: config
             .get("input")
             .cloned()
-            .unwrap_or_else(|| Value::Object(Default::default())),
+            .unwrap_or_else(|| Value::Object(Default::default()))
+            .into(),
     }))
 }
 
@@ -889,9 +890,9 @@ fn check_delay(
             duration_at(text, at(&["config", "duration"]), problems)
                 .map(|duration_ms| StepKind::Delay(DelaySpec::For { duration_ms }))
         }
-        (None, Some(Value::String(time))) => {
-            Some(StepKind::Delay(DelaySpec::Until { time: time.clone() }))
-        }
+        (None, Some(Value::String(time))) => Some(StepKind::Delay(DelaySpec::Until {
+            time: time.clone().into(),
+        })),
         _ => {
             problems.push(Problem {
                 path: at(&["config"]),
@@ -943,13 +944,13 @@ fn check_condition(
 ) -> Option<StepKind> {
     let test = match (config.get("if"), config.get("operator")) {
         (Some(value), None) => Some(ConditionTest::Truthy {
-            value: value.clone(),
+            value: value.clone().into(),
         }),
         (None, Some(Value::String(name))) => match OPERATORS.iter().find(|(n, _)| n == name) {
             Some((_, operator)) => Some(ConditionTest::Compare {
-                left: config.get("left").cloned().unwrap_or(Value::Null),
+                left: config.get("left").cloned().unwrap_or(Value::Null).into(),
                 operator: *operator,
-                right: config.get("right").cloned().unwrap_or(Value::Null),
+                right: config.get("right").cloned().unwrap_or(Value::Null).into(),
             }),
             None => {
                 let names: Vec<&str> = OPERATORS.iter().map(|(n, _)| *n).collect();
@@ -1075,7 +1076,7 @@ fn check_foreach(
     let steps = check_steps(&specs, &path, &mut inner, problems);
     scope.taken = inner.taken;
     Some(StepKind::Foreach {
-        items: items?,
+        items: items?.into(),
         concurrency,
         steps,
     })

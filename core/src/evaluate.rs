@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use crate::definition::{ConditionTest, Operator, Step, StepKind};
 use crate::events::StepError;
-use crate::template;
+use crate::template::{TemplateText, TemplateValue};
 
 /// The template context of a run: `{"input", "steps": {id: {"output"}}, "run": {"id"}}`.
 pub fn context(run_id: &str, input: &Value, outputs: &[(String, Value)]) -> Value {
@@ -39,7 +39,8 @@ pub fn failure(code: &str, message: impl Into<String>, retryable: bool) -> StepE
 pub fn pure_outcome(step: &Step, context: &Value) -> Option<Result<Value, StepError>> {
     match &step.kind {
         StepKind::Transform { mapping } => Some(
-            template::render_value(mapping, context)
+            mapping
+                .render(context)
                 .map_err(|e| failure("TEMPLATE_ERROR", format!("config.mapping.{e}"), false)),
         ),
         StepKind::Condition { test, .. } => Some(evaluate(test, context).map(|result| {
@@ -51,8 +52,9 @@ pub fn pure_outcome(step: &Step, context: &Value) -> Option<Result<Value, StepEr
 }
 
 fn evaluate(test: &ConditionTest, context: &Value) -> Result<bool, StepError> {
-    let render = |field: &str, value: &Value| {
-        template::render_value(value, context)
+    let render = |field: &str, value: &TemplateValue| {
+        value
+            .render(context)
             .map_err(|e| failure("TEMPLATE_ERROR", format!("config.{field}: {e}"), false))
     };
     match test {
@@ -105,22 +107,23 @@ pub fn rendered_config(step: &Step, context: &Value) -> Option<Value> {
     let StepKind::Http { config, .. } = &step.kind else {
         return None;
     };
-    template::render_value(config, context).ok()
+    config.render(context).ok()
 }
 
 /// A step's `connection`, rendered: None when absent or empty.
 pub fn render_connection(
-    source: Option<&str>,
+    source: Option<&TemplateText>,
     context: &serde_json::Value,
 ) -> Result<Option<String>, StepError> {
     let Some(source) = source else {
         return Ok(None);
     };
-    crate::template::render_value(&serde_json::Value::String(source.to_owned()), context)
+    source
+        .render(context)
         .map(|value| match value {
             serde_json::Value::String(id) => Some(id).filter(|id| !id.is_empty()),
             serde_json::Value::Null => None,
             other => Some(other.to_string()),
         })
-        .map_err(|e| failure("TEMPLATE_ERROR", format!("connection: {}", e.error), false))
+        .map_err(|e| failure("TEMPLATE_ERROR", format!("connection: {e}"), false))
 }

@@ -10,7 +10,6 @@ use crate::evaluate as steps;
 use crate::events::{RunEvent, StepError};
 use crate::run::RunState;
 use crate::scope::{Items, RunContext};
-use crate::template::Template;
 
 /// Largest output a step completed in memory may record: one event's data, less room for the
 /// rest of the event. Only a foreach's output (every item's last output) can come near it;
@@ -195,8 +194,8 @@ fn delay_deadline(delay: &DelaySpec, now: i64, context: &Value) -> Result<i64, S
     match delay {
         DelaySpec::For { duration_ms } => Ok(now.saturating_add(*duration_ms as i64)),
         DelaySpec::Until { time } => {
-            let rendered = Template::parse(time)
-                .and_then(|t| t.render(context))
+            let rendered = time
+                .render(context)
                 .map_err(|e| bad(format!("config.until: {e}")))?;
             let Value::String(text) = rendered else {
                 return Err(bad(format!(

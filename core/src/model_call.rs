@@ -7,6 +7,7 @@ use crate::agent::{self, AgentStep};
 use crate::evaluate::failure;
 use crate::events::StepError;
 use crate::run::RunState;
+use crate::template::TemplateText;
 
 /// A model call, rendered: the connection it goes through and the request.
 pub struct RenderedCall {
@@ -14,44 +15,39 @@ pub struct RenderedCall {
     pub request: Result<llm::ModelRequest, StepError>,
 }
 
+/// A template string rendered as text: a string as it is, null as empty, any other value
+/// as its JSON; an error names `config.{field}`.
+fn render_text(field: &str, source: &TemplateText, context: &Value) -> Result<String, StepError> {
+    match source.render(context) {
+        Ok(Value::String(text)) => Ok(text),
+        Ok(Value::Null) => Ok(String::new()),
+        Ok(other) => Ok(other.to_string()),
+        Err(e) => Err(failure(
+            "TEMPLATE_ERROR",
+            format!("config.{field}: {e}"),
+            false,
+        )),
+    }
+}
+
 /// The opening of the conversation: the step's `messages`, then its `prompt`, rendered.
 fn opening(agent: &AgentStep, context: &Value) -> Result<Vec<llm::Message>, StepError> {
-    let text = |field: &str, source: &str| -> Result<String, StepError> {
-        match crate::template::render_value(&Value::String(source.to_owned()), context) {
-            Ok(Value::String(text)) => Ok(text),
-            Ok(Value::Null) => Ok(String::new()),
-            Ok(other) => Ok(other.to_string()),
-            Err(e) => Err(failure(
-                "TEMPLATE_ERROR",
-                format!("config.{field}: {e}"),
-                false,
-            )),
-        }
-    };
     let mut messages = Vec::new();
-    for (index, message) in agent
-        .messages
-        .as_ref()
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        let content = text(
-            &format!("messages.{index}.content"),
-            message["content"].as_str().unwrap_or_default(),
-        )?;
-        messages.push(match message["role"].as_str() {
-            Some("assistant") => llm::Message::Assistant {
+    for (index, message) in agent.messages.iter().enumerate() {
+        let field = format!("messages.{index}.content");
+        let content = render_text(&field, &message.content, context)?;
+        messages.push(if message.assistant {
+            llm::Message::Assistant {
                 content: Some(content),
                 tool_calls: Vec::new(),
-            },
-            _ => llm::Message::User { content },
+            }
+        } else {
+            llm::Message::User { content }
         });
     }
     if let Some(prompt) = &agent.prompt {
         messages.push(llm::Message::User {
-            content: text("prompt", prompt)?,
+            content: render_text("prompt", prompt, context)?,
         });
     }
     Ok(messages)
@@ -66,15 +62,7 @@ pub fn render_call(
     state: &RunState,
     context: &Value,
 ) -> RenderedCall {
-    let render = |field: &str, source: &str| {
-        crate::template::render_value(&Value::String(source.to_owned()), context)
-            .map(|v| match v {
-                Value::String(text) => text,
-                Value::Null => String::new(),
-                other => other.to_string(),
-            })
-            .map_err(|e| failure("TEMPLATE_ERROR", format!("config.{field}: {e}"), false))
-    };
+    let render = |field: &str, source: &TemplateText| render_text(field, source, context);
     let request = (|| {
         let system = match &agent.system_prompt {
             Some(source) => Some(render("systemPrompt", source)?).filter(|s| !s.is_empty()),

@@ -17,7 +17,6 @@ use crate::definition::{find_step, Step, StepKind};
 use crate::events::StepError;
 use crate::foreach::{item_step_id, ItemStepId, FOREACH_ITEMS_MAX};
 use crate::run::{RunState, StepState};
-use crate::template::Template;
 
 /// The rendered items of the foreach steps of one run, by foreach id.
 #[derive(Default)]
@@ -47,8 +46,8 @@ impl Items {
                 format!("step {} is not a foreach", foreach.id),
             ));
         };
-        let rendered = Template::parse(items)
-            .and_then(|t| t.render(context))
+        let rendered = items
+            .render(context)
             .map_err(|e| failure("TEMPLATE_ERROR", format!("config.items: {e}")))?;
         let Value::Array(items) = rendered else {
             return Err(failure(

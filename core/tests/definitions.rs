@@ -209,7 +209,7 @@ fn a_foreach_checks_into_its_items_concurrency_and_sub_steps() {
     else {
         panic!("a foreach: {:?}", steps[1].kind)
     };
-    assert_eq!(items, "{{input.items}}");
+    assert_eq!(items.source(), "{{input.items}}");
     assert_eq!(*concurrency, 1, "one item at a time unless asked");
     let sub_ids: Vec<&str> = subs.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(sub_ids, ["price", "check", "pause"]);

@@ -215,10 +215,10 @@ fn started(script: &Script) -> RunEvent {
 fn step_strategy(index: usize) -> impl Strategy<Value = Step> {
     let kind = prop_oneof![
         Just(StepKind::Transform {
-            mapping: serde_json::json!({})
+            mapping: serde_json::json!({}).into()
         }),
         Just(StepKind::Http {
-            config: serde_json::json!({"url": "http://localhost/"}),
+            config: serde_json::json!({"url": "http://localhost/"}).into(),
             connection: None,
         }),
         (0u64..5_000).prop_map(|duration_ms| StepKind::Delay(DelaySpec::For { duration_ms })),
@@ -263,7 +263,7 @@ fn condition_strategy(index: usize) -> impl Strategy<Value = Step> {
         id: format!("step-{index}"),
         kind: StepKind::Condition {
             test: ConditionTest::Truthy {
-                value: serde_json::json!("{{input.take_then}}"),
+                value: serde_json::json!("{{input.take_then}}").into(),
             },
             then_steps,
             else_steps,
@@ -304,7 +304,7 @@ fn foreach_strategy(index: usize) -> impl Strategy<Value = Step> {
 fn for_item(step: Step, id: String) -> Step {
     let kind = match step.kind {
         StepKind::Wait { .. } => StepKind::Transform {
-            mapping: serde_json::json!({}),
+            mapping: serde_json::json!({}).into(),
         },
         StepKind::Condition {
             test,
@@ -607,7 +607,7 @@ fn charge_step() -> Step {
     Step {
         id: "charge".into(),
         kind: StepKind::Http {
-            config: serde_json::json!({"url": "http://localhost/"}),
+            config: serde_json::json!({"url": "http://localhost/"}).into(),
             connection: None,
         },
         retry: RetryPolicy::default(),

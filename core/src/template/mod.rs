@@ -17,6 +17,7 @@
 //! one is a [`TemplateError`].
 
 mod arith;
+mod compiled;
 mod eval;
 mod filters;
 mod syntax;
@@ -25,6 +26,7 @@ mod tests;
 
 use serde_json::Value;
 
+pub use compiled::{TemplateText, TemplateValue};
 pub(crate) use filters::url_encode;
 use syntax::{Operand, Part, Path};
 

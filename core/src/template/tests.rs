@@ -763,3 +763,88 @@ fn html_rendering_escapes_inserted_values_unless_raw() {
         Is(json!("<b>bold</b>")),
     );
 }
+
+mod compiled {
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    use crate::template::{render_value, Template, TemplateText, TemplateValue, VALUE_DEPTH_MAX};
+
+    /// Strings of every kind a config holds: plain text, whole-value and interpolated
+    /// templates, filters, missing paths, and templates that do not parse.
+    fn string() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("plain text".to_owned()),
+            Just(String::new()),
+            Just("{{input.n}}".to_owned()),
+            Just("n = {{ input.n }} and {{input.s | upcase}}".to_owned()),
+            Just("{{ steps.a.output.list | size }}".to_owned()),
+            Just("{{ input.missing.deeper }}".to_owned()),
+            Just("{{ unclosed".to_owned()),
+            Just("{{ input.n | nosuchfilter }}".to_owned()),
+            Just("{{ input.s | plus: 1 }}".to_owned()),
+            "[a-z {}|.]{0,12}",
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i32>().prop_map(|n| json!(n)),
+            string().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-c]{1,2}", inner, 0..4)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn context() -> Value {
+        json!({
+            "input": {"n": 7, "s": "hi"},
+            "steps": {"a": {"output": {"list": [1, 2, 3]}}},
+            "run": {"id": "run_1"}
+        })
+    }
+
+    proptest! {
+        /// A compiled config renders to exactly what parsing and rendering its source gives:
+        /// the same value, or the same first error at the same path.
+        #[test]
+        fn a_compiled_value_renders_as_its_source_does(source in value()) {
+            let compiled = TemplateValue::compile(source.clone());
+            prop_assert_eq!(compiled.render(&context()), render_value(&source, &context()));
+            prop_assert_eq!(compiled.source(), &source);
+        }
+
+        #[test]
+        fn a_compiled_string_renders_as_its_source_does(source in string()) {
+            let compiled = TemplateText::compile(source.clone());
+            let parsed = Template::parse(&source);
+            prop_assert_eq!(
+                compiled.render(&context()),
+                parsed.clone().and_then(|t| t.render(&context()))
+            );
+            prop_assert_eq!(
+                compiled.render_html(&context()),
+                parsed.and_then(|t| t.render_html(&context()))
+            );
+        }
+    }
+
+    #[test]
+    fn a_value_nested_too_deep_fails_where_the_walk_does() {
+        let mut deep = json!("{{input.n}}");
+        for _ in 0..=VALUE_DEPTH_MAX {
+            deep = json!([deep]);
+        }
+        let compiled = TemplateValue::compile(deep.clone());
+        let error = compiled.render(&context()).expect_err("too deep");
+        assert_eq!(Err(error.clone()), render_value(&deep, &context()));
+        assert!(error.to_string().contains("VALUE_DEPTH_MAX"), "{error}");
+    }
+}

@@ -210,7 +210,7 @@ pub fn tool_effect(
                 step: ActionStep {
                     action: action.clone(),
                     provider: provider.to_owned(),
-                    params: Value::Null,
+                    params: Value::Null.into(),
                     connection: None,
                 },
                 params: Ok(arguments),
@@ -227,7 +227,8 @@ pub fn tool_effect(
             })))
         }
         ToolKind::Http { config } => {
-            let rendered = crate::template::render_value(config, &json!({ "args": arguments }))
+            let rendered = config
+                .render(&json!({ "args": arguments }))
                 .map_err(|e| failure("TEMPLATE_ERROR", format!("http.{e}"), false));
             Ok(ToolEffect::Http(rendered.map(|config| {
                 steps::Request::new(
@@ -247,7 +248,7 @@ pub fn tool_effect(
             step: crate::definition::WorkflowStep {
                 workflow_id: workflow_id.clone(),
                 version: *version,
-                input: Value::Null,
+                input: Value::Null.into(),
             },
             input: Ok(arguments),
             connection_id: state.connection_id.clone(),

@@ -435,7 +435,7 @@ async fn start_attempts(
             } else if let StepKind::Workflow(child) = &step.kind {
                 let input = items
                     .in_scope_planned(steps, plan, &loaded.state, context, step_id, |context| {
-                        crate::template::render_value(&child.input, context).map_err(|e| {
+                        child.input.render(context).map_err(|e| {
                             steps::failure("TEMPLATE_ERROR", format!("config.input.{e}"), false)
                         })
                     })
@@ -459,7 +459,7 @@ async fn start_attempts(
                         (
                             super::email::render(email, context),
                             duro_core::evaluate::render_connection(
-                                email.connection.as_deref(),
+                                email.connection.as_ref(),
                                 context,
                             ),
                         )
@@ -619,11 +619,13 @@ fn render_action(
     action: &crate::definition::ActionStep,
     context: &serde_json::Value,
 ) -> RenderedAction {
-    let params = crate::template::render_value(&action.params, context)
+    let params = action
+        .params
+        .render(context)
         .map_err(|e| steps::failure("TEMPLATE_ERROR", format!("config.{e}"), false));
     (
         params,
-        duro_core::evaluate::render_connection(action.connection.as_deref(), context),
+        duro_core::evaluate::render_connection(action.connection.as_ref(), context),
     )
 }
 

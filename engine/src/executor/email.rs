@@ -14,7 +14,7 @@ use super::Runs;
 use crate::connections::{self, Wanted};
 use crate::definition::EmailStep;
 use crate::events::StepError;
-use crate::template::{self, Template};
+use crate::template::{TemplateText, TemplateValue};
 
 /// Timeout of one SMTP conversation when the step sets none.
 pub const EMAIL_TIMEOUT_MS_DEFAULT: u64 = 60_000;
@@ -47,34 +47,39 @@ pub struct EmailCall {
 /// Renders every field of `step` against `context` (`body.html` as HTML: inserted values
 /// escaped unless `| raw`).
 pub fn render(step: &EmailStep, context: &Value) -> Result<RenderedEmail, StepError> {
-    let value = |field: &str, source: &Value| {
-        template::render_value(source, context)
+    let value = |field: &str, source: &TemplateValue| {
+        source
+            .render(context)
             .map_err(|e| failure("TEMPLATE_ERROR", format!("config.{field}: {e}"), false))
     };
-    let text = |field: &str, source: &str| -> Result<String, StepError> {
-        Ok(match value(field, &Value::String(source.to_owned()))? {
+    let text = |field: &str, source: &TemplateText| -> Result<String, StepError> {
+        let rendered = source
+            .render(context)
+            .map_err(|e| failure("TEMPLATE_ERROR", format!("config.{field}: {e}"), false))?;
+        Ok(match rendered {
             Value::String(text) => text,
             Value::Null => String::new(),
             other => other.to_string(),
         })
     };
-    let list = |field: &str, source: Option<&Value>| -> Result<Vec<String>, StepError> {
+    let list = |field: &str, source: Option<&TemplateValue>| -> Result<Vec<String>, StepError> {
         let Some(source) = source else {
             return Ok(Vec::new());
         };
         addresses(field, value(field, source)?)
     };
-    let optional = |field: &str, source: &Option<String>| -> Result<Option<String>, StepError> {
-        match source {
-            None => Ok(None),
-            Some(source) => Ok(Some(text(field, source)?).filter(|t| !t.trim().is_empty())),
-        }
-    };
+    let optional =
+        |field: &str, source: &Option<TemplateText>| -> Result<Option<String>, StepError> {
+            match source {
+                None => Ok(None),
+                Some(source) => Ok(Some(text(field, source)?).filter(|t| !t.trim().is_empty())),
+            }
+        };
     let html = match &step.html {
         None => None,
         Some(source) => Some(
-            Template::parse(source)
-                .and_then(|template| template.render_html(context))
+            source
+                .render_html(context)
                 .map_err(|e| failure("TEMPLATE_ERROR", format!("config.body.html: {e}"), false))?,
         ),
     };
@@ -204,7 +209,7 @@ mod tests {
         }))
         .expect("a spec");
         match spec.check().expect("valid").remove(0).kind {
-            crate::definition::StepKind::Email(email) => email,
+            crate::definition::StepKind::Email(email) => *email,
             other => panic!("not an email step: {other:?}"),
         }
     }

@@ -7,7 +7,6 @@ use serde_json::{json, Map, Value};
 
 use crate::definition::{Step, StepKind};
 use crate::events::StepError;
-use crate::template;
 pub use duro_core::evaluate::failure;
 
 /// Largest response body kept as a step's output.
@@ -51,9 +50,10 @@ pub fn request(
         return None;
     };
     Some(Request {
-        config: template::render_value(config, context)
+        config: config
+            .render(context)
             .map_err(|e| failure("TEMPLATE_ERROR", format!("config.{e}"), false)),
-        connection: duro_core::evaluate::render_connection(connection.as_deref(), context),
+        connection: duro_core::evaluate::render_connection(connection.as_ref(), context),
         timeout_ms: step.timeout_ms,
         idempotency_key: format!("{run_id}:{step_id}:{attempt}"),
     })
