@@ -31,6 +31,20 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
+    /// Every status, in the order runs usually pass through them.
+    pub const ALL: [RunStatus; 8] = [
+        RunStatus::Pending,
+        RunStatus::Running,
+        RunStatus::Sleeping,
+        RunStatus::Paused,
+        RunStatus::Completed,
+        RunStatus::Failed,
+        RunStatus::Cancelled,
+        RunStatus::Corrupt,
+    ];
+}
+
+impl RunStatus {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,

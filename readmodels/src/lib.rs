@@ -44,8 +44,8 @@ pub use query::{
     WORKFLOW_SCAN_MAX,
 };
 pub use rows::{
-    format_time, parse_run_status, parse_workflow_status, Page, RunSummary, SkippedEvent, Stats,
-    TriggerSummary, WorkflowSummary,
+    parse_run_status, parse_workflow_status, Page, RunSummary, SkippedEvent, Stats, TriggerSummary,
+    WorkflowSummary,
 };
 
 use apply::apply_events;
@@ -399,14 +399,17 @@ impl ReadModels {
     }
 
     pub fn run(&self, run_id: &str) -> Result<Option<RunSummary>, ReadModelError> {
-        Ok(db::get_run(&self.inner.readers.get(), run_id)?.map(RunSummary::from))
+        db::get_run(&self.inner.readers.get(), run_id)?
+            .map(RunSummary::try_from)
+            .transpose()
     }
 
     /// The workflow, unless it is deleted.
     pub fn workflow(&self, workflow_id: &str) -> Result<Option<WorkflowSummary>, ReadModelError> {
-        Ok(db::get_workflow(&self.inner.readers.get(), workflow_id)?
+        db::get_workflow(&self.inner.readers.get(), workflow_id)?
             .filter(|row| !row.deleted)
-            .map(WorkflowSummary::from))
+            .map(WorkflowSummary::try_from)
+            .transpose()
     }
 
     /// The first skipped events (up to 1,000 are kept), in journal order.

@@ -203,7 +203,10 @@ pub(crate) fn list_runs(
         _ => None,
     };
     Ok(Page {
-        items: rows.into_iter().map(RunSummary::from).collect(),
+        items: rows
+            .into_iter()
+            .map(RunSummary::try_from)
+            .collect::<Result<_, _>>()?,
         next_cursor,
     })
 }
@@ -326,7 +329,7 @@ pub(crate) fn list_workflows(
             break;
         }
         last_returned = sort_key;
-        items.push(WorkflowSummary::from(row));
+        items.push(WorkflowSummary::try_from(row)?);
     }
     Ok(Page {
         items,

@@ -1,10 +1,12 @@
 //! What the read models hold per run and per workflow (a row of `runs` or `workflows`), and
-//! the summaries queries return (serde, camelCase, RFC 3339 times).
+//! the summaries queries return: typed rows (statuses as the engine's enums, times in µs since
+//! the epoch). The API decides their JSON (names, RFC 3339 times); nothing here does.
 
-use chrono::{DateTime, SecondsFormat};
 use engine::definition::WorkflowStatus;
 use engine::run::RunStatus;
 use serde::{Deserialize, Serialize};
+
+use crate::error::ReadModelError;
 
 /// One run, as its events so far tell it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +104,15 @@ pub(crate) fn workflow_status_code(status: WorkflowStatus) -> u8 {
     }
 }
 
+fn workflow_status_of(code: u8) -> Option<WorkflowStatus> {
+    Some(match code {
+        1 => WorkflowStatus::Draft,
+        2 => WorkflowStatus::Active,
+        3 => WorkflowStatus::Inactive,
+        _ => return None,
+    })
+}
+
 fn workflow_status_name(code: u8) -> &'static str {
     match code {
         1 => "draft",
@@ -112,10 +123,10 @@ fn workflow_status_name(code: u8) -> &'static str {
 }
 
 /// A run status from its API name (`pending`, `running`, `sleeping`, `paused`, `completed`,
-/// `failed`, `cancelled`), as `engine::executor::status_name` writes it.
+/// `failed`, `cancelled`, `corrupt`), as `engine::executor::status_name` writes it.
 pub fn parse_run_status(name: &str) -> Option<RunStatus> {
-    (1..=8)
-        .filter_map(run_status_of)
+    RunStatus::ALL
+        .into_iter()
         .find(|s| engine::executor::status_name(*s) == name)
 }
 
@@ -130,78 +141,78 @@ pub fn parse_workflow_status(name: &str) -> Option<WorkflowStatus> {
     .find(|s| workflow_status_name(workflow_status_code(*s)) == name)
 }
 
-/// RFC 3339 in UTC with microseconds, e.g. `2026-01-02T03:04:05.000006Z`.
-pub fn format_time(micros: i64) -> String {
-    DateTime::from_timestamp_micros(micros)
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
-        .unwrap_or_else(|| micros.to_string())
+/// A row's stored status code that no status has: the database was damaged (a rebuild
+/// repairs it, `duro projections rebuild`).
+fn unknown_code(what: &str, code: u8) -> ReadModelError {
+    ReadModelError::Corrupt(format!("{what} status code {code} is unknown"))
 }
 
 /// A run in a listing.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunSummary {
     pub run_id: String,
     pub workflow_id: String,
     pub workflow_version: u64,
-    /// `pending`, `running`, `sleeping`, `paused`, `completed`, `failed` or `cancelled`.
-    pub status: String,
-    pub started_at: String,
-    pub completed_at: Option<String>,
+    pub status: RunStatus,
+    /// µs since the epoch: when `RunStarted` was recorded.
+    pub started_at_us: i64,
+    /// When the event that ended the run was recorded.
+    pub completed_at_us: Option<i64>,
     /// The failure's message, for a failed run.
     pub error: Option<String>,
     pub idempotency_key: Option<String>,
 }
 
-impl From<RunRow> for RunSummary {
-    fn from(row: RunRow) -> RunSummary {
-        RunSummary {
-            status: run_status_of(row.status)
-                .map_or("unknown", engine::executor::status_name)
-                .to_owned(),
-            started_at: format_time(row.started_at),
-            completed_at: row.completed_at.map(format_time),
+impl TryFrom<RunRow> for RunSummary {
+    type Error = ReadModelError;
+
+    fn try_from(row: RunRow) -> Result<RunSummary, ReadModelError> {
+        Ok(RunSummary {
+            status: run_status_of(row.status).ok_or_else(|| unknown_code("run", row.status))?,
+            started_at_us: row.started_at,
+            completed_at_us: row.completed_at,
             run_id: row.run_id,
             workflow_id: row.workflow_id,
             workflow_version: row.workflow_version,
             error: row.error,
             idempotency_key: row.idempotency_key,
-        }
+        })
     }
 }
 
 /// A workflow in a listing (its current spec's name and description).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkflowSummary {
     pub id: String,
     pub name: String,
     pub description: Option<String>,
-    /// `draft`, `active` or `inactive`.
-    pub status: String,
+    pub status: WorkflowStatus,
     /// The latest version (1 at creation; each change of steps or inputSchema adds one).
     pub version: u64,
-    pub created_at: String,
-    pub updated_at: String,
+    /// µs since the epoch.
+    pub created_at_us: i64,
+    pub updated_at_us: i64,
 }
 
-impl From<WorkflowRow> for WorkflowSummary {
-    fn from(row: WorkflowRow) -> WorkflowSummary {
-        WorkflowSummary {
-            status: workflow_status_name(row.status).to_owned(),
-            created_at: format_time(row.created_at),
-            updated_at: format_time(row.updated_at),
+impl TryFrom<WorkflowRow> for WorkflowSummary {
+    type Error = ReadModelError;
+
+    fn try_from(row: WorkflowRow) -> Result<WorkflowSummary, ReadModelError> {
+        Ok(WorkflowSummary {
+            status: workflow_status_of(row.status)
+                .ok_or_else(|| unknown_code("workflow", row.status))?,
+            created_at_us: row.created_at,
+            updated_at_us: row.updated_at,
             id: row.id,
             name: row.name,
             description: row.description,
             version: row.version,
-        }
+        })
     }
 }
 
 /// A trigger in a listing (the API loads the full trigger by `trigger_id`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TriggerSummary {
     pub trigger_id: String,
     pub slug: String,
@@ -211,8 +222,9 @@ pub struct TriggerSummary {
     pub connection_id: Option<String>,
     pub trigger_name: Option<String>,
     pub enabled: bool,
-    pub created_at: String,
-    pub updated_at: String,
+    /// µs since the epoch.
+    pub created_at_us: i64,
+    pub updated_at_us: i64,
     /// Runs started by the trigger.
     pub fired: u64,
 }
@@ -220,8 +232,8 @@ pub struct TriggerSummary {
 impl From<TriggerRow> for TriggerSummary {
     fn from(row: TriggerRow) -> TriggerSummary {
         TriggerSummary {
-            created_at: format_time(row.created_at),
-            updated_at: format_time(row.updated_at),
+            created_at_us: row.created_at,
+            updated_at_us: row.updated_at,
             trigger_id: row.trigger_id,
             slug: row.slug,
             kind: row.kind,
@@ -235,8 +247,7 @@ impl From<TriggerRow> for TriggerSummary {
 }
 
 /// One page of a listing. `next_cursor` is absent on the last page.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,

@@ -167,7 +167,7 @@ async fn triggers_are_listed_in_creation_order_with_every_filter() {
     assert_eq!(first.connection_id.as_deref(), Some("conn_1"));
     assert!(first.enabled);
     assert_eq!(first.fired, 0);
-    assert_eq!(first.created_at, first.updated_at);
+    assert_eq!(first.created_at_us, first.updated_at_us);
 
     // Cursors of other listings, and garbage, are refused; so are limits out of range.
     let run_cursor = {
@@ -281,8 +281,8 @@ async fn status_changes_updates_firings_and_deletions_are_folded() {
     let t0 = models.trigger(&made[0]).expect("get").expect("trigger");
     assert!(!t0.enabled);
     assert_eq!(t0.fired, 2);
-    assert_eq!(t0.created_at, before.created_at);
-    assert!(t0.updated_at >= before.updated_at, "{t0:?}");
+    assert_eq!(t0.created_at_us, before.created_at_us);
+    assert!(t0.updated_at_us >= before.updated_at_us, "{t0:?}");
     let t1 = models.trigger(&made[1]).expect("get").expect("trigger");
     assert_eq!(
         (t1.slug.as_str(), t1.kind.as_str(), t1.workflow_id.as_str()),

@@ -375,8 +375,8 @@ impl From<readmodels::RunSummary> for RunSummary {
             workflow_id,
             workflow_version,
             status,
-            started_at,
-            completed_at,
+            started_at_us,
+            completed_at_us,
             error,
             idempotency_key,
         } = summary;
@@ -385,9 +385,9 @@ impl From<readmodels::RunSummary> for RunSummary {
             run_id,
             workflow_id,
             workflow_version,
-            status,
-            started_at,
-            completed_at,
+            status: engine::executor::status_name(status).to_owned(),
+            started_at: crate::reply::time(started_at_us),
+            completed_at: completed_at_us.map(crate::reply::time),
             error,
             idempotency_key,
         }

@@ -433,17 +433,20 @@ impl From<readmodels::WorkflowSummary> for WorkflowSummary {
             description,
             status,
             version,
-            created_at,
-            updated_at,
+            created_at_us,
+            updated_at_us,
         } = summary;
         WorkflowSummary {
             id,
             name,
             description,
-            status,
+            status: crate::reply::to_json(status)
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
             version,
-            created_at,
-            updated_at,
+            created_at: crate::reply::time(created_at_us),
+            updated_at: crate::reply::time(updated_at_us),
         }
     }
 }
