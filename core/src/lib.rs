@@ -11,6 +11,7 @@
 //! - `fold`: the events that carry out a command needing nothing outside the journal.
 //! - `evaluate`, `scope`, `model_call`: what a step computes or would send, rendered against
 //!   its template context (the run's, or an item's within a foreach).
+//! - `ids`: the ids of runs, workflows, steps, triggers, connections and keys as types.
 //! - `view`: a run as readers see it (`Loaded`, `RunView`).
 //! - `inspect`: replay debugging: a run's timeline, and where another definition diverges.
 //! - `input`: run input against the workflow's inputSchema (defaults, violations).
@@ -34,6 +35,7 @@ pub mod evaluate;
 pub mod events;
 pub mod fold;
 pub mod foreach;
+pub mod ids;
 pub mod input;
 pub mod inspect;
 pub mod model_call;

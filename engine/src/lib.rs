@@ -19,8 +19,8 @@ pub mod providers;
 pub mod workflows;
 
 pub use duro_core::{
-    agent, decide, definition, duration, enum_variants, evaluate, events, foreach, input, inspect,
-    retry, run, template, wire,
+    agent, decide, definition, duration, enum_variants, evaluate, events, foreach, ids, input,
+    inspect, retry, run, template, wire,
 };
 
 use std::sync::Arc;

@@ -5,6 +5,7 @@
 //! `ConnectionPatch` (same fields, order and types, unknown fields refused), into which they
 //! convert field by field.
 
+use duro_core::ids::ConnectionId;
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
@@ -67,7 +68,7 @@ impl From<Status> for ConnectionStatus {
 pub struct ConnectionCreate {
     /// `[A-Za-z0-9_-]{1,100}`; `conn_` + a UUIDv7 when absent.
     #[serde(default)]
-    pub id: Option<String>,
+    pub id: Option<ConnectionId>,
     pub name: String,
     /// A provider of the catalog, or `smtp`.
     pub provider: String,
@@ -146,7 +147,7 @@ impl From<ConnectionCreate> for NewConnection {
             auth_config_id,
         } = body;
         NewConnection {
-            id,
+            id: id.map(String::from),
             name,
             provider,
             kind,
@@ -308,7 +309,7 @@ pub struct OAuth2Client {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Connection {
-    pub id: String,
+    pub id: ConnectionId,
     pub name: String,
     pub provider: String,
     #[schema(value_type = ConnectionKind)]
@@ -356,7 +357,7 @@ impl From<ConnectionInfo> for Connection {
             updated_at,
         } = info;
         Connection {
-            id,
+            id: id.into(),
             name,
             provider,
             kind: kind.as_str().to_owned(),
@@ -405,7 +406,7 @@ impl From<ConnectionInfo> for Connection {
 /// A deleted connection.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConnectionDeleted {
-    pub id: String,
+    pub id: ConnectionId,
     #[schema(example = true)]
     pub deleted: bool,
 }

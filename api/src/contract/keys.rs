@@ -1,6 +1,7 @@
 //! API keys (admin): the create body, a key as the API shows it, and a new key with its
 //! secret.
 
+use duro_core::ids::KeyId;
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
@@ -49,7 +50,7 @@ pub struct KeyCreate {
 #[serde(rename_all = "camelCase")]
 pub struct Key {
     #[schema(example = "key_0123456789abcdef0123456789abcdef")]
-    pub id: String,
+    pub id: KeyId,
     pub name: String,
     #[schema(value_type = Vec<ScopeName>)]
     pub scopes: Vec<Scope>,
@@ -70,7 +71,7 @@ impl From<KeyInfo> for Key {
             revoked_at,
         } = info;
         Key {
-            id,
+            id: id.into(),
             name,
             scopes,
             created_at,

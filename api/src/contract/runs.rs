@@ -1,6 +1,7 @@
 //! Runs: the run request, what starting one answers, a run as its journal tells it, its
 //! events, listing items, resume, cancel, rerun and replay.
 
+use duro_core::ids::{ConnectionId, RunId, StepId, WorkflowId};
 use engine::events::{RunError, StepError};
 use engine::executor::{status_name, Against, RunView, StepView};
 use engine::inspect::{Replay as EngineReplay, StepReport};
@@ -63,7 +64,7 @@ pub struct RunRequest {
     #[schema(value_type = Option<Object>)]
     pub input: Option<Value>,
     #[serde(default)]
-    pub connection_id: Option<String>,
+    pub connection_id: Option<ConnectionId>,
     /// 1 to 255 bytes. A key seen in the last 24 hours answers 200 with that first run
     /// instead of starting another. The `Idempotency-Key` header is read when the body has
     /// none.
@@ -81,11 +82,11 @@ pub struct RunRequest {
     "workflowVersion": 1
 }))]
 pub struct RunStarted {
-    pub run_id: String,
+    pub run_id: RunId,
     /// `pending` for a new run; the run's current status for an idempotent repeat.
     #[schema(value_type = RunStatus)]
     pub status: String,
-    pub workflow_id: String,
+    pub workflow_id: WorkflowId,
     pub workflow_version: u64,
 }
 
@@ -101,8 +102,8 @@ impl RunStart {
     /// The id of the run started (or found).
     pub fn run_id(&self) -> &str {
         match self {
-            RunStart::Started(started) => &started.run_id,
-            RunStart::Run(run) => &run.run_id,
+            RunStart::Started(started) => started.run_id.as_str(),
+            RunStart::Run(run) => run.run_id.as_str(),
         }
     }
 }
@@ -112,7 +113,7 @@ impl RunStart {
 #[serde(rename_all = "camelCase")]
 pub struct RunFailure {
     #[schema(required = true)]
-    pub step_id: Option<String>,
+    pub step_id: Option<StepId>,
     #[schema(required = true)]
     pub code: Option<String>,
     pub message: String,
@@ -126,7 +127,7 @@ impl From<&RunError> for RunFailure {
             message,
         } = error;
         RunFailure {
-            step_id: step_id.clone(),
+            step_id: step_id.clone().map(Into::into),
             code: code.clone(),
             message: message.clone(),
         }
@@ -164,7 +165,7 @@ impl From<&StepError> for StepFailure {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunStep {
-    pub id: String,
+    pub id: StepId,
     #[schema(value_type = StepStatus)]
     pub status: String,
     pub attempts: u32,
@@ -185,7 +186,7 @@ pub struct RunStep {
 impl From<&StepView> for RunStep {
     fn from(step: &StepView) -> RunStep {
         RunStep {
-            id: step.id.clone(),
+            id: step.id.clone().into(),
             status: step.status.to_owned(),
             attempts: step.attempts,
             output: step.output.clone(),
@@ -201,7 +202,7 @@ impl From<&StepView> for RunStep {
 #[derive(Clone, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunLink {
-    pub run_id: String,
+    pub run_id: RunId,
     /// The step the rerun started from.
     pub from_step: String,
 }
@@ -209,7 +210,7 @@ pub struct RunLink {
 impl From<&EngineRunLink> for RunLink {
     fn from(link: &EngineRunLink) -> RunLink {
         RunLink {
-            run_id: link.run_id.clone(),
+            run_id: link.run_id.clone().into(),
             from_step: link.from_step.clone(),
         }
     }
@@ -219,15 +220,15 @@ impl From<&EngineRunLink> for RunLink {
 #[derive(Clone, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChildRunLink {
-    pub run_id: String,
-    pub step_id: String,
+    pub run_id: RunId,
+    pub step_id: StepId,
 }
 
 impl From<&ChildLink> for ChildRunLink {
     fn from(link: &ChildLink) -> ChildRunLink {
         ChildRunLink {
-            run_id: link.run_id.clone(),
-            step_id: link.step_id.clone(),
+            run_id: link.run_id.clone().into(),
+            step_id: link.step_id.clone().into(),
         }
     }
 }
@@ -282,12 +283,12 @@ pub struct Usage {
 #[serde(rename_all = "camelCase")]
 pub struct Run {
     #[schema(example = "run_0192d5e4a1b27c3d8e9f0a1b2c3d4e5f")]
-    pub id: String,
+    pub id: RunId,
     /// The same as `id`.
-    pub run_id: String,
+    pub run_id: RunId,
     #[schema(value_type = RunStatus)]
     pub status: String,
-    pub workflow_id: String,
+    pub workflow_id: WorkflowId,
     /// The workflow version the run is pinned to.
     pub workflow_version: u64,
     /// The input after validation, defaults applied.
@@ -326,10 +327,10 @@ impl From<&RunView> for Run {
             (None, None) => None,
         };
         Run {
-            id: run.run_id.clone(),
-            run_id: run.run_id.clone(),
+            id: run.run_id.clone().into(),
+            run_id: run.run_id.clone().into(),
             status: status_name(run.status).to_owned(),
-            workflow_id: run.workflow_id.clone(),
+            workflow_id: run.workflow_id.clone().into(),
             workflow_version: run.workflow_version,
             input: run.input.clone(),
             output: run.output.clone(),
@@ -351,9 +352,9 @@ impl From<&RunView> for Run {
 #[serde(rename_all = "camelCase")]
 pub struct RunSummary {
     /// The same as `runId`.
-    pub id: String,
-    pub run_id: String,
-    pub workflow_id: String,
+    pub id: RunId,
+    pub run_id: RunId,
+    pub workflow_id: WorkflowId,
     pub workflow_version: u64,
     #[schema(value_type = RunStatus)]
     pub status: String,
@@ -381,9 +382,9 @@ impl From<readmodels::RunSummary> for RunSummary {
             idempotency_key,
         } = summary;
         RunSummary {
-            id: run_id.clone(),
-            run_id,
-            workflow_id,
+            id: run_id.clone().into(),
+            run_id: run_id.into(),
+            workflow_id: workflow_id.into(),
             workflow_version,
             status: engine::executor::status_name(status).to_owned(),
             started_at: crate::reply::time(started_at_us),
@@ -439,7 +440,7 @@ impl From<&RecordedEvent> for RunEvent {
 #[serde(rename_all = "camelCase")]
 pub struct StreamDelta {
     /// The model call's sub-step, `{agent}.m{n}`.
-    pub step_id: String,
+    pub step_id: StepId,
     pub text: String,
 }
 
@@ -480,11 +481,11 @@ pub struct RerunBody {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RerunStarted {
-    pub run_id: String,
+    pub run_id: RunId,
     /// `pending`.
     #[schema(value_type = RunStatus)]
     pub status: String,
-    pub workflow_id: String,
+    pub workflow_id: WorkflowId,
     pub workflow_version: u64,
     pub parent: RunLink,
 }
@@ -549,7 +550,7 @@ pub struct TimelineEntry {
     #[serde(rename = "type")]
     pub kind: String,
     #[schema(required = true)]
-    pub step_id: Option<String>,
+    pub step_id: Option<StepId>,
     #[schema(value_type = Object)]
     pub data: Value,
     /// The run's status after the event.
@@ -564,7 +565,7 @@ pub struct TimelineEntry {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplayStep {
-    pub id: String,
+    pub id: StepId,
     #[schema(value_type = StepStatus)]
     pub status: String,
     pub attempts: u32,
@@ -616,7 +617,7 @@ pub struct Stopped {
     #[schema(value_type = RunStatus)]
     pub status: String,
     #[schema(required = true)]
-    pub step_id: Option<String>,
+    pub step_id: Option<StepId>,
     pub reason: String,
 }
 
@@ -632,7 +633,7 @@ pub struct Divergence {
     #[serde(rename = "type")]
     pub event_type: String,
     #[schema(required = true)]
-    pub step_id: Option<String>,
+    pub step_id: Option<StepId>,
     /// The recorded event, in words.
     pub recorded: String,
     /// What the other definition would do instead, in words.
@@ -645,8 +646,8 @@ pub struct Divergence {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Replay {
-    pub run_id: String,
-    pub workflow_id: String,
+    pub run_id: RunId,
+    pub workflow_id: WorkflowId,
     pub workflow_version: u64,
     #[schema(value_type = RunStatus)]
     pub status: String,
@@ -677,7 +678,7 @@ impl Replay {
                 seq: entry.seq,
                 timestamp: time(entry.recorded_at_us),
                 kind: entry.event.name().to_owned(),
-                step_id: entry.event.step_id().map(str::to_owned),
+                step_id: (entry.event.step_id().map(str::to_owned)).map(Into::into),
                 data: event_data(&entry.event),
                 status: status_name(entry.status).to_owned(),
                 step_state: entry.step_state.as_ref().map(|s| {
@@ -688,8 +689,8 @@ impl Replay {
             })
             .collect();
         Replay {
-            run_id: state.run_id.clone(),
-            workflow_id: state.workflow_id.clone(),
+            run_id: state.run_id.clone().into(),
+            workflow_id: state.workflow_id.clone().into(),
             workflow_version: state.workflow_version,
             status: status_name(state.status()).to_owned(),
             parent: state.parent.as_ref().map(RunLink::from),
@@ -698,7 +699,7 @@ impl Replay {
             steps: replay.steps.iter().map(ReplayStep::from).collect(),
             stopped: Stopped {
                 status: status_name(replay.stopped.status).to_owned(),
-                step_id: replay.stopped.step_id.clone(),
+                step_id: replay.stopped.step_id.clone().map(Into::into),
                 reason: replay.stopped.reason.clone(),
             },
             anomalies: state.anomalies.clone(),
@@ -707,7 +708,7 @@ impl Replay {
                 seq: d.seq,
                 kind: d.kind.as_str().to_owned(),
                 event_type: d.event.to_owned(),
-                step_id: d.step_id.clone(),
+                step_id: d.step_id.clone().map(Into::into),
                 recorded: d.recorded.clone(),
                 expected: d.expected.clone(),
                 message: d.message.clone(),

@@ -2,6 +2,7 @@
 //! catalog, samples, what firing answers, and webhook deliveries.
 
 use axum::http::HeaderMap;
+use duro_core::ids::{ConnectionId, RunId, TriggerId, WorkflowId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use triggers::instances::TriggerRecord;
@@ -80,16 +81,16 @@ pub enum TriggerStatusInput {
 }))]
 pub struct Trigger {
     /// `trg_` and a UUIDv7; fixed for the trigger's life.
-    pub id: String,
+    pub id: TriggerId,
     /// The name it is upserted by.
     pub slug: String,
     /// As written (a `scheduler` stays `scheduler`).
     #[serde(rename = "type")]
     #[schema(value_type = TriggerKind)]
     pub kind: String,
-    pub workflow_id: String,
+    pub workflow_id: WorkflowId,
     #[schema(required = true)]
-    pub connection_id: Option<String>,
+    pub connection_id: Option<ConnectionId>,
     #[schema(required = true)]
     pub provider_id: Option<String>,
     #[schema(required = true)]
@@ -139,11 +140,11 @@ impl Trigger {
         }
         let host = host(headers);
         Trigger {
-            id: trigger.id.clone(),
+            id: trigger.id.clone().into(),
             slug: trigger.slug.clone(),
             kind: trigger.named_kind.clone(),
-            workflow_id: trigger.spec.workflow_id.clone(),
-            connection_id: trigger.spec.connection_id.clone(),
+            workflow_id: trigger.spec.workflow_id.clone().into(),
+            connection_id: trigger.spec.connection_id.clone().map(Into::into),
             provider_id: trigger.spec.provider_id.clone(),
             trigger_name: trigger.spec.trigger_name.clone(),
             config,
@@ -192,14 +193,14 @@ pub struct TriggerUpsert {
     #[schema(value_type = TriggerKind)]
     pub kind: String,
     /// A workflow that exists (it may be deleted later).
-    pub workflow_id: String,
+    pub workflow_id: WorkflowId,
     /// Checked against the type's `configSchema` (defaults applied). Absent or `null` is
     /// `{}`.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub config: Value,
     #[serde(default)]
-    pub connection_id: Option<String>,
+    pub connection_id: Option<ConnectionId>,
     /// Absent or `null`: `enabled` for a new trigger, unchanged for an existing one.
     #[serde(default)]
     #[schema(value_type = Option<TriggerStatusInput>)]
@@ -224,7 +225,7 @@ pub struct TriggerStatusBody {
 /// A deleted trigger.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TriggerDeleted {
-    pub id: String,
+    pub id: TriggerId,
     #[schema(example = true)]
     pub deleted: bool,
 }
@@ -277,7 +278,7 @@ pub struct Sample {
 pub struct TriggerFired {
     #[serde(flatten)]
     pub run: RunStart,
-    pub trigger_id: String,
+    pub trigger_id: TriggerId,
 }
 
 /// A webhook delivery that started a run (202), or a repeated delivery id (200,
@@ -293,13 +294,13 @@ pub struct TriggerFired {
     "duplicate": false
 }))]
 pub struct WebhookAccepted {
-    pub run_id: String,
+    pub run_id: RunId,
     /// Always `pending`, for a repeat too.
     #[schema(example = "pending")]
     pub status: String,
-    pub workflow_id: String,
+    pub workflow_id: WorkflowId,
     pub workflow_version: u64,
-    pub trigger_id: String,
+    pub trigger_id: TriggerId,
     pub duplicate: bool,
 }
 
@@ -310,15 +311,15 @@ pub struct WebhookAccepted {
 pub struct WebhookIgnored {
     /// Always `null`.
     #[schema(required = true)]
-    pub run_id: Option<String>,
+    pub run_id: Option<RunId>,
     /// Always `null`.
     #[schema(required = true)]
     pub status: Option<String>,
-    pub workflow_id: String,
+    pub workflow_id: WorkflowId,
     /// Always `null`.
     #[schema(required = true)]
     pub workflow_version: Option<u64>,
-    pub trigger_id: String,
+    pub trigger_id: TriggerId,
     /// Always `false`.
     pub duplicate: bool,
     /// Why the trigger does not take the event.

@@ -1,6 +1,7 @@
 //! Workflows: definitions as clients write them, the workflow as the API shows it, its
 //! versions and listing items.
 
+use duro_core::ids::{ConnectionId, StepId, WorkflowId};
 use engine::definition::{StepSpec, WorkflowSpec};
 use engine::retry::RetrySpec;
 use engine::workflows::WorkflowRecord;
@@ -115,7 +116,7 @@ impl From<RetrySpec> for Retry {
 }))]
 pub struct Step {
     /// Unique across the workflow, sub-steps included.
-    pub id: String,
+    pub id: StepId,
     #[serde(rename = "type")]
     #[schema(example = "transform")]
     pub kind: String,
@@ -152,7 +153,7 @@ impl From<Step> for StepSpec {
             connection,
         } = step;
         StepSpec {
-            id,
+            id: id.into(),
             kind,
             name,
             config,
@@ -177,7 +178,7 @@ impl From<StepSpec> for Step {
             connection,
         } = step;
         Step {
-            id,
+            id: id.into(),
             kind,
             name,
             config,
@@ -323,7 +324,7 @@ pub struct WorkflowPatch {
 #[serde(rename_all = "camelCase")]
 pub struct Workflow {
     #[schema(example = "wf_0192d5e4a1b27c3d8e9f0a1b2c3d4e5f")]
-    pub id: String,
+    pub id: WorkflowId,
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -376,7 +377,7 @@ impl Workflow {
             knowledge_collections,
         } = WorkflowDefinition::from(record.current.clone());
         Workflow {
-            id: record.id.clone(),
+            id: record.id.clone().into(),
             name,
             description,
             status: record.status.into(),
@@ -410,7 +411,7 @@ pub struct WorkflowVersion {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowSummary {
-    pub id: String,
+    pub id: WorkflowId,
     pub name: String,
     #[schema(required = true)]
     pub description: Option<String>,
@@ -437,7 +438,7 @@ impl From<readmodels::WorkflowSummary> for WorkflowSummary {
             updated_at_us,
         } = summary;
         WorkflowSummary {
-            id,
+            id: id.into(),
             name,
             description,
             status: crate::reply::to_json(status)
@@ -468,13 +469,13 @@ pub struct ConnectionBody {
     /// Not empty.
     pub toolkit_slug: String,
     /// Not empty.
-    pub connection_id: String,
+    pub connection_id: ConnectionId,
 }
 
 /// A deleted workflow.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WorkflowDeleted {
-    pub id: String,
+    pub id: WorkflowId,
     #[schema(example = true)]
     pub deleted: bool,
 }

@@ -172,7 +172,10 @@ pub(crate) async fn remove(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     state.connections.delete(&id).await?;
-    let deleted = ConnectionDeleted { id, deleted: true };
+    let deleted = ConnectionDeleted {
+        id: id.into(),
+        deleted: true,
+    };
     Ok(reply::json(
         StatusCode::OK,
         &ConnectionDeletedResponse::new(deleted),

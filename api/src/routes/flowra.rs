@@ -770,7 +770,10 @@ mod tests {
         assert_eq!(wrapped.idempotency_key.as_deref(), Some("k"));
         let keyed = run_body(json!({"connectionId": "c"})).expect("ok");
         assert_eq!(keyed.input, None);
-        assert_eq!(keyed.connection_id.as_deref(), Some("c"));
+        assert_eq!(
+            keyed.connection_id.as_ref().map(|id| id.as_str()),
+            Some("c")
+        );
         let bare = run_body(json!({"customerId": "cus_1"})).expect("ok");
         assert_eq!(bare.input, Some(json!({"customerId": "cus_1"})));
         assert_eq!(run_body(json!({})).expect("ok").input, None);

@@ -119,7 +119,7 @@ pub async fn start_run_telling(
             workflow_id: workflow_id.to_owned(),
             input: body.input.filter(|v| !v.is_null()),
             idempotency_key,
-            connection_id: body.connection_id,
+            connection_id: body.connection_id.map(String::from),
         })
         .await?;
     if let Some(wait) = wait {
@@ -133,9 +133,9 @@ pub async fn start_run_telling(
         (StatusCode::ACCEPTED, "pending")
     };
     let data = RunStart::Started(RunStarted {
-        run_id: started.run_id,
+        run_id: started.run_id.into(),
         status: run_status.to_owned(),
-        workflow_id: started.workflow_id,
+        workflow_id: started.workflow_id.into(),
         workflow_version: started.workflow_version,
     });
     Ok((status, data, started.existing))
@@ -448,12 +448,12 @@ pub(crate) async fn rerun(
         ));
     }
     let data = RerunStart::Started(RerunStarted {
-        run_id: started.run_id,
+        run_id: started.run_id.into(),
         status: "pending".to_owned(),
-        workflow_id: started.workflow_id,
+        workflow_id: started.workflow_id.into(),
         workflow_version: started.workflow_version,
         parent: RunLink {
-            run_id: id,
+            run_id: id.into(),
             from_step: body.from_step,
         },
     });

@@ -313,7 +313,7 @@ impl Cursor {
 fn delta_event(delta: &ModelDelta) -> Event {
     Event::default().event("delta").data(
         reply::to_json(StreamDelta {
-            step_id: delta.step_id.clone(),
+            step_id: delta.step_id.clone().into(),
             text: delta.text.clone(),
         })
         .to_string(),

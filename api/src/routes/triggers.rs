@@ -259,12 +259,16 @@ async fn upsert_body(
         .map(|s| parse_status(s, "status"))
         .transpose()?;
     // The workflow must exist when the trigger is made (it may be deleted later).
-    state.runs.workflows().get(&body.workflow_id).await?;
+    state
+        .runs
+        .workflows()
+        .get(body.workflow_id.as_str())
+        .await?;
     let spec = TriggerSpec {
         kind: body.kind,
-        workflow_id: body.workflow_id,
+        workflow_id: body.workflow_id.into(),
         config: body.config,
-        connection_id: body.connection_id,
+        connection_id: body.connection_id.map(String::from),
         webhook_data: body.webhook_data,
         provider_id: body.provider_id,
         trigger_name: body.trigger_name,
@@ -340,7 +344,10 @@ pub(crate) async fn remove(
 ) -> Result<Response, ApiError> {
     state.triggers.delete(&id, Some(key.id)).await?;
     state.trigger_runner.changed();
-    let deleted = TriggerDeleted { id, deleted: true };
+    let deleted = TriggerDeleted {
+        id: id.into(),
+        deleted: true,
+    };
     Ok(reply::json(
         StatusCode::OK,
         &TriggerDeletedResponse::new(deleted),
@@ -725,7 +732,9 @@ pub(super) async fn fire_trigger(
     }
     let idempotency_key = body.idempotency_key.clone();
     let body = RunBody {
-        connection_id: body.connection_id.or(trigger.spec.connection_id),
+        connection_id: body
+            .connection_id
+            .or(trigger.spec.connection_id.map(Into::into)),
         ..body
     };
     let (status, run, existing) =
@@ -733,7 +742,7 @@ pub(super) async fn fire_trigger(
     record_firing(state, &id, &run, existing, reason, idempotency_key).await?;
     let fired = TriggerFired {
         run,
-        trigger_id: id,
+        trigger_id: id.into(),
     };
     Ok(reply::json(status, &TriggerFiredResponse::new(fired)))
 }

@@ -387,20 +387,20 @@ pub(crate) async fn receive(
         delivered.ignored,
     ) {
         (Some(run_id), Some(workflow_version), None) => WebhookAccepted {
-            run_id,
+            run_id: run_id.into(),
             status: "pending".to_owned(),
-            workflow_id: delivered.workflow_id,
+            workflow_id: delivered.workflow_id.into(),
             workflow_version,
-            trigger_id: trigger.id,
+            trigger_id: trigger.id.into(),
             duplicate: delivered.duplicate,
         },
         (run_id, workflow_version, ignored) => {
             let ignored = WebhookIgnored {
-                run_id,
+                run_id: run_id.map(Into::into),
                 status: None,
-                workflow_id: delivered.workflow_id,
+                workflow_id: delivered.workflow_id.into(),
                 workflow_version,
-                trigger_id: trigger.id,
+                trigger_id: trigger.id.into(),
                 duplicate: delivered.duplicate,
                 ignored: ignored.unwrap_or_default(),
             };

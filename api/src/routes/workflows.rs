@@ -253,7 +253,7 @@ pub(crate) async fn update(
 pub async fn delete_workflow(state: &AppState, id: &str) -> Result<WorkflowDeleted, ApiError> {
     state.runs.workflows().delete(id).await?;
     Ok(WorkflowDeleted {
-        id: id.to_owned(),
+        id: id.to_owned().into(),
         deleted: true,
     })
 }
@@ -355,7 +355,7 @@ pub async fn change_connection(
             "must not be empty",
         ));
     }
-    if body.connection_id.trim().is_empty() {
+    if body.connection_id.as_str().trim().is_empty() {
         return Err(ApiError::invalid_field(
             &["connectionId"],
             "must not be empty",
