@@ -43,6 +43,10 @@ pub enum JournalCommand {
 
 #[derive(Args)]
 pub struct VerifyArgs {
+    /// The journal in PostgreSQL instead of a data directory (as `duro serve
+    /// --database-url`): with it, the data directory holds no journal.
+    #[arg(long, env = "DURO_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
     /// The data directory whose journal to verify (the server must not be running).
     #[arg(long, env = "DURO_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -53,6 +57,10 @@ pub struct VerifyArgs {
 
 #[derive(Args)]
 pub struct ExportArgs {
+    /// The journal in PostgreSQL (as `duro serve --database-url`): it wins over
+    /// --data-dir (which then holds no journal) and --url; servers may keep running.
+    #[arg(long, env = "DURO_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
     /// The data directory to export (the server must not be running; use --url for a
     /// running server).
     #[arg(long, env = "DURO_DATA_DIR")]
@@ -80,9 +88,13 @@ pub struct ExportArgs {
 
 #[derive(Args)]
 pub struct ImportArgs {
-    /// The data directory to restore into: empty, or without a journal with events.
+    /// The data directory to restore into: empty, or without a journal with events. With
+    /// --database-url, optional: where to rebuild the read models (it must hold no journal).
     #[arg(long, env = "DURO_DATA_DIR")]
-    data_dir: PathBuf,
+    data_dir: Option<PathBuf>,
+    /// Restore into the journal in PostgreSQL (empty, no server running on it) instead.
+    #[arg(long, env = "DURO_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
     /// The archive to restore.
     #[arg(long = "in", value_name = "FILE")]
     input: PathBuf,
@@ -107,11 +119,15 @@ pub fn run(command: JournalCommand) -> ExitCode {
 }
 
 fn verify(args: VerifyArgs) -> ExitCode {
-    match (args.input, args.data_dir) {
-        (Some(file), _) => verify_archive(&file),
-        (None, Some(data_dir)) => crate::verify::run(&data_dir),
-        (None, None) => {
-            eprintln!("error: give --data-dir DIR (a journal) or --in FILE (an archive)");
+    match (args.input, args.database_url, args.data_dir) {
+        (Some(file), _, _) => verify_archive(&file),
+        (None, Some(url), _) => crate::pg_journal::verify(&url),
+        (None, None, Some(data_dir)) => crate::verify::run(&data_dir),
+        (None, None, None) => {
+            eprintln!(
+                "error: give --data-dir DIR (a journal), --database-url URL (a journal in \
+                 PostgreSQL) or --in FILE (an archive)"
+            );
             ExitCode::from(2)
         }
     }
@@ -222,6 +238,13 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
     // A data directory wins over a URL, as for `duro keys`: a DURO_URL left in the
     // environment must not turn an offline backup into a download from some server.
     let summary = match (&args.url, &args.data_dir) {
+        // PostgreSQL is shared: the export reads up to the position committed when it
+        // starts, while servers go on.
+        _ if args.database_url.is_some() => runtime.block_on(async {
+            let url = args.database_url.as_deref().unwrap_or_default();
+            let store = crate::pg_journal::open(url).await?;
+            export_store(Arc::new(store), &scope, "PostgreSQL".to_owned(), &args.out).await
+        })?,
         (Some(url), None) => {
             runtime.block_on(download(url, args.api_key.as_deref(), &scope, &args.out))?
         }
@@ -236,7 +259,10 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
             .await
         })?,
         (None, None) => {
-            bail!("give --data-dir DIR (the server stopped) or --url URL (a running server)")
+            bail!(
+                "give --data-dir DIR (the server stopped), --database-url URL (a journal in \
+                 PostgreSQL) or --url URL (a running server)"
+            )
         }
     };
     if args.json {
@@ -430,8 +456,13 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
 }
 
 async fn import_in(args: ImportArgs) -> anyhow::Result<()> {
+    if let Some(url) = args.database_url.clone() {
+        return import_into_postgres(&url, args).await;
+    }
+    let Some(data_dir) = &args.data_dir else {
+        bail!("give --data-dir DIR (an empty data directory) or --database-url URL (an empty PostgreSQL journal)");
+    };
     let started = Instant::now();
-    let data_dir = &args.data_dir;
     // A data directory that already has a journal is opened (and locked) first, so that a
     // refusal comes before the file is read.
     let mut store = None;
@@ -448,27 +479,7 @@ async fn import_in(args: ImportArgs) -> anyhow::Result<()> {
         store = Some(existing);
     }
 
-    // Verify the whole file before writing anything.
-    let size = fs::metadata(&args.input)
-        .with_context(|| format!("reading {}", args.input.display()))?
-        .len();
-    let bar = crate::progress::bytes("verifying", Some(size));
-    let input = args.input.clone();
-    let verified = tokio::task::spawn_blocking({
-        let bar = bar.clone();
-        move || {
-            verify_file(&input, |records, bytes| {
-                if records % 1024 == 0 {
-                    bar.set_position(bytes);
-                }
-            })
-        }
-    })
-    .await
-    .context("verifying the archive")?;
-    bar.finish_and_clear();
-    let summary = verified
-        .with_context(|| format!("{} is damaged; nothing was imported", args.input.display()))?;
+    let summary = verify_before_import(&args.input).await?;
     let verify_seconds = started.elapsed().as_secs_f64();
 
     let store = match store {
@@ -484,38 +495,149 @@ async fn import_in(args: ImportArgs) -> anyhow::Result<()> {
     let models =
         crate::projections_cmd::rebuild_models(data_dir, store.clone(), Instant::now()).await?;
     drop(store);
-    let reminder = format!(
-        "note: connection secrets are sealed with the data key, which is not in the journal: \
-         copy the old {} into {} (or set the same DURO_SECRET_KEY) before `duro serve`",
-        Path::new("DATA_DIR").join("secret.key").display(),
-        data_dir.display()
-    );
-
-    if args.json {
-        let mut json = summary_json(&summary, &args.input, started);
-        json["dataDir"] = serde_json::json!(data_dir.display().to_string());
-        json["imported"] = serde_json::json!(imported);
-        json["lastPosition"] = serde_json::json!(last);
-        json["verifySeconds"] = serde_json::json!(verify_seconds);
-        json["importSeconds"] = serde_json::json!(import_seconds);
-        println!("{json}");
-        eprintln!("{reminder}");
-    } else {
-        println!(
-            "imported {imported} events ({} streams) from {} into {}, positions 1..{last}",
-            summary.streams,
-            args.input.display(),
-            data_dir.display()
-        );
-        println!(
-            "verified in {verify_seconds:.2} s, imported in {import_seconds:.2} s: {:.0} events/s, {:.1} MB/s",
-            imported as f64 / import_seconds.max(1e-9),
-            summary.bytes as f64 / import_seconds.max(1e-9) / 1e6
-        );
-        print!("{models}");
-        println!("{reminder}");
-    }
+    let imported = Imported {
+        summary,
+        count: imported,
+        last,
+        verify_seconds,
+        import_seconds,
+        into: data_dir.display().to_string(),
+        models: Some(models),
+    };
+    imported.print(&args, started, Some(data_dir));
     Ok(())
+}
+
+/// `import --database-url`: the archive verified whole, then imported into the empty
+/// PostgreSQL journal while no server runs on it; the read models rebuilt in --data-dir if
+/// given (a server rebuilds its own on a new data directory anyway).
+async fn import_into_postgres(url: &str, args: ImportArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    if let Some(data_dir) = &args.data_dir {
+        if journal_dir(data_dir).exists() {
+            bail!(
+                "{} holds an embedded journal; the read models of a PostgreSQL journal need a \
+                 data directory of their own",
+                data_dir.display()
+            );
+        }
+    }
+    // Refusals first: a server running, or a journal that is not empty.
+    let store = crate::pg_journal::open(url).await?;
+    let lock = crate::pg_journal::lock_out_servers(&store).await?;
+    crate::pg_journal::ensure_empty(&store)?;
+    let summary = verify_before_import(&args.input).await?;
+    let verify_seconds = started.elapsed().as_secs_f64();
+    let store: Arc<dyn EventStore> = Arc::new(store);
+    let import_started = Instant::now();
+    let count = import_archive(&store, &args.input, summary.records).await?;
+    let import_seconds = import_started.elapsed().as_secs_f64();
+    let last = store.subscribe().borrow().0;
+    let models = match &args.data_dir {
+        Some(data_dir) => {
+            std::fs::create_dir_all(data_dir)
+                .with_context(|| format!("creating {}", data_dir.display()))?;
+            Some(
+                crate::projections_cmd::rebuild_models(data_dir, store.clone(), Instant::now())
+                    .await?,
+            )
+        }
+        None => None,
+    };
+    drop(lock);
+    let imported = Imported {
+        summary,
+        count,
+        last,
+        verify_seconds,
+        import_seconds,
+        into: "the PostgreSQL journal".to_owned(),
+        models,
+    };
+    imported.print(&args, started, args.data_dir.as_deref());
+    Ok(())
+}
+
+/// What an import did, for its report.
+struct Imported {
+    summary: Summary,
+    count: u64,
+    last: u64,
+    verify_seconds: f64,
+    import_seconds: f64,
+    /// Where to, in words.
+    into: String,
+    /// The read models' rebuild report, when they were rebuilt.
+    models: Option<String>,
+}
+
+impl Imported {
+    fn print(&self, args: &ImportArgs, started: Instant, data_dir: Option<&Path>) {
+        let reminder = format!(
+            "note: connection secrets are sealed with the data key, which is not in the \
+             journal: copy the old {} into {} (or set the same DURO_SECRET_KEY) before `duro \
+             serve`",
+            Path::new("DATA_DIR").join("secret.key").display(),
+            data_dir.map_or("the new data directory".to_owned(), |d| d
+                .display()
+                .to_string())
+        );
+        let (summary, imported, last) = (&self.summary, self.count, self.last);
+        let (verify_seconds, import_seconds) = (self.verify_seconds, self.import_seconds);
+        if args.json {
+            let mut json = summary_json(summary, &args.input, started);
+            if let Some(data_dir) = data_dir {
+                json["dataDir"] = serde_json::json!(data_dir.display().to_string());
+            }
+            if args.database_url.is_some() {
+                json["into"] = serde_json::json!("postgresql");
+            }
+            json["imported"] = serde_json::json!(imported);
+            json["lastPosition"] = serde_json::json!(last);
+            json["verifySeconds"] = serde_json::json!(verify_seconds);
+            json["importSeconds"] = serde_json::json!(import_seconds);
+            println!("{json}");
+            eprintln!("{reminder}");
+        } else {
+            println!(
+                "imported {imported} events ({} streams) from {} into {}, positions 1..{last}",
+                summary.streams,
+                args.input.display(),
+                self.into
+            );
+            println!(
+                "verified in {verify_seconds:.2} s, imported in {import_seconds:.2} s: {:.0} events/s, {:.1} MB/s",
+                imported as f64 / import_seconds.max(1e-9),
+                summary.bytes as f64 / import_seconds.max(1e-9) / 1e6
+            );
+            if let Some(models) = &self.models {
+                print!("{models}");
+            }
+            println!("{reminder}");
+        }
+    }
+}
+
+/// Verifies the whole archive before anything is written.
+async fn verify_before_import(input: &Path) -> anyhow::Result<Summary> {
+    let size = fs::metadata(input)
+        .with_context(|| format!("reading {}", input.display()))?
+        .len();
+    let bar = crate::progress::bytes("verifying", Some(size));
+    let verified = tokio::task::spawn_blocking({
+        let (bar, input) = (bar.clone(), input.to_owned());
+        move || {
+            verify_file(&input, |records, bytes| {
+                if records % 1024 == 0 {
+                    bar.set_position(bytes);
+                }
+            })
+        }
+    })
+    .await
+    .context("verifying the archive")?;
+    bar.finish_and_clear();
+    verified.with_context(|| format!("{} is damaged; nothing was imported", input.display()))
 }
 
 /// Imports the archive `input` (already verified) into `store` in batches within the

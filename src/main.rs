@@ -7,6 +7,7 @@ mod config;
 mod debug;
 mod journal_cmd;
 mod keys_cmd;
+mod pg_journal;
 mod progress;
 mod projections_cmd;
 mod replay_cmd;
@@ -101,6 +102,10 @@ enum ProjectionsCommand {
     Rebuild {
         #[arg(long, env = "DURO_DATA_DIR")]
         data_dir: PathBuf,
+        /// The journal is in PostgreSQL (as `duro serve --database-url`): rebuild this data
+        /// directory's read models from it. Stop the server using this data directory first.
+        #[arg(long, env = "DURO_DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
     },
 }
 
@@ -153,8 +158,12 @@ fn main() -> ExitCode {
         Command::Triggers { command } => return client::triggers::run(command),
         Command::Providers { command } => return client::providers::run(command),
         Command::Projections {
-            command: ProjectionsCommand::Rebuild { data_dir },
-        } => projections_cmd::rebuild(&data_dir),
+            command:
+                ProjectionsCommand::Rebuild {
+                    data_dir,
+                    database_url,
+                },
+        } => projections_cmd::rebuild(&data_dir, database_url.as_deref()),
         Command::Bench {
             command: BenchCommand::Archive(args),
         } => bench::archive::run(args),

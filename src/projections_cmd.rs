@@ -1,6 +1,7 @@
 //! `duro projections rebuild`: drop the read models of a data directory and rebuild them
 //! from its journal (the server must not be running: the journal's lock refuses a second
-//! opener, and it is held for the whole rebuild).
+//! opener, and it is held for the whole rebuild), or from the journal in PostgreSQL
+//! (`--database-url`; the data directory's own server must be stopped).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,9 +11,26 @@ use anyhow::Context;
 use journal::{EmbeddedConfig, EmbeddedStore, EventStore};
 use readmodels::ReadModels;
 
-pub fn rebuild(data_dir: &Path) -> anyhow::Result<()> {
+pub fn rebuild(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(rebuild_in(data_dir))
+    match database_url {
+        Some(url) => runtime.block_on(rebuild_from_postgres(data_dir, url)),
+        None => runtime.block_on(rebuild_in(data_dir)),
+    }
+}
+
+async fn rebuild_from_postgres(data_dir: &Path, url: &str) -> anyhow::Result<()> {
+    let started = Instant::now();
+    anyhow::ensure!(
+        !journal::embedded::journal_dir(data_dir).exists(),
+        "{} holds an embedded journal: its read models are that journal's, not PostgreSQL's",
+        data_dir.display()
+    );
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let store: Arc<dyn EventStore> = Arc::new(crate::pg_journal::open(url).await?);
+    print!("{}", rebuild_models(data_dir, store, started).await?);
+    Ok(())
 }
 
 async fn rebuild_in(data_dir: &Path) -> anyhow::Result<()> {

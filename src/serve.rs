@@ -62,7 +62,7 @@ enum JournalSettings {
 
 /// The advisory lock key `duro serve` holds on its PostgreSQL journal ("duro" in ASCII):
 /// one server per database until runs are leased to nodes (issue 17).
-const SERVE_LOCK_KEY: i64 = 0x6475_726f;
+pub(crate) const SERVE_LOCK_KEY: i64 = 0x6475_726f;
 
 /// The settings in force after flags, environment, file and defaults.
 struct Settings {

@@ -56,7 +56,7 @@ pub fn run(data_dir: &Path) -> ExitCode {
 
 /// Every event of a run's stream is a run event the engine must decode: one it cannot is the
 /// event that quarantines its run (status `corrupt`), named here so it can be restored.
-fn undecodable_run_event(event: &RecordedEvent) -> Option<String> {
+pub(crate) fn undecodable_run_event(event: &RecordedEvent) -> Option<String> {
     let run_id = event.stream.as_str().strip_prefix("run-")?;
     let error = RunEvent::decode(event.event_type, &event.data).err()?;
     let corruption = Corruption {

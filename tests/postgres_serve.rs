@@ -9,63 +9,21 @@
 //! when no server answers.
 
 mod support;
+// Only the PostgreSQL tests link sqlx: the helper is not part of `support`.
+#[path = "support/pg.rs"]
+mod pg;
 
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use support::api::Api;
 use support::Serve;
 
 const KEY: &str = "postgres-serve-test-key-0123456789";
 
-fn server_url() -> String {
-    std::env::var("DATABASE_URL")
-        .ok()
-        .filter(|url| !url.trim().is_empty())
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-/// `url` with its database replaced by `database` (the query string kept).
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (url, String::new()),
-    };
-    let authority_start = base.find("://").map_or(0, |at| at + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |at| authority_start + at);
-    format!("{}/{database}{query}", &base[..path_start])
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_run_outlives_a_sigkill_and_a_new_data_directory() {
-    let url = server_url();
-    let mut admin = match PgConnection::connect(&url).await {
-        Ok(connection) => connection,
-        Err(error @ (sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut)) => {
-            eprintln!("skipping: no PostgreSQL at {url}: {error}");
-            return;
-        }
-        Err(error) => panic!("connecting to PostgreSQL at {url}: {error}"),
-    };
-    let name = format!("duro_serve_{:016x}", rand::random::<u64>());
-    admin
-        .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .expect("create the test database");
-    let database_url = with_database(&url, &name);
-    let outcome = tokio::spawn(scenario(database_url)).await;
-    admin
-        .execute(AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .await
-        .expect("drop the test database");
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic.into_panic());
-    }
+    pg::with_databases("duro_serve", 1, |urls| scenario(urls[0].clone())).await;
 }
 
 async fn scenario(database_url: String) {
