@@ -182,6 +182,11 @@ async fn serve(args: Settings) -> anyhow::Result<()> {
         catalog: Arc::new(catalog),
         outbound: outbound::Outbound::new(args.outbound).context("building the outbound client")?,
         smtp: args.smtp,
+        // Derived, per data directory (each node its own with PostgreSQL): checked against
+        // the journal before use, deleted and started afresh when damaged.
+        snapshots: Arc::new(engine::executor::RunSnapshots::open(
+            &engine::executor::RunSnapshots::dir_in(&args.data_dir),
+        )),
     };
     let state = api::AppState::with_integrations(
         store,

@@ -71,6 +71,8 @@ pub struct Outside {
     pub outbound: outbound::Outbound,
     /// The SMTP server of email steps that use no smtp connection.
     pub smtp: Option<mail::SmtpSettings>,
+    /// Where snapshots of long runs are kept (the data directory's; none by default).
+    pub snapshots: Arc<engine::executor::RunSnapshots>,
 }
 
 impl Default for Outside {
@@ -80,6 +82,7 @@ impl Default for Outside {
             catalog: standard.catalog,
             outbound: standard.outbound,
             smtp: standard.smtp,
+            snapshots: Arc::new(engine::executor::RunSnapshots::off()),
         }
     }
 }
@@ -139,7 +142,7 @@ impl AppState {
             Connections::with_catalog(store.clone(), secret_key, outside.catalog.clone())
                 .with_outbound(outside.outbound.clone())
                 .with_clock(clock.clone());
-        let runs = Runs::with_integrations(
+        let runs = Runs::with_snapshots(
             store.clone(),
             clock.clone(),
             Integrations {
@@ -148,6 +151,7 @@ impl AppState {
                 connections: Arc::new(connections.clone()),
                 smtp: outside.smtp,
             },
+            outside.snapshots,
         );
         let triggers = Triggers::new(store.clone());
         let trigger_runner = Runner::with_credentials(

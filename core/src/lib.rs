@@ -12,6 +12,7 @@
 //! - `evaluate`, `scope`, `model_call`: what a step computes or would send, rendered against
 //!   its template context (the run's, or an item's within a foreach).
 //! - `ids`: the ids of runs, workflows, steps, triggers, connections and keys as types.
+//! - `snapshot`: a run's folded state kept as a derived record, for long histories.
 //! - `view`: a run as readers see it (`Loaded`, `RunView`).
 //! - `inspect`: replay debugging: a run's timeline, and where another definition diverges.
 //! - `input`: run input against the workflow's inputSchema (defaults, violations).
@@ -43,6 +44,7 @@ pub mod providers;
 pub mod retry;
 pub mod run;
 pub mod scope;
+pub mod snapshot;
 pub mod template;
 pub mod view;
 pub mod wire;

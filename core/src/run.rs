@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::events::{RunError, RunEvent, StepError};
 
@@ -12,7 +12,7 @@ mod progress;
 pub use progress::{Completion, ItemsProgress, Progress};
 
 /// Where a run stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
     Pending,
@@ -67,7 +67,7 @@ impl RunStatus {
 }
 
 /// Where one step stands.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "camelCase")]
 pub enum StepState {
     /// `attempt` was started (and may be in flight, or lost in a crash).
@@ -117,7 +117,7 @@ pub enum StepState {
 }
 
 /// Everything known about a run, folded from its events.
-#[derive(Clone, Debug, PartialEq, Default, Serialize)]
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
 pub struct RunState {
     pub run_id: String,
     pub workflow_id: String,
@@ -155,7 +155,7 @@ pub struct RunState {
 }
 
 /// A parent run's workflow step and the child run it started.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChildLink {
     /// The other run: the child (in `children`) or the parent (in `called_by`).
     pub run_id: String,
@@ -163,7 +163,7 @@ pub struct ChildLink {
 }
 
 /// One end of a rerun's link: the other run, and the step the rerun started from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunLink {
     pub run_id: String,
     pub from_step: String,

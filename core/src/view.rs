@@ -25,7 +25,7 @@ pub struct StepView {
 }
 
 /// When a step's events were recorded: the first one, and its `StepCompleted`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StepTimes {
     /// Seq of the step's first event: steps are shown in the order they began.
     pub first_seq: u64,

@@ -24,6 +24,8 @@ use duro_core::inspect::{replay_run, JournalEvent};
 use duro_core::retry::RetryPolicy;
 use duro_core::run::{replay, RunState, RunStatus, StepState};
 use duro_core::scope::{Items, RunContext};
+use duro_core::snapshot::{self, Mark};
+use duro_core::view::Loaded;
 use proptest::prelude::*;
 
 /// What happens to attempt `a` of step `s` (missing: success), and whether wait steps time out.
@@ -506,6 +508,37 @@ proptest! {
             }
         }
         prop_assert!(completions.values().all(|n| *n == 1), "{:?}", completions);
+    }
+
+    /// A snapshot taken after any prefix, plus the events after it, folds to what folding
+    /// every event gives: state, progress, input and the journal's times alike.
+    #[test]
+    fn a_snapshot_and_the_events_after_it_fold_to_the_whole_fold(steps in workflow(), script in script()) {
+        let full = run_to_end(&steps, &script, vec![started(&script)]);
+        let journal = journal_events(&full);
+        let fold = |loaded: &mut Loaded, events: &[JournalEvent]| {
+            for event in events {
+                loaded.fold_recorded(event.seq, event.recorded_at_us, &event.event);
+            }
+            loaded.input = serde_json::from_str(&loaded.state.input_json).unwrap_or_default();
+        };
+        let mut whole = Loaded::empty();
+        fold(&mut whole, &journal);
+        for cut in 1..=journal.len() {
+            let mut prefix = Loaded::empty();
+            fold(&mut prefix, &journal[..cut]);
+            let at = &journal[cut - 1];
+            let mark = Mark { seq: at.seq, position: at.seq + 100, recorded_at_us: at.recorded_at_us };
+            let bytes = snapshot::encode(&prefix, mark).expect("a sound run is snapshotted");
+            let (mut restored, read_mark) = snapshot::decode(&bytes).expect("its own snapshot decodes");
+            prop_assert_eq!(read_mark, mark);
+            fold(&mut restored, &journal[cut..]);
+            prop_assert_eq!(&restored.state, &whole.state, "after a snapshot at {}", cut);
+            prop_assert_eq!(restored.version, whole.version);
+            prop_assert_eq!(&restored.step_times, &whole.step_times);
+            prop_assert_eq!((restored.started_at_us, restored.ended_at_us), (whole.started_at_us, whole.ended_at_us));
+            prop_assert_eq!(&restored.input, &whole.input);
+        }
     }
 
     #[test]

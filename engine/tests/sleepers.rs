@@ -3,11 +3,12 @@
 //! the same journal as one whose driver stayed (a timer too near to put the run to sleep).
 //! On tokio's paused time, with a wall clock that follows it: nothing here waits an hour.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine::definition::{WorkflowSpec, WorkflowStatus};
-use engine::executor::{Runs, StartRun, TokioClock};
+use engine::executor::{Runs, TokioClock};
 use engine::run::RunStatus;
 use journal::MemoryStore;
 use serde_json::{json, Value};
@@ -17,36 +18,10 @@ fn runs() -> Runs {
     Runs::new(Arc::new(MemoryStore::new()), Arc::new(clock))
 }
 
-async fn workflow(runs: &Runs, id: &str, steps: Value) {
-    let spec: WorkflowSpec =
-        serde_json::from_value(json!({"name": id, "steps": steps})).expect("spec");
-    runs.workflows().create(id, &spec).await.expect("create");
-    runs.workflows()
-        .set_status(id, WorkflowStatus::Active)
-        .await
-        .expect("activate");
-}
+use common::{until_status, workflow};
 
 async fn start(runs: &Runs, workflow_id: &str) -> String {
-    runs.start(StartRun {
-        workflow_id: workflow_id.into(),
-        input: Some(json!({})),
-        ..StartRun::default()
-    })
-    .await
-    .expect("start")
-    .run_id
-}
-
-/// Waits (on paused time) until `run_id` has `status`.
-async fn until_status(runs: &Runs, run_id: &str, status: RunStatus) {
-    for _ in 0..1000 {
-        if runs.get(run_id).await.expect("get").status == status {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("run {run_id} never reached {status:?}");
+    common::start_with(runs, workflow_id, json!({})).await
 }
 
 /// Waits until no driver runs and `asleep` runs are in the queue.

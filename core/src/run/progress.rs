@@ -11,19 +11,24 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::{Deserialize, Serialize};
+
 use crate::foreach::ItemStepId;
+
 use crate::run::StepState;
 
 /// A step that completed: its id (within its sequence: a sub-step's own id inside an item) and
 /// whether its output chose a condition's `then` branch.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Completion {
     pub step_id: String,
     pub then: bool,
 }
 
 /// The progress of a run's step sequences.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// Serialized only in snapshots (`crate::snapshot`), never in the journal.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Progress {
     /// The workflow-level step whose completion was folded last.
     last: Option<Completion>,
@@ -37,7 +42,8 @@ pub struct Progress {
 }
 
 /// The items of one foreach that have started.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "ItemsWire", into = "ItemsWire")]
 pub struct ItemsProgress {
     /// Each started item's last completed sub-step (None: none yet), by index.
     places: BTreeMap<u32, Option<Completion>>,
@@ -45,6 +51,38 @@ pub struct ItemsProgress {
     by_place: BTreeMap<Option<Completion>, BTreeSet<u32>>,
     /// The lowest index that has not started.
     first_unstarted: u32,
+}
+
+/// `ItemsProgress` in a snapshot: the started items' places; `by_place`, their inverse, is
+/// rebuilt (its keys are not strings, and it says nothing `places` does not).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ItemsWire {
+    places: Vec<(u32, Option<Completion>)>,
+    first_unstarted: u32,
+}
+
+impl From<ItemsProgress> for ItemsWire {
+    fn from(items: ItemsProgress) -> ItemsWire {
+        ItemsWire {
+            places: items.places.into_iter().collect(),
+            first_unstarted: items.first_unstarted,
+        }
+    }
+}
+
+impl From<ItemsWire> for ItemsProgress {
+    fn from(wire: ItemsWire) -> ItemsProgress {
+        let mut by_place: BTreeMap<Option<Completion>, BTreeSet<u32>> = BTreeMap::new();
+        for (index, place) in &wire.places {
+            by_place.entry(place.clone()).or_default().insert(*index);
+        }
+        ItemsProgress {
+            places: wire.places.into_iter().collect(),
+            by_place,
+            first_unstarted: wire.first_unstarted,
+        }
+    }
 }
 
 /// What a step id names, for progress.

@@ -18,6 +18,7 @@ mod in_flight;
 mod replay;
 mod rerun;
 mod sleepers;
+mod snapshots;
 pub(crate) mod steps;
 
 use std::collections::HashMap;
@@ -45,6 +46,7 @@ use duro_core::{fold, scope};
 pub use idempotency::{KEY_BYTES_MAX, KEY_TTL_MS};
 pub use replay::Against;
 pub use rerun::Rerun;
+pub use snapshots::{RunSnapshots, SNAPSHOT_AFTER_EVENTS};
 
 /// Most events one run may have; reading stops there.
 pub const RUN_EVENTS_MAX: usize = 100_000;
@@ -124,6 +126,8 @@ pub(crate) struct Inner {
     deltas: deltas::ModelDeltas,
     /// Runs asleep on a timer with no driver, by due time.
     sleepers: sleepers::Sleepers,
+    /// Snapshots of long runs, loaded from instead of their first event.
+    snapshots: Arc<RunSnapshots>,
 }
 
 /// A version's checked steps and their plan.
@@ -193,6 +197,16 @@ impl Runs {
         clock: Arc<dyn Clock>,
         integrations: Integrations,
     ) -> Runs {
+        Runs::with_snapshots(store, clock, integrations, Arc::new(RunSnapshots::off()))
+    }
+
+    /// As `with_integrations`, loading long runs from `snapshots` (a data directory's).
+    pub fn with_snapshots(
+        store: Arc<dyn EventStore>,
+        clock: Arc<dyn Clock>,
+        integrations: Integrations,
+        snapshots: Arc<RunSnapshots>,
+    ) -> Runs {
         Runs {
             inner: Arc::new(Inner {
                 workflows: Workflows::with_catalog(store.clone(), integrations.catalog.clone()),
@@ -204,6 +218,7 @@ impl Runs {
                 workflow_cache: Mutex::new(HashMap::new()),
                 deltas: deltas::ModelDeltas::default(),
                 sleepers: sleepers::Sleepers::default(),
+                snapshots,
             }),
         }
     }
@@ -685,17 +700,59 @@ impl Runs {
     /// Reads and folds a run's stream. A run with an event that cannot be decoded is
     /// `RunCorrupt`: nothing acts on a run it cannot read whole.
     pub(crate) async fn load(&self, run_id: &str) -> Result<Loaded, RunsError> {
-        let mut loaded = Loaded::empty();
-        self.refresh(run_id, &mut loaded).await?;
-        Ok(loaded)
+        let mut loaded = self.load_as_is(run_id).await?;
+        match loaded.corrupt.take() {
+            None => Ok(loaded),
+            Some(corruption) => Err(RunsError::RunCorrupt {
+                run_id: run_id.to_owned(),
+                corruption,
+            }),
+        }
     }
 
     /// Reads and folds a run's stream as far as it decodes, for readers: a corrupt run is
-    /// shown (status `corrupt`, the events before the bad one), not refused.
+    /// shown (status `corrupt`, the events before the bad one), not refused. A long run starts
+    /// from its snapshot when the stream still holds the event it was taken at, and leaves a
+    /// new one when `SNAPSHOT_AFTER_EVENTS` more were folded.
     pub(crate) async fn load_as_is(&self, run_id: &str) -> Result<Loaded, RunsError> {
-        let mut loaded = Loaded::empty();
-        self.read_into(run_id, &mut loaded).await?;
+        let (mut loaded, base) = self.snapshot_start(run_id).await?;
+        let last = self.read_into(run_id, &mut loaded).await?;
+        if let Some(mark) = last.filter(|mark| mark.seq >= base + SNAPSHOT_AFTER_EVENTS) {
+            if let Some(bytes) = duro_core::snapshot::encode(&loaded, mark) {
+                self.inner.snapshots.put(run_id, &bytes);
+            }
+        }
         Ok(loaded)
+    }
+
+    /// The run's snapshot and its seq, when it is sound and the stream holds, at its seq, the
+    /// very event it was taken at; else nothing folded (seq 0).
+    async fn snapshot_start(&self, run_id: &str) -> Result<(Loaded, u64), RunsError> {
+        let fresh = || (Loaded::empty(), 0);
+        let Some((loaded, mark)) = self
+            .inner
+            .snapshots
+            .get(run_id)
+            .and_then(|bytes| duro_core::snapshot::decode(&bytes))
+        else {
+            return Ok(fresh());
+        };
+        let stream = run_stream(run_id)?;
+        let at = self
+            .inner
+            .store
+            .read_stream(&stream, Seq(mark.seq), 1)
+            .await?;
+        let same = at.first().is_some_and(|event| {
+            event.seq.0 == mark.seq
+                && event.position.0 == mark.position
+                && event.recorded_at.0 == mark.recorded_at_us
+        });
+        if !same {
+            tracing::warn!(%run_id, seq = mark.seq, "a run snapshot does not match its journal: ignored");
+            return Ok(fresh());
+        }
+        Ok((loaded, mark.seq))
     }
 
     /// Folds the events appended since `loaded` was read; `RunCorrupt` if one of them (or
@@ -713,9 +770,14 @@ impl Runs {
 
     /// Folds the events after `loaded.version`, stopping at the first that cannot be
     /// decoded (noted in `loaded.corrupt`; nothing after it is folded).
-    async fn read_into(&self, run_id: &str, loaded: &mut Loaded) -> Result<(), RunsError> {
+    async fn read_into(
+        &self,
+        run_id: &str,
+        loaded: &mut Loaded,
+    ) -> Result<Option<duro_core::snapshot::Mark>, RunsError> {
         let stream = run_stream(run_id)?;
         let had_input = loaded.version > 0;
+        let mut last = None;
         'pages: while loaded.corrupt.is_none() {
             let page = self
                 .inner
@@ -728,7 +790,12 @@ impl Runs {
             for recorded in page {
                 match RunEvent::decode(recorded.event_type, &recorded.data) {
                     Ok(event) => {
-                        loaded.fold_recorded(recorded.seq.0, recorded.recorded_at.0, &event)
+                        loaded.fold_recorded(recorded.seq.0, recorded.recorded_at.0, &event);
+                        last = Some(duro_core::snapshot::Mark {
+                            seq: recorded.seq.0,
+                            position: recorded.position.0,
+                            recorded_at_us: recorded.recorded_at.0,
+                        });
                     }
                     Err(error) => {
                         loaded.corrupt = Some(Corruption {
@@ -743,7 +810,7 @@ impl Runs {
         if !had_input {
             loaded.input = parse_json(&loaded.state.input_json);
         }
-        Ok(())
+        Ok(last)
     }
 
     /// Appends `events` as one atomic append expecting `version`; false if another writer
