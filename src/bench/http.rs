@@ -1,5 +1,5 @@
 //! `duro bench http`: the REST API end to end over loopback TCP. An in-process server on the
-//! embedded journal, and C clients sending `POST /api/v1/workflows/{id}/run` (5 transform
+//! embedded journal (or the journal in PostgreSQL, `--database-url`), and C clients sending `POST /api/v1/workflows/{id}/run` (5 transform
 //! steps by default) without or with `?wait=30`, or `GET /api/v1/runs/{id}`.
 
 use std::path::PathBuf;
@@ -29,9 +29,17 @@ pub enum Mode {
 
 #[derive(Args)]
 pub struct HttpBenchArgs {
-    /// Directory for the benchmark's journal (created if missing).
+    /// Directory for the benchmark's journal (created if missing); with --database-url, for
+    /// its read models only.
     #[arg(long)]
     data_dir: PathBuf,
+    /// Keep the journal in PostgreSQL (as `duro serve --database-url`): use a scratch
+    /// database, the benchmark's workflows and runs stay in it.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Connections of the PostgreSQL pool (`duro serve --database-pool-size`).
+    #[arg(long, default_value_t = 16)]
+    database_pool_size: u32,
     #[arg(long, value_enum, default_value_t = Mode::RunWait)]
     mode: Mode,
     /// Transform steps per run.
@@ -51,6 +59,8 @@ pub struct HttpBenchArgs {
 #[derive(Serialize)]
 struct HttpBenchResult {
     mode: Mode,
+    /// `embedded` or `postgresql`.
+    journal: &'static str,
     steps: usize,
     concurrency: usize,
     requests: u64,
@@ -70,6 +80,11 @@ pub fn run(args: HttpBenchArgs) -> anyhow::Result<()> {
     let requests = latencies_us.len() as u64;
     let result = HttpBenchResult {
         mode: args.mode,
+        journal: if args.database_url.is_some() {
+            "postgresql"
+        } else {
+            "embedded"
+        },
         steps: args.steps,
         concurrency: args.concurrency,
         requests,
@@ -82,8 +97,9 @@ pub fn run(args: HttpBenchArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&result)?);
     } else {
         println!(
-            "http bench {:?}: {} steps, {} clients, {} s: {} requests, {:.0}/s, p50 {} ms, p99 {} ms",
+            "http bench {:?} ({}): {} steps, {} clients, {} s: {} requests, {:.0}/s, p50 {} ms, p99 {} ms",
             result.mode,
+            result.journal,
             result.steps,
             result.concurrency,
             result.seconds,
@@ -97,11 +113,27 @@ pub fn run(args: HttpBenchArgs) -> anyhow::Result<()> {
 }
 
 async fn measure(args: &HttpBenchArgs) -> anyhow::Result<(f64, Vec<u64>)> {
-    let config = EmbeddedConfig::new(&args.data_dir);
-    let store = tokio::task::spawn_blocking(move || EmbeddedStore::open(config))
-        .await?
-        .context("opening the benchmark journal")?;
-    let store: Arc<dyn EventStore> = Arc::new(store);
+    let store: Arc<dyn EventStore> = match &args.database_url {
+        Some(url) => {
+            std::fs::create_dir_all(&args.data_dir)?;
+            let options = journal_pg::PgOptions {
+                pool_size: args.database_pool_size,
+                ..journal_pg::PgOptions::default()
+            };
+            Arc::new(
+                journal_pg::PgStore::connect(url, options)
+                    .await
+                    .context("opening the benchmark journal in PostgreSQL (--database-url)")?,
+            )
+        }
+        None => {
+            let config = EmbeddedConfig::new(&args.data_dir);
+            let store = tokio::task::spawn_blocking(move || EmbeddedStore::open(config))
+                .await?
+                .context("opening the benchmark journal")?;
+            Arc::new(store)
+        }
+    };
     let read_models =
         readmodels::ReadModels::open(&readmodels::dir_in(&args.data_dir), store.clone())?;
     let _follower = read_models.spawn_follower();
