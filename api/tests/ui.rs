@@ -345,3 +345,231 @@ async fn sign_out_ends_the_session() {
     let after = get(&api, "/ui/runs", Some(&cookie)).await;
     assert_eq!(after.location(), "/ui/login");
 }
+
+/// A form body: the CSRF token, then `rest` (already URL-encoded).
+fn with_token(token: &str, rest: &str) -> String {
+    if rest.is_empty() {
+        format!("csrf={token}")
+    } else {
+        format!("csrf={token}&{rest}")
+    }
+}
+
+// Paused time: the `?wait=0.2` below ends at once when the run has paused.
+#[tokio::test(start_paused = true)]
+async fn resume_takes_a_json_payload_with_the_csrf_token_and_runs_write() {
+    let api = TestApi::new().await;
+    let id = api
+        .active_workflow(json!({"name": "approval", "steps": [
+            {"id": "approve", "type": "wait"},
+            {"id": "after", "type": "transform",
+             "config": {"mapping": {"said": "{{steps.approve.output.answer}}"}}}
+        ]}))
+        .await;
+    let started = api
+        .post(&format!("/api/v1/workflows/{id}/run?wait=0.2"), json!({}))
+        .await;
+    let run_id = started.body["data"]["id"].as_str().expect("id").to_owned();
+    let path = format!("/ui/runs/{run_id}/resume");
+    let status = || async {
+        api.get(&format!("/api/v1/runs/{run_id}")).await.body["data"]["status"].clone()
+    };
+
+    // A reader has no form and cannot resume.
+    let reader = sign_in(&api, &api.key(&[Scope::RunsRead]).await).await;
+    let page = get(&api, &format!("/ui/runs/{run_id}"), Some(&reader)).await;
+    assert!(!page.body.contains(r#"name="payload""#), "{}", page.body);
+    let denied = post_form(
+        &api,
+        &path,
+        Some(&reader),
+        &with_token(&page.csrf(), "payload=%7B%7D"),
+    )
+    .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    assert!(denied.body.contains("runs:write"), "{}", denied.body);
+
+    let cookie = sign_in(&api, &api.admin).await;
+    let page = get(&api, &format!("/ui/runs/{run_id}"), Some(&cookie)).await;
+    assert!(page.body.contains(r#"name="payload""#), "{}", page.body);
+    assert!(page.body.contains("Resume run"), "{}", page.body);
+    let token = page.csrf();
+    let forged = post_form(&api, &path, Some(&cookie), "csrf=nope&payload=1").await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let bad = post_form(
+        &api,
+        &path,
+        Some(&cookie),
+        &with_token(&token, "payload=%7Banswer%3A"),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("not valid JSON"), "{}", bad.body);
+    assert_eq!(status().await, "paused");
+
+    // {"answer": "ship <it>"}
+    let done = post_form(
+        &api,
+        &path,
+        Some(&cookie),
+        &with_token(
+            &token,
+            "payload=%7B%22answer%22%3A%20%22ship%20%3Cit%3E%22%7D",
+        ),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(done.location(), format!("/ui/runs/{run_id}"));
+    let mut run = api.get(&format!("/api/v1/runs/{run_id}")).await.body["data"].clone();
+    for _ in 0..100 {
+        if run["status"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        run = api.get(&format!("/api/v1/runs/{run_id}")).await.body["data"].clone();
+    }
+    assert_eq!(run["output"]["said"], "ship <it>", "{run}");
+    let page = get(&api, &format!("/ui/runs/{run_id}"), Some(&cookie)).await;
+    assert!(page.body.contains("ship &lt;it&gt;"), "{}", page.body);
+    assert!(
+        !page.body.contains("Resume run"),
+        "an ended run has no resume"
+    );
+    let again = post_form(&api, &path, Some(&cookie), &with_token(&token, "")).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.body);
+}
+
+fn two_steps(second: &str) -> serde_json::Value {
+    json!({"name": "pair", "steps": [
+        {"id": "first", "type": "transform", "config": {"mapping": {"n": "{{input.n}}"}}},
+        {"id": "second", "type": "transform", "config": {"mapping": {"says": second}}}
+    ]})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rerun_from_a_step_needs_workflows_execute_and_reuses_the_steps_before_it() {
+    let api = TestApi::new().await;
+    let run_id = finished_run(&api, two_steps("one"), json!({"n": 7})).await;
+    let workflow = api.get(&format!("/api/v1/runs/{run_id}")).await.body["data"]["workflowId"]
+        .as_str()
+        .expect("workflow")
+        .to_owned();
+    let fixed = api
+        .patch(
+            &format!("/api/v1/workflows/{workflow}"),
+            json!({"steps": two_steps("two")["steps"]}),
+        )
+        .await;
+    assert_eq!(fixed.status, StatusCode::OK, "{}", fixed.body);
+    let path = format!("/ui/runs/{run_id}/rerun");
+
+    // runs:read and runs:write are not enough: a rerun starts a run.
+    let operator = sign_in(&api, &api.key(&[Scope::RunsRead, Scope::RunsWrite]).await).await;
+    let page = get(&api, &format!("/ui/runs/{run_id}"), Some(&operator)).await;
+    assert!(!page.body.contains(r#"name="fromStep""#), "{}", page.body);
+    let denied = post_form(
+        &api,
+        &path,
+        Some(&operator),
+        &with_token(&page.csrf(), "fromStep=second"),
+    )
+    .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    assert!(denied.body.contains("workflows:execute"), "{}", denied.body);
+
+    let cookie = sign_in(&api, &api.admin).await;
+    let page = get(&api, &format!("/ui/runs/{run_id}"), Some(&cookie)).await;
+    assert!(
+        page.body
+            .contains(r#"<option value="second">second</option>"#),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("2 (current)"), "{}", page.body);
+    let token = page.csrf();
+    let forged = post_form(&api, &path, Some(&cookie), "fromStep=second").await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let unknown = post_form(
+        &api,
+        &path,
+        Some(&cookie),
+        &with_token(&token, "fromStep=nowhere&version=2"),
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{}", unknown.body);
+    assert!(unknown.body.contains("nowhere"), "{}", unknown.body);
+
+    let done = post_form(
+        &api,
+        &path,
+        Some(&cookie),
+        &with_token(&token, "fromStep=second&version=2"),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let rerun_page = done.location().to_owned();
+    let rerun_id = rerun_page.strip_prefix("/ui/runs/").expect("a run page");
+    assert_ne!(rerun_id, run_id);
+    let rerun = api.get(&format!("/api/v1/runs/{rerun_id}")).await.body["data"].clone();
+    assert_eq!(rerun["parent"]["runId"], run_id.as_str(), "{rerun}");
+    assert_eq!(rerun["workflowVersion"], 2, "{rerun}");
+    let mut page = get(&api, &rerun_page, Some(&cookie)).await;
+    for _ in 0..200 {
+        if page.body.contains(r#"class="status ok">completed"#) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        page = get(&api, &rerun_page, Some(&cookie)).await;
+    }
+    assert!(page.body.contains("reused"), "{}", page.body);
+    assert!(page.body.contains("rerun from"), "{}", page.body);
+    assert!(
+        page.body.contains("&quot;two&quot;") || page.body.contains("\"two\""),
+        "{}",
+        page.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_against_another_version_shows_the_divergence() {
+    let api = TestApi::new().await;
+    let run_id = finished_run(&api, two_steps("one"), json!({"n": 7})).await;
+    let workflow = api.get(&format!("/api/v1/runs/{run_id}")).await.body["data"]["workflowId"]
+        .as_str()
+        .expect("workflow")
+        .to_owned();
+    let changed = api
+        .patch(
+            &format!("/api/v1/workflows/{workflow}"),
+            json!({"steps": two_steps("two")["steps"]}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    // A reader may replay: it changes nothing.
+    let reader = sign_in(&api, &api.key(&[Scope::RunsRead]).await).await;
+    let page = get(&api, &format!("/ui/runs/{run_id}"), Some(&reader)).await;
+    assert!(page.body.contains(r#"name="against""#), "{}", page.body);
+
+    let other = get(&api, &format!("/ui/runs/{run_id}?against=2"), Some(&reader)).await;
+    assert_eq!(other.status, StatusCode::OK, "{}", other.body);
+    assert!(
+        other.body.contains("Replay against version 2"),
+        "{}",
+        other.body
+    );
+    assert!(other.body.contains("Diverges at event"), "{}", other.body);
+    assert!(other.body.contains("second"), "{}", other.body);
+
+    let own = get(&api, &format!("/ui/runs/{run_id}?against=1"), Some(&reader)).await;
+    assert!(own.body.contains("replays identically"), "{}", own.body);
+    let missing = get(&api, &format!("/ui/runs/{run_id}?against=9"), Some(&reader)).await;
+    assert_eq!(missing.status, StatusCode::OK);
+    assert!(missing.body.contains("role=\"alert\""), "{}", missing.body);
+    let bad = get(
+        &api,
+        &format!("/ui/runs/{run_id}?against=two"),
+        Some(&reader),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+}

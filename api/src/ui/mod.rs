@@ -7,7 +7,7 @@
 //! - `headers`: the security headers of every `/ui` response (CSP, nosniff, no framing).
 //! - `assets`: the CSS and JS, with long cache lifetimes.
 //! - `error`: `UiError`, answered as a page a person can read, never a JSON dump.
-//! - `pages`: the layout and the login, runs and run pages.
+//! - `pages`: the layout and the login, runs, run, workflows and triggers pages.
 //!
 //! The UI router is merged outside the API's `json_errors` layer, which would otherwise turn
 //! its HTML 401/403 pages into JSON envelopes.
@@ -67,6 +67,22 @@ where
         .route("/ui/runs/rows", get(pages::runs::rows))
         .route("/ui/runs/{id}", get(pages::run::detail))
         .route("/ui/runs/{id}/cancel", post(pages::run::cancel))
+        .route("/ui/runs/{id}/resume", post(pages::run::resume))
+        .route("/ui/runs/{id}/rerun", post(pages::run::rerun))
+        .route("/ui/workflows", get(pages::workflows::list))
+        .route("/ui/workflows/{id}", get(pages::workflows::detail))
+        .route(
+            "/ui/workflows/{id}/status",
+            post(pages::workflows::set_status),
+        )
+        .route("/ui/workflows/{id}/run", post(pages::workflows::run))
+        .route("/ui/triggers", get(pages::triggers::list))
+        .route("/ui/triggers/{id}", get(pages::triggers::detail))
+        .route(
+            "/ui/triggers/{id}/status",
+            post(pages::triggers::set_status),
+        )
+        .route("/ui/triggers/{id}/fire", post(pages::triggers::fire))
         .route("/ui/assets/{name}", get(assets::serve))
         .route("/ui/{*rest}", get(error::not_found).post(error::not_found))
         .layer(DefaultBodyLimit::max(FORM_BODY_MAX))

@@ -2,6 +2,7 @@
 // 1. <time datetime> elements show the browser's zone, with the server's UTC text as title.
 // 2. The runs table re-fetches its rows (server-rendered, escaped HTML from this origin)
 //    every few seconds while the tab is visible, so new runs and status changes appear.
+// 3. Buttons with data-copy="ID" copy the text of element ID (a webhook's URL).
 (function () {
   "use strict";
   var REFRESH_MS = 3000;
@@ -47,8 +48,35 @@
     }, REFRESH_MS);
   }
 
+  function copyButtons() {
+    var buttons = document.querySelectorAll("button[data-copy]");
+    for (var i = 0; i < buttons.length; i++) {
+      buttons[i].addEventListener("click", function (event) {
+        var button = event.currentTarget;
+        var source = document.getElementById(button.dataset.copy);
+        var said = button.parentNode.querySelector(".copied");
+        if (!source) return;
+        var text = source.textContent;
+        var done = function () { if (said) said.textContent = "Copied"; };
+        if (navigator.clipboard && window.isSecureContext) {
+          navigator.clipboard.writeText(text).then(done, function () {
+            if (said) said.textContent = "Select the URL and copy it";
+          });
+        } else {
+          var range = document.createRange();
+          range.selectNodeContents(source);
+          var selection = window.getSelection();
+          selection.removeAllRanges();
+          selection.addRange(range);
+          if (said) said.textContent = "Selected: press Ctrl+C";
+        }
+      });
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     localTimes(document);
     liveRows();
+    copyButtons();
   });
 })();

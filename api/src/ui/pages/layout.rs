@@ -36,6 +36,8 @@ pub fn page(title: &str, chrome: Option<&Chrome<'_>>, body: Markup) -> Markup {
                     @if let Some(chrome) = chrome {
                         nav aria-label="Main" {
                             a href="/ui/runs" { "Runs" }
+                            a href="/ui/workflows" { "Workflows" }
+                            a href="/ui/triggers" { "Triggers" }
                         }
                         form.signout method="post" action="/ui/logout" {
                             input type="hidden" name="csrf" value=(chrome.csrf);
@@ -127,6 +129,20 @@ pub fn json(summary: &str, value: &Value) -> Markup {
     let text = serde_json::to_string_pretty(value).unwrap_or_default();
     html! {
         details.json {
+            summary { (summary) }
+            pre { code { (text) } }
+        }
+    }
+}
+
+/// As `json`, shown open (errors: the reader came for them).
+pub fn json_open(summary: &str, value: &Value) -> Markup {
+    if value.is_null() {
+        return html! {};
+    }
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    html! {
+        details.json open {
             summary { (summary) }
             pre { code { (text) } }
         }

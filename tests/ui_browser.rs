@@ -1,0 +1,660 @@
+//! The dashboard in a real headless Chromium (Debian's, through chromedriver) against a real
+//! `duro serve`: signing in by keyboard, a run started through the REST API appearing and
+//! completing on the Runs page without a reload, a failed run's step and error, the workflow
+//! fixed and the run replayed against the fix and rerun from the failing step (earlier steps
+//! reused), a paused run resumed with a JSON payload, an XSS payload shown as text, and a
+//! `runs:read` key that cannot cancel. Every page is photographed into
+//! `target/ui-screenshots/` at 1280 px and 390 px wide.
+//!
+//! Without Chromium the test prints why and passes, unless `CI=true`.
+
+mod support;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::any;
+use axum::Router;
+use serde_json::{json, Value};
+use support::api::Api;
+use support::browser::{Browser, Element};
+use support::{Serve, Server};
+
+const KEY: &str = "duro_browser_test_admin_key_0123456789abcdef";
+/// The longest any page condition is waited for (the Runs page refreshes every 3 s).
+const PATIENCE: Duration = Duration::from_secs(30);
+const ENTER: &str = "\u{E007}";
+
+/// Requests seen by the counter server, by path.
+type Counts = Arc<Mutex<HashMap<String, u32>>>;
+
+/// A server that counts requests per path: `/ok/{name}` answers 200, `/fail/{name}` 400.
+async fn counter_server() -> (String, Counts) {
+    let counts: Counts = Arc::default();
+    let app = Router::new()
+        .route(
+            "/{kind}/{name}",
+            any(
+                |State(counts): State<Counts>, Path((kind, name)): Path<(String, String)>| async move {
+                    *counts
+                        .lock()
+                        .expect("lock")
+                        .entry(format!("/{kind}/{name}"))
+                        .or_default() += 1;
+                    if kind == "fail" {
+                        (StatusCode::BAD_REQUEST, format!("{{\"error\":\"{name} refused\"}}"))
+                    } else {
+                        (StatusCode::OK, format!("{{\"done\":\"{name}\"}}"))
+                    }
+                },
+            ),
+        )
+        .with_state(counts.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{address}"), counts)
+}
+
+fn count(counts: &Counts, path: &str) -> u32 {
+    counts.lock().expect("lock").get(path).copied().unwrap_or(0)
+}
+
+/// fetch (http) → calc (transform) → charge (http to `charge_url`) → notify (http).
+fn order_steps(base: &str, charge_url: &str) -> Value {
+    json!([
+        { "id": "fetch", "type": "http", "config": { "url": format!("{base}/ok/fetch") } },
+        { "id": "calc", "type": "transform", "config": { "mapping": { "total": "{{input.amount | times: 2}}" } } },
+        { "id": "charge", "type": "http", "config": {
+            "method": "POST", "url": charge_url, "body": { "total": "{{steps.calc.output.total}}" } } },
+        { "id": "notify", "type": "http", "config": { "method": "POST", "url": format!("{base}/ok/notify") } },
+    ])
+}
+
+fn screenshots() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/ui-screenshots")
+}
+
+/// The test's world: a server, the API as admin, a browser.
+struct World {
+    server: Server,
+    api: Api,
+    browser: Browser,
+}
+
+impl World {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.server.url)
+    }
+
+    async fn open(&self, path: &str) {
+        self.browser.goto(&self.url(path)).await;
+    }
+
+    /// Opens `path` again until the element `css` has text containing `want`.
+    async fn reload_until(&self, path: &str, css: &str, want: &str) {
+        let what = format!("{css} to say {want:?} on {path}");
+        self.browser
+            .wait_for(&what, PATIENCE, || async {
+                self.open(path).await;
+                let found = self.browser.find_all(css).await;
+                for element in &found {
+                    if self.browser.text(element).await.contains(want) {
+                        return Some(());
+                    }
+                }
+                None
+            })
+            .await;
+    }
+
+    /// The page has no horizontal scroll at the current width (wide tables scroll in their
+    /// own box).
+    async fn fits_the_width(&self, page: &str) {
+        let sizes = self
+            .browser
+            .script(
+                "return [document.documentElement.scrollWidth, window.innerWidth];",
+                vec![],
+            )
+            .await;
+        let (scroll, inner) = (sizes[0].as_u64(), sizes[1].as_u64());
+        assert!(
+            scroll <= inner,
+            "{page} is wider than the window: {scroll:?} > {inner:?}"
+        );
+    }
+
+    /// A run's status through the API.
+    async fn status(&self, run_id: &str) -> String {
+        let run = self.api.run(run_id).await.expect("the run");
+        run["status"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Waits (through the API) for the run's status.
+    async fn wait_status(&self, run_id: &str, want: &str) {
+        self.browser
+            .wait_for(&format!("run {run_id} to be {want}"), PATIENCE, || async {
+                (self.status(run_id).await == want).then_some(())
+            })
+            .await;
+    }
+
+    /// The step's row of the Run page.
+    async fn step_row(&self, step: &str) -> Element {
+        self.browser.find(&format!("tr[data-step='{step}']")).await
+    }
+}
+
+/// Signs in by keyboard: the key typed into the focused field, then Enter.
+async fn sign_in(world: &World, key: &str) {
+    world.open("/ui/runs").await;
+    assert!(
+        world.browser.url().await.ends_with("/ui/login"),
+        "without a session the dashboard asks to sign in"
+    );
+    let field = world.browser.find("input#key").await;
+    let focused = world
+        .browser
+        .script("return document.activeElement.id;", vec![])
+        .await;
+    assert_eq!(focused, "key", "the key field has the focus");
+    world
+        .browser
+        .type_into(&field, &format!("{key}{ENTER}"))
+        .await;
+    world
+        .browser
+        .wait_for("the Runs page", PATIENCE, || async {
+            world
+                .browser
+                .url()
+                .await
+                .ends_with("/ui/runs")
+                .then_some(())
+        })
+        .await;
+}
+
+async fn sign_out(world: &World) {
+    let button = world.browser.find("form.signout button").await;
+    world.browser.click(&button).await;
+    world
+        .browser
+        .wait_for("the sign-in form", PATIENCE, || async {
+            world
+                .browser
+                .url()
+                .await
+                .ends_with("/ui/login")
+                .then_some(())
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_in_a_real_browser() {
+    let Some(browser) = Browser::start(&screenshots()).await else {
+        return;
+    };
+    let server = Serve::new()
+        .bootstrap_key(KEY)
+        .env_remove("DURO_CONFIG")
+        .start();
+    let api = Api::new(&server.url, KEY);
+    let world = World {
+        server,
+        api,
+        browser,
+    };
+    let (base, counts) = counter_server().await;
+
+    // Sign in: a wrong key is refused on the form, the right one (typed, Enter) lands on Runs.
+    world.open("/ui/login").await;
+    world.browser.screenshot("01-login").await;
+    let field = world.browser.find("input#key").await;
+    world
+        .browser
+        .type_into(&field, &format!("duro_wrong{ENTER}"))
+        .await;
+    let alert = world.browser.find("p.error[role=alert]").await;
+    assert!(world.browser.text(&alert).await.contains("not accepted"));
+    sign_in(&world, KEY).await;
+    assert_eq!(world.browser.title().await, "Runs · Duro");
+
+    live_runs(&world).await;
+    failed_fixed_and_rerun(&world, &base, &counts).await;
+    let paused = resumed_with_a_payload(&world).await;
+    script_in_an_output_is_text(&world).await;
+    narrow_screens(&world).await;
+    a_reader_cannot_cancel(&world, &paused).await;
+}
+
+/// A run started through the API appears on the open Runs page and completes there, while
+/// the page is never reloaded (a marker set on the window survives).
+async fn live_runs(world: &World) {
+    let workflow = world
+        .api
+        .active_workflow(json!({
+            "name": "napper",
+            "steps": [
+                {"id": "nap", "type": "delay", "config": {"duration": "2s"}},
+                {"id": "done", "type": "transform", "config": {"mapping": {"ok": true}}}
+            ]
+        }))
+        .await;
+    world.open("/ui/runs").await;
+    world
+        .browser
+        .script("window.duroNotReloaded = true; return null;", vec![])
+        .await;
+    let run_id = world
+        .api
+        .start_run(&workflow, json!({}))
+        .await
+        .expect("a run");
+    let row = format!("#runs-rows a[href='/ui/runs/{run_id}']");
+    world
+        .browser
+        .wait_for("the new run in the table", PATIENCE, || async {
+            world.browser.find_all(&row).await.into_iter().next()
+        })
+        .await;
+    world.browser.screenshot("02-runs-live").await;
+    world
+        .browser
+        .wait_for("the run completed in the table", PATIENCE, || async {
+            for tr in world.browser.find_all("#runs-rows tr").await {
+                let text = world.browser.text(&tr).await;
+                if text.contains(&run_id) && text.contains("completed") {
+                    return Some(());
+                }
+            }
+            None
+        })
+        .await;
+    let marker = world
+        .browser
+        .script("return window.duroNotReloaded === true;", vec![])
+        .await;
+    assert_eq!(marker, true, "the page was not reloaded");
+    world.browser.full_screenshot("03-runs", 1280).await;
+}
+
+/// A run failing at `charge`: its page names the step and the error; the workflow is fixed
+/// (version 2) through the API; replaying against version 2 shows where it diverges; the
+/// rerun from `charge` on version 2 completes with `fetch` and `calc` reused (not requested
+/// again).
+async fn failed_fixed_and_rerun(world: &World, base: &str, counts: &Counts) {
+    let workflow = world
+        .api
+        .active_workflow(json!({
+            "name": "Order",
+            "steps": order_steps(base, &format!("{base}/fail/charge")),
+        }))
+        .await;
+    let run_id = world
+        .api
+        .start_run(&workflow, json!({"amount": 21}))
+        .await
+        .expect("a run");
+    let run = world.api.ended(&run_id, PATIENCE).await;
+    assert_eq!(run["status"], "failed", "{run}");
+
+    // Found from the Runs page's failed filter.
+    world.open("/ui/runs").await;
+    let status = world.browser.find("select[name=status]").await;
+    world.browser.click(&status).await;
+    world
+        .browser
+        .click(
+            &world
+                .browser
+                .find("select[name=status] option[value=failed]")
+                .await,
+        )
+        .await;
+    world
+        .browser
+        .click(&world.browser.find("form.filters button[type=submit]").await)
+        .await;
+    let link = world
+        .browser
+        .wait_for("the failed run listed", PATIENCE, || async {
+            world
+                .browser
+                .find_all(&format!("#runs-rows a[href='/ui/runs/{run_id}']"))
+                .await
+                .into_iter()
+                .next()
+        })
+        .await;
+    assert!(world.browser.url().await.contains("status=failed"));
+    world.browser.click(&link).await;
+    world
+        .browser
+        .wait_for("the run page", PATIENCE, || async {
+            world.browser.url().await.ends_with(&run_id).then_some(())
+        })
+        .await;
+    let error = world
+        .browser
+        .text(&world.browser.find("p.error").await)
+        .await;
+    assert!(error.contains("charge"), "the failing step: {error}");
+    assert!(error.contains("400"), "the error: {error}");
+    let row = world.step_row("charge").await;
+    assert_eq!(
+        world
+            .browser
+            .attribute(&row, "data-status")
+            .await
+            .as_deref(),
+        Some("failed")
+    );
+    let row_text = world.browser.text(&row).await;
+    assert!(
+        row_text.contains("charge refused"),
+        "the step's error, open: {row_text}"
+    );
+    world.browser.full_screenshot("04-run-failed", 1280).await;
+
+    // Fix the workflow: version 2 charges at a URL that works.
+    let (status, body) = world
+        .api
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/workflows/{workflow}"),
+            Some(json!({ "steps": order_steps(base, &format!("{base}/ok/charge")) })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Replay against version 2: the history diverges at charge's request.
+    world.open(&format!("/ui/runs/{run_id}")).await;
+    let against = world.browser.find("form.replay select[name=against]").await;
+    assert_eq!(
+        world.browser.property(&against, "value").await.as_deref(),
+        Some("2")
+    );
+    world
+        .browser
+        .click(&world.browser.find("form.replay button").await)
+        .await;
+    let section = world
+        .browser
+        .wait_for("the replay", PATIENCE, || async {
+            world
+                .browser
+                .find_all("section.divergence")
+                .await
+                .into_iter()
+                .next()
+        })
+        .await;
+    let divergence = world.browser.text(&section).await;
+    assert!(
+        divergence.contains("Replay against version 2"),
+        "{divergence}"
+    );
+    assert!(divergence.contains("charge"), "{divergence}");
+    assert!(divergence.contains("request"), "{divergence}");
+    world.browser.screenshot("05-run-replay").await;
+
+    // Rerun from the failing step (chosen already) on version 2 (the current one).
+    let from = world.browser.find("form.rerun select[name=fromStep]").await;
+    assert_eq!(
+        world.browser.property(&from, "value").await.as_deref(),
+        Some("charge"),
+        "the failing step is the rerun's default"
+    );
+    let fetched = count(counts, "/ok/fetch");
+    assert_eq!(fetched, 1);
+    world
+        .browser
+        .click(&world.browser.find("form.rerun button").await)
+        .await;
+    let rerun_path = world
+        .browser
+        .wait_for("the rerun's page", PATIENCE, || async {
+            let url = world.browser.url().await;
+            let path = url.strip_prefix(&world.server.url)?.to_owned();
+            (path.starts_with("/ui/runs/") && !path.contains(&run_id)).then_some(path)
+        })
+        .await;
+    world
+        .reload_until(&rerun_path, ".facts .status", "completed")
+        .await;
+    for step in ["fetch", "calc"] {
+        let text = world.browser.text(&world.step_row(step).await).await;
+        assert!(text.contains("reused"), "{step} is reused: {text}");
+    }
+    let charge = world.browser.text(&world.step_row("charge").await).await;
+    assert!(!charge.contains("reused"), "{charge}");
+    let parent = world
+        .browser
+        .text(&world.browser.find(".facts").await)
+        .await;
+    assert!(parent.contains(&run_id), "the parent link: {parent}");
+    assert!(parent.contains("rerun from charge"), "{parent}");
+    assert_eq!(
+        count(counts, "/ok/fetch"),
+        1,
+        "fetch was not requested again"
+    );
+    assert_eq!(count(counts, "/ok/charge"), 1);
+    world.browser.full_screenshot("06-run-rerun", 1280).await;
+}
+
+/// A paused run is resumed from its page with a JSON payload, which becomes the waiting
+/// step's output; a payload that is not JSON is explained and changes nothing. Returns
+/// another paused run, for the reader.
+async fn resumed_with_a_payload(world: &World) -> String {
+    let workflow = world
+        .api
+        .active_workflow(json!({
+            "name": "approval",
+            "steps": [
+                {"id": "approve", "type": "wait"},
+                {"id": "after", "type": "transform",
+                 "config": {"mapping": {"said": "{{steps.approve.output.answer}}"}}}
+            ]
+        }))
+        .await;
+    let run_id = world
+        .api
+        .start_run(&workflow, json!({}))
+        .await
+        .expect("a run");
+    world.wait_status(&run_id, "paused").await;
+    let path = format!("/ui/runs/{run_id}");
+    world.open(&path).await;
+    assert!(
+        world.browser.find_all("form.rerun").await.is_empty(),
+        "a paused run cannot be rerun"
+    );
+
+    // Not JSON: a page says so, the run stays paused.
+    let payload = world.browser.find("textarea[name=payload]").await;
+    world.browser.type_into(&payload, "{answer: nope").await;
+    world
+        .browser
+        .click(&world.browser.find("form.resume button").await)
+        .await;
+    let message = world
+        .browser
+        .wait_for("the refusal", PATIENCE, || async {
+            world.browser.find_all("p.message").await.into_iter().next()
+        })
+        .await;
+    assert!(world
+        .browser
+        .text(&message)
+        .await
+        .contains("not valid JSON"));
+    assert_eq!(world.status(&run_id).await, "paused");
+
+    world.open(&path).await;
+    world.browser.screenshot("07-run-paused").await;
+    let payload = world.browser.find("textarea[name=payload]").await;
+    world
+        .browser
+        .type_into(&payload, r#"{"answer": "ship it"}"#)
+        .await;
+    world
+        .browser
+        .click(&world.browser.find("form.resume button").await)
+        .await;
+    world
+        .reload_until(&path, ".facts .status", "completed")
+        .await;
+    let output = world.browser.text(&world.step_row("after").await).await;
+    let run = world.api.run(&run_id).await.expect("run");
+    assert_eq!(run["output"]["said"], "ship it", "{run}");
+    assert!(
+        world.browser.find_all("form.resume").await.is_empty(),
+        "{output}"
+    );
+
+    let other = world
+        .api
+        .start_run(&workflow, json!({}))
+        .await
+        .expect("a run");
+    world.wait_status(&other, "paused").await;
+    other
+}
+
+/// A run whose output holds markup shows it as text: no element is made from it, no script
+/// runs.
+async fn script_in_an_output_is_text(world: &World) {
+    let workflow = world
+        .api
+        .active_workflow(json!({
+            "name": "xss",
+            "steps": [{"id": "echo", "type": "transform",
+                       "config": {"mapping": {"html": "{{input.payload}}"}}}]
+        }))
+        .await;
+    let payload = r#"<img src=x onerror="document.title='pwned'"><script>alert(1)</script>"#;
+    let run_id = world
+        .api
+        .start_run(&workflow, json!({ "payload": payload }))
+        .await
+        .expect("a run");
+    world.api.ended(&run_id, PATIENCE).await;
+    world.open(&format!("/ui/runs/{run_id}")).await;
+    // Open every Output block.
+    for summary in world.browser.find_all("details.json summary").await {
+        if world.browser.text(&summary).await == "Output" {
+            world.browser.click(&summary).await;
+        }
+    }
+    let shown = world
+        .browser
+        .script(
+            "return Array.from(document.querySelectorAll('details.json pre'))\
+             .map(function (p) { return p.textContent; }).join('\\n');",
+            vec![],
+        )
+        .await;
+    let shown = shown.as_str().unwrap_or_default();
+    assert!(
+        shown.contains(r#"<img src=x onerror=\"document.title='pwned'\">"#),
+        "the markup as text: {shown}"
+    );
+    let made = world
+        .browser
+        .script(
+            "return document.querySelectorAll('main img, main script').length;",
+            vec![],
+        )
+        .await;
+    assert_eq!(made, 0, "no element was made from the output");
+    assert_ne!(world.browser.title().await, "pwned");
+    assert_eq!(world.browser.alert_text().await, None, "no script ran");
+    world.browser.full_screenshot("08-run-xss", 1280).await;
+}
+
+/// At 390 px the Runs and Run pages fit the width (tables scroll in their own box).
+async fn narrow_screens(world: &World) {
+    world.browser.resize(390, 844).await;
+    world.open("/ui/runs").await;
+    world.fits_the_width("the Runs page").await;
+    world.browser.screenshot("09-runs-390").await;
+    let first = world.browser.find("#runs-rows a").await;
+    world.browser.click(&first).await;
+    world
+        .browser
+        .wait_for("a run page", PATIENCE, || async {
+            world
+                .browser
+                .find_all("table.steps")
+                .await
+                .into_iter()
+                .next()
+        })
+        .await;
+    world.fits_the_width("a Run page").await;
+    world.browser.screenshot("10-run-390").await;
+    world.browser.resize(1280, 900).await;
+}
+
+/// A key with `runs:read` only sees the paused run without Cancel or Resume, and a cancel
+/// posted anyway (with its session's CSRF token) is refused with the page naming
+/// `runs:write`; the run stays paused.
+async fn a_reader_cannot_cancel(world: &World, paused: &str) {
+    let (status, body) = world
+        .api
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/keys",
+            Some(json!({"name": "reader", "scopes": ["runs:read"]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let reader = body["data"]["key"].as_str().expect("the key").to_owned();
+    sign_out(world).await;
+    sign_in(world, &reader).await;
+    world.open(&format!("/ui/runs/{paused}")).await;
+    assert!(world
+        .browser
+        .text(&world.browser.find(".facts").await)
+        .await
+        .contains("paused"));
+    for form in ["form.resume", "form.rerun", "form[action$='/cancel']"] {
+        assert!(
+            world.browser.find_all(form).await.is_empty(),
+            "a reader has no {form}"
+        );
+    }
+    world.browser.screenshot("11-run-reader").await;
+    // As a forged form would: the session's own token, posted to cancel.
+    world
+        .browser
+        .script(
+            "var form = document.createElement('form');\
+             form.method = 'post'; form.action = arguments[0];\
+             var token = document.querySelector('input[name=csrf]').cloneNode();\
+             form.appendChild(token); document.body.appendChild(form); form.submit();\
+             return null;",
+            vec![json!(format!("/ui/runs/{paused}/cancel"))],
+        )
+        .await;
+    let message = world
+        .browser
+        .wait_for("the refusal", PATIENCE, || async {
+            world.browser.find_all("p.message").await.into_iter().next()
+        })
+        .await;
+    let text = world.browser.text(&message).await;
+    assert!(text.contains("runs:write"), "{text}");
+    world.browser.screenshot("12-forbidden").await;
+    assert_eq!(world.status(paused).await, "paused");
+}
