@@ -232,6 +232,8 @@ async fn the_dashboard_in_a_real_browser() {
     failed_fixed_and_rerun(&world, &base, &counts).await;
     let paused = resumed_with_a_payload(&world).await;
     script_in_an_output_is_text(&world).await;
+    workflows(&world).await;
+    triggers(&world).await;
     narrow_screens(&world).await;
     a_reader_cannot_cancel(&world, &paused).await;
 }
@@ -324,19 +326,15 @@ async fn failed_fixed_and_rerun(world: &World, base: &str, counts: &Counts) {
         .browser
         .click(&world.browser.find("form.filters button[type=submit]").await)
         .await;
-    let link = world
+    let link = format!("#runs-rows a[href='/ui/runs/{run_id}']");
+    world
         .browser
         .wait_for("the failed run listed", PATIENCE, || async {
-            world
-                .browser
-                .find_all(&format!("#runs-rows a[href='/ui/runs/{run_id}']"))
-                .await
-                .into_iter()
-                .next()
+            world.browser.find_all(&link).await.into_iter().next()
         })
         .await;
     assert!(world.browser.url().await.contains("status=failed"));
-    world.browser.click(&link).await;
+    world.browser.click_css(&link).await;
     world
         .browser
         .wait_for("the run page", PATIENCE, || async {
@@ -582,14 +580,258 @@ async fn script_in_an_output_is_text(world: &World) {
     world.browser.full_screenshot("08-run-xss", 1280).await;
 }
 
+/// The Workflows page lists a workflow; its page draws the condition's branches and the
+/// foreach's body; a run with an input its inputSchema refuses is explained, and one it
+/// accepts starts and completes.
+async fn workflows(world: &World) {
+    let workflow = world
+        .api
+        .active_workflow(json!({
+            "name": "Route orders",
+            "inputSchema": {"type": "object", "required": ["total"],
+                            "properties": {"total": {"type": "number"}, "items": {"type": "array"}}},
+            "steps": [
+                {"id": "check", "type": "condition",
+                 "config": {"left": "{{input.total}}", "operator": "greaterThan", "right": 100,
+                            "then": [{"id": "big", "type": "transform", "config": {"mapping": {"size": "big"}}}],
+                            "else": [{"id": "small", "type": "transform", "config": {"mapping": {"size": "small"}}}]}},
+                {"id": "each", "type": "foreach",
+                 "config": {"items": "{{input.items}}", "concurrency": 2,
+                            "steps": [{"id": "line", "type": "transform", "config": {"mapping": {"n": "{{item}}"}}}]}},
+                {"id": "notify", "type": "delay", "config": {"duration": "1s"}}
+            ]
+        }))
+        .await;
+    world.open("/ui/runs").await;
+    world
+        .browser
+        .click(&world.browser.find("nav a[href='/ui/workflows']").await)
+        .await;
+    let link = world
+        .browser
+        .wait_for("the workflow listed", PATIENCE, || async {
+            world
+                .browser
+                .find_all(&format!("a[href='/ui/workflows/{workflow}']"))
+                .await
+                .into_iter()
+                .next()
+        })
+        .await;
+    world.browser.screenshot("13-workflows").await;
+    world.browser.click(&link).await;
+    let then_branch = world
+        .browser
+        .wait_for("the diagram", PATIENCE, || async {
+            world
+                .browser
+                .find_all("li[data-step=check] [data-branch=then] li[data-step=big]")
+                .await
+                .into_iter()
+                .next()
+        })
+        .await;
+    assert!(world.browser.text(&then_branch).await.contains("big"));
+    let body = world
+        .browser
+        .find("li[data-step=each] [data-branch=each] li[data-step=line]")
+        .await;
+    assert!(world.browser.text(&body).await.contains("line"));
+    world.browser.full_screenshot("14-workflow", 1280).await;
+
+    // The schema refuses an input without `total`, naming it.
+    let input = world.browser.find("form.run textarea[name=input]").await;
+    world.browser.type_into(&input, r#"{"items": [1]}"#).await;
+    world
+        .browser
+        .click(&world.browser.find("form.run button").await)
+        .await;
+    let message = world
+        .browser
+        .wait_for("the refusal", PATIENCE, || async {
+            world.browser.find_all("p.message").await.into_iter().next()
+        })
+        .await;
+    let text = world.browser.text(&message).await;
+    assert!(text.contains("total"), "{text}");
+    world.browser.screenshot("15-workflow-run-refused").await;
+
+    world.open(&format!("/ui/workflows/{workflow}")).await;
+    let input = world.browser.find("form.run textarea[name=input]").await;
+    world
+        .browser
+        .type_into(&input, r#"{"total": 250, "items": [1, 2, 3]}"#)
+        .await;
+    world
+        .browser
+        .click(&world.browser.find("form.run button").await)
+        .await;
+    let run_path = world
+        .browser
+        .wait_for("the new run's page", PATIENCE, || async {
+            let url = world.browser.url().await;
+            let path = url.strip_prefix(&world.server.url)?.to_owned();
+            path.starts_with("/ui/runs/run_").then_some(path)
+        })
+        .await;
+    world
+        .reload_until(&run_path, ".facts .status", "completed")
+        .await;
+    let big = world.browser.text(&world.step_row("big").await).await;
+    assert!(big.contains("completed"), "the then branch ran: {big}");
+}
+
+/// The Triggers page lists a schedule and a webhook; the schedule shows its next fires and
+/// is disabled from its page; the webhook's URL is copied and the trigger run now.
+async fn triggers(world: &World) {
+    let workflow = world
+        .api
+        .active_workflow(json!({"name": "hooked", "steps": [
+            {"id": "x", "type": "transform", "config": {"mapping": {"got": "{{input.n}}"}}}]}))
+        .await;
+    let mut ids = Vec::new();
+    for (slug, body) in [
+        (
+            "nightly",
+            json!({"type": "schedule", "workflowId": workflow,
+                           "config": {"cron": "0 2 * * *", "timezone": "Europe/Paris"}}),
+        ),
+        (
+            "orders-hook",
+            json!({"type": "webhook", "workflowId": workflow,
+                               "config": {"signature": {"scheme": "github", "secret": "s3cret"}}}),
+        ),
+    ] {
+        let (status, answer) = world
+            .api
+            .call(
+                reqwest::Method::PUT,
+                &format!("/api/v1/triggers/{slug}"),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 201, "{answer}");
+        ids.push(answer["data"]["id"].as_str().expect("id").to_owned());
+    }
+    let (schedule, hook) = (&ids[0], &ids[1]);
+    world.open("/ui/triggers").await;
+    let rows = world
+        .browser
+        .wait_for("both triggers listed", PATIENCE, || async {
+            let rows = world.browser.find_all("tr[data-trigger]").await;
+            (rows.len() >= 2).then_some(rows)
+        })
+        .await;
+    assert_eq!(rows.len(), 2);
+    world.browser.screenshot("16-triggers").await;
+
+    // Disable the schedule from its page.
+    world
+        .browser
+        .click(
+            &world
+                .browser
+                .find(&format!("a[href='/ui/triggers/{schedule}']"))
+                .await,
+        )
+        .await;
+    let fires = world
+        .browser
+        .wait_for("the next fires", PATIENCE, || async {
+            let fires = world.browser.find_all("ol.fires li").await;
+            (!fires.is_empty()).then_some(fires)
+        })
+        .await;
+    assert_eq!(fires.len(), 5);
+    world.browser.screenshot("17-trigger-schedule").await;
+    world
+        .browser
+        .click(&world.browser.find("form.toggle button").await)
+        .await;
+    world
+        .browser
+        .wait_for("the trigger disabled", PATIENCE, || async {
+            let status = world.browser.find_all(".facts .status").await;
+            let first = status.first()?;
+            (world.browser.text(first).await == "disabled").then_some(())
+        })
+        .await;
+    assert!(world.browser.find_all("form.fire").await.is_empty());
+    let (_, answer) = world
+        .api
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/v1/triggers/{schedule}"),
+            None,
+        )
+        .await;
+    assert_eq!(answer["data"]["status"], "disabled", "{answer}");
+
+    // The webhook: copy its URL, run it now.
+    world.open(&format!("/ui/triggers/{hook}")).await;
+    let url = world
+        .browser
+        .text(&world.browser.find("#webhook-url").await)
+        .await;
+    assert!(
+        url.starts_with(&world.server.url) && url.contains("/api/v1/webhooks/"),
+        "{url}"
+    );
+    world
+        .browser
+        .click(&world.browser.find("button[data-copy=webhook-url]").await)
+        .await;
+    let said = world
+        .browser
+        .wait_for("the copy's answer", PATIENCE, || async {
+            let said = world.browser.find_all(".copied").await;
+            let text = world.browser.text(said.first()?).await;
+            (!text.is_empty()).then_some(text)
+        })
+        .await;
+    assert!(said == "Copied" || said.starts_with("Select"), "{said}");
+    let input = world.browser.find("form.fire textarea[name=input]").await;
+    world.browser.type_into(&input, r#"{"n": 42}"#).await;
+    world
+        .browser
+        .click(&world.browser.find("form.fire button").await)
+        .await;
+    let run_path = world
+        .browser
+        .wait_for("the fired run's page", PATIENCE, || async {
+            let url = world.browser.url().await;
+            let path = url.strip_prefix(&world.server.url)?.to_owned();
+            path.starts_with("/ui/runs/run_").then_some(path)
+        })
+        .await;
+    world
+        .reload_until(&run_path, ".facts .status", "completed")
+        .await;
+    let run_id = run_path.trim_start_matches("/ui/runs/").to_owned();
+    let run = world.api.run(&run_id).await.expect("run");
+    assert_eq!(run["output"]["got"], 42, "{run}");
+    world.open(&format!("/ui/triggers/{hook}")).await;
+    let history = world
+        .browser
+        .text(&world.browser.find("table.history").await)
+        .await;
+    assert!(
+        history.contains(&run_id) && history.contains("fired"),
+        "{history}"
+    );
+    world
+        .browser
+        .full_screenshot("18-trigger-webhook", 1280)
+        .await;
+}
+
 /// At 390 px the Runs and Run pages fit the width (tables scroll in their own box).
 async fn narrow_screens(world: &World) {
     world.browser.resize(390, 844).await;
     world.open("/ui/runs").await;
     world.fits_the_width("the Runs page").await;
     world.browser.screenshot("09-runs-390").await;
-    let first = world.browser.find("#runs-rows a").await;
-    world.browser.click(&first).await;
+    world.browser.click_css("#runs-rows a").await;
     world
         .browser
         .wait_for("a run page", PATIENCE, || async {

@@ -211,6 +211,29 @@ async fn the_runs_page_lists_runs_and_filters_them() {
         "{}",
         rows.body
     );
+    // Rows that have not changed answer 304 to their entity tag, which the page carries.
+    let tag = rows
+        .headers
+        .get(header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .expect("an ETag")
+        .to_owned();
+    let full = get(&api, "/ui/runs?status=completed", Some(&cookie)).await;
+    assert!(
+        full.body
+            .contains(&format!("data-etag=\"{}\"", tag.replace('"', "&quot;"))),
+        "{}",
+        full.body
+    );
+    let request = Request::builder()
+        .uri("/ui/runs/rows?status=completed")
+        .header(header::COOKIE, &cookie)
+        .header(header::IF_NONE_MATCH, &tag)
+        .body(Body::empty())
+        .expect("request");
+    let same = send(&api, request).await;
+    assert_eq!(same.status, StatusCode::NOT_MODIFIED);
+    assert!(same.body.is_empty());
     // A datetime-local value is read as UTC; a bad filter is explained on the page.
     let since = get(&api, "/ui/runs?from=2000-01-01T00:00", Some(&cookie)).await;
     assert!(since.body.contains(&run_id), "{}", since.body);
@@ -513,14 +536,16 @@ async fn rerun_from_a_step_needs_workflows_execute_and_reuses_the_steps_before_i
     let rerun = api.get(&format!("/api/v1/runs/{rerun_id}")).await.body["data"].clone();
     assert_eq!(rerun["parent"]["runId"], run_id.as_str(), "{rerun}");
     assert_eq!(rerun["workflowVersion"], 2, "{rerun}");
-    let mut page = get(&api, &rerun_page, Some(&cookie)).await;
-    for _ in 0..200 {
-        if page.body.contains(r#"class="status ok">completed"#) {
+    let mut status = rerun["status"].clone();
+    for _ in 0..500 {
+        if status == "completed" {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        page = get(&api, &rerun_page, Some(&cookie)).await;
+        status = api.get(&format!("/api/v1/runs/{rerun_id}")).await.body["data"]["status"].clone();
     }
+    assert_eq!(status, "completed");
+    let page = get(&api, &rerun_page, Some(&cookie)).await;
     assert!(page.body.contains("reused"), "{}", page.body);
     assert!(page.body.contains("rerun from"), "{}", page.body);
     assert!(
@@ -572,4 +597,301 @@ async fn replay_against_another_version_shows_the_divergence() {
     )
     .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+}
+
+/// A workflow with a condition (two branches) and a foreach, to draw.
+fn branching_workflow() -> serde_json::Value {
+    json!({
+        "name": "Route <orders>",
+        "inputSchema": {"type": "object", "required": ["total"],
+                        "properties": {"total": {"type": "number"}, "items": {"type": "array"}}},
+        "steps": [
+            {"id": "check", "type": "condition",
+             "config": {"left": "{{input.total}}", "operator": "greaterThan", "right": 100,
+                        "then": [{"id": "big", "type": "transform", "config": {"mapping": {"size": "big"}}}],
+                        "else": [{"id": "small", "type": "transform", "config": {"mapping": {"size": "small"}}}]}},
+            {"id": "each", "type": "foreach",
+             "config": {"items": "{{input.items}}", "concurrency": 2,
+                        "steps": [{"id": "line", "type": "transform", "config": {"mapping": {"n": "{{item}}"}}}]}}
+        ]
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_workflows_pages_draw_the_steps_and_list_the_versions() {
+    let api = TestApi::new().await;
+    let id = api.active_workflow(branching_workflow()).await;
+    let mut changed = branching_workflow();
+    changed["steps"][1]["config"]["concurrency"] = json!(3);
+    let patched = api
+        .patch(
+            &format!("/api/v1/workflows/{id}"),
+            json!({"steps": changed["steps"]}),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+
+    let reader = sign_in(&api, &api.key(&[Scope::WorkflowsRead]).await).await;
+    let list = get(&api, "/ui/workflows", Some(&reader)).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    assert!(list.body.contains(&format!(r#"href="/ui/workflows/{id}""#)));
+    assert!(list.body.contains("Route &lt;orders&gt;"), "escaped name");
+    let page = get(&api, &format!("/ui/workflows/{id}"), Some(&reader)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    for needle in [
+        r#"data-step="check" data-type="condition""#,
+        r#"data-branch="then""#,
+        r#"data-branch="else""#,
+        r#"data-step="big""#,
+        r#"data-step="small""#,
+        r#"data-step="each" data-type="foreach""#,
+        r#"data-step="line""#,
+        "3 at a time",
+        "step each changed",
+        "first version",
+        "Version 2",
+    ] {
+        assert!(page.body.contains(needle), "{needle}: {}", page.body);
+    }
+    // A reader has no forms; version 1's diagram is one link away.
+    assert!(!page.body.contains("Deactivate") && !page.body.contains(">Run<"));
+    let first = get(
+        &api,
+        &format!("/ui/workflows/{id}?version=1"),
+        Some(&reader),
+    )
+    .await;
+    assert!(first.body.contains("2 at a time"), "{}", first.body);
+    let none = get(
+        &api,
+        &format!("/ui/workflows/{id}?version=7"),
+        Some(&reader),
+    )
+    .await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND);
+    let runs_only = sign_in(&api, &api.key(&[Scope::RunsRead]).await).await;
+    let denied = get(&api, "/ui/workflows", Some(&runs_only)).await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    assert!(denied.body.contains("workflows:read"), "{}", denied.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_runs_with_an_input_checked_against_its_schema_and_can_be_deactivated() {
+    let api = TestApi::new().await;
+    let id = api.active_workflow(branching_workflow()).await;
+    let path = format!("/ui/workflows/{id}");
+    let cookie = sign_in(&api, &api.admin).await;
+    let page = get(&api, &path, Some(&cookie)).await;
+    assert!(page.body.contains("Deactivate"), "{}", page.body);
+    assert!(page.body.contains(r#"name="input""#), "{}", page.body);
+    let token = page.csrf();
+
+    // Without the token, nothing starts.
+    let forged = post_form(&api, &format!("{path}/run"), Some(&cookie), "input=%7B%7D").await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    // {"items": []}: total is required.
+    let invalid = post_form(
+        &api,
+        &format!("{path}/run"),
+        Some(&cookie),
+        &with_token(&token, "input=%7B%22items%22%3A%5B%5D%7D"),
+    )
+    .await;
+    assert_eq!(invalid.status, StatusCode::BAD_REQUEST, "{}", invalid.body);
+    assert!(invalid.body.contains("total"), "{}", invalid.body);
+    let not_object = post_form(
+        &api,
+        &format!("{path}/run"),
+        Some(&cookie),
+        &with_token(&token, "input=%5B1%5D"),
+    )
+    .await;
+    assert_eq!(not_object.status, StatusCode::BAD_REQUEST);
+    let listed = api.get(&format!("/api/v1/runs?workflowId={id}")).await;
+    assert_eq!(
+        listed.body["data"].as_array().map(Vec::len),
+        Some(0),
+        "nothing started"
+    );
+
+    // {"total": 250, "items": [1, 2]}
+    let started = post_form(
+        &api,
+        &format!("{path}/run"),
+        Some(&cookie),
+        &with_token(
+            &token,
+            "input=%7B%22total%22%3A250%2C%22items%22%3A%5B1%2C2%5D%7D",
+        ),
+    )
+    .await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
+    let run_id = started
+        .location()
+        .strip_prefix("/ui/runs/")
+        .expect("the run's page")
+        .to_owned();
+    let run = api.get(&format!("/api/v1/runs/{run_id}")).await;
+    assert_eq!(run.body["data"]["input"]["total"], 250, "{}", run.body);
+
+    // Deactivate: needs workflows:write; then no run form.
+    let reader = sign_in(
+        &api,
+        &api.key(&[Scope::WorkflowsRead, Scope::WorkflowsExecute])
+            .await,
+    )
+    .await;
+    let reader_page = get(&api, &path, Some(&reader)).await;
+    let denied = post_form(
+        &api,
+        &format!("{path}/status"),
+        Some(&reader),
+        &with_token(&reader_page.csrf(), "status=inactive"),
+    )
+    .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    assert!(denied.body.contains("workflows:write"), "{}", denied.body);
+    let done = post_form(
+        &api,
+        &format!("{path}/status"),
+        Some(&cookie),
+        &with_token(&token, "status=inactive"),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let workflow = api.get(&format!("/api/v1/workflows/{id}")).await;
+    assert_eq!(workflow.body["data"]["status"], "inactive");
+    let page = get(&api, &path, Some(&cookie)).await;
+    assert!(page.body.contains("Activate"), "{}", page.body);
+    assert!(
+        !page.body.contains(r#"name="input""#),
+        "an inactive workflow has no run form"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_triggers_pages_show_schedules_and_webhooks_and_their_actions() {
+    let api = TestApi::new().await;
+    let workflow = api
+        .active_workflow(json!({"name": "t", "steps": [
+            {"id": "x", "type": "transform", "config": {"mapping": {"got": "{{input}}"}}}]}))
+        .await;
+    let schedule = api
+        .call(
+            Method::PUT,
+            "/api/v1/triggers/daily-digest",
+            json!({"type": "schedule", "workflowId": workflow,
+                   "config": {"cron": "0 9 * * *", "timezone": "Europe/London"}}),
+        )
+        .await;
+    assert_eq!(schedule.status, StatusCode::CREATED, "{}", schedule.body);
+    let schedule_id = schedule.body["data"]["id"].as_str().expect("id").to_owned();
+    let hook = api
+        .call(
+            Method::PUT,
+            "/api/v1/triggers/orders-hook",
+            json!({"type": "webhook", "workflowId": workflow,
+                   "config": {"signature": {"scheme": "github", "secret": "s3cret-value"}}}),
+        )
+        .await;
+    assert_eq!(hook.status, StatusCode::CREATED, "{}", hook.body);
+    let hook_id = hook.body["data"]["id"].as_str().expect("id").to_owned();
+    let webhook_id = hook.body["data"]["webhookId"]
+        .as_str()
+        .expect("webhookId")
+        .to_owned();
+
+    let reader = sign_in(&api, &api.key(&[Scope::TriggersRead]).await).await;
+    let list = get(&api, "/ui/triggers", Some(&reader)).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    assert!(list.body.contains("daily-digest") && list.body.contains("orders-hook"));
+    assert!(
+        list.body.contains("<time datetime="),
+        "the next fire: {}",
+        list.body
+    );
+    let page = get(&api, &format!("/ui/triggers/{schedule_id}"), Some(&reader)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(
+        page.body.matches("<li><time datetime=").count(),
+        5,
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("Disable trigger"),
+        "a reader has no actions"
+    );
+    let hook_page = get(&api, &format!("/ui/triggers/{hook_id}"), Some(&reader)).await;
+    assert!(hook_page
+        .body
+        .contains(&format!("/api/v1/webhooks/{webhook_id}")));
+    assert!(hook_page.body.contains(r#"data-copy="webhook-url""#));
+    assert!(
+        !hook_page.body.contains("s3cret-value"),
+        "the secret stays hidden"
+    );
+
+    // Disable needs triggers:write and the token; a disabled schedule has no next fires.
+    let cookie = sign_in(&api, &api.admin).await;
+    let page = get(&api, &format!("/ui/triggers/{schedule_id}"), Some(&cookie)).await;
+    assert!(page.body.contains("Disable trigger") && page.body.contains("Run now"));
+    let token = page.csrf();
+    let status_path = format!("/ui/triggers/{schedule_id}/status");
+    let forged = post_form(&api, &status_path, Some(&cookie), "enabled=false").await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let reader_token = get(&api, "/ui/triggers", Some(&reader)).await.csrf();
+    let denied = post_form(
+        &api,
+        &status_path,
+        Some(&reader),
+        &with_token(&reader_token, "enabled=false"),
+    )
+    .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    assert!(denied.body.contains("triggers:write"), "{}", denied.body);
+    let done = post_form(
+        &api,
+        &status_path,
+        Some(&cookie),
+        &with_token(&token, "enabled=false"),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let after = api.get(&format!("/api/v1/triggers/{schedule_id}")).await;
+    assert_eq!(after.body["data"]["status"], "disabled");
+    let page = get(&api, &format!("/ui/triggers/{schedule_id}"), Some(&cookie)).await;
+    assert!(page.body.contains("none while disabled"), "{}", page.body);
+    assert!(page.body.contains("Enable trigger") && !page.body.contains("Run now"));
+    let refused = post_form(
+        &api,
+        &format!("/ui/triggers/{schedule_id}/fire"),
+        Some(&cookie),
+        &with_token(&token, ""),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(refused.body.contains("disabled"), "{}", refused.body);
+
+    // Run the webhook trigger now, with an input: a run, and a fire in its history.
+    let fired = post_form(
+        &api,
+        &format!("/ui/triggers/{hook_id}/fire"),
+        Some(&cookie),
+        &with_token(&token, "input=%7B%22n%22%3A1%7D"),
+    )
+    .await;
+    assert_eq!(fired.status, StatusCode::SEE_OTHER, "{}", fired.body);
+    let run_id = fired
+        .location()
+        .strip_prefix("/ui/runs/")
+        .expect("the run's page")
+        .to_owned();
+    let page = get(&api, &format!("/ui/triggers/{hook_id}"), Some(&cookie)).await;
+    assert!(
+        page.body.contains(&run_id),
+        "the fire in the history: {}",
+        page.body
+    );
+    assert!(page.body.contains("fired"), "{}", page.body);
 }

@@ -270,6 +270,27 @@ impl Browser {
         .and_then(|v| v.as_str().map(str::to_owned))
     }
 
+    /// Clicks the first element matching `css`, found again if the page replaced it in
+    /// between (the live rows).
+    pub async fn click_css(&self, css: &str) {
+        for _ in 0..20 {
+            let element = self.find(css).await;
+            let clicked = self
+                .command(
+                    reqwest::Method::POST,
+                    &format!("/element/{}/click", element.0),
+                    None,
+                )
+                .await;
+            match clicked {
+                Ok(_) => return,
+                Err(e) if e.error == "stale element reference" => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        panic!("{css} kept being replaced");
+    }
+
     pub async fn click(&self, element: &Element) {
         self.must(
             reqwest::Method::POST,

@@ -23,25 +23,29 @@
   function liveRows() {
     var body = document.getElementById("runs-rows");
     if (!body || !body.dataset.refresh) return;
-    var busy = false, stopped = false, last = null;
+    var busy = false, stopped = false;
     setInterval(function () {
       if (busy || stopped || document.hidden) return;
       busy = true;
-      fetch(body.dataset.refresh, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      // The server answers 304 while the rows are those shown (their entity tag).
+      fetch(body.dataset.refresh, {
+        credentials: "same-origin",
+        headers: { Accept: "text/html", "If-None-Match": body.dataset.etag || "" }
+      })
         .then(function (response) {
+          if (response.status === 304) return null;
           // A lost session answers with the sign-in page: stop quietly, the next click signs in.
           if (!response.ok || response.redirected) {
             stopped = true;
             throw new Error("refresh stopped");
           }
+          body.dataset.etag = response.headers.get("ETag") || "";
           return response.text();
         })
         .then(function (html) {
-          if (html !== last) {
-            last = html;
-            body.innerHTML = html;
-            localTimes(body);
-          }
+          if (html === null) return;
+          body.innerHTML = html;
+          localTimes(body);
         })
         .catch(function () {})
         .finally(function () { busy = false; });

@@ -77,7 +77,8 @@ fn header(run: &Value) -> Markup {
         dl.facts {
             dt { "Status" } dd { (layout::status(str_of(run, "status").unwrap_or("unknown"))) }
             dt { "Workflow" } dd {
-                code { (str_of(run, "workflowId").unwrap_or_default()) }
+                @let workflow = str_of(run, "workflowId").unwrap_or_default();
+                a href=(super::workflows::workflow_href(workflow)) { code { (workflow) } }
                 " version " (run["workflowVersion"].as_u64().unwrap_or(0))
             }
             dt { "Started" } dd { (layout::time(str_of(run, "startedAt"))) }

@@ -3,10 +3,11 @@
 //! script re-fetches to keep statuses and new runs current without a reload.
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use super::layout::{self, Chrome};
 use crate::routes::lists::{self, Params};
@@ -76,6 +77,15 @@ fn str_of<'a>(item: &'a Value, name: &str) -> Option<&'a str> {
     item.get(name).and_then(Value::as_str)
 }
 
+/// The entity tag of a rows fragment: the script sends it back, and rows that have not
+/// changed answer 304, so the table is replaced only when something changed (a replaced row
+/// loses the keyboard focus and any selection in it).
+fn etag(rows: &str) -> String {
+    let digest = Sha256::digest(rows.as_bytes());
+    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
 fn rows_markup(items: &[Value]) -> Markup {
     html! {
         @if items.is_empty() {
@@ -87,7 +97,8 @@ fn rows_markup(items: &[Value]) -> Markup {
             tr data-status=(status) {
                 td { a href=(layout::run_href(id)) { code { (id) } } }
                 td {
-                    (str_of(item, "workflowId").unwrap_or_default())
+                    @let workflow = str_of(item, "workflowId").unwrap_or_default();
+                    a.plain href=(super::workflows::workflow_href(workflow)) { (workflow) }
                     " " span.version { "v" (item.get("workflowVersion").and_then(Value::as_u64).unwrap_or(0)) }
                 }
                 td { (layout::status(status)) }
@@ -151,7 +162,7 @@ pub async fn list(
             div.scroll {
                 table.runs {
                     thead { tr { th { "Run" } th { "Workflow" } th { "Status" } th { "Started" } th { "Duration" } } }
-                    tbody id="runs-rows" data-refresh=(refresh) aria-live="polite" { (rows_markup(items)) }
+                    tbody id="runs-rows" data-refresh=(refresh) data-etag=(etag(&rows_markup(items).into_string())) aria-live="polite" { (rows_markup(items)) }
                 }
             }
             nav.pager aria-label="Pages" {
@@ -175,8 +186,30 @@ pub async fn rows(
     State(ui): State<Ui>,
     signed: SignedIn,
     Query(params): Query<Params>,
+    headers: HeaderMap,
 ) -> Result<Response, UiError> {
     signed.require(Scope::RunsRead)?;
     let (items, _) = fetch(&ui, &normalized(params)).await?;
-    Ok(layout::html(StatusCode::OK, rows_markup(&items)))
+    let rows = rows_markup(&items).into_string();
+    let tag = etag(&rows);
+    let unchanged = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|given| given == tag);
+    let tag = HeaderValue::from_str(&tag).map_err(|e| UiError::Internal(e.to_string()))?;
+    if unchanged {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response());
+    }
+    Ok((
+        StatusCode::OK,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            (header::ETAG, tag),
+        ],
+        rows,
+    )
+        .into_response())
 }
