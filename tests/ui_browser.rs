@@ -234,12 +234,14 @@ async fn the_dashboard_in_a_real_browser() {
     script_in_an_output_is_text(&world).await;
     workflows(&world).await;
     triggers(&world).await;
+    overview(&world).await;
     narrow_screens(&world).await;
     a_reader_cannot_cancel(&world, &paused).await;
 }
 
 /// A run started through the API appears on the open Runs page and completes there, while
-/// the page is never reloaded (a marker set on the window survives).
+/// the page is never reloaded (a marker set on the window survives), through the page's
+/// event stream (it never polled).
 async fn live_runs(world: &World) {
     let workflow = world
         .api
@@ -286,6 +288,12 @@ async fn live_runs(world: &World) {
         .script("return window.duroNotReloaded === true;", vec![])
         .await;
     assert_eq!(marker, true, "the page was not reloaded");
+    // Through Server-Sent Events, not by polling the rows (the script marks which).
+    let by = world
+        .browser
+        .attribute(&world.browser.find("#runs-rows").await, "data-updated-by")
+        .await;
+    assert_eq!(by.as_deref(), Some("stream"));
     world.browser.full_screenshot("03-runs", 1280).await;
 }
 
@@ -825,6 +833,39 @@ async fn triggers(world: &World) {
         .await;
 }
 
+/// The Overview page charts the hour's runs: every run the test started, the failed one
+/// among the failures, and their latencies.
+async fn overview(world: &World) {
+    let started = world.api.listed_runs().await.len();
+    world.browser.click_css("nav a[href='/ui/overview']").await;
+    let stat = world
+        .browser
+        .wait_for("the overview", PATIENCE, || async {
+            world
+                .browser
+                .find_all("[data-stat=started]")
+                .await
+                .into_iter()
+                .next()
+        })
+        .await;
+    assert_eq!(world.browser.text(&stat).await, started.to_string());
+    let failed = world
+        .browser
+        .text(&world.browser.find("[data-stat=failed]").await)
+        .await;
+    assert_ne!(failed, "0", "the failed run of the rerun story");
+    for chart in [
+        "runs-per-minute",
+        "failures-per-minute",
+        "latency-per-minute",
+    ] {
+        let bars = world.browser.find_all(&format!("#{chart} svg rect")).await;
+        assert!(!bars.is_empty(), "{chart} has bars");
+    }
+    world.browser.screenshot("19-overview").await;
+}
+
 /// At 390 px the Runs and Run pages fit the width (tables scroll in their own box).
 async fn narrow_screens(world: &World) {
     world.browser.resize(390, 844).await;
@@ -845,6 +886,19 @@ async fn narrow_screens(world: &World) {
         .await;
     world.fits_the_width("a Run page").await;
     world.browser.screenshot("10-run-390").await;
+    world.open("/ui/overview").await;
+    world.fits_the_width("the Overview page").await;
+    world.browser.screenshot("20-overview-390").await;
+    world.open("/ui/workflows").await;
+    world.browser.click_css("table.workflows a").await;
+    world
+        .browser
+        .wait_for("a workflow page", PATIENCE, || async {
+            world.browser.find_all("ol.flow").await.into_iter().next()
+        })
+        .await;
+    world.fits_the_width("a Workflow page").await;
+    world.browser.screenshot("21-workflow-390").await;
     world.browser.resize(1280, 900).await;
 }
 

@@ -895,3 +895,175 @@ async fn the_triggers_pages_show_schedules_and_webhooks_and_their_actions() {
     );
     assert!(page.body.contains("fired"), "{}", page.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_charts_the_last_hour() {
+    let api = TestApi::new().await;
+    let cookie = sign_in(&api, &api.admin).await;
+    let empty = get(&api, "/ui/overview", Some(&cookie)).await;
+    assert_eq!(empty.status, StatusCode::OK, "{}", empty.body);
+    assert!(
+        empty.body.contains(r#"data-stat="started">0<"#),
+        "{}",
+        empty.body
+    );
+    assert_eq!(
+        empty.body.matches("<rect").count(),
+        0,
+        "no bars: {}",
+        empty.body
+    );
+
+    finished_run(&api, two_steps("one"), json!({"n": 1})).await;
+    finished_run(&api, two_steps("one"), json!({"n": 2})).await;
+    let failing = json!({"name": "bad", "steps": [
+        {"id": "boom", "type": "transform", "config": {"mapping": {"x": "{{input.n | divided_by: 0}}"}}}
+    ]});
+    let failing_id = api.active_workflow(failing).await;
+    let failed = api
+        .post(
+            &format!("/api/v1/workflows/{failing_id}/run?wait=30"),
+            json!({"input": {"n": 1}}),
+        )
+        .await;
+    assert_eq!(failed.body["data"]["status"], "failed", "{}", failed.body);
+
+    let page = get(&api, "/ui/overview", Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains(r#"data-stat="started">3<"#),
+        "{}",
+        page.body
+    );
+    for chart in [
+        "runs-per-minute",
+        "failures-per-minute",
+        "latency-per-minute",
+    ] {
+        assert!(page.body.contains(&format!(r#"id="{chart}""#)), "{chart}");
+    }
+    assert!(
+        page.body.contains(r#"role="img""#),
+        "charts are labelled images"
+    );
+    assert!(page.body.contains("<svg"), "{}", page.body);
+    assert!(page.body.contains(r#"class="bar""#), "a bar of runs");
+    assert!(
+        page.body.contains(r#"class="bar bad""#),
+        "a bar of failures"
+    );
+    assert!(
+        page.body.contains(r#"data-stat="rate">33.3 %<"#),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("style="),
+        "no inline style under the CSP"
+    );
+
+    let reader = sign_in(&api, &api.key(&[Scope::WorkflowsRead]).await).await;
+    let denied = get(&api, "/ui/overview", Some(&reader)).await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    assert!(denied.body.contains("runs:read"));
+}
+
+/// The next chunk of a streaming body (an SSE event), within 10 s.
+async fn next_chunk(body: &mut Body) -> String {
+    loop {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(10), body.frame())
+            .await
+            .expect("an event within 10 s")
+            .expect("the stream goes on")
+            .expect("a frame");
+        if let Ok(data) = frame.into_data() {
+            let text = String::from_utf8_lossy(&data).into_owned();
+            if !text.starts_with(':') {
+                return text;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runs_page_streams_its_rows_as_they_change() {
+    let api = TestApi::new().await;
+    let first = finished_run(&api, two_steps("one"), json!({"n": 1})).await;
+    let cookie = sign_in(&api, &api.admin).await;
+    let page = get(&api, "/ui/runs", Some(&cookie)).await;
+    assert!(
+        page.body.contains(r#"data-live="/ui/runs/live?"#),
+        "{}",
+        page.body
+    );
+
+    let open = |last: Option<String>| {
+        let mut request = Request::builder()
+            .uri("/ui/runs/live")
+            .header(header::COOKIE, &cookie);
+        if let Some(last) = last {
+            request = request.header("last-event-id", last);
+        }
+        api.router
+            .clone()
+            .oneshot(request.body(Body::empty()).expect("request"))
+    };
+    // Without a tag: the rows at once.
+    let response = open(None).await.expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers().get(header::CONTENT_TYPE).expect("type"),
+        "text/event-stream"
+    );
+    let mut body = response.into_body();
+    let event = next_chunk(&mut body).await;
+    assert!(event.starts_with("event: rows\n"), "{event}");
+    assert!(event.contains(&first), "{event}");
+    let tag = event
+        .lines()
+        .find_map(|line| line.strip_prefix("id: "))
+        .expect("an id")
+        .to_owned();
+    drop(body);
+
+    // With the tag of the rows shown: the next event is the change, a new run.
+    let response = open(Some(tag)).await.expect("response");
+    let mut body = response.into_body();
+    let workflow = api.active_workflow(two_steps("two")).await;
+    let started = api
+        .post(
+            &format!("/api/v1/workflows/{workflow}/run"),
+            json!({"input": {"n": 2}}),
+        )
+        .await;
+    let second = started.body["data"]["runId"]
+        .as_str()
+        .expect("run")
+        .to_owned();
+    let event = next_chunk(&mut body).await;
+    assert!(event.contains(&second), "{event}");
+
+    // Signing out ends the stream.
+    let out = post_form(
+        &api,
+        "/ui/logout",
+        Some(&cookie),
+        &format!("csrf={}", page.csrf()),
+    )
+    .await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    api.active_workflow(two_steps("three")).await;
+    let end = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            match body.frame().await {
+                None => return,
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => panic!("{e}"),
+            }
+        }
+    })
+    .await;
+    assert!(end.is_ok(), "the stream ended with the session");
+    let after = get(&api, "/ui/runs/live", Some(&cookie)).await;
+    assert_eq!(after.location(), "/ui/login");
+}

@@ -29,6 +29,9 @@ pub enum UiError {
     BadRequest(String),
     #[error("{0}")]
     Forbidden(String),
+    /// The server cannot take this now (too many live pages); try again later.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -125,6 +128,9 @@ impl UiError {
                 (StatusCode::BAD_REQUEST, "Cannot do that", message.clone())
             }
             UiError::Forbidden(message) => (StatusCode::FORBIDDEN, "Not allowed", message.clone()),
+            UiError::Unavailable(message) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "Busy", message.clone())
+            }
             UiError::Internal(cause) => {
                 tracing::error!(%cause, "dashboard internal error");
                 (

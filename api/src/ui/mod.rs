@@ -7,7 +7,7 @@
 //! - `headers`: the security headers of every `/ui` response (CSP, nosniff, no framing).
 //! - `assets`: the CSS and JS, with long cache lifetimes.
 //! - `error`: `UiError`, answered as a page a person can read, never a JSON dump.
-//! - `pages`: the layout and the login, runs, run, workflows and triggers pages.
+//! - `pages`: the layout and the login, overview, runs, run, workflows and triggers pages.
 //!
 //! The UI router is merged outside the API's `json_errors` layer, which would otherwise turn
 //! its HTML 401/403 pages into JSON envelopes.
@@ -37,6 +37,8 @@ const FORM_BODY_MAX: usize = 64 * 1024;
 pub struct Ui {
     pub app: AppState,
     pub sessions: Arc<Sessions>,
+    /// Permits for the Runs page's live streams (`pages::runs::LIVE_STREAMS_MAX`).
+    pub live: Arc<tokio::sync::Semaphore>,
 }
 
 impl FromRef<Ui> for AppState {
@@ -54,6 +56,7 @@ where
     let ui = Ui {
         app: state.clone(),
         sessions: Arc::new(Sessions::new(session::Limits::default())),
+        live: Arc::new(tokio::sync::Semaphore::new(pages::runs::LIVE_STREAMS_MAX)),
     };
     Router::new()
         .route("/ui", get(|| async { Redirect::to("/ui/runs") }))
@@ -63,8 +66,10 @@ where
             get(pages::login::form).post(pages::login::submit),
         )
         .route("/ui/logout", post(pages::login::logout))
+        .route("/ui/overview", get(pages::overview::overview))
         .route("/ui/runs", get(pages::runs::list))
         .route("/ui/runs/rows", get(pages::runs::rows))
+        .route("/ui/runs/live", get(pages::runs::live))
         .route("/ui/runs/{id}", get(pages::run::detail))
         .route("/ui/runs/{id}/cancel", post(pages::run::cancel))
         .route("/ui/runs/{id}/resume", post(pages::run::resume))

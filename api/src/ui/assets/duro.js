@@ -1,7 +1,9 @@
 // Duro dashboard: progressive enhancement only; every page works without this script.
 // 1. <time datetime> elements show the browser's zone, with the server's UTC text as title.
-// 2. The runs table re-fetches its rows (server-rendered, escaped HTML from this origin)
-//    every few seconds while the tab is visible, so new runs and status changes appear.
+// 2. The runs table listens to /ui/runs/live (Server-Sent Events carrying its rows,
+//    server-rendered, escaped HTML from this origin) so new runs and status changes appear;
+//    where that is not possible it asks for the rows every few seconds while the tab is
+//    visible (304 while unchanged).
 // 3. Buttons with data-copy="ID" copy the text of element ID (a webhook's URL).
 (function () {
   "use strict";
@@ -20,9 +22,37 @@
     }
   }
 
+  function showRows(body, html, tag) {
+    body.innerHTML = html;
+    body.dataset.etag = tag || "";
+    localTimes(body);
+  }
+
+  // Server-Sent Events; false when the browser has none. A stream the server refuses or
+  // cuts for good (a lost session, too many pages) closes and polling takes over.
+  function streamRows(body) {
+    if (!window.EventSource || !body.dataset.live) return false;
+    var url = body.dataset.live + (body.dataset.live.indexOf("?") < 0 ? "?" : "&") +
+      "since=" + encodeURIComponent(body.dataset.etag || "");
+    var source = new EventSource(url);
+    source.addEventListener("rows", function (event) {
+      showRows(body, event.data, event.lastEventId);
+      body.dataset.updatedBy = "stream";
+    });
+    source.onerror = function () {
+      if (source.readyState === EventSource.CLOSED) pollRows(body);
+    };
+    return true;
+  }
+
   function liveRows() {
     var body = document.getElementById("runs-rows");
-    if (!body || !body.dataset.refresh) return;
+    if (!body) return;
+    if (!streamRows(body)) pollRows(body);
+  }
+
+  function pollRows(body) {
+    if (!body.dataset.refresh) return;
     var busy = false, stopped = false;
     setInterval(function () {
       if (busy || stopped || document.hidden) return;
@@ -39,13 +69,13 @@
             stopped = true;
             throw new Error("refresh stopped");
           }
-          body.dataset.etag = response.headers.get("ETag") || "";
-          return response.text();
+          var tag = response.headers.get("ETag") || "";
+          return response.text().then(function (html) { return [html, tag]; });
         })
-        .then(function (html) {
-          if (html === null) return;
-          body.innerHTML = html;
-          localTimes(body);
+        .then(function (answer) {
+          if (answer === null) return;
+          showRows(body, answer[0], answer[1]);
+          body.dataset.updatedBy = "poll";
         })
         .catch(function () {})
         .finally(function () { busy = false; });

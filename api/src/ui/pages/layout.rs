@@ -35,6 +35,7 @@ pub fn page(title: &str, chrome: Option<&Chrome<'_>>, body: Markup) -> Markup {
                     a.brand href="/ui/runs" { "Duro" }
                     @if let Some(chrome) = chrome {
                         nav aria-label="Main" {
+                            a href="/ui/overview" { "Overview" }
                             a href="/ui/runs" { "Runs" }
                             a href="/ui/workflows" { "Workflows" }
                             a href="/ui/triggers" { "Triggers" }

@@ -4,6 +4,7 @@
 
 pub mod layout;
 pub mod login;
+pub mod overview;
 pub mod run;
 pub mod runs;
 pub mod triggers;

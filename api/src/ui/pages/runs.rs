@@ -1,13 +1,20 @@
 //! The Runs page: the runs listing of `GET /api/v1/runs` (the same query parsing and
-//! read-model query, `routes::lists`), with filters, cursor paging, and a rows fragment the
-//! script re-fetches to keep statuses and new runs current without a reload.
+//! read-model query, `routes::lists`), with filters and cursor paging, kept current without
+//! a reload: the script listens to `GET /ui/runs/live` (Server-Sent Events: the rows again
+//! whenever the journal changed and they did), and falls back to asking `GET /ui/runs/rows`
+//! every 3 seconds (304 while unchanged) when it cannot.
+
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use tokio::sync::{watch, OwnedSemaphorePermit};
 
 use super::layout::{self, Chrome};
 use crate::routes::lists::{self, Params};
@@ -76,6 +83,15 @@ async fn fetch(ui: &Ui, params: &Params) -> Result<(Vec<Value>, Option<String>),
 fn str_of<'a>(item: &'a Value, name: &str) -> Option<&'a str> {
     item.get(name).and_then(Value::as_str)
 }
+
+/// Live streams open at once; past it `/ui/runs/live` answers 503 and pages poll instead.
+pub const LIVE_STREAMS_MAX: usize = 256;
+/// A live stream ends after this long; the browser reconnects with the last rows' tag, so
+/// a stream never outlives a session by much.
+const LIVE_LIFETIME: Duration = Duration::from_secs(300);
+/// Changes closer together than this are sent as one update.
+const LIVE_COALESCE: Duration = Duration::from_millis(200);
+const LIVE_KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// The entity tag of a rows fragment: the script sends it back, and rows that have not
 /// changed answer 304, so the table is replaced only when something changed (a replaced row
@@ -147,6 +163,10 @@ pub async fn list(
         "/ui/runs/rows?{}",
         filters_query(&params, Some(value(&params, "cursor")))
     );
+    let live = format!(
+        "/ui/runs/live?{}",
+        filters_query(&params, Some(value(&params, "cursor")))
+    );
     let chrome = Chrome {
         key_name: &signed.key.name,
         key_id: &signed.key.id,
@@ -162,7 +182,7 @@ pub async fn list(
             div.scroll {
                 table.runs {
                     thead { tr { th { "Run" } th { "Workflow" } th { "Status" } th { "Started" } th { "Duration" } } }
-                    tbody id="runs-rows" data-refresh=(refresh) data-etag=(etag(&rows_markup(items).into_string())) aria-live="polite" { (rows_markup(items)) }
+                    tbody id="runs-rows" data-refresh=(refresh) data-live=(live) data-etag=(etag(&rows_markup(items).into_string())) aria-live="polite" { (rows_markup(items)) }
                 }
             }
             nav.pager aria-label="Pages" {
@@ -211,5 +231,102 @@ pub async fn rows(
         ],
         rows,
     )
+        .into_response())
+}
+
+/// What a live stream needs between two updates.
+struct Live {
+    ui: Ui,
+    params: Params,
+    /// The session whose page listens: the stream ends when it does (sign-out, expiry) or
+    /// its key is revoked.
+    session_id: String,
+    key_id: String,
+    /// The tag of the rows the browser has.
+    shown: String,
+    changes: watch::Receiver<journal::Position>,
+    stopping: watch::Receiver<bool>,
+    deadline: tokio::time::Instant,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Live {
+    /// Whether the session and its key are still good.
+    async fn signed_in(&self) -> bool {
+        if self
+            .ui
+            .sessions
+            .touch(&self.session_id, Instant::now())
+            .is_none()
+        {
+            return false;
+        }
+        matches!(self.ui.app.keys.get(&self.key_id).await, Ok(key) if !key.is_revoked())
+    }
+
+    /// The next update: the rows, once they differ from those shown; `None` ends the stream.
+    async fn next(mut self) -> Option<(Result<Event, Infallible>, Live)> {
+        loop {
+            if !self.signed_in().await {
+                return None;
+            }
+            let (items, _) = fetch(&self.ui, &self.params).await.ok()?;
+            let rows = rows_markup(&items).into_string();
+            let tag = etag(&rows);
+            if tag != self.shown {
+                self.shown = tag.clone();
+                let event = Event::default().event("rows").id(tag).data(rows);
+                return Some((Ok(event), self));
+            }
+            tokio::select! {
+                changed = self.changes.changed() => changed.ok()?,
+                _ = self.stopping.wait_for(|stopping| *stopping) => return None,
+                _ = tokio::time::sleep_until(self.deadline) => return None,
+            }
+            // Let a burst of appends (a run's steps) settle into one update.
+            tokio::time::sleep(LIVE_COALESCE).await;
+            self.changes.borrow_and_update();
+        }
+    }
+}
+
+/// `GET /ui/runs/live`: Server-Sent Events of the rows (`event: rows`, `id:` their tag,
+/// `data:` the rows' HTML, as `/ui/runs/rows` renders them) each time they change; the first
+/// at once unless the `Last-Event-ID` header (or `since`) names the rows shown. Ends after
+/// five minutes, when the session ends or the server stops.
+pub async fn live(
+    State(ui): State<Ui>,
+    signed: SignedIn,
+    Query(mut params): Query<Params>,
+    headers: HeaderMap,
+) -> Result<Response, UiError> {
+    signed.require(Scope::RunsRead)?;
+    let since = params.remove("since").unwrap_or_default();
+    let params = normalized(params);
+    lists::run_query(&params)?;
+    let permit = ui.live.clone().try_acquire_owned().map_err(|_| {
+        UiError::Unavailable("Too many live pages are open; this one will refresh itself.".into())
+    })?;
+    let shown = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .unwrap_or(since);
+    let session_id = crate::ui::session::from_request(&headers).ok_or(UiError::SignIn)?;
+    let state = Live {
+        changes: ui.app.engine.store().subscribe(),
+        stopping: ui.app.stopping.subscribe(),
+        ui: ui.clone(),
+        params,
+        session_id,
+        key_id: signed.key.id.clone(),
+        shown,
+        deadline: tokio::time::Instant::now() + LIVE_LIFETIME,
+        _permit: permit,
+    };
+    let events = futures_util::stream::unfold(state, Live::next);
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(LIVE_KEEP_ALIVE))
         .into_response())
 }
