@@ -271,6 +271,7 @@ async fn live_runs(world: &World) {
         })
         .await;
     world.browser.screenshot("02-runs-live").await;
+
     world
         .browser
         .wait_for("the run completed in the table", PATIENCE, || async {
@@ -295,6 +296,48 @@ async fn live_runs(world: &World) {
         .await;
     assert_eq!(by.as_deref(), Some("stream"));
     world.browser.full_screenshot("03-runs", 1280).await;
+    // Another run's page, opened while it sleeps, shows it complete by itself.
+    let run_id = world
+        .api
+        .start_run(&workflow, json!({}))
+        .await
+        .expect("a run");
+    world.open(&format!("/ui/runs/{run_id}")).await;
+    let first = world
+        .browser
+        .text(&world.browser.find(".facts .status").await)
+        .await;
+    world
+        .browser
+        .script("window.duroNotReloaded = true; return null;", vec![])
+        .await;
+    world
+        .browser
+        .wait_for("the run page to say completed", PATIENCE, || async {
+            let status = world.browser.find_all(".facts .status").await;
+            let text = world.browser.text(status.first()?).await;
+            (text == "completed").then_some(())
+        })
+        .await;
+    let marker = world
+        .browser
+        .script("return window.duroNotReloaded === true;", vec![])
+        .await;
+    assert_eq!(marker, true, "the run page was not reloaded");
+    if first != "completed" {
+        let by = world
+            .browser
+            .attribute(&world.browser.find("#run").await, "data-updated-by")
+            .await;
+        assert_eq!(by.as_deref(), Some("stream"), "it was {first} at first");
+    }
+    let timeline = world
+        .browser
+        .text(&world.browser.find("table.timeline").await)
+        .await;
+    assert!(timeline.contains("Timer set"), "{timeline}");
+    assert!(timeline.contains("Timer fired"), "{timeline}");
+    world.browser.full_screenshot("02b-run-live", 1280).await;
 }
 
 /// A run failing at `charge`: its page names the step and the error; the workflow is fixed

@@ -1067,3 +1067,110 @@ async fn the_runs_page_streams_its_rows_as_they_change() {
     let after = get(&api, "/ui/runs/live", Some(&cookie)).await;
     assert_eq!(after.location(), "/ui/login");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_timeline_tells_timers_retries_and_foreach_items() {
+    let api = TestApi::new().await;
+    // Nothing listens on port 9 of loopback: each attempt fails with a network error.
+    let id = api
+        .active_workflow(json!({"name": "story", "steps": [
+            {"id": "nap", "type": "delay", "config": {"duration": "200ms"}},
+            {"id": "each", "type": "foreach",
+             "config": {"items": "{{input.items}}",
+                        "steps": [{"id": "line", "type": "transform", "config": {"mapping": {"n": "{{item}}"}}}]}},
+            {"id": "call", "type": "http", "config": {"url": "http://127.0.0.1:9/down"},
+             "retry": {"maxAttempts": 2, "initialInterval": "200ms", "jitter": 0}}
+        ]}))
+        .await;
+    let run = api
+        .post(
+            &format!("/api/v1/workflows/{id}/run?wait=30"),
+            json!({"input": {"items": [1, 2]}}),
+        )
+        .await;
+    assert_eq!(run.body["data"]["status"], "failed", "{}", run.body);
+    let run_id = run.body["data"]["id"].as_str().expect("id").to_owned();
+    let cookie = sign_in(&api, &api.admin).await;
+    let page = get(&api, &format!("/ui/runs/{run_id}"), Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    for needle in [
+        r#"<table class="timeline">"#,
+        "Timer set: fires in 0.200 s",
+        "Timer fired",
+        "Foreach over 2 items",
+        "each[1].line",
+        "Attempt 1 failed",
+        "Retry: attempt 2 in 0.200 s",
+        "Attempt 2 started",
+        r#"data-kind="retry""#,
+        "Run failed",
+    ] {
+        assert!(page.body.contains(needle), "{needle}: {}", page.body);
+    }
+}
+
+// Paused time: the `?wait=0.2` below ends at once when the run has paused.
+#[tokio::test(start_paused = true)]
+async fn the_run_page_is_told_when_its_run_changes() {
+    let api = TestApi::new().await;
+    let id = api
+        .active_workflow(json!({"name": "w", "steps": [
+            {"id": "approve", "type": "wait"},
+            {"id": "after", "type": "transform", "config": {"mapping": {"ok": true}}}]}))
+        .await;
+    let started = api
+        .post(&format!("/api/v1/workflows/{id}/run?wait=0.2"), json!({}))
+        .await;
+    let run_id = started.body["data"]["id"].as_str().expect("id").to_owned();
+    let cookie = sign_in(&api, &api.admin).await;
+    let page = get(&api, &format!("/ui/runs/{run_id}"), Some(&cookie)).await;
+    let marker = format!(r#"data-live="/ui/runs/{run_id}/live?since="#);
+    let start = page.body.find(&marker).expect("a live run page") + marker.len();
+    let since: String = page.body[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+
+    let request = Request::builder()
+        .uri(format!("/ui/runs/{run_id}/live?since={since}"))
+        .header(header::COOKIE, &cookie)
+        .body(Body::empty())
+        .expect("request");
+    let response = api.router.clone().oneshot(request).await.expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+    let resumed = api
+        .post(
+            &format!("/api/v1/runs/{run_id}/resume"),
+            json!({"payload": 1}),
+        )
+        .await;
+    assert_eq!(resumed.status, StatusCode::OK, "{}", resumed.body);
+    let mut told = Vec::new();
+    loop {
+        let event = next_chunk(&mut body).await;
+        assert!(event.starts_with("event: changed\n"), "{event}");
+        told.push(event.clone());
+        if event.contains("data: completed") {
+            break;
+        }
+    }
+    let end = tokio::time::timeout(std::time::Duration::from_secs(10), body.frame()).await;
+    assert!(
+        matches!(end, Ok(None)),
+        "the stream ends with the run: {told:?}"
+    );
+
+    // An ended run's page does not listen; a late stream is told there is nothing more.
+    let page = get(&api, &format!("/ui/runs/{run_id}"), Some(&cookie)).await;
+    assert!(!page.body.contains("data-live="), "{}", page.body);
+    let events = api.get(&format!("/api/v1/runs/{run_id}/events")).await;
+    let count = events.body["data"].as_array().map_or(0, Vec::len);
+    let late = get(
+        &api,
+        &format!("/ui/runs/{run_id}/live?since={count}"),
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(late.status, StatusCode::NO_CONTENT);
+}

@@ -6,6 +6,7 @@
 //! - `guard`: the signed-in key of a request, its scope checks and the CSRF check.
 //! - `headers`: the security headers of every `/ui` response (CSP, nosniff, no framing).
 //! - `assets`: the CSS and JS, with long cache lifetimes.
+//! - `live`: what the Server-Sent Events streams of the Runs and Run pages share.
 //! - `error`: `UiError`, answered as a page a person can read, never a JSON dump.
 //! - `pages`: the layout and the login, overview, runs, run, workflows and triggers pages.
 //!
@@ -16,6 +17,7 @@ pub mod assets;
 pub mod error;
 pub mod guard;
 pub mod headers;
+pub mod live;
 pub mod pages;
 pub mod session;
 
@@ -37,7 +39,7 @@ const FORM_BODY_MAX: usize = 64 * 1024;
 pub struct Ui {
     pub app: AppState,
     pub sessions: Arc<Sessions>,
-    /// Permits for the Runs page's live streams (`pages::runs::LIVE_STREAMS_MAX`).
+    /// Permits for the live streams (`live::STREAMS_MAX`).
     pub live: Arc<tokio::sync::Semaphore>,
 }
 
@@ -56,7 +58,7 @@ where
     let ui = Ui {
         app: state.clone(),
         sessions: Arc::new(Sessions::new(session::Limits::default())),
-        live: Arc::new(tokio::sync::Semaphore::new(pages::runs::LIVE_STREAMS_MAX)),
+        live: Arc::new(tokio::sync::Semaphore::new(live::STREAMS_MAX)),
     };
     Router::new()
         .route("/ui", get(|| async { Redirect::to("/ui/runs") }))
@@ -71,6 +73,7 @@ where
         .route("/ui/runs/rows", get(pages::runs::rows))
         .route("/ui/runs/live", get(pages::runs::live))
         .route("/ui/runs/{id}", get(pages::run::detail))
+        .route("/ui/runs/{id}/live", get(pages::run::live))
         .route("/ui/runs/{id}/cancel", post(pages::run::cancel))
         .route("/ui/runs/{id}/resume", post(pages::run::resume))
         .route("/ui/runs/{id}/rerun", post(pages::run::rerun))

@@ -4,7 +4,10 @@
 //    server-rendered, escaped HTML from this origin) so new runs and status changes appear;
 //    where that is not possible it asks for the rows every few seconds while the tab is
 //    visible (304 while unchanged).
-// 3. Buttons with data-copy="ID" copy the text of element ID (a webhook's URL).
+// 3. A Run page whose run has not ended listens to /ui/runs/{id}/live and, on each change,
+//    fetches itself and swaps in the new content (open blocks stay open); while a form of
+//    the page is being filled in it only says that the run changed, with a link to reload.
+// 4. Buttons with data-copy="ID" copy the text of element ID (a webhook's URL).
 (function () {
   "use strict";
   var REFRESH_MS = 3000;
@@ -82,6 +85,70 @@
     }, REFRESH_MS);
   }
 
+  // A key for each open <details>, to open it again after a swap.
+  function openKeys(root) {
+    var keys = [], open = root.querySelectorAll("details[open]");
+    for (var i = 0; i < open.length; i++) keys.push(detailsKey(open[i]));
+    return keys;
+  }
+
+  function detailsKey(details) {
+    var row = details.closest("[data-step], [data-seq]");
+    var where = row ? (row.dataset.step || "") + "#" + (row.dataset.seq || "") : "";
+    var summary = details.querySelector("summary");
+    return where + "|" + (summary ? summary.textContent : "");
+  }
+
+  function busyForm(root) {
+    var fields = root.querySelectorAll("textarea, input[type=text]");
+    for (var i = 0; i < fields.length; i++) {
+      if (fields[i].value || fields[i] === document.activeElement) return true;
+    }
+    return false;
+  }
+
+  function liveRun() {
+    var run = document.getElementById("run");
+    if (!run || !run.dataset.live || !window.EventSource) return;
+    var source = new EventSource(run.dataset.live);
+    source.addEventListener("changed", function () {
+      if (busyForm(run)) {
+        var note = document.getElementById("run-changed");
+        if (!note) {
+          note = document.createElement("p");
+          note.id = "run-changed";
+          note.className = "notice";
+          note.setAttribute("role", "status");
+          var link = document.createElement("a");
+          link.href = window.location.href;
+          link.textContent = "This run has changed: reload to see it.";
+          note.appendChild(link);
+          run.parentNode.insertBefore(note, run);
+        }
+        return;
+      }
+      fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+        .then(function (response) {
+          if (!response.ok || response.redirected) throw new Error("no page");
+          return response.text();
+        })
+        .then(function (html) {
+          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("run");
+          if (!fresh) return;
+          var keys = openKeys(run);
+          run.innerHTML = fresh.innerHTML;
+          var all = run.querySelectorAll("details");
+          for (var i = 0; i < all.length; i++) {
+            if (keys.indexOf(detailsKey(all[i])) >= 0) all[i].open = true;
+          }
+          localTimes(run);
+          run.dataset.updatedBy = "stream";
+          if (!fresh.dataset.live) source.close();
+        })
+        .catch(function () {});
+    });
+  }
+
   function copyButtons() {
     var buttons = document.querySelectorAll("button[data-copy]");
     for (var i = 0; i < buttons.length; i++) {
@@ -111,6 +178,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     localTimes(document);
     liveRows();
+    liveRun();
     copyButtons();
   });
 })();

@@ -7,5 +7,6 @@ pub mod login;
 pub mod overview;
 pub mod run;
 pub mod runs;
+pub mod timeline;
 pub mod triggers;
 pub mod workflows;

@@ -4,10 +4,12 @@
 //! its replay and its events (`reply`).
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use engine::executor::{run_stream, Against, Rerun, RUN_EVENTS_MAX};
@@ -23,6 +25,7 @@ use super::login::CsrfForm;
 use crate::reply;
 use crate::ui::error::UiError;
 use crate::ui::guard::SignedIn;
+use crate::ui::live::{last_event_id, Watch, KEEP_ALIVE};
 use crate::ui::Ui;
 use credentials::keys::Scope;
 
@@ -267,6 +270,8 @@ fn timeline(steps: &[Value]) -> Markup {
 fn events_list(events: &[Value]) -> Markup {
     html! {
         h2 { "Events" }
+        details.events {
+        summary { "The journal's " (events.len()) " events, as recorded" }
         div.scroll {
             table.events {
                 thead { tr { th { "#" } th { "Type" } th { "Recorded" } th { "Data" } } }
@@ -281,6 +286,7 @@ fn events_list(events: &[Value]) -> Markup {
                     }
                 }
             }
+        }
         }
     }
 }
@@ -313,6 +319,7 @@ pub async fn detail(
     let run = reply::run_json(&view);
     let steps = steps(&ui, &id, &run).await;
     let events = events(&ui, &id).await?;
+    let journal = ui.app.runs.journal(&id).await?;
     // A deleted workflow leaves its runs readable, without rerun or replay.
     let workflow = ui.app.runs.workflows().get(&view.workflow_id).await.ok();
     let replay = match against {
@@ -350,15 +357,20 @@ pub async fn detail(
         key_id: &signed.key.id,
         csrf: &signed.session.csrf,
     };
+    let live = (!view.status.is_terminal())
+        .then(|| format!("{}/live?since={}", layout::run_href(&id), journal.len()));
     let body = html! {
         p.crumbs { a href="/ui/runs" { "← Runs" } }
+        div id="run" data-live=[live] {
         (header(&run))
         (actions(&id, &run, &actions_allowed))
         @if let (Some(version), Some(replay)) = (against, &replay) {
             (divergence(version, replay))
         }
         (timeline(&steps))
+        (super::timeline::section(&journal))
         (events_list(&events))
+        }
     };
     Ok(layout::html(
         StatusCode::OK,
@@ -461,4 +473,75 @@ pub async fn rerun(
         )
         .await?;
     Ok(Redirect::to(&layout::run_href(&started.run_id)).into_response())
+}
+
+/// A run page's live stream between two updates.
+struct RunLive {
+    watch: Watch,
+    run_id: String,
+    stream: journal::StreamName,
+    /// How many of the run's events the page shows.
+    shown: u64,
+    /// The run has ended and its last change was sent.
+    done: bool,
+}
+
+impl RunLive {
+    async fn next(mut self) -> Option<(Result<Event, Infallible>, RunLive)> {
+        loop {
+            if self.done || !self.watch.signed_in().await {
+                return None;
+            }
+            let store = self.watch.ui.app.engine.store().clone();
+            let version = store.stream_version(&self.stream).await.ok()?;
+            if version > self.shown {
+                self.shown = version;
+                let view = self.watch.ui.app.runs.get(&self.run_id).await.ok()?;
+                self.done = view.status.is_terminal();
+                let event = Event::default()
+                    .event("changed")
+                    .id(version.to_string())
+                    .data(engine::executor::status_name(view.status));
+                return Some((Ok(event), self));
+            }
+            if !self.watch.changed().await {
+                return None;
+            }
+        }
+    }
+}
+
+/// `GET /ui/runs/{id}/live`: Server-Sent Events telling the Run page its run changed
+/// (`event: changed`, `id:` the number of events the run has, `data:` its status), once per
+/// change after the `Last-Event-ID` (or `since`) count; the page then fetches itself again.
+/// Ends after the run's end was told (or 204 when it had ended already), and as every live
+/// stream does (`ui::live`).
+pub async fn live(
+    State(ui): State<Ui>,
+    signed: SignedIn,
+    Path(id): Path<String>,
+    Query(mut params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, UiError> {
+    signed.require(Scope::RunsRead)?;
+    let stream = run_stream(&id).map_err(UiError::from)?;
+    let since = last_event_id(&headers, params.remove("since"));
+    let shown: u64 = since.trim().parse().unwrap_or(0);
+    let watch = Watch::new(&ui, &signed, &headers)?;
+    let view = ui.app.runs.get(&id).await?;
+    let version = ui.app.engine.store().stream_version(&stream).await?;
+    if view.status.is_terminal() && shown >= version {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let state = RunLive {
+        watch,
+        run_id: id,
+        stream,
+        shown,
+        done: false,
+    };
+    let events = futures_util::stream::unfold(state, RunLive::next);
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+        .into_response())
 }

@@ -5,7 +5,6 @@
 //! every 3 seconds (304 while unchanged) when it cannot.
 
 use std::convert::Infallible;
-use std::time::{Duration, Instant};
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -14,12 +13,12 @@ use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use tokio::sync::{watch, OwnedSemaphorePermit};
 
 use super::layout::{self, Chrome};
 use crate::routes::lists::{self, Params};
 use crate::ui::error::UiError;
 use crate::ui::guard::SignedIn;
+use crate::ui::live::{last_event_id, Watch, KEEP_ALIVE};
 use crate::ui::Ui;
 use credentials::keys::Scope;
 
@@ -83,15 +82,6 @@ async fn fetch(ui: &Ui, params: &Params) -> Result<(Vec<Value>, Option<String>),
 fn str_of<'a>(item: &'a Value, name: &str) -> Option<&'a str> {
     item.get(name).and_then(Value::as_str)
 }
-
-/// Live streams open at once; past it `/ui/runs/live` answers 503 and pages poll instead.
-pub const LIVE_STREAMS_MAX: usize = 256;
-/// A live stream ends after this long; the browser reconnects with the last rows' tag, so
-/// a stream never outlives a session by much.
-const LIVE_LIFETIME: Duration = Duration::from_secs(300);
-/// Changes closer together than this are sent as one update.
-const LIVE_COALESCE: Duration = Duration::from_millis(200);
-const LIVE_KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// The entity tag of a rows fragment: the script sends it back, and rows that have not
 /// changed answer 304, so the table is replaced only when something changed (a replaced row
@@ -234,43 +224,22 @@ pub async fn rows(
         .into_response())
 }
 
-/// What a live stream needs between two updates.
+/// A live stream's state between two updates.
 struct Live {
-    ui: Ui,
+    watch: Watch,
     params: Params,
-    /// The session whose page listens: the stream ends when it does (sign-out, expiry) or
-    /// its key is revoked.
-    session_id: String,
-    key_id: String,
     /// The tag of the rows the browser has.
     shown: String,
-    changes: watch::Receiver<journal::Position>,
-    stopping: watch::Receiver<bool>,
-    deadline: tokio::time::Instant,
-    _permit: OwnedSemaphorePermit,
 }
 
 impl Live {
-    /// Whether the session and its key are still good.
-    async fn signed_in(&self) -> bool {
-        if self
-            .ui
-            .sessions
-            .touch(&self.session_id, Instant::now())
-            .is_none()
-        {
-            return false;
-        }
-        matches!(self.ui.app.keys.get(&self.key_id).await, Ok(key) if !key.is_revoked())
-    }
-
     /// The next update: the rows, once they differ from those shown; `None` ends the stream.
     async fn next(mut self) -> Option<(Result<Event, Infallible>, Live)> {
         loop {
-            if !self.signed_in().await {
+            if !self.watch.signed_in().await {
                 return None;
             }
-            let (items, _) = fetch(&self.ui, &self.params).await.ok()?;
+            let (items, _) = fetch(&self.watch.ui, &self.params).await.ok()?;
             let rows = rows_markup(&items).into_string();
             let tag = etag(&rows);
             if tag != self.shown {
@@ -278,14 +247,9 @@ impl Live {
                 let event = Event::default().event("rows").id(tag).data(rows);
                 return Some((Ok(event), self));
             }
-            tokio::select! {
-                changed = self.changes.changed() => changed.ok()?,
-                _ = self.stopping.wait_for(|stopping| *stopping) => return None,
-                _ = tokio::time::sleep_until(self.deadline) => return None,
+            if !self.watch.changed().await {
+                return None;
             }
-            // Let a burst of appends (a run's steps) settle into one update.
-            tokio::time::sleep(LIVE_COALESCE).await;
-            self.changes.borrow_and_update();
         }
     }
 }
@@ -293,7 +257,7 @@ impl Live {
 /// `GET /ui/runs/live`: Server-Sent Events of the rows (`event: rows`, `id:` their tag,
 /// `data:` the rows' HTML, as `/ui/runs/rows` renders them) each time they change; the first
 /// at once unless the `Last-Event-ID` header (or `since`) names the rows shown. Ends after
-/// five minutes, when the session ends or the server stops.
+/// five minutes, when the session ends or the server stops (`ui::live`).
 pub async fn live(
     State(ui): State<Ui>,
     signed: SignedIn,
@@ -301,32 +265,16 @@ pub async fn live(
     headers: HeaderMap,
 ) -> Result<Response, UiError> {
     signed.require(Scope::RunsRead)?;
-    let since = params.remove("since").unwrap_or_default();
+    let since = params.remove("since");
     let params = normalized(params);
     lists::run_query(&params)?;
-    let permit = ui.live.clone().try_acquire_owned().map_err(|_| {
-        UiError::Unavailable("Too many live pages are open; this one will refresh itself.".into())
-    })?;
-    let shown = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
-        .unwrap_or(since);
-    let session_id = crate::ui::session::from_request(&headers).ok_or(UiError::SignIn)?;
     let state = Live {
-        changes: ui.app.engine.store().subscribe(),
-        stopping: ui.app.stopping.subscribe(),
-        ui: ui.clone(),
+        watch: Watch::new(&ui, &signed, &headers)?,
         params,
-        session_id,
-        key_id: signed.key.id.clone(),
-        shown,
-        deadline: tokio::time::Instant::now() + LIVE_LIFETIME,
-        _permit: permit,
+        shown: last_event_id(&headers, since),
     };
     let events = futures_util::stream::unfold(state, Live::next);
     Ok(Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(LIVE_KEEP_ALIVE))
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
         .into_response())
 }
