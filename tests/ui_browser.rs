@@ -232,6 +232,7 @@ async fn the_dashboard_in_a_real_browser() {
     failed_fixed_and_rerun(&world, &base, &counts).await;
     let paused = resumed_with_a_payload(&world).await;
     script_in_an_output_is_text(&world).await;
+    an_agent_asks_for_approval(&world, &base, &counts).await;
     workflows(&world).await;
     triggers(&world).await;
     overview(&world).await;
@@ -629,6 +630,95 @@ async fn script_in_an_output_is_text(world: &World) {
     assert_ne!(world.browser.title().await, "pwned");
     assert_eq!(world.browser.alert_text().await, None, "no script ran");
     world.browser.full_screenshot("08-run-xss", 1280).await;
+}
+
+/// An agent wants to call a tool that needs approval: its run page says so with the
+/// arguments and the conversation so far; Approve (a click) lets the call go (the test's
+/// server sees it once) and the agent finishes, its conversation showing both turns.
+async fn an_agent_asks_for_approval(world: &World, base: &str, counts: &Counts) {
+    use llm::test_server::ScriptedModel;
+    let model = ScriptedModel::start(llm::Protocol::OpenAi).await;
+    model.push_tool_calls(vec![("n1", "notify", r#"{"text":"deploy done"}"#)]);
+    model.push_text("I told the team.");
+    let (status, body) = world
+        .api
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/connections",
+            Some(
+                json!({"id": "conn_model", "name": "model", "provider": "openai",
+                        "kind": "bearer", "token": "sk-model-secret-0123456789",
+                        "baseUrl": model.base_url}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = world
+        .api
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/workflow/manager/create",
+            Some(json!({"name": "Release bot", "description": "d", "systemPrompt": "Be brief.",
+                        "model": "gpt-test", "connectionId": "conn_model",
+                        "requireApproval": ["notify"],
+                        "tools": [{"name": "notify", "description": "Tell the team.",
+                                   "parameters": {"type": "object", "properties": {"text": {"type": "string"}}},
+                                   "http": {"method": "POST", "url": format!("{base}/ok/notify-team"),
+                                            "body": {"text": "{{args.text}}"}}}]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let workflow = body["data"]["id"].as_str().expect("id").to_owned();
+    let run_id = world
+        .api
+        .start_run(
+            &workflow,
+            json!({"message": "Tell the team the deploy is done"}),
+        )
+        .await
+        .expect("a run");
+    world.wait_status(&run_id, "paused").await;
+    let path = format!("/ui/runs/{run_id}");
+    world.open(&path).await;
+    let waiting = world
+        .browser
+        .text(&world.browser.find("section.waiting").await)
+        .await;
+    assert!(
+        waiting.contains("notify") && waiting.contains("deploy done"),
+        "{waiting}"
+    );
+    world
+        .browser
+        .full_screenshot("22-agent-approval", 1280)
+        .await;
+    assert_eq!(
+        count(counts, "/ok/notify-team"),
+        0,
+        "not before the approval"
+    );
+    world.browser.click_css("form.approve button").await;
+    world
+        .reload_until(&path, ".facts .status", "completed")
+        .await;
+    assert_eq!(
+        count(counts, "/ok/notify-team"),
+        1,
+        "the approved call, once"
+    );
+    let talk = world
+        .browser
+        .text(&world.browser.find("section.conversation").await)
+        .await;
+    assert!(
+        talk.contains("Model, turn 1") && talk.contains("Calls notify"),
+        "{talk}"
+    );
+    assert!(talk.contains("I told the team."), "{talk}");
+    world
+        .browser
+        .full_screenshot("23-agent-conversation", 1280)
+        .await;
 }
 
 /// The Workflows page lists a workflow; its page draws the condition's branches and the

@@ -1174,3 +1174,129 @@ async fn the_run_page_is_told_when_its_run_changes() {
     .await;
     assert_eq!(late.status, StatusCode::NO_CONTENT);
 }
+
+/// Polls the run until its status is `want` (every 10 ms, at most 10 s); its detail.
+async fn run_until(api: &TestApi, run_id: &str, want: &str) -> serde_json::Value {
+    let mut run = serde_json::Value::Null;
+    for _ in 0..1_000 {
+        run = api.get(&format!("/api/v1/runs/{run_id}")).await.body["data"].clone();
+        if run["status"] == want {
+            return run;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("run {run_id} is not {want}: {run}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_s_approval_is_answered_from_the_run_page_and_its_conversation_shown() {
+    use llm::test_server::ScriptedModel;
+    let api = TestApi::new().await;
+    let model = ScriptedModel::start(llm::Protocol::OpenAi).await;
+    model.push_tool_calls(vec![("n1", "notify", r#"{"text":"<b>hi</b>"}"#)]);
+    model.push_text("I did not notify <anyone>.");
+    let connection = api
+        .post(
+            "/api/v1/connections",
+            json!({"id": "conn_model", "name": "model", "provider": "openai",
+                   "kind": "bearer", "token": "sk-model-secret-0123456789",
+                   "baseUrl": model.base_url}),
+        )
+        .await;
+    assert_eq!(
+        connection.status,
+        StatusCode::CREATED,
+        "{}",
+        connection.body
+    );
+    // Port 9: the tool is never called, as its call is denied.
+    let created = api
+        .post(
+            "/api/v1/workflow/manager/create",
+            json!({"name": "Support bot", "description": "d", "systemPrompt": "Be brief.",
+                   "model": "gpt-test", "connectionId": "conn_model",
+                   "requireApproval": ["notify"],
+                   "tools": [{"name": "notify", "description": "Tell the team.",
+                              "parameters": {"type": "object", "properties": {"text": {"type": "string"}}},
+                              "http": {"method": "POST", "url": "http://127.0.0.1:9/notify"}}]}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let workflow = created.body["data"]["id"].as_str().expect("id").to_owned();
+    let started = api
+        .post(
+            &format!("/api/v1/workflows/{workflow}/run"),
+            json!({"input": {"message": "Tell the team hi"}}),
+        )
+        .await;
+    let run_id = started.body["data"]["runId"]
+        .as_str()
+        .expect("run")
+        .to_owned();
+    let paused = run_until(&api, &run_id, "paused").await;
+    assert_eq!(paused["waitingFor"]["type"], "approval", "{paused}");
+    let path = format!("/ui/runs/{run_id}");
+
+    let reader = sign_in(&api, &api.key(&[Scope::RunsRead]).await).await;
+    let seen = get(&api, &path, Some(&reader)).await;
+    assert!(
+        seen.body.contains("Waiting for your approval"),
+        "{}",
+        seen.body
+    );
+    assert!(
+        seen.body.contains("&lt;b&gt;hi&lt;/b&gt;"),
+        "escaped: {}",
+        seen.body
+    );
+    assert!(!seen.body.contains(">Approve<"), "a reader cannot answer");
+
+    let cookie = sign_in(&api, &api.admin).await;
+    let page = get(&api, &path, Some(&cookie)).await;
+    assert!(
+        page.body.contains(">Approve<") && page.body.contains(">Deny<"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Conversation of"), "{}", page.body);
+    assert!(
+        page.body.contains("Calls <strong>notify</strong>"),
+        "{}",
+        page.body
+    );
+    let token = page.csrf();
+    let forged = post_form(
+        &api,
+        &format!("{path}/resume"),
+        Some(&cookie),
+        "approved=false",
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let denied = post_form(
+        &api,
+        &format!("{path}/resume"),
+        Some(&cookie),
+        &with_token(&token, "approved=false"),
+    )
+    .await;
+    assert_eq!(denied.status, StatusCode::SEE_OTHER, "{}", denied.body);
+    let done = run_until(&api, &run_id, "completed").await;
+    assert_eq!(
+        done["output"]["message"], "I did not notify <anyone>.",
+        "{done}"
+    );
+    let page = get(&api, &path, Some(&cookie)).await;
+    assert!(
+        !page.body.contains("Waiting for your approval"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Model, turn 2"), "{}", page.body);
+    assert!(
+        page.body.contains("I did not notify &lt;anyone&gt;."),
+        "{}",
+        page.body
+    );
+    assert!(model.requests()[1].to_string().contains("denied"));
+}

@@ -2,6 +2,7 @@
 //! statuses, URLs); each other module is one page (or a list and its item's page) and its
 //! form handlers.
 
+pub mod agent;
 pub mod layout;
 pub mod login;
 pub mod overview;

@@ -363,11 +363,17 @@ pub async fn detail(
         p.crumbs { a href="/ui/runs" { "← Runs" } }
         div id="run" data-live=[live] {
         (header(&run))
+        @if view.status == RunStatus::Paused {
+            @if let Some(waiting) = &view.waiting_for {
+                (super::agent::waiting(waiting, &format!("{}/resume", layout::run_href(&id)), &signed.session.csrf, can_write))
+            }
+        }
         (actions(&id, &run, &actions_allowed))
         @if let (Some(version), Some(replay)) = (against, &replay) {
             (divergence(version, replay))
         }
         (timeline(&steps))
+        (super::agent::conversation(&steps))
         (super::timeline::section(&journal))
         (events_list(&events))
         }
@@ -398,8 +404,15 @@ pub async fn cancel(
 pub struct ResumeForm {
     #[serde(default)]
     csrf: String,
+    /// JSON text (the general form).
     #[serde(default)]
     payload: String,
+    /// An agent's approval answered: `true` or `false` (the Approve and Deny buttons).
+    #[serde(default)]
+    approved: Option<String>,
+    /// An agent's question answered.
+    #[serde(default)]
+    message: Option<String>,
 }
 
 /// The payload field as JSON: empty is `null`.
@@ -423,7 +436,17 @@ pub async fn resume(
     let form = form.map(|Form(f)| f).unwrap_or_default();
     signed.check_csrf(&form.csrf)?;
     signed.require(Scope::RunsWrite)?;
-    let payload = json_field("payload", &form.payload)?;
+    let payload = match (form.approved.as_deref(), form.message) {
+        (Some("true"), _) => serde_json::json!({ "approved": true }),
+        (Some("false"), _) => serde_json::json!({ "approved": false }),
+        (Some(other), _) => {
+            return Err(UiError::BadRequest(format!(
+                "approved: must be true or false, not {other:?}"
+            )))
+        }
+        (None, Some(message)) => serde_json::json!({ "message": message }),
+        (None, None) => json_field("payload", &form.payload)?,
+    };
     ui.app.runs.resume(&id, payload).await?;
     Ok(Redirect::to(&layout::run_href(&id)).into_response())
 }
