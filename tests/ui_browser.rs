@@ -28,6 +28,7 @@ const KEY: &str = "duro_browser_test_admin_key_0123456789abcdef";
 /// The longest any page condition is waited for (the Runs page refreshes every 3 s).
 const PATIENCE: Duration = Duration::from_secs(30);
 const ENTER: &str = "\u{E007}";
+const TAB: &str = "\u{E004}";
 
 /// Requests seen by the counter server, by path.
 type Counts = Arc<Mutex<HashMap<String, u32>>>;
@@ -228,6 +229,7 @@ async fn the_dashboard_in_a_real_browser() {
     sign_in(&world, KEY).await;
     assert_eq!(world.browser.title().await, "Runs · Duro");
 
+    by_keyboard(&world).await;
     live_runs(&world).await;
     failed_fixed_and_rerun(&world, &base, &counts).await;
     let paused = resumed_with_a_payload(&world).await;
@@ -238,6 +240,59 @@ async fn the_dashboard_in_a_real_browser() {
     overview(&world).await;
     narrow_screens(&world).await;
     a_reader_cannot_cancel(&world, &paused).await;
+}
+
+/// The keyboard alone gets around: Tab first reaches "Skip to content" (Enter moves the focus
+/// past the navigation), then the navigation's links in order; Enter on one follows it.
+async fn by_keyboard(world: &World) {
+    world.open("/ui/runs").await;
+    let focused = || async {
+        world
+            .browser
+            .script(
+                "var e = document.activeElement; return [e.tagName, e.textContent.trim(), e.getAttribute('href')];",
+                vec![],
+            )
+            .await
+    };
+    world.browser.press(TAB).await;
+    assert_eq!(focused().await[1], "Skip to content");
+    world.browser.press(TAB).await;
+    assert_eq!(focused().await[1], "Duro");
+    let mut links = Vec::new();
+    for _ in 0..4 {
+        world.browser.press(TAB).await;
+        links.push(focused().await[2].as_str().unwrap_or_default().to_owned());
+    }
+    assert_eq!(
+        links,
+        ["/ui/overview", "/ui/runs", "/ui/workflows", "/ui/triggers"],
+        "the navigation in order"
+    );
+    // Enter on the focused Triggers link opens it.
+    world.browser.press(ENTER).await;
+    world
+        .browser
+        .wait_for("the Triggers page", PATIENCE, || async {
+            world
+                .browser
+                .url()
+                .await
+                .ends_with("/ui/triggers")
+                .then_some(())
+        })
+        .await;
+    // A visible focus ring: the outline the stylesheet gives focused links.
+    world.browser.press(TAB).await;
+    world.browser.press(TAB).await;
+    let outline = world
+        .browser
+        .script(
+            "return getComputedStyle(document.activeElement).outlineStyle;",
+            vec![],
+        )
+        .await;
+    assert_eq!(outline, "solid", "the focus is visible");
 }
 
 /// A run started through the API appears on the open Runs page and completes there, while

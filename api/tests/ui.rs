@@ -647,7 +647,7 @@ async fn the_workflows_pages_draw_the_steps_and_list_the_versions() {
         r#"data-step="each" data-type="foreach""#,
         r#"data-step="line""#,
         "3 at a time",
-        "step each changed",
+        "step each changed: config.concurrency",
         "first version",
         "Version 2",
     ] {

@@ -319,6 +319,21 @@ impl Browser {
         .await;
     }
 
+    /// Presses and releases `key` (a WebDriver key code, such as TAB `\u{E004}`) on whatever
+    /// has the focus, as a person at the keyboard would.
+    pub async fn press(&self, key: &str) {
+        self.must(
+            reqwest::Method::POST,
+            "/actions",
+            Some(
+                json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
+                    {"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}
+                ]}]}),
+            ),
+        )
+        .await;
+    }
+
     /// Runs `script` (a function body; `arguments` are `args`) in the page; its result.
     /// WebDriver scripts run whatever the page's CSP says: the tests use them to look, and to
     /// act as a forged form would.

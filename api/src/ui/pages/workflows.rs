@@ -193,6 +193,45 @@ fn diagram(steps: &[StepSpec]) -> Markup {
     }
 }
 
+/// How many changed fields a version's change list names per step.
+const PATHS_SHOWN: usize = 5;
+
+/// The paths (`config.url`, `retry.maxAttempts`, `config.then[0].config.mapping.size`) where
+/// `before` and `after` differ, in document order.
+fn differences(before: &Value, after: &Value, at: &str, out: &mut Vec<String>) {
+    let join = |name: &str| {
+        if at.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{at}.{name}")
+        }
+    };
+    match (before, after) {
+        (Value::Object(old), Value::Object(new)) => {
+            for (name, value) in new {
+                match old.get(name) {
+                    Some(was) => differences(was, value, &join(name), out),
+                    None => out.push(join(name)),
+                }
+            }
+            for name in old.keys().filter(|name| !new.contains_key(*name)) {
+                out.push(join(name));
+            }
+        }
+        (Value::Array(old), Value::Array(new)) if old.len() == new.len() => {
+            for (i, (was, value)) in old.iter().zip(new).enumerate() {
+                differences(was, value, &format!("{at}[{i}]"), out);
+            }
+        }
+        (was, value) if was != value => out.push(if at.is_empty() {
+            "the step".to_owned()
+        } else {
+            at.to_owned()
+        }),
+        _ => {}
+    }
+}
+
 /// What changed from `before` to `after`, step by step (by id, anywhere at the top level):
 /// added, removed, changed; and the inputSchema.
 fn changes(before: &WorkflowSpec, after: &WorkflowSpec) -> Vec<String> {
@@ -202,7 +241,24 @@ fn changes(before: &WorkflowSpec, after: &WorkflowSpec) -> Vec<String> {
     for step in &after.steps {
         match old.get(step.id.as_str()) {
             None => out.push(format!("step {} added ({})", step.id, step.kind)),
-            Some(was) if *was != step => out.push(format!("step {} changed", step.id)),
+            Some(was) if *was != step => {
+                let was = serde_json::to_value(was).unwrap_or(Value::Null);
+                let now = serde_json::to_value(step).unwrap_or(Value::Null);
+                let mut paths = Vec::new();
+                differences(&was, &now, "", &mut paths);
+                let shown: Vec<&str> = paths.iter().take(PATHS_SHOWN).map(String::as_str).collect();
+                let more = paths.len().saturating_sub(PATHS_SHOWN);
+                out.push(format!(
+                    "step {} changed: {}{}",
+                    step.id,
+                    shown.join(", "),
+                    if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
             Some(_) => {}
         }
     }
@@ -339,6 +395,35 @@ pub async fn detail(
             body,
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_changed_step_names_the_fields_that_changed() {
+        let spec = |url: &str, attempts: u32, extra: bool| -> WorkflowSpec {
+            let mut step = json!({"id": "call", "type": "http", "config": {"url": url},
+                                  "retry": {"maxAttempts": attempts}});
+            if extra {
+                step["config"]["method"] = json!("POST");
+            }
+            serde_json::from_value(json!({"name": "w", "steps": [step,
+                {"id": "done", "type": "transform", "config": {"mapping": {}}}]}))
+            .expect("spec")
+        };
+        let before = spec("http://a/x", 3, false);
+        assert_eq!(
+            changes(&before, &spec("http://a/y", 5, true)),
+            vec!["step call changed: config.method, config.url, retry.maxAttempts"]
+        );
+        assert_eq!(changes(&before, &before), vec!["no change to the steps"]);
+        let mut fewer = before.clone();
+        fewer.steps.pop();
+        assert_eq!(changes(&before, &fewer), vec!["step done removed"]);
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
