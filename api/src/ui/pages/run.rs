@@ -1,7 +1,10 @@
 //! The Run page: the header (status, times, workflow and version, parent, children, reruns),
-//! the steps as a timeline with their input, output and error, the raw journal events, and
-//! the Cancel action. Everything shown comes from the same code as `GET /api/v1/runs/{id}`,
-//! its replay and its events (`reply`).
+//! what a paused agent waits for, the actions (resume with a JSON payload, rerun from a step,
+//! replay against a version with the divergence, cancel), the steps with their input, output
+//! and error, an agent's conversation, the timeline in words and the raw journal events; and
+//! its live stream, which tells the page when the run changed. Everything shown comes from
+//! the same code as `GET /api/v1/runs/{id}`, its replay and its events (`reply`), and every
+//! action calls the service the REST route calls.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
