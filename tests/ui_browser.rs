@@ -283,6 +283,17 @@ async fn by_keyboard(world: &World) {
         })
         .await;
     // A visible focus ring: the outline the stylesheet gives focused links.
+    world.browser.find("table.triggers").await;
+    world
+        .browser
+        .wait_for("the page loaded", PATIENCE, || async {
+            let state = world
+                .browser
+                .script("return document.readyState;", vec![])
+                .await;
+            (state == "complete").then_some(())
+        })
+        .await;
     world.browser.press(TAB).await;
     world.browser.press(TAB).await;
     let outline = world

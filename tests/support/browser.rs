@@ -19,8 +19,10 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// The W3C element reference key.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-/// How often `wait_for` looks again.
+/// How often `wait_for` and `find` look again.
 const POLL: Duration = Duration::from_millis(50);
+/// How long `find` waits for an element to appear.
+const FIND_WITHIN: Duration = Duration::from_secs(10);
 
 /// One element of the current page.
 #[derive(Clone, Debug)]
@@ -222,15 +224,22 @@ impl Browser {
             .unwrap_or_default()
     }
 
-    /// The first element matching `css`; fails the test when there is none.
+    /// The first element matching `css`, looked for every 50 ms for up to 10 s (a page an
+    /// action led to may still be loading); fails the test when none comes.
     pub async fn find(&self, css: &str) -> Element {
-        match self.find_all(css).await.into_iter().next() {
-            Some(element) => element,
-            None => panic!(
-                "no element {css:?} on {}:\n{}",
-                self.url().await,
-                self.page_text().await
-            ),
+        let deadline = Instant::now() + FIND_WITHIN;
+        loop {
+            if let Some(element) = self.find_all(css).await.into_iter().next() {
+                return element;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "no element {css:?} on {}:\n{}",
+                    self.url().await,
+                    self.page_text().await
+                );
+            }
+            tokio::time::sleep(POLL).await;
         }
     }
 
