@@ -1,5 +1,9 @@
 //! The dashboard (`/ui`) through the router, no browser: sign-in and sessions, the scope
-//! message page, the runs and run pages, escaping, the security headers and CSRF.
+//! message page, escaping, the security headers and CSRF; the overview, runs (and their live
+//! stream), run (resume, rerun, replay against a version, its timeline, its live stream, an
+//! agent's approval), workflows (diagram, versions, run, deactivate) and triggers (next
+//! fires, webhook URL, disable, run now) pages. The real browser's tests are
+//! `tests/ui_browser.rs` at the root.
 
 mod support;
 
