@@ -898,6 +898,51 @@ async fn the_triggers_pages_show_schedules_and_webhooks_and_their_actions() {
         page.body
     );
     assert!(page.body.contains("fired"), "{}", page.body);
+
+    // An unsigned webhook's delivery: its sample (escaped) and its fire on the page.
+    let open = api
+        .call(
+            Method::PUT,
+            "/api/v1/triggers/open-hook",
+            json!({"type": "webhook", "workflowId": workflow}),
+        )
+        .await;
+    assert_eq!(open.status, StatusCode::CREATED, "{}", open.body);
+    let open_id = open.body["data"]["id"].as_str().expect("id").to_owned();
+    let open_hook = open.body["data"]["webhookId"]
+        .as_str()
+        .expect("hook")
+        .to_owned();
+    let page = get(&api, &format!("/ui/triggers/{open_id}"), Some(&cookie)).await;
+    assert!(
+        page.body.contains("No deliveries received yet."),
+        "{}",
+        page.body
+    );
+    let delivered = api
+        .raw(
+            Request::builder()
+                .method(Method::POST)
+                .uri(format!("/api/v1/webhooks/{open_hook}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(r#"{"note": "<i>sample</i>"}"#))
+                .expect("request"),
+        )
+        .await;
+    assert!(delivered.status.is_success(), "{}", delivered.body);
+    let page = get(&api, &format!("/ui/triggers/{open_id}"), Some(&cookie)).await;
+    assert!(page.body.contains("Recent samples"), "{}", page.body);
+    assert!(
+        page.body.contains("&lt;i&gt;sample&lt;/i&gt;"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("<i>sample"), "{}", page.body);
+    assert!(
+        page.body.contains("fired</span> webhook"),
+        "the fire's reason: {}",
+        page.body
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
