@@ -1310,6 +1310,16 @@ async fn an_agent_s_approval_is_answered_from_the_run_page_and_its_conversation_
     );
     assert!(page.body.contains("Conversation of"), "{}", page.body);
     assert!(
+        page.body.contains("Be brief."),
+        "the system prompt: {}",
+        page.body
+    );
+    assert!(
+        page.body.contains("Tell the team hi"),
+        "the user's message: {}",
+        page.body
+    );
+    assert!(
         page.body.contains("Calls <strong>notify</strong>"),
         "{}",
         page.body

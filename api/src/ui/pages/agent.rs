@@ -1,5 +1,6 @@
-//! An agent step on the Run page: its conversation (each model turn's text and tool calls,
-//! each tool's result), rebuilt from the step's sub-steps as the run view lists them
+//! An agent step on the Run page: its conversation (the system prompt and the user's
+//! messages the first model call was sent, each model turn's text and tool calls, each
+//! tool's result), rebuilt from the step's sub-steps as the run view lists them
 //! (`{agent}.m{n}`: a model call, its output the model's answer; `{agent}.t{n}.{callId}`: a
 //! tool call of turn n), and what a paused agent waits for, with Approve / Deny buttons for
 //! an approval and a field for a question's answer (both posted to the resume action).
@@ -69,6 +70,19 @@ pub fn conversation(steps: &[Value]) -> Markup {
             section.conversation data-agent=(agent) {
                 h2 { "Conversation of " code { (agent) } }
                 ol.turns {
+                    // The opening of the conversation: what the first model call was sent
+                    // (its input is the request) before any answer.
+                    @if let Some((_, (Some(first), _))) = turns.iter().next() {
+                        @let request = &first["input"];
+                        @if let Some(system) = str_of(request, "system") {
+                            li.turn.system { span.who { "System prompt" } p.said { (system) } }
+                        }
+                        @for message in request["messages"].as_array().map(Vec::as_slice).unwrap_or_default() {
+                            @if str_of(message, "role") == Some("user") {
+                                li.turn.user { span.who { "User" } p.said { (str_of(message, "content").unwrap_or_default()) } }
+                            }
+                        }
+                    }
                     @for (turn, (model, tools)) in turns {
                         @if let Some(model) = model {
                             @let answer = &model["output"];
