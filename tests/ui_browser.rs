@@ -1065,7 +1065,8 @@ async fn overview(world: &World) {
     world.browser.screenshot("19-overview").await;
 }
 
-/// At 390 px the Runs and Run pages fit the width (tables scroll in their own box).
+/// At 390 px the Runs, Run, Overview, Workflow, Triggers and a webhook trigger's pages fit
+/// the width (tables scroll in their own box, long URLs wrap).
 async fn narrow_screens(world: &World) {
     world.browser.resize(390, 844).await;
     world.open("/ui/runs").await;
@@ -1098,6 +1099,26 @@ async fn narrow_screens(world: &World) {
         .await;
     world.fits_the_width("a Workflow page").await;
     world.browser.screenshot("21-workflow-390").await;
+    world.open("/ui/triggers").await;
+    world.fits_the_width("the Triggers page").await;
+    // The webhook's page: its long URL wraps.
+    let href = world
+        .browser
+        .script(
+            "var links = document.querySelectorAll('tr[data-trigger] td:first-child a');\
+             for (var i = 0; i < links.length; i++) {\
+               if (links[i].textContent === 'orders-hook') return links[i].getAttribute('href');\
+             }\
+             return null;",
+            vec![],
+        )
+        .await;
+    world
+        .open(href.as_str().expect("the webhook trigger listed"))
+        .await;
+    world.browser.find("#webhook-url").await;
+    world.fits_the_width("a webhook trigger's page").await;
+    world.browser.screenshot("24-trigger-390").await;
     world.browser.resize(1280, 900).await;
 }
 
