@@ -87,6 +87,8 @@ struct World {
     server: Server,
     api: Api,
     browser: Browser,
+    /// The server's standard error (its log).
+    log: PathBuf,
 }
 
 impl World {
@@ -100,19 +102,31 @@ impl World {
 
     /// Opens `path` again until the element `css` has text containing `want`.
     async fn reload_until(&self, path: &str, css: &str, want: &str) {
-        let what = format!("{css} to say {want:?} on {path}");
-        self.browser
-            .wait_for(&what, PATIENCE, || async {
-                self.open(path).await;
-                let found = self.browser.find_all(css).await;
-                for element in &found {
-                    if self.browser.text(element).await.contains(want) {
-                        return Some(());
-                    }
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
+            self.open(path).await;
+            for element in &self.browser.find_all(css).await {
+                if self.browser.text(element).await.contains(want) {
+                    return;
                 }
-                None
-            })
-            .await;
+            }
+            if std::time::Instant::now() >= deadline {
+                // What the API says of the run, and the end of the server's log, to tell why.
+                let run = match path.strip_prefix("/ui/runs/") {
+                    Some(id) => format!("{:?}", self.api.run(id).await),
+                    None => String::new(),
+                };
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                panic!(
+                    "waited {PATIENCE:?} for {css} to say {want:?} on {path}; the page says:\n{}\n\
+                     the API says: {run}\nthe server's log ends:\n{}",
+                    self.browser.page_text().await,
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The page has no horizontal scroll at the current width (wide tables scroll in their
@@ -204,15 +218,19 @@ async fn the_dashboard_in_a_real_browser() {
     let Some(browser) = Browser::start(&screenshots()).await else {
         return;
     };
+    let log = screenshots().join("duro-serve.log");
     let server = Serve::new()
         .bootstrap_key(KEY)
         .env_remove("DURO_CONFIG")
+        .stderr_file(&log)
+        .env("RUST_LOG", "info,duro_engine=debug,duro_api=debug")
         .start();
     let api = Api::new(&server.url, KEY);
     let world = World {
         server,
         api,
         browser,
+        log,
     };
     let (base, counts) = counter_server().await;
 
@@ -862,6 +880,24 @@ async fn workflows(world: &World) {
     let text = world.browser.text(&message).await;
     assert!(text.contains("total"), "{text}");
     world.browser.screenshot("15-workflow-run-refused").await;
+    // Go back: the form as it was filled in, to fix.
+    world.browser.click_css("a[data-back]").await;
+    let input = world
+        .browser
+        .wait_for("the form again", PATIENCE, || async {
+            world
+                .browser
+                .find_all("form.run textarea[name=input]")
+                .await
+                .into_iter()
+                .next()
+        })
+        .await;
+    assert_eq!(
+        world.browser.property(&input, "value").await.as_deref(),
+        Some(r#"{"items": [1]}"#),
+        "the input kept"
+    );
 
     world.open(&format!("/ui/workflows/{workflow}")).await;
     let input = world.browser.find("form.run textarea[name=input]").await;

@@ -7,7 +7,9 @@
 // 3. A Run page whose run has not ended listens to /ui/runs/{id}/live and, on each change,
 //    fetches itself and swaps in the new content (open blocks stay open); while a form of
 //    the page is being filled in it only says that the run changed, with a link to reload.
-// 4. Buttons with data-copy="ID" copy the text of element ID (a webhook's URL).
+// 4. "Go back" links (data-back) on refusal pages go back in the browser's history, to the
+//    form as it was filled in.
+// 5. Buttons with data-copy="ID" copy the text of element ID (a webhook's URL).
 (function () {
   "use strict";
   var REFRESH_MS = 3000;
@@ -175,7 +177,20 @@
     }
   }
 
+  function backLinks() {
+    var links = document.querySelectorAll("a[data-back]");
+    for (var i = 0; i < links.length; i++) {
+      links[i].addEventListener("click", function (event) {
+        if (window.history.length > 1) {
+          event.preventDefault();
+          window.history.back();
+        }
+      });
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    backLinks();
     localTimes(document);
     liveRows();
     liveRun();

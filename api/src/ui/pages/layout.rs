@@ -61,7 +61,12 @@ pub fn message(title: &str, sentence: &str) -> Markup {
         html! {
             h1 { (title) }
             p.message { (sentence) }
-            p { a href="/ui/runs" { "Runs" } " · " a href="/ui/login" { "Sign in with another key" } }
+            p {
+                // The script turns this into the browser's Back (to the form, as filled in).
+                a href="/ui/runs" data-back { "Go back" } " · "
+                a href="/ui/runs" { "Runs" } " · "
+                a href="/ui/login" { "Sign in with another key" }
+            }
         },
     )
 }
