@@ -462,6 +462,18 @@ async fn failed_fixed_and_rerun(world: &World, base: &str, counts: &Counts) {
         .browser
         .click(&world.browser.find("form.filters button[type=submit]").await)
         .await;
+    // The filtered page (the unfiltered one listed the run too, so wait for the new URL).
+    world
+        .browser
+        .wait_for("the filtered Runs page", PATIENCE, || async {
+            world
+                .browser
+                .url()
+                .await
+                .contains("status=failed")
+                .then_some(())
+        })
+        .await;
     let link = format!("#runs-rows a[href='/ui/runs/{run_id}']");
     world
         .browser
@@ -469,7 +481,15 @@ async fn failed_fixed_and_rerun(world: &World, base: &str, counts: &Counts) {
             world.browser.find_all(&link).await.into_iter().next()
         })
         .await;
-    assert!(world.browser.url().await.contains("status=failed"));
+    let statuses = world
+        .browser
+        .script(
+            "return Array.from(document.querySelectorAll('#runs-rows tr'))\
+             .map(function (r) { return r.dataset.status; });",
+            vec![],
+        )
+        .await;
+    assert_eq!(statuses, json!(["failed"]), "only the failed run is listed");
     world.browser.click_css(&link).await;
     world
         .browser
@@ -641,10 +661,7 @@ async fn resumed_with_a_payload(world: &World) -> String {
         .browser
         .type_into(&payload, r#"{"answer": "ship it"}"#)
         .await;
-    world
-        .browser
-        .click(&world.browser.find("form.resume button").await)
-        .await;
+    world.browser.click_to_navigate("form.resume button").await;
     world
         .reload_until(&path, ".facts .status", "completed")
         .await;
@@ -781,7 +798,7 @@ async fn an_agent_asks_for_approval(world: &World, base: &str, counts: &Counts) 
         0,
         "not before the approval"
     );
-    world.browser.click_css("form.approve button").await;
+    world.browser.click_to_navigate("form.approve button").await;
     world
         .reload_until(&path, ".facts .status", "completed")
         .await;
@@ -830,7 +847,7 @@ async fn workflows(world: &World) {
     world.open("/ui/runs").await;
     world
         .browser
-        .click(&world.browser.find("nav a[href='/ui/workflows']").await)
+        .click_to_navigate("nav a[href='/ui/workflows']")
         .await;
     let link = world
         .browser

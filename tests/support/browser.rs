@@ -300,6 +300,40 @@ impl Browser {
         panic!("{css} kept being replaced");
     }
 
+    /// Clicks the first element matching `css` (a form's button, a link) and waits until the
+    /// browser has left the page for the one it leads to and loaded it, even when that is the
+    /// same URL (a form that redirects back to its page): a marker set on the old page's
+    /// window is gone. Without this, a navigation the test starts next could cancel the
+    /// click's own before its request was sent.
+    pub async fn click_to_navigate(&self, css: &str) {
+        self.script("window.duroOldPage = true; return null;", vec![])
+            .await;
+        self.click_css(css).await;
+        let deadline = Instant::now() + FIND_WITHIN * 3;
+        loop {
+            let state = self
+                .command(
+                    reqwest::Method::POST,
+                    "/execute/sync",
+                    Some(json!({
+                        "script": "return [window.duroOldPage === true, document.readyState];",
+                        "args": []
+                    })),
+                )
+                .await;
+            if let Ok(state) = state {
+                if state[0] == false && state[1] == "complete" {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "clicking {css} did not lead to a new page"
+            );
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
     pub async fn click(&self, element: &Element) {
         self.must(
             reqwest::Method::POST,
