@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod api;
+pub mod browser;
 
 /// The `duro` binary under test, as a command to add arguments and environment to.
 pub fn duro_command() -> Command {

@@ -469,7 +469,10 @@ fn list_param(params: &Params, names: &[&str]) -> Vec<String> {
         .collect()
 }
 
-fn filter_of(params: &Params, show_disabled_default: bool) -> Result<TriggerFilter, ApiError> {
+pub(crate) fn filter_of(
+    params: &Params,
+    show_disabled_default: bool,
+) -> Result<TriggerFilter, ApiError> {
     let show_disabled = match params.get("showDisabled").map(|v| v.trim()) {
         None | Some("") => show_disabled_default,
         Some("true") | Some("1") => true,
@@ -724,6 +727,21 @@ pub(super) async fn fire_trigger(
     reason: &str,
     verb: &str,
 ) -> Result<Response, ApiError> {
+    let (status, fired) = fire_now(state, trigger, body, headers, wait, reason, verb).await?;
+    Ok(reply::json(status, &TriggerFiredResponse::new(fired)))
+}
+
+/// What [`fire_trigger`] does, answering with the run started (the dashboard's Run now
+/// shares it).
+pub(crate) async fn fire_now(
+    state: &AppState,
+    trigger: TriggerRecord,
+    body: RunBody,
+    headers: &HeaderMap,
+    wait: Option<Duration>,
+    reason: &str,
+    verb: &str,
+) -> Result<(StatusCode, TriggerFired), ApiError> {
     let id = trigger.id;
     if !trigger.enabled {
         return Err(ApiError::InvalidStatus(format!(
@@ -744,7 +762,7 @@ pub(super) async fn fire_trigger(
         run,
         trigger_id: id.into(),
     };
-    Ok(reply::json(status, &TriggerFiredResponse::new(fired)))
+    Ok((status, fired))
 }
 
 /// Records that trigger `id` started `run` (`reason`: manual, api), or, when a

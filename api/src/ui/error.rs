@@ -29,6 +29,9 @@ pub enum UiError {
     BadRequest(String),
     #[error("{0}")]
     Forbidden(String),
+    /// The server cannot take this now (too many live pages); try again later.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -39,8 +42,23 @@ impl From<ApiError> for UiError {
             ApiError::NotFound(message) => UiError::NotFound(message),
             ApiError::Unauthorized(_) => UiError::SignIn,
             ApiError::Forbidden(message) => UiError::Forbidden(message),
-            ApiError::Validation { .. }
-            | ApiError::InvalidStatus(_)
+            ApiError::Validation { message, details } => {
+                // Every problem, with the field it is about, as the API's details name them.
+                let mut text = message;
+                for detail in details {
+                    let line = format!(
+                        "{}: {}",
+                        crate::error::field_name(&detail.path),
+                        detail.message
+                    );
+                    if !text.contains(&line) {
+                        text.push_str("; ");
+                        text.push_str(&line);
+                    }
+                }
+                UiError::BadRequest(text)
+            }
+            ApiError::InvalidStatus(_)
             | ApiError::Conflict(_)
             | ApiError::PayloadTooLarge { .. }
             | ApiError::RateLimited { .. } => UiError::BadRequest(error.to_string()),
@@ -53,6 +71,18 @@ impl From<ApiError> for UiError {
 
 impl From<RunsError> for UiError {
     fn from(error: RunsError) -> UiError {
+        ApiError::from(error).into()
+    }
+}
+
+impl From<engine::workflows::WorkflowError> for UiError {
+    fn from(error: engine::workflows::WorkflowError) -> UiError {
+        ApiError::from(error).into()
+    }
+}
+
+impl From<triggers::instances::TriggerError> for UiError {
+    fn from(error: triggers::instances::TriggerError) -> UiError {
         ApiError::from(error).into()
     }
 }
@@ -98,6 +128,9 @@ impl UiError {
                 (StatusCode::BAD_REQUEST, "Cannot do that", message.clone())
             }
             UiError::Forbidden(message) => (StatusCode::FORBIDDEN, "Not allowed", message.clone()),
+            UiError::Unavailable(message) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "Busy", message.clone())
+            }
             UiError::Internal(cause) => {
                 tracing::error!(%cause, "dashboard internal error");
                 (

@@ -6,8 +6,9 @@
 //! - `guard`: the signed-in key of a request, its scope checks and the CSRF check.
 //! - `headers`: the security headers of every `/ui` response (CSP, nosniff, no framing).
 //! - `assets`: the CSS and JS, with long cache lifetimes.
+//! - `live`: what the Server-Sent Events streams of the Runs and Run pages share.
 //! - `error`: `UiError`, answered as a page a person can read, never a JSON dump.
-//! - `pages`: the layout and the login, runs and run pages.
+//! - `pages`: the layout and the login, overview, runs, run, workflows and triggers pages.
 //!
 //! The UI router is merged outside the API's `json_errors` layer, which would otherwise turn
 //! its HTML 401/403 pages into JSON envelopes.
@@ -16,6 +17,7 @@ pub mod assets;
 pub mod error;
 pub mod guard;
 pub mod headers;
+pub mod live;
 pub mod pages;
 pub mod session;
 
@@ -37,6 +39,8 @@ const FORM_BODY_MAX: usize = 64 * 1024;
 pub struct Ui {
     pub app: AppState,
     pub sessions: Arc<Sessions>,
+    /// Permits for the live streams (`live::STREAMS_MAX`).
+    pub live: Arc<tokio::sync::Semaphore>,
 }
 
 impl FromRef<Ui> for AppState {
@@ -54,6 +58,7 @@ where
     let ui = Ui {
         app: state.clone(),
         sessions: Arc::new(Sessions::new(session::Limits::default())),
+        live: Arc::new(tokio::sync::Semaphore::new(live::STREAMS_MAX)),
     };
     Router::new()
         .route("/ui", get(|| async { Redirect::to("/ui/runs") }))
@@ -63,10 +68,29 @@ where
             get(pages::login::form).post(pages::login::submit),
         )
         .route("/ui/logout", post(pages::login::logout))
+        .route("/ui/overview", get(pages::overview::overview))
         .route("/ui/runs", get(pages::runs::list))
         .route("/ui/runs/rows", get(pages::runs::rows))
+        .route("/ui/runs/live", get(pages::runs::live))
         .route("/ui/runs/{id}", get(pages::run::detail))
+        .route("/ui/runs/{id}/live", get(pages::run::live))
         .route("/ui/runs/{id}/cancel", post(pages::run::cancel))
+        .route("/ui/runs/{id}/resume", post(pages::run::resume))
+        .route("/ui/runs/{id}/rerun", post(pages::run::rerun))
+        .route("/ui/workflows", get(pages::workflows::list))
+        .route("/ui/workflows/{id}", get(pages::workflows::detail))
+        .route(
+            "/ui/workflows/{id}/status",
+            post(pages::workflows::set_status),
+        )
+        .route("/ui/workflows/{id}/run", post(pages::workflows::run))
+        .route("/ui/triggers", get(pages::triggers::list))
+        .route("/ui/triggers/{id}", get(pages::triggers::detail))
+        .route(
+            "/ui/triggers/{id}/status",
+            post(pages::triggers::set_status),
+        )
+        .route("/ui/triggers/{id}/fire", post(pages::triggers::fire))
         .route("/ui/assets/{name}", get(assets::serve))
         .route("/ui/{*rest}", get(error::not_found).post(error::not_found))
         .layer(DefaultBodyLimit::max(FORM_BODY_MAX))

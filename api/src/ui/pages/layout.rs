@@ -35,7 +35,10 @@ pub fn page(title: &str, chrome: Option<&Chrome<'_>>, body: Markup) -> Markup {
                     a.brand href="/ui/runs" { "Duro" }
                     @if let Some(chrome) = chrome {
                         nav aria-label="Main" {
+                            a href="/ui/overview" { "Overview" }
                             a href="/ui/runs" { "Runs" }
+                            a href="/ui/workflows" { "Workflows" }
+                            a href="/ui/triggers" { "Triggers" }
                         }
                         form.signout method="post" action="/ui/logout" {
                             input type="hidden" name="csrf" value=(chrome.csrf);
@@ -58,7 +61,12 @@ pub fn message(title: &str, sentence: &str) -> Markup {
         html! {
             h1 { (title) }
             p.message { (sentence) }
-            p { a href="/ui/runs" { "Runs" } " · " a href="/ui/login" { "Sign in with another key" } }
+            p {
+                // The script turns this into the browser's Back (to the form, as filled in).
+                a href="/ui/runs" data-back { "Go back" } " · "
+                a href="/ui/runs" { "Runs" } " · "
+                a href="/ui/login" { "Sign in with another key" }
+            }
         },
     )
 }
@@ -127,6 +135,20 @@ pub fn json(summary: &str, value: &Value) -> Markup {
     let text = serde_json::to_string_pretty(value).unwrap_or_default();
     html! {
         details.json {
+            summary { (summary) }
+            pre { code { (text) } }
+        }
+    }
+}
+
+/// As `json`, shown open (errors: the reader came for them).
+pub fn json_open(summary: &str, value: &Value) -> Markup {
+    if value.is_null() {
+        return html! {};
+    }
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    html! {
+        details.json open {
             summary { (summary) }
             pre { code { (text) } }
         }

@@ -1,17 +1,24 @@
 //! The Runs page: the runs listing of `GET /api/v1/runs` (the same query parsing and
-//! read-model query, `routes::lists`), with filters, cursor paging, and a rows fragment the
-//! script re-fetches to keep statuses and new runs current without a reload.
+//! read-model query, `routes::lists`), with filters and cursor paging, kept current without
+//! a reload: the script listens to `GET /ui/runs/live` (Server-Sent Events: the rows again
+//! whenever the journal changed and they did), and falls back to asking `GET /ui/runs/rows`
+//! every 3 seconds (304 while unchanged) when it cannot.
+
+use std::convert::Infallible;
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use super::layout::{self, Chrome};
 use crate::routes::lists::{self, Params};
 use crate::ui::error::UiError;
 use crate::ui::guard::SignedIn;
+use crate::ui::live::{last_event_id, Watch, KEEP_ALIVE};
 use crate::ui::Ui;
 use credentials::keys::Scope;
 
@@ -76,6 +83,15 @@ fn str_of<'a>(item: &'a Value, name: &str) -> Option<&'a str> {
     item.get(name).and_then(Value::as_str)
 }
 
+/// The entity tag of a rows fragment: the script sends it back, and rows that have not
+/// changed answer 304, so the table is replaced only when something changed (a replaced row
+/// loses the keyboard focus and any selection in it).
+fn etag(rows: &str) -> String {
+    let digest = Sha256::digest(rows.as_bytes());
+    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
 fn rows_markup(items: &[Value]) -> Markup {
     html! {
         @if items.is_empty() {
@@ -87,7 +103,8 @@ fn rows_markup(items: &[Value]) -> Markup {
             tr data-status=(status) {
                 td { a href=(layout::run_href(id)) { code { (id) } } }
                 td {
-                    (str_of(item, "workflowId").unwrap_or_default())
+                    @let workflow = str_of(item, "workflowId").unwrap_or_default();
+                    a.plain href=(super::workflows::workflow_href(workflow)) { (workflow) }
                     " " span.version { "v" (item.get("workflowVersion").and_then(Value::as_u64).unwrap_or(0)) }
                 }
                 td { (layout::status(status)) }
@@ -136,6 +153,10 @@ pub async fn list(
         "/ui/runs/rows?{}",
         filters_query(&params, Some(value(&params, "cursor")))
     );
+    let live = format!(
+        "/ui/runs/live?{}",
+        filters_query(&params, Some(value(&params, "cursor")))
+    );
     let chrome = Chrome {
         key_name: &signed.key.name,
         key_id: &signed.key.id,
@@ -151,7 +172,7 @@ pub async fn list(
             div.scroll {
                 table.runs {
                     thead { tr { th { "Run" } th { "Workflow" } th { "Status" } th { "Started" } th { "Duration" } } }
-                    tbody id="runs-rows" data-refresh=(refresh) aria-live="polite" { (rows_markup(items)) }
+                    tbody id="runs-rows" data-refresh=(refresh) data-live=(live) data-etag=(etag(&rows_markup(items).into_string())) aria-live="polite" { (rows_markup(items)) }
                 }
             }
             nav.pager aria-label="Pages" {
@@ -175,8 +196,85 @@ pub async fn rows(
     State(ui): State<Ui>,
     signed: SignedIn,
     Query(params): Query<Params>,
+    headers: HeaderMap,
 ) -> Result<Response, UiError> {
     signed.require(Scope::RunsRead)?;
     let (items, _) = fetch(&ui, &normalized(params)).await?;
-    Ok(layout::html(StatusCode::OK, rows_markup(&items)))
+    let rows = rows_markup(&items).into_string();
+    let tag = etag(&rows);
+    let unchanged = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|given| given == tag);
+    let tag = HeaderValue::from_str(&tag).map_err(|e| UiError::Internal(e.to_string()))?;
+    if unchanged {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response());
+    }
+    Ok((
+        StatusCode::OK,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            (header::ETAG, tag),
+        ],
+        rows,
+    )
+        .into_response())
+}
+
+/// A live stream's state between two updates.
+struct Live {
+    watch: Watch,
+    params: Params,
+    /// The tag of the rows the browser has.
+    shown: String,
+}
+
+impl Live {
+    /// The next update: the rows, once they differ from those shown; `None` ends the stream.
+    async fn next(mut self) -> Option<(Result<Event, Infallible>, Live)> {
+        loop {
+            if !self.watch.signed_in().await {
+                return None;
+            }
+            let (items, _) = fetch(&self.watch.ui, &self.params).await.ok()?;
+            let rows = rows_markup(&items).into_string();
+            let tag = etag(&rows);
+            if tag != self.shown {
+                self.shown = tag.clone();
+                let event = Event::default().event("rows").id(tag).data(rows);
+                return Some((Ok(event), self));
+            }
+            if !self.watch.changed().await {
+                return None;
+            }
+        }
+    }
+}
+
+/// `GET /ui/runs/live`: Server-Sent Events of the rows (`event: rows`, `id:` their tag,
+/// `data:` the rows' HTML, as `/ui/runs/rows` renders them) each time they change; the first
+/// at once unless the `Last-Event-ID` header (or `since`) names the rows shown. Ends after
+/// five minutes, when the session ends or the server stops (`ui::live`).
+pub async fn live(
+    State(ui): State<Ui>,
+    signed: SignedIn,
+    Query(mut params): Query<Params>,
+    headers: HeaderMap,
+) -> Result<Response, UiError> {
+    signed.require(Scope::RunsRead)?;
+    let since = params.remove("since");
+    let params = normalized(params);
+    lists::run_query(&params)?;
+    let state = Live {
+        watch: Watch::new(&ui, &signed, &headers)?,
+        params,
+        shown: last_event_id(&headers, since),
+    };
+    let events = futures_util::stream::unfold(state, Live::next);
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+        .into_response())
 }
