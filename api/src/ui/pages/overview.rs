@@ -47,12 +47,6 @@ pub struct Hour {
     pub partial: bool,
 }
 
-fn parse(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
 impl Hour {
     /// The hour ending with the minute `now` is in.
     pub fn empty(now: DateTime<Utc>) -> Hour {
@@ -66,7 +60,7 @@ impl Hour {
 
     /// Counts `run` in the minute it started (nothing when it started outside the hour).
     pub fn add(&mut self, run: &RunSummary) {
-        let Some(started) = parse(&run.started_at) else {
+        let Some(started) = DateTime::from_timestamp_micros(run.started_at_us) else {
             return;
         };
         // Floored, so a run a second before the hour is minute -1, not 0.
@@ -78,10 +72,13 @@ impl Hour {
             return;
         };
         minute.started += 1;
-        if run.status == "failed" {
+        if run.status == engine::run::RunStatus::Failed {
             minute.failed += 1;
         }
-        if let Some(ended) = run.completed_at.as_deref().and_then(parse) {
+        if let Some(ended) = run
+            .completed_at_us
+            .and_then(DateTime::from_timestamp_micros)
+        {
             minute
                 .latencies_ms
                 .push((ended - started).num_milliseconds().max(0));
@@ -296,14 +293,21 @@ pub async fn overview(State(ui): State<Ui>, signed: SignedIn) -> Result<Response
 mod tests {
     use super::*;
 
+    fn parse(text: &str) -> Option<DateTime<Utc>> {
+        DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    }
+
     fn run(started: &str, ended: Option<&str>, status: &str) -> RunSummary {
+        let micros = |text: &str| parse(text).expect("a time").timestamp_micros();
         RunSummary {
             run_id: "run_1".into(),
             workflow_id: "wf_1".into(),
             workflow_version: 1,
-            status: status.into(),
-            started_at: started.into(),
-            completed_at: ended.map(str::to_owned),
+            status: readmodels::parse_run_status(status).expect("a status"),
+            started_at_us: micros(started),
+            completed_at_us: ended.map(micros),
             error: None,
             idempotency_key: None,
         }

@@ -77,7 +77,7 @@ pub async fn list(
                     @if items.is_empty() { tr { td colspan="5" .none { "No workflows yet." } } }
                     @for item in &items {
                         tr data-workflow=(item.id) {
-                            td { a href=(workflow_href(&item.id)) { (item.name) } }
+                            td { a href=(workflow_href(item.id.as_str())) { (item.name) } }
                             td { code { (item.id) } }
                             td { (status_badge(&item.status)) }
                             td.num { (item.version) }
