@@ -157,8 +157,16 @@ async fn a_sigkilled_server_restarts_from_its_index_of_unfinished_runs() {
         .unwrap_or_else(|| panic!("no recovery line in:\n{text}"));
     assert!(line.contains("from_index=true"), "{line}");
 
-    for (n, (workflow, run_id)) in runs.iter().enumerate() {
-        if *workflow != hold {
+    // Every run the server lists: the acknowledged ones, and any whose RunStarted was
+    // durable when the kill cut its answer short.
+    let listed = api.listed_runs().await;
+    for (_, run_id) in &runs {
+        assert!(listed.iter().any(|(id, _)| id == run_id), "{run_id} lost");
+    }
+    for (n, (run_id, _)) in listed.iter().enumerate() {
+        let detail = api.run(run_id).await.expect("run");
+        let workflow = detail["workflowId"].as_str().expect("workflow id");
+        if workflow != hold {
             let run = api.ended(run_id, Duration::from_secs(60)).await;
             assert_eq!(run["status"], "completed", "{run}");
             assert_eq!(run["output"], json!({"ok": true}), "{run}");
