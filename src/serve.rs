@@ -204,13 +204,38 @@ async fn serve(args: Settings) -> anyhow::Result<()> {
             .context("creating the key of DURO_BOOTSTRAP_KEY")?;
         tracing::info!(key = %key.id, "bootstrap key ready");
     }
-    // Continue every run that was under way when the process last stopped.
-    let recovered = state
-        .runs
-        .recover()
-        .await
-        .context("recovering unfinished runs")?;
-    tracing::info!(recovered, "runs recovered");
+    // Continue every run that was under way when the process last stopped, from the read
+    // models' index of unfinished runs once they reflect every committed event (recovery
+    // checks it). Read models being rebuilt from the start (or unable to catch up) would
+    // make the start wait for the whole projection: every run is read instead, as before
+    // the index, while the follower rebuilds them.
+    let read_every_run = match projections.rebuilt_at_open() {
+        Some(rebuild) => Some(rebuild.to_string()),
+        None => projections.catch_up().await.err().map(|e| e.to_string()),
+    };
+    let recovered = match read_every_run {
+        None => state.runs.recover_with(&projections).await,
+        Some(reason) => {
+            tracing::warn!(%reason, "the read models are not caught up: recovering by reading every run");
+            state
+                .runs
+                .recover()
+                .await
+                .map(|driven| engine::executor::Recovered {
+                    driven,
+                    ..Default::default()
+                })
+        }
+    }
+    .context("recovering unfinished runs")?;
+    tracing::info!(
+        recovered = recovered.total(),
+        driven = recovered.driven,
+        asleep = recovered.asleep,
+        parked = recovered.parked,
+        from_index = recovered.from_index,
+        "runs recovered"
+    );
     let runner = state.trigger_runner.clone();
     let supervisor = runner.spawn();
     let listener = tokio::net::TcpListener::bind(args.listen)

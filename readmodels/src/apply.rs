@@ -52,7 +52,8 @@ impl Pending<'_> {
         self.conn
             .prepare_cached(
                 "INSERT INTO runs (run_id, workflow_id, workflow_version, status, started_at, \
-                 completed_at, error, idempotency_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 completed_at, error, idempotency_key, wake_at, concurrent) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )
             .and_then(|mut statement| {
                 statement.execute(params![
@@ -64,6 +65,8 @@ impl Pending<'_> {
                     row.completed_at,
                     row.error,
                     row.idempotency_key,
+                    row.wake_at,
+                    row.concurrent,
                 ])
             })
             .context("writing a run")?;
@@ -74,10 +77,18 @@ impl Pending<'_> {
     fn update_run(&self, row: &RunRow) -> Result<(), ReadModelError> {
         self.conn
             .prepare_cached(
-                "UPDATE runs SET status = ?2, completed_at = ?3, error = ?4 WHERE run_id = ?1",
+                "UPDATE runs SET status = ?2, completed_at = ?3, error = ?4, wake_at = ?5, \
+                 concurrent = ?6 WHERE run_id = ?1",
             )
             .and_then(|mut statement| {
-                statement.execute(params![row.run_id, row.status, row.completed_at, row.error])
+                statement.execute(params![
+                    row.run_id,
+                    row.status,
+                    row.completed_at,
+                    row.error,
+                    row.wake_at,
+                    row.concurrent
+                ])
             })
             .context("writing a run")?;
         Ok(())
@@ -267,6 +278,8 @@ fn apply_run_event(pending: &mut Pending<'_>, event: &RecordedEvent) -> Applied 
             completed_at: None,
             error: None,
             idempotency_key,
+            wake_at: None,
+            concurrent: false,
         };
         pending.insert_run(&row)?;
         return Ok(Ok(()));
@@ -302,24 +315,50 @@ fn apply_run_event(pending: &mut Pending<'_>, event: &RecordedEvent) -> Applied 
         RunEvent::RunCompleted { .. } => RunStatus::Completed,
         RunEvent::RunFailed { .. } => RunStatus::Failed,
     };
-    if next == current {
-        return Ok(Ok(()));
-    }
     if !current.can_transition_to(next) {
         return Ok(Err(format!(
             "illegal status change {current:?} -> {next:?}"
         )));
     }
-    let mut row = old;
+    let mut row = old.clone();
     row.status = run_status_code(next);
     if next.is_terminal() {
         row.completed_at = Some(at);
     }
+    // When recovery must look at the run again: the timer it now sleeps on, the timeout of
+    // its pause (none: only a resume moves it); nothing once it moves on.
+    row.wake_at = match &run_event {
+        RunEvent::TimerScheduled { fire_at_ms, .. }
+        | RunEvent::StepRetryScheduled { fire_at_ms, .. } => Some(*fire_at_ms),
+        RunEvent::RunPaused { timeout_at_ms, .. } => *timeout_at_ms,
+        _ => None,
+    };
+    row.concurrent |= starts_concurrency(&run_event);
     if let RunEvent::RunFailed { error } = run_event {
         row.error = Some(error.message);
     }
-    pending.update_run(&row)?;
+    if row != old {
+        pending.update_run(&row)?;
+    }
     Ok(Ok(()))
+}
+
+/// Whether the event shows a step under which several may be under way at once: a foreach
+/// (its items, `each[3].charge`) or an agent (its model and tool calls, `a.m1`, `a.t1.c`).
+/// Such a run may sleep on one item's timer while another item's call is in flight, so its
+/// status alone does not say it only waits. (Users' step ids hold neither `[` nor `.`.)
+fn starts_concurrency(event: &RunEvent) -> bool {
+    match event {
+        RunEvent::ForeachStarted { .. } => true,
+        RunEvent::StepStarted { step_id, .. }
+        | RunEvent::StepRetryScheduled { step_id, .. }
+        | RunEvent::TimerScheduled { step_id, .. }
+        | RunEvent::RunPaused { step_id, .. }
+        | RunEvent::TimerFired { step_id }
+        | RunEvent::RunResumed { step_id, .. }
+        | RunEvent::StepCompleted { step_id, .. } => step_id.contains(['[', '.']),
+        _ => false,
+    }
 }
 
 /// A run event that cannot be decoded: its run is listed as `corrupt` (as the engine shows it)
@@ -338,6 +377,7 @@ fn mark_corrupt(pending: &mut Pending<'_>, event: &RecordedEvent, reason: String
         Some(mut row) => {
             row.status = run_status_code(RunStatus::Corrupt);
             row.error = Some(message);
+            row.wake_at = None;
             pending.update_run(&row)?;
         }
         None => pending.insert_run(&RunRow {
@@ -349,6 +389,8 @@ fn mark_corrupt(pending: &mut Pending<'_>, event: &RecordedEvent, reason: String
             completed_at: None,
             error: Some(message),
             idempotency_key: None,
+            wake_at: None,
+            concurrent: false,
         })?,
     }
     Ok(Err(reason))

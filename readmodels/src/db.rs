@@ -26,7 +26,7 @@ const COMPANIONS: [&str; 2] = ["-wal", "-shm"];
 
 /// The schema's version, kept in `PRAGMA user_version`. A database of another version is
 /// deleted and rebuilt from the journal.
-pub(crate) const FORMAT_VERSION: i64 = 2;
+pub(crate) const FORMAT_VERSION: i64 = 3;
 
 /// How long a statement waits for a lock before failing (readers in WAL mode wait only in
 /// rare cases: a checkpoint resetting the WAL, recovery after a crash).
@@ -52,9 +52,13 @@ CREATE TABLE runs (
     started_at INTEGER NOT NULL,
     completed_at INTEGER,
     error TEXT,
-    idempotency_key TEXT
+    idempotency_key TEXT,
+    wake_at INTEGER,
+    concurrent INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX runs_by_time ON runs (started_at, run_id);
+CREATE INDEX runs_unfinished ON runs (run_id, status, wake_at, concurrent)
+    WHERE status IN (1, 2, 3, 4, 8);
 CREATE INDEX runs_by_workflow ON runs (workflow_id, started_at, run_id);
 CREATE INDEX runs_by_status ON runs (status, started_at, run_id);
 CREATE INDEX runs_by_workflow_status ON runs (workflow_id, status, started_at, run_id);
@@ -388,7 +392,7 @@ pub(crate) fn read_checkpoint(conn: &Connection) -> Result<Position, ReadModelEr
 macro_rules! run_columns {
     () => {
         "run_id, workflow_id, workflow_version, status, started_at, completed_at, error, \
-         idempotency_key"
+         idempotency_key, wake_at, concurrent"
     };
 }
 macro_rules! workflow_columns {
@@ -454,6 +458,8 @@ pub(crate) fn run_row(row: &Row<'_>) -> rusqlite::Result<RunRow> {
         completed_at: row.get(5)?,
         error: row.get(6)?,
         idempotency_key: row.get(7)?,
+        wake_at: row.get(8)?,
+        concurrent: row.get(9)?,
     })
 }
 

@@ -4,7 +4,7 @@
 //! Index entries are read from the indexes themselves (`INDEXED BY`, covering scans), so a
 //! stale or missing entry would show. Keys: `m` name (meta, u64 BE), `r` runId (run row),
 //! `t` / `w` workflowId / `s` status / `x` workflowId status, then (startedAt, runId) (the run
-//! indexes), `f` id (workflow row), `c` / `u` / `n`, then (createdAt / updatedAt / lowercase
+//! indexes), `o` runId status wakeAt concurrent (the unfinished runs), `f` id (workflow row), `c` / `u` / `n`, then (createdAt / updatedAt / lowercase
 //! name, id) (the workflow indexes, workflows not deleted), `g` triggerId (trigger row), `p` /
 //! `q` workflowId / `y` kind, then (createdPosition) (the trigger indexes, triggers not
 //! deleted), `k` position (skipped events).
@@ -18,8 +18,8 @@ use crate::db::{
 use crate::error::{Context, ReadModelError};
 use crate::keys::{
     push_i64, push_str, run_sort_key, META, RUNS_BY_STATUS, RUNS_BY_TIME, RUNS_BY_WORKFLOW,
-    RUNS_BY_WORKFLOW_STATUS, RUN_ROW, SKIPPED, TRIGGERS_BY_CREATED, TRIGGERS_BY_KIND,
-    TRIGGERS_BY_WORKFLOW, TRIGGER_ROW, WORKFLOWS_BY_CREATED, WORKFLOWS_BY_NAME,
+    RUNS_BY_WORKFLOW_STATUS, RUNS_UNFINISHED, RUN_ROW, SKIPPED, TRIGGERS_BY_CREATED,
+    TRIGGERS_BY_KIND, TRIGGERS_BY_WORKFLOW, TRIGGER_ROW, WORKFLOWS_BY_CREATED, WORKFLOWS_BY_NAME,
     WORKFLOWS_BY_UPDATED, WORKFLOW_ROW,
 };
 use crate::rows::{encode_row, SkippedEvent};
@@ -84,6 +84,22 @@ pub(crate) fn dump(conn: &Connection) -> Result<Vec<RawEntry>, ReadModelError> {
             push_str(&mut key, &row.get::<_, String>(0)?);
             key.push(row.get(1)?);
             key.extend_from_slice(&run_sort_key(row.get(2)?, &row.get::<_, String>(3)?));
+            Ok((key, Vec::new()))
+        },
+    )?;
+    collect(
+        conn,
+        "SELECT run_id, status, wake_at, concurrent FROM runs INDEXED BY runs_unfinished \
+         WHERE status IN (1, 2, 3, 4, 8)",
+        &mut entries,
+        |row| {
+            let mut key = vec![RUNS_UNFINISHED];
+            push_str(&mut key, &row.get::<_, String>(0)?);
+            key.push(row.get(1)?);
+            let wake_at: Option<i64> = row.get(2)?;
+            key.push(u8::from(wake_at.is_some()));
+            push_i64(&mut key, wake_at.unwrap_or(0));
+            key.push(row.get(3)?);
             Ok((key, Vec::new()))
         },
     )?;

@@ -21,6 +21,7 @@ pub(crate) const RUNS_BY_TIME: u8 = b't';
 pub(crate) const RUNS_BY_WORKFLOW: u8 = b'w';
 pub(crate) const RUNS_BY_STATUS: u8 = b's';
 pub(crate) const RUNS_BY_WORKFLOW_STATUS: u8 = b'x';
+pub(crate) const RUNS_UNFINISHED: u8 = b'o';
 pub(crate) const WORKFLOW_ROW: u8 = b'f';
 pub(crate) const WORKFLOWS_BY_CREATED: u8 = b'c';
 pub(crate) const WORKFLOWS_BY_UPDATED: u8 = b'u';

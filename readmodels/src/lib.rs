@@ -460,6 +460,80 @@ impl ReadModels {
     }
 }
 
+/// The index of unfinished runs that `duro serve` recovers from (`runs_unfinished`: run id,
+/// status, wake time; see `engine::executor::unfinished`). Catch up first: recovery falls
+/// back to reading every run when the checkpoint is behind the journal.
+impl engine::executor::UnfinishedRuns for ReadModels {
+    fn checkpoint(&self) -> Result<Position, engine::executor::IndexError> {
+        Ok(ReadModels::checkpoint(self))
+    }
+
+    fn doubtful_runs(&self) -> Result<Option<Vec<String>>, engine::executor::IndexError> {
+        let conn = self.inner.readers.get();
+        conn.execute_batch("BEGIN")
+            .context("reading skipped events")?;
+        let doubtful = doubtful_runs(&conn);
+        let end = conn
+            .execute_batch("COMMIT")
+            .context("reading skipped events");
+        let doubtful = doubtful?;
+        end?;
+        Ok(doubtful)
+    }
+
+    fn unfinished_after(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<engine::executor::UnfinishedRun>, engine::executor::IndexError> {
+        use engine::executor::{UnfinishedRun, Wake};
+        let rows = query::unfinished_runs(&self.inner.readers.get(), after, limit)?;
+        let mut page = Vec::with_capacity(rows.len());
+        for row in rows {
+            let status = rows::run_status_of(row.status).ok_or_else(|| {
+                ReadModelError::Corrupt(format!("run status code {}", row.status))
+            })?;
+            let wake = match (status, row.wake_at) {
+                // Several steps may be under way: only reading the run tells.
+                _ if row.concurrent => Wake::Now,
+                (engine::run::RunStatus::Sleeping, Some(due)) => Wake::At(due),
+                (engine::run::RunStatus::Paused, Some(due)) => Wake::At(due),
+                (engine::run::RunStatus::Paused, None) => Wake::OnResume,
+                // Pending, running, corrupt (reading it quarantines it), or a sleeping run
+                // without a time (the projection never writes one): read it now.
+                _ => Wake::Now,
+            };
+            page.push(UnfinishedRun {
+                run_id: row.run_id,
+                wake,
+            });
+        }
+        Ok(page)
+    }
+}
+
+/// The runs with a skipped event, or `None` when more events were skipped than are kept.
+fn doubtful_runs(conn: &Connection) -> Result<Option<Vec<String>>, ReadModelError> {
+    let skipped = read_meta(conn, SKIPPED_COUNT)?;
+    let kept: i64 = conn
+        .query_row("SELECT count(*) FROM skipped", [], |row| row.get(0))
+        .context("reading skipped events")?;
+    if skipped > kept as u64 {
+        return Ok(None);
+    }
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT DISTINCT substr(stream, 5) FROM skipped WHERE substr(stream, 1, 4) = 'run-'",
+        )
+        .context("reading skipped events")?;
+    let runs = statement
+        .query_map([], |row| row.get::<_, String>(0))
+        .context("reading skipped events")?
+        .collect::<Result<Vec<_>, _>>()
+        .context("reading skipped events")?;
+    Ok(Some(runs))
+}
+
 fn stats(conn: &Connection) -> Result<Stats, ReadModelError> {
     let runs: i64 = conn
         .query_row("SELECT count(*) FROM runs", [], |row| row.get(0))

@@ -270,6 +270,46 @@ fn runs_sql(query: &RunQuery) -> Result<(String, Vec<Value>), ReadModelError> {
     Ok((sql, values))
 }
 
+/// Up to `limit` unfinished runs (pending, running, sleeping, paused, corrupt) with ids after
+/// `after`, in id order, from the `runs_unfinished` index alone (it covers every column read):
+/// (run id, status code, wake_at, concurrent).
+pub(crate) fn unfinished_runs(
+    conn: &Connection,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<UnfinishedRow>, ReadModelError> {
+    let mut statement = conn
+        .prepare_cached(UNFINISHED_SQL)
+        .context("listing unfinished runs")?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = statement
+        .query_map(rusqlite::params![after.unwrap_or(""), limit], |row| {
+            Ok(UnfinishedRow {
+                run_id: row.get(0)?,
+                status: row.get(1)?,
+                wake_at: row.get(2)?,
+                concurrent: row.get(3)?,
+            })
+        })
+        .context("listing unfinished runs")?;
+    rows.collect::<Result<_, _>>()
+        .context("listing unfinished runs")
+}
+
+/// The page of [`unfinished_runs`]: a search of the partial index `runs_unfinished` (its
+/// condition repeated, so SQLite may use it), from `?1` on, covering every column read.
+const UNFINISHED_SQL: &str = "SELECT run_id, status, wake_at, concurrent \
+     FROM runs INDEXED BY runs_unfinished \
+     WHERE status IN (1, 2, 3, 4, 8) AND run_id > ?1 ORDER BY run_id LIMIT ?2";
+
+/// An entry of the `runs_unfinished` index.
+pub(crate) struct UnfinishedRow {
+    pub run_id: String,
+    pub status: u8,
+    pub wake_at: Option<i64>,
+    pub concurrent: bool,
+}
+
 fn limit_plus_one(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1)
 }
@@ -621,5 +661,14 @@ mod tests {
                 assert!(!plan.contains("TEMP B-TREE"), "{query:?}: {plan}");
             }
         }
+        let plan = plan(
+            UNFINISHED_SQL,
+            vec![Value::Text("run_x".into()), Value::Integer(10)],
+        );
+        assert!(
+            plan.contains("USING COVERING INDEX runs_unfinished (run_id>?)"),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }
 }

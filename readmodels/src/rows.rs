@@ -23,6 +23,13 @@ pub(crate) struct RunRow {
     /// The message of `RunFailed`.
     pub error: Option<String>,
     pub idempotency_key: Option<String>,
+    /// ms since the epoch: when a sleeping run's timer is due, or a paused run's timeout
+    /// (`fire_at_ms` of TimerScheduled and StepRetryScheduled, `timeout_at_ms` of
+    /// RunPaused); `None` once the run moves on, and for a run paused without a timeout.
+    pub wake_at: Option<i64>,
+    /// The run has started a foreach or an agent step: several of its steps may be under
+    /// way at once, so its status does not tell that it only waits (recovery reads it).
+    pub concurrent: bool,
 }
 
 /// One workflow, as its events so far tell it. Deleted workflows keep their row (marked) but
@@ -166,6 +173,7 @@ pub struct RunSummary {
 impl TryFrom<RunRow> for RunSummary {
     type Error = ReadModelError;
 
+    /// `wake_at` and `concurrent` serve recovery (`UnfinishedRuns`), not listings.
     fn try_from(row: RunRow) -> Result<RunSummary, ReadModelError> {
         Ok(RunSummary {
             status: run_status_of(row.status).ok_or_else(|| unknown_code("run", row.status))?,

@@ -2,7 +2,8 @@
 //! unfinished. Fills a fresh data directory in-process (half the runs paused on a `wait`
 //! step, half sleeping in a one-hour `delay`, read models caught up, store closed), then
 //! spawns the real server on it as a child process and times, from the spawn: the log line
-//! `runs recovered` (the server recovers before it listens), the first `GET /readyz` that
+//! `runs recovered` (the server recovers before it listens, from the read models' index of
+//! unfinished runs), the first `GET /readyz` that
 //! answers 200, and the moment the child's CPU goes quiet (the recovered drivers' first
 //! turns are done). Reads the child's peak and settled resident memory, then stops it with
 //! SIGTERM.
@@ -56,7 +57,8 @@ pub struct RecoveryBenchArgs {
 struct RecoveryBenchResult {
     runs: usize,
     fill_seconds: f64,
-    /// The log line `runs recovered` was read (every unfinished run has a driver).
+    /// The log line `runs recovered` was read (every unfinished run is driven, queued in
+    /// the sleepers' queue, or left parked).
     recovered_seconds: f64,
     /// How many the server said it recovered.
     recovered_runs: Option<u64>,

@@ -20,6 +20,7 @@ mod rerun;
 mod sleepers;
 mod snapshots;
 pub(crate) mod steps;
+mod unfinished;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -47,6 +48,7 @@ pub use idempotency::{KEY_BYTES_MAX, KEY_TTL_MS};
 pub use replay::Against;
 pub use rerun::Rerun;
 pub use snapshots::{RunSnapshots, SNAPSHOT_AFTER_EVENTS};
+pub use unfinished::{IndexError, Recovered, UnfinishedRun, UnfinishedRuns, Wake};
 
 /// Most events one run may have; reading stops there.
 pub const RUN_EVENTS_MAX: usize = 100_000;
@@ -498,7 +500,9 @@ impl Runs {
         }
     }
 
-    /// Continues every run that has not ended (after a restart). Returns how many.
+    /// Continues every run that has not ended (after a restart), reading every run's stream.
+    /// Returns how many. [`Runs::recover_with`] reads only the runs an index says have
+    /// something to do now.
     pub async fn recover(&self) -> Result<usize, RunsError> {
         let mut after: Option<StreamName> = None;
         let mut resumed = 0;
@@ -519,23 +523,7 @@ impl Runs {
                 }
                 let runs = self.clone();
                 let run_id = info.stream.as_str().trim_start_matches("run-").to_owned();
-                loads.spawn(async move {
-                    let loaded = match runs.load(&run_id).await {
-                        Ok(loaded) => loaded,
-                        // One unreadable run is quarantined; every other run goes on.
-                        Err(RunsError::RunCorrupt { run_id, corruption }) => {
-                            quarantined(&run_id, &corruption);
-                            return Ok(false);
-                        }
-                        Err(error) => return Err(error),
-                    };
-                    if loaded.state.status().is_terminal() {
-                        return Ok(false);
-                    }
-                    // The driver starts from the state just read instead of reading it again.
-                    runs.start_driver(&run_id, Some(loaded));
-                    Ok(true)
-                });
+                loads.spawn(async move { runs.read_and_drive(run_id).await });
             }
             while !loads.is_empty() {
                 resumed += recovered(loads.join_next().await)?;
