@@ -35,7 +35,7 @@ pub fn install() {
 }
 
 /// The derived stores whose rebuilds are counted.
-const DERIVED_STORES: [&str; 2] = ["index", "readmodels"];
+const DERIVED_STORES: [&str; 3] = ["index", "readmodels", "snapshots"];
 
 /// Counts one rebuild of derived state from the journal, by store and reason, in
 /// `duro_derived_rebuilds_total`. Every store and reason is shown from the start, at 0, so a
