@@ -2,11 +2,12 @@
 //! quarantined (status `corrupt`, its events before the bad one shown), and nothing else
 //! notices: a restart recovers every other run, and they finish.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine::definition::{WorkflowSpec, WorkflowStatus};
-use engine::executor::{Runs, RunsError, StartRun, SystemClock};
+use engine::executor::{Runs, RunsError, SystemClock};
 use engine::run::RunStatus;
 use journal::{EventStore, EventType, ExpectedVersion, MemoryStore, NewEvent, StreamName};
 use serde_json::{json, Value};
@@ -14,43 +15,19 @@ use serde_json::{json, Value};
 const WAIT: Duration = Duration::from_secs(20);
 
 async fn approval_workflow(runs: &Runs) {
-    let spec: WorkflowSpec = serde_json::from_value(json!({
-        "name": "approval",
-        "steps": [
-            {"id": "approve", "type": "wait"},
-            {"id": "done", "type": "transform",
-             "config": {"mapping": {"ok": "{{steps.approve.output.ok}}"}}}
-        ]
-    }))
-    .expect("spec");
-    runs.workflows()
-        .create("wf_a", &spec)
-        .await
-        .expect("create");
-    runs.workflows()
-        .set_status("wf_a", WorkflowStatus::Active)
-        .await
-        .expect("activate");
+    let steps = json!([
+        {"id": "approve", "type": "wait"},
+        {"id": "done", "type": "transform",
+         "config": {"mapping": {"ok": "{{steps.approve.output.ok}}"}}}
+    ]);
+    common::workflow(runs, "wf_a", steps).await;
 }
 
 /// Starts a run and waits until it is paused at its wait step.
 async fn paused_run(runs: &Runs) -> String {
-    let started = runs
-        .start(StartRun {
-            workflow_id: "wf_a".into(),
-            input: Some(json!({})),
-            ..StartRun::default()
-        })
-        .await
-        .expect("start");
-    for _ in 0..2000 {
-        let run = runs.get(&started.run_id).await.expect("get");
-        if run.status == RunStatus::Paused {
-            return started.run_id;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("run {} never paused", started.run_id);
+    let run_id = common::start_with(runs, "wf_a", json!({})).await;
+    common::until_status(runs, &run_id, RunStatus::Paused).await;
+    run_id
 }
 
 /// Appends bytes no run event decodes from, under a run event's tag (as bit rot that kept
