@@ -242,7 +242,7 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
         // starts, while servers go on.
         _ if args.database_url.is_some() => runtime.block_on(async {
             let url = args.database_url.as_deref().unwrap_or_default();
-            let store = crate::pg_journal::open(url).await?;
+            let store = crate::pg_journal::open(url, crate::pg_journal::COMMAND_POOL_SIZE).await?;
             export_store(Arc::new(store), &scope, "PostgreSQL".to_owned(), &args.out).await
         })?,
         (Some(url), None) => {
@@ -523,7 +523,7 @@ async fn import_into_postgres(url: &str, args: ImportArgs) -> anyhow::Result<()>
         }
     }
     // Refusals first: a server running, or a journal that is not empty.
-    let store = crate::pg_journal::open(url).await?;
+    let store = crate::pg_journal::open(url, crate::pg_journal::COMMAND_POOL_SIZE).await?;
     let lock = crate::pg_journal::lock_out_servers(&store).await?;
     crate::pg_journal::ensure_empty(&store)?;
     let summary = verify_before_import(&args.input).await?;

@@ -1,5 +1,6 @@
-//! The journal commands against PostgreSQL (`--database-url`, `DURO_DATABASE_URL`): open the
-//! journal there, verify it, and the checks an import into it needs. Export, import and
+//! The journal in PostgreSQL (`--database-url`, `DURO_DATABASE_URL`): opening it (for `duro
+//! serve`, the journal commands and `duro bench http` alike), verifying it, and the checks an
+//! import into it needs. Export, import and
 //! `projections rebuild` share the embedded paths through `EventStore`.
 
 use std::collections::HashMap;
@@ -11,15 +12,16 @@ use journal::{EventStore, Position, RecordedEvent};
 use journal_pg::{ExclusiveLock, PgOptions, PgStore};
 
 /// Connections a command needs: reads page by page, one import batch at a time.
-const POOL_SIZE: u32 = 4;
+pub const COMMAND_POOL_SIZE: u32 = 4;
 /// Events read per page while verifying.
 const VERIFY_PAGE: usize = 2048;
 
-/// Opens the journal in PostgreSQL. The URL may hold a password: errors name the setting,
-/// never the URL.
-pub async fn open(url: &str) -> anyhow::Result<PgStore> {
+/// Opens the journal in PostgreSQL with a pool of `pool_size` connections (`duro serve`,
+/// the journal commands, `duro bench http`). The URL may hold a password: errors name the
+/// setting, never the URL.
+pub async fn open(url: &str, pool_size: u32) -> anyhow::Result<PgStore> {
     let options = PgOptions {
-        pool_size: POOL_SIZE,
+        pool_size,
         ..PgOptions::default()
     };
     PgStore::connect(url, options)
@@ -83,7 +85,7 @@ pub fn verify(url: &str) -> ExitCode {
         }
     };
     let report = runtime.block_on(async {
-        let store = open(url).await?;
+        let store = open(url, COMMAND_POOL_SIZE).await?;
         let store: Arc<dyn EventStore> = Arc::new(store);
         read_and_check(&store).await
     });

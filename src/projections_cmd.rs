@@ -28,7 +28,8 @@ async fn rebuild_from_postgres(data_dir: &Path, url: &str) -> anyhow::Result<()>
     );
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
-    let store: Arc<dyn EventStore> = Arc::new(crate::pg_journal::open(url).await?);
+    let store: Arc<dyn EventStore> =
+        Arc::new(crate::pg_journal::open(url, crate::pg_journal::COMMAND_POOL_SIZE).await?);
     print!("{}", rebuild_models(data_dir, store, started).await?);
     Ok(())
 }

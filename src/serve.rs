@@ -297,14 +297,7 @@ async fn open_journal(args: &Settings) -> anyhow::Result<OpenedJournal> {
             );
             std::fs::create_dir_all(&args.data_dir)
                 .with_context(|| format!("creating {}", args.data_dir.display()))?;
-            let options = journal_pg::PgOptions {
-                pool_size: *pool_size,
-                ..journal_pg::PgOptions::default()
-            };
-            // The URL may hold a password: the error names the setting, never the URL.
-            let store = journal_pg::PgStore::connect(url, options)
-                .await
-                .context("opening the journal in PostgreSQL (--database-url, DURO_DATABASE_URL)")?;
+            let store = crate::pg_journal::open(url, *pool_size).await?;
             let exclusive = store
                 .try_exclusive(SERVE_LOCK_KEY)
                 .await

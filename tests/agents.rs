@@ -156,15 +156,8 @@ fn step<'a>(run: &'a Value, id: &str) -> &'a Value {
 }
 
 async fn paused(api: &Api, run_id: &str) -> Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let run = api.run(run_id).await.expect("run");
-        if run["status"] == "paused" {
-            return run;
-        }
-        assert!(std::time::Instant::now() < deadline, "not paused: {run}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    api.until_status(run_id, &["paused"], Duration::from_secs(30))
+        .await
 }
 
 async fn resume(api: &Api, run_id: &str, payload: Value) {

@@ -17,7 +17,7 @@ mod pg;
 
 use std::path::Path;
 use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use sqlx::{Connection, Executor, PgConnection};
@@ -47,18 +47,6 @@ fn args(parts: &[&str]) -> Vec<String> {
 
 fn path(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 path")
-}
-
-async fn wait_for_status(api: &Api, run_id: &str, status: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let run = api.run(run_id).await.expect("the run");
-        if run["status"] == status {
-            return;
-        }
-        assert!(Instant::now() < deadline, "never {status}: {run}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -105,8 +93,10 @@ async fn scenario(database_url: String) {
             .start_run(&workflow, json!({"name": "Ada"}))
             .await
             .expect("a run");
-        wait_for_status(&api, &done, "completed").await;
-        wait_for_status(&api, &paused, "paused").await;
+        api.until_status(&done, &["completed"], Duration::from_secs(30))
+            .await;
+        api.until_status(&paused, &["paused"], Duration::from_secs(30))
+            .await;
         (done, paused)
     }; // The server is killed when dropped.
 

@@ -13,7 +13,7 @@ mod support;
 #[path = "support/pg.rs"]
 mod pg;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use support::api::Api;
@@ -51,15 +51,8 @@ async fn scenario(database_url: String) {
         .start_run(&workflow, json!({"name": "Ada"}))
         .await
         .expect("the run starts");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let run = api.run(&run_id).await.expect("the run");
-        if run["status"] == "paused" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never paused: {run}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    api.until_status(&run_id, &["paused"], Duration::from_secs(30))
+        .await;
 
     // A second server on the same database refuses to start, naming why.
     let second_dir = tempfile::tempdir().expect("tempdir");

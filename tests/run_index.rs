@@ -173,15 +173,8 @@ async fn a_sigkilled_server_restarts_from_its_index_of_unfinished_runs() {
             continue;
         }
         // Paused runs (those cut short before they paused, once their driver got there).
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let run = api.run(run_id).await.expect("run");
-            if run["status"] == "paused" {
-                break;
-            }
-            assert!(Instant::now() < deadline, "{run}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        api.until_status(run_id, &["paused"], Duration::from_secs(30))
+            .await;
         let action = if n % 2 == 0 { "resume" } else { "cancel" };
         let body = if n % 2 == 0 {
             json!({"payload": {"go": true}})

@@ -116,15 +116,7 @@ async fn measure(args: &HttpBenchArgs) -> anyhow::Result<(f64, Vec<u64>)> {
     let store: Arc<dyn EventStore> = match &args.database_url {
         Some(url) => {
             std::fs::create_dir_all(&args.data_dir)?;
-            let options = journal_pg::PgOptions {
-                pool_size: args.database_pool_size,
-                ..journal_pg::PgOptions::default()
-            };
-            Arc::new(
-                journal_pg::PgStore::connect(url, options)
-                    .await
-                    .context("opening the benchmark journal in PostgreSQL (--database-url)")?,
-            )
+            Arc::new(crate::pg_journal::open(url, args.database_pool_size).await?)
         }
         None => {
             let config = EmbeddedConfig::new(&args.data_dir);

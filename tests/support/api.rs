@@ -121,20 +121,28 @@ impl Api {
         }
     }
 
-    /// Polls the run every 50 ms until it has ended; its detail.
+    /// Polls the run every 20 ms until it has ended; its detail.
     pub async fn ended(&self, run_id: &str, within: Duration) -> Value {
+        self.until_status(run_id, &["completed", "failed", "cancelled"], within)
+            .await
+    }
+
+    /// Polls the run every 20 ms until its status is one of `statuses`; its detail.
+    pub async fn until_status(&self, run_id: &str, statuses: &[&str], within: Duration) -> Value {
         let deadline = Instant::now() + within;
         loop {
             let run = self
                 .run(run_id)
                 .await
                 .unwrap_or_else(|s| panic!("run {run_id}: {s}"));
-            if ["completed", "failed", "cancelled"].contains(&run["status"].as_str().unwrap_or(""))
-            {
+            if statuses.contains(&run["status"].as_str().unwrap_or("")) {
                 return run;
             }
-            assert!(Instant::now() < deadline, "run {run_id} did not end: {run}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert!(
+                Instant::now() < deadline,
+                "run {run_id} never reached {statuses:?}: {run}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
