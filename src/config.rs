@@ -27,6 +27,8 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     /// Most connections to PostgreSQL (`DURO_DATABASE_POOL_SIZE`).
     pub database_pool_size: Option<u32>,
+    /// This node's id among the nodes on one PostgreSQL journal (`DURO_NODE_ID`).
+    pub node_id: Option<String>,
     /// The outbound policy of steps and triggers (`[outbound]`).
     #[serde(default)]
     pub outbound: OutboundFile,

@@ -7,6 +7,7 @@ mod config;
 mod debug;
 mod journal_cmd;
 mod keys_cmd;
+mod node_id;
 mod pg_journal;
 mod progress;
 mod projections_cmd;
@@ -222,8 +223,11 @@ fn init_tracing() {
     // Colours only on a terminal: logs piped to a file or a collector stay plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
+        .with_ansi(ansi)
+        .event_format(node_id::WithNode(
+            tracing_subscriber::fmt::format().with_ansi(ansi),
+        ))
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(ansi)
         .init();
 }

@@ -50,6 +50,13 @@ pub struct ServeArgs {
     /// Most connections to PostgreSQL [default: 16].
     #[arg(long, env = "DURO_DATABASE_POOL_SIZE")]
     database_pool_size: Option<u32>,
+    /// This node's id among the nodes sharing a PostgreSQL journal (1-64 ASCII letters,
+    /// digits, '.', '_', '-'); it names the holder of the runs this node drives, and appears in
+    /// logs and metrics [default: the host name and a random suffix]. Keep it stable across
+    /// restarts so a restarted node takes its runs back at once instead of after their
+    /// leases expire.
+    #[arg(long, env = "DURO_NODE_ID")]
+    node_id: Option<String>,
 }
 
 /// Where the journal lives.
@@ -60,9 +67,14 @@ enum JournalSettings {
     Postgres { url: String, pool_size: u32 },
 }
 
-/// The advisory lock key `duro serve` holds on its PostgreSQL journal ("duro" in ASCII):
-/// one server per database until runs are leased to nodes (issue 17).
+/// The advisory lock key on a PostgreSQL journal ("duro" in ASCII): every `duro serve` holds
+/// it shared, so that an import (which takes it exclusive) never runs beside a server.
 pub(crate) const SERVE_LOCK_KEY: i64 = 0x6475_726f;
+
+/// How long a node's lease of a run lasts unless renewed (several times per lifetime): a
+/// dead node's runs are taken over this long after its last renewal, plus at most half a
+/// second.
+const LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The settings in force after flags, environment, file and defaults.
 struct Settings {
@@ -73,6 +85,36 @@ struct Settings {
     outbound: outbound::OutboundPolicy,
     smtp: Option<mail::SmtpSettings>,
     journal: JournalSettings,
+    node_id: String,
+}
+
+/// The node id given, checked, or the host name with a random suffix.
+fn node_id(given: Option<String>) -> anyhow::Result<String> {
+    let Some(id) = given else {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| {
+                h.trim()
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+                    .take(48)
+                    .collect::<String>()
+            })
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "node".to_owned());
+        let suffix = rand::random::<u32>() & 0xff_ffff;
+        return Ok(format!("{host}-{suffix:06x}"));
+    };
+    let fits = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    anyhow::ensure!(
+        fits,
+        "node_id (--node-id, DURO_NODE_ID) must be 1-64 ASCII letters, digits, '.', '_' or '-', not {id:?}"
+    );
+    Ok(id)
 }
 
 fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
@@ -137,6 +179,7 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         }
     };
     Ok(Settings {
+        node_id: node_id(args.node_id.or(file.node_id))?,
         journal,
         smtp,
         providers_dir: args.providers_dir.or(file.providers_dir),
@@ -157,6 +200,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: Settings) -> anyhow::Result<()> {
+    crate::node_id::set(&args.node_id);
+    api::metrics::install_for_node(&args.node_id);
+    tracing::info!(node = %args.node_id, "starting");
     let opened = open_journal(&args).await?;
     let store = opened.store;
     let store_rebuild = opened.rebuild;
@@ -187,6 +233,7 @@ async fn serve(args: Settings) -> anyhow::Result<()> {
         snapshots: Arc::new(engine::executor::RunSnapshots::open(
             &engine::executor::RunSnapshots::dir_in(&args.data_dir),
         )),
+        leases: opened.leases.clone(),
     };
     let state = api::AppState::with_integrations(
         store,
@@ -204,6 +251,53 @@ async fn serve(args: Settings) -> anyhow::Result<()> {
             .context("creating the key of DURO_BOOTSTRAP_KEY")?;
         tracing::info!(key = %key.id, "bootstrap key ready");
     }
+    let cluster = if opened.leases.shared() {
+        // Several nodes: runs are continued by whichever node claims them (this one takes
+        // back its own at once, and any whose node died or whose timer is due).
+        projections
+            .catch_up()
+            .await
+            .context("catching the read models up with the journal")?;
+        Some(
+            state
+                .runs
+                .join_cluster(projections.clone())
+                .await
+                .context("joining the nodes of the PostgreSQL journal")?,
+        )
+    } else {
+        recover(&state, &projections).await?;
+        None
+    };
+    let runner = state.trigger_runner.clone();
+    let supervisor = runner.spawn();
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "serving");
+    api::serve(listener, state, shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    follower.abort();
+    supervisor.abort();
+    if let Some(cluster) = cluster {
+        cluster.abort();
+    }
+    runner.stop();
+    if let Err(error) = projections.flush() {
+        tracing::warn!(%error, "flushing the read models (they catch up on the next start)");
+    }
+    drop(opened.exclusive);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Continues the runs under way when the process last stopped (one node alone on its
+/// journal).
+async fn recover(
+    state: &api::AppState,
+    projections: &readmodels::ReadModels,
+) -> anyhow::Result<()> {
     // Continue every run that was under way when the process last stopped, from the read
     // models' index of unfinished runs once they reflect every committed event (recovery
     // checks it). Read models being rebuilt from the start (or unable to catch up) would
@@ -214,7 +308,7 @@ async fn serve(args: Settings) -> anyhow::Result<()> {
         None => projections.catch_up().await.err().map(|e| e.to_string()),
     };
     let recovered = match read_every_run {
-        None => state.runs.recover_with(&projections).await,
+        None => state.runs.recover_with(projections).await,
         Some(reason) => {
             tracing::warn!(%reason, "the read models are not caught up: recovering by reading every run");
             state
@@ -236,23 +330,6 @@ async fn serve(args: Settings) -> anyhow::Result<()> {
         from_index = recovered.from_index,
         "runs recovered"
     );
-    let runner = state.trigger_runner.clone();
-    let supervisor = runner.spawn();
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
-    tracing::info!(address = %listener.local_addr()?, "serving");
-    api::serve(listener, state, shutdown_signal())
-        .await
-        .context("serving HTTP")?;
-    follower.abort();
-    supervisor.abort();
-    runner.stop();
-    if let Err(error) = projections.flush() {
-        tracing::warn!(%error, "flushing the read models (they catch up on the next start)");
-    }
-    drop(opened.exclusive);
-    tracing::info!("stopped");
     Ok(())
 }
 
@@ -261,8 +338,10 @@ struct OpenedJournal {
     store: Arc<dyn journal::EventStore>,
     /// The embedded index's rebuild at open, if there was one (for the metrics).
     rebuild: Option<journal::Rebuild>,
-    /// PostgreSQL: the advisory lock that keeps a second server off the database.
+    /// PostgreSQL: the shared advisory lock that keeps an import off the database.
     exclusive: Option<journal_pg::ExclusiveLock>,
+    /// This node's run leases.
+    leases: Arc<dyn journal::Leases>,
 }
 
 async fn open_journal(args: &Settings) -> anyhow::Result<OpenedJournal> {
@@ -282,6 +361,7 @@ async fn open_journal(args: &Settings) -> anyhow::Result<OpenedJournal> {
                 rebuild: store.index_rebuild().cloned(),
                 store: Arc::new(store),
                 exclusive: None,
+                leases: Arc::new(journal::SoleNode::new(args.node_id.as_str())),
             })
         }
         JournalSettings::Postgres { url, pool_size } => {
@@ -299,13 +379,15 @@ async fn open_journal(args: &Settings) -> anyhow::Result<OpenedJournal> {
                 .with_context(|| format!("creating {}", args.data_dir.display()))?;
             let store = crate::pg_journal::open(url, *pool_size).await?;
             let exclusive = store
-                .try_exclusive(SERVE_LOCK_KEY)
+                .try_shared(SERVE_LOCK_KEY)
                 .await
                 .context("locking the PostgreSQL journal")?
-                .context(
-                    "another duro serve uses this PostgreSQL database; until runs are leased \
-                     to nodes, one server at a time may use it",
-                )?;
+                .context("a journal import is under way on this PostgreSQL database")?;
+            let leases: Arc<dyn journal::Leases> = Arc::new(journal_pg::PgLeases::new(
+                &store,
+                args.node_id.as_str(),
+                LEASE_TTL,
+            ));
             let store: Arc<dyn journal::EventStore> = Arc::new(store);
             tracing::info!(
                 data_dir = %args.data_dir.display(),
@@ -317,6 +399,7 @@ async fn open_journal(args: &Settings) -> anyhow::Result<OpenedJournal> {
                 store,
                 rebuild: None,
                 exclusive: Some(exclusive),
+                leases,
             })
         }
     }

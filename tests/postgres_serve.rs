@@ -1,6 +1,5 @@
 //! `duro serve --database-url`: the journal in PostgreSQL. A real server on a fresh database
-//! pauses a run, a second server on the same database is refused (one server per database
-//! until runs are leased to nodes), the first is SIGKILLed, and a server started on the same
+//! pauses a run, a second node on the same database sees it, the first is SIGKILLed, and a server started on the same
 //! database with a NEW, empty data directory finds the paused run (its read models rebuilt
 //! from the PostgreSQL journal), resumes it and finishes it.
 //!
@@ -54,25 +53,24 @@ async fn scenario(database_url: String) {
     api.until_status(&run_id, &["paused"], Duration::from_secs(30))
         .await;
 
-    // A second server on the same database refuses to start, naming why.
+    // A second node on the same database starts beside it (each node its own data
+    // directory and node id) and sees the paused run through the shared journal.
     let second_dir = tempfile::tempdir().expect("tempdir");
-    let log = second_dir.path().join("serve.log");
-    let second = serve(&second_dir.path().join("data"))
-        .stderr_file(&log)
-        .spawn();
-    let output = tokio::task::spawn_blocking(move || {
-        let mut second = second;
-        let status = second.child.wait().expect("the second server exits");
-        (status, second)
-    })
-    .await
-    .expect("join");
-    assert!(!output.0.success(), "a second server must not start");
-    let logged = std::fs::read_to_string(&log).expect("the log");
+    let second = serve(second_dir.path())
+        .env("DURO_NODE_ID", "second")
+        .start();
+    let beside = Api::new(&second.url, KEY);
+    let run = beside
+        .run(&run_id)
+        .await
+        .expect("the second node reads the run");
+    assert_eq!(run["status"], "paused", "{run}");
+    let metrics = beside.text("/metrics").await;
     assert!(
-        logged.contains("another duro serve uses this PostgreSQL database"),
-        "{logged}"
+        metrics.contains("node=\"second\""),
+        "every series names the node: {metrics}"
     );
+    drop(second);
 
     // kill -9, then a server with a new, empty data directory on the same database.
     let _ = first.child.kill();

@@ -222,7 +222,9 @@ impl From<RunsError> for ApiError {
                 message: "Required connections must be active".to_owned(),
                 details: problems.into_iter().map(Detail::from).collect(),
             },
-            RunsError::NotEnded { .. } => ApiError::Conflict(error.to_string()),
+            RunsError::NotEnded { .. } | RunsError::LeaseLost(_) => {
+                ApiError::Conflict(error.to_string())
+            }
             // Like any run whose status forbids the action: it can be read, not acted on.
             RunsError::RunCorrupt { .. } => ApiError::InvalidStatus(error.to_string()),
             RunsError::InvalidRerun(reason) => ApiError::invalid_field(&["fromStep"], reason),

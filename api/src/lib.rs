@@ -73,6 +73,9 @@ pub struct Outside {
     pub smtp: Option<mail::SmtpSettings>,
     /// Where snapshots of long runs are kept (the data directory's; none by default).
     pub snapshots: Arc<engine::executor::RunSnapshots>,
+    /// The run leases of this node: `SoleNode` alone on its journal (the default), or the
+    /// PostgreSQL journal's for several nodes.
+    pub leases: Arc<dyn journal::Leases>,
 }
 
 impl Default for Outside {
@@ -83,6 +86,7 @@ impl Default for Outside {
             outbound: standard.outbound,
             smtp: standard.smtp,
             snapshots: Arc::new(engine::executor::RunSnapshots::off()),
+            leases: Arc::new(journal::SoleNode::default()),
         }
     }
 }
@@ -142,7 +146,7 @@ impl AppState {
             Connections::with_catalog(store.clone(), secret_key, outside.catalog.clone())
                 .with_outbound(outside.outbound.clone())
                 .with_clock(clock.clone());
-        let runs = Runs::with_snapshots(
+        let runs = Runs::with_leases(
             store.clone(),
             clock.clone(),
             Integrations {
@@ -152,6 +156,7 @@ impl AppState {
                 smtp: outside.smtp,
             },
             outside.snapshots,
+            outside.leases,
         );
         let triggers = Triggers::new(store.clone());
         let trigger_runner = Runner::with_credentials(

@@ -17,16 +17,32 @@ use journal::{
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::sync::watch;
 
+/// The node id every series carries as its `node` label (`install_for_node`).
+static NODE: OnceLock<String> = OnceLock::new();
+
 /// The process-wide recorder: one per process, installed by the first `AppState`.
 fn handle() -> &'static Option<PrometheusHandle> {
     static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
-    HANDLE.get_or_init(|| match PrometheusBuilder::new().install_recorder() {
-        Ok(handle) => Some(handle),
-        Err(error) => {
-            tracing::warn!(%error, "metrics recorder not installed");
-            None
+    HANDLE.get_or_init(|| {
+        let builder = match NODE.get() {
+            Some(node) => PrometheusBuilder::new().add_global_label("node", node),
+            None => PrometheusBuilder::new(),
+        };
+        match builder.install_recorder() {
+            Ok(handle) => Some(handle),
+            Err(error) => {
+                tracing::warn!(%error, "metrics recorder not installed");
+                None
+            }
         }
     })
+}
+
+/// Installs the recorder with every series labelled `node="{node}"` (the server's node id),
+/// unless one is installed already; call it before anything records.
+pub fn install_for_node(node: &str) {
+    let _ = NODE.set(node.to_owned());
+    install();
 }
 
 /// Installs the recorder if it is not yet installed.
@@ -98,6 +114,26 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
     response
 }
 
+/// Records an append's latency by outcome, and the events it wrote.
+fn timed(
+    started: Instant,
+    count: u64,
+    result: Result<AppendResult, StoreError>,
+) -> Result<AppendResult, StoreError> {
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(StoreError::Conflict { .. }) => "conflict",
+        Err(StoreError::Fenced { .. }) => "fenced",
+        Err(_) => "error",
+    };
+    metrics::histogram!("duro_journal_append_seconds", "outcome" => outcome)
+        .record(started.elapsed().as_secs_f64());
+    if result.is_ok() {
+        metrics::counter!("duro_journal_events_appended_total").increment(count);
+    }
+    result
+}
+
 /// An `EventStore` that times every append (`duro_journal_append_seconds`).
 pub struct MeteredStore {
     inner: Arc<dyn EventStore>,
@@ -120,17 +156,23 @@ impl EventStore for MeteredStore {
         let started = Instant::now();
         let count = events.len() as u64;
         let result = self.inner.append(stream, expected, events).await;
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(StoreError::Conflict { .. }) => "conflict",
-            Err(_) => "error",
-        };
-        metrics::histogram!("duro_journal_append_seconds", "outcome" => outcome)
-            .record(started.elapsed().as_secs_f64());
-        if result.is_ok() {
-            metrics::counter!("duro_journal_events_appended_total").increment(count);
-        }
-        result
+        timed(started, count, result)
+    }
+
+    async fn append_fenced(
+        &self,
+        stream: &StreamName,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        fence: &journal::Fence,
+    ) -> Result<AppendResult, StoreError> {
+        let started = Instant::now();
+        let count = events.len() as u64;
+        let result = self
+            .inner
+            .append_fenced(stream, expected, events, fence)
+            .await;
+        timed(started, count, result)
     }
 
     async fn import(&self, events: Vec<RecordedEvent>) -> Result<ImportResult, StoreError> {

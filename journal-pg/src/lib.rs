@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use journal::limits::{APPEND_QUEUE_MAX, READ_BATCH_MAX};
 use journal::store::{check_append, check_import};
 use journal::{
-    AppendResult, EventStore, EventType, ExpectedVersion, ImportResult, NewEvent, Position,
+    AppendResult, EventStore, EventType, ExpectedVersion, Fence, ImportResult, NewEvent, Position,
     RecordedEvent, Seq, StoreError, StreamInfo, StreamName, Timestamp,
 };
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
@@ -33,7 +33,10 @@ use sqlx::{AssertSqlSafe, Connection, Executor};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+mod leases;
 mod writer;
+
+pub use leases::PgLeases;
 
 /// How often the head is read while the LISTEN connection is down, so subscribers still learn
 /// of other processes' appends (late by up to this much).
@@ -75,6 +78,8 @@ pub struct ExclusiveLock {
 /// are serialized by the database, and each process's subscribers hear of all of them.
 pub struct PgStore {
     pool: PgPool,
+    /// How to open a connection of its own (the lease pokes' LISTEN).
+    connect_options: PgConnectOptions,
     /// The notification channel of this schema's appends.
     channel: String,
     committed: Arc<watch::Sender<Position>>,
@@ -95,7 +100,7 @@ impl Drop for PgStore {
 
 /// Maps a database error into the journal's errors. PostgreSQL is reached over the network,
 /// so its failures are I/O failures of the store, with sqlx's error as the source.
-fn db_error(context: impl Into<String>, error: sqlx::Error) -> StoreError {
+pub(crate) fn db_error(context: impl Into<String>, error: sqlx::Error) -> StoreError {
     match error {
         sqlx::Error::PoolClosed => StoreError::Closed,
         sqlx::Error::Io(source) => StoreError::io(context, source),
@@ -111,12 +116,12 @@ fn bad_row(context: String) -> StoreError {
     )
 }
 
-fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
+pub(crate) fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| bad_row(format!("{what} is negative ({value})")))
 }
 
 /// Positions and seqs travel as bigint; one beyond i64 can never be in the table.
-fn to_i64_saturating(value: u64) -> i64 {
+pub(crate) fn to_i64_saturating(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
@@ -181,7 +186,7 @@ fn event_from_row(row: EventRow) -> Result<RecordedEvent, StoreError> {
 /// no stream name can start with it. Listing by range, not `LIKE`, leaves no wildcard to
 /// escape (`_` and `%` are ordinary characters here) and uses the primary key's index even
 /// in a generic plan of the prepared statement.
-fn prefix_range(prefix: &str) -> Option<(String, String)> {
+pub(crate) fn prefix_range(prefix: &str) -> Option<(String, String)> {
     // Stream names are ASCII letters, digits and -_.:@; a prefix with any other character
     // matches none, and for one without, the upper bound (last byte + 1) is ASCII too.
     if !prefix
@@ -259,7 +264,8 @@ impl PgStore {
         let listen_pool = PgPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(options.acquire_timeout)
-            .connect_lazy_with(connect_options);
+            .connect_lazy_with(connect_options.clone());
+        let listen_options = connect_options;
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await
@@ -290,6 +296,7 @@ impl PgStore {
         ));
         Ok(PgStore {
             pool,
+            connect_options: listen_options,
             channel,
             committed,
             listener,
@@ -319,6 +326,26 @@ impl PgStore {
             .fetch_one(&mut connection)
             .await
             .map_err(|e| db_error("taking the advisory lock", e))?;
+        Ok(locked.then_some(ExclusiveLock {
+            _connection: connection,
+        }))
+    }
+
+    /// As [`PgStore::try_exclusive`], shared: any number of sessions hold it together, and
+    /// none while one holds it exclusively. Every `duro serve` holds it shared, so an import
+    /// (exclusive) never runs beside a server.
+    pub async fn try_shared(&self, key: i64) -> Result<Option<ExclusiveLock>, StoreError> {
+        let mut connection = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| db_error("taking a connection for the advisory lock", e))?
+            .detach();
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock_shared($1)")
+            .bind(key)
+            .fetch_one(&mut connection)
+            .await
+            .map_err(|e| db_error("taking the shared advisory lock", e))?;
         Ok(locked.then_some(ExclusiveLock {
             _connection: connection,
         }))
@@ -413,13 +440,13 @@ async fn poll_head(pool: &PgPool, committed: &watch::Sender<Position>) {
     }
 }
 
-#[async_trait]
-impl EventStore for PgStore {
-    async fn append(
+impl PgStore {
+    async fn append_with(
         &self,
         stream: &StreamName,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
+        fence: Option<Fence>,
     ) -> Result<AppendResult, StoreError> {
         check_append(stream, &events)?;
         let expected_version: Option<i64> = match expected {
@@ -441,11 +468,22 @@ impl EventStore for PgStore {
                 expected: expected_version,
                 types,
                 datas,
+                fence: fence.clone(),
                 reply,
             })
             .await
             .map_err(|_| StoreError::Closed)?;
         let outcome = answer.await.map_err(|_| StoreError::Closed)??;
+        if outcome.fenced {
+            // Only an append with a fence can be refused by one.
+            let (holder, epoch) =
+                fence.map_or((String::new(), 0), |f| (f.holder.to_string(), f.epoch));
+            return Err(StoreError::Fenced {
+                stream: stream.clone(),
+                holder,
+                epoch,
+            });
+        }
         let Some(first_position) = outcome.first_position else {
             return Err(StoreError::Conflict {
                 stream: stream.clone(),
@@ -458,6 +496,29 @@ impl EventStore for PgStore {
             first_seq: Seq(outcome.version + 1),
             count,
         })
+    }
+}
+
+#[async_trait]
+impl EventStore for PgStore {
+    async fn append(
+        &self,
+        stream: &StreamName,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError> {
+        self.append_with(stream, expected, events, None).await
+    }
+
+    async fn append_fenced(
+        &self,
+        stream: &StreamName,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        fence: &Fence,
+    ) -> Result<AppendResult, StoreError> {
+        self.append_with(stream, expected, events, Some(fence.clone()))
+            .await
     }
 
     async fn import(&self, events: Vec<RecordedEvent>) -> Result<ImportResult, StoreError> {

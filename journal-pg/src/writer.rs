@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use journal::limits::BATCH_BYTES_MAX;
-use journal::{Position, StoreError, StreamName};
+use journal::{Fence, FenceOp, Position, StoreError, StreamName};
 use sqlx::postgres::PgPool;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -18,8 +18,8 @@ use crate::{now_micros, publish, to_u64};
 pub(crate) const BATCH_APPENDS_MAX: usize = 1024;
 
 /// One row of `duro_append_batch`: the append's index, whether it was written, the stream's
-/// version before it, its first position.
-type BatchRow = (i32, bool, i64, Option<i64>);
+/// version before it, its first position, whether its fence refused it.
+type BatchRow = (i32, bool, i64, Option<i64>, bool);
 
 pub(crate) struct AppendRequest {
     pub stream: StreamName,
@@ -27,6 +27,8 @@ pub(crate) struct AppendRequest {
     pub expected: Option<i64>,
     pub types: Vec<i32>,
     pub datas: Vec<Vec<u8>>,
+    /// The lease the append requires (or creates, or ends); `None`: none.
+    pub fence: Option<Fence>,
     pub reply: oneshot::Sender<Result<Outcome, StoreError>>,
 }
 
@@ -34,8 +36,11 @@ pub(crate) struct AppendRequest {
 pub(crate) struct Outcome {
     /// The stream's version before the append (the actual version when it conflicted).
     pub version: u64,
-    /// Where its first event landed; `None` when the expected version did not match.
+    /// Where its first event landed; `None` when the expected version did not match or the
+    /// fence refused it.
     pub first_position: Option<Position>,
+    /// The append's fence refused it: its writer no longer holds the lease.
+    pub fenced: bool,
 }
 
 pub(crate) async fn run(
@@ -77,13 +82,41 @@ async fn commit(
         .map(|r| i32::try_from(r.types.len()).unwrap_or(i32::MAX))
         .collect();
     let types: Vec<i32> = batch.iter().flat_map(|r| r.types.iter().copied()).collect();
+    let fence_holders: Vec<Option<String>> = batch
+        .iter()
+        .map(|r| r.fence.as_ref().map(|f| f.holder.to_string()))
+        .collect();
+    let fence_epochs: Vec<i64> = batch
+        .iter()
+        .map(|r| {
+            r.fence
+                .as_ref()
+                .map_or(0, |f| crate::to_i64_saturating(f.epoch))
+        })
+        .collect();
+    let fence_ops: Vec<i16> = batch
+        .iter()
+        .map(|r| match r.fence.as_ref().map(|f| f.op) {
+            None | Some(FenceOp::Hold) => 0,
+            Some(FenceOp::Create) => 1,
+            Some(FenceOp::End) => 2,
+        })
+        .collect();
+    let fence_ttls: Vec<i64> = batch
+        .iter()
+        .map(|r| {
+            r.fence
+                .as_ref()
+                .map_or(0, |f| crate::to_i64_saturating(f.ttl_ms))
+        })
+        .collect();
     let mut datas: Vec<Vec<u8>> = Vec::with_capacity(types.len());
     for request in &mut batch {
         datas.append(&mut request.datas);
     }
     let answer: Result<Vec<BatchRow>, sqlx::Error> = sqlx::query_as(
-        "SELECT out_index, out_ok, out_version, out_first_position \
-         FROM duro_append_batch($1, $2, $3, $4, $5, $6, $7)",
+        "SELECT out_index, out_ok, out_version, out_first_position, out_fenced \
+         FROM duro_append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(streams)
     .bind(expected)
@@ -92,6 +125,10 @@ async fn commit(
     .bind(datas)
     .bind(now_micros())
     .bind(channel)
+    .bind(fence_holders)
+    .bind(fence_epochs)
+    .bind(fence_ops)
+    .bind(fence_ttls)
     .fetch_all(pool)
     .await;
     let rows = match answer {
@@ -125,8 +162,8 @@ async fn commit(
     };
     let mut outcomes = Vec::with_capacity(rows.len());
     let mut last = None;
-    for (_, ok, version, first_position) in rows_in_order(rows) {
-        outcomes.push(outcome_of(ok, version, first_position));
+    for (_, ok, version, first_position, fenced) in rows_in_order(rows) {
+        outcomes.push(outcome_of(ok, version, first_position, fenced));
     }
     for (request, outcome) in batch.iter().zip(&outcomes) {
         if let Ok(Outcome {
@@ -146,7 +183,12 @@ async fn commit(
     }
 }
 
-fn outcome_of(ok: bool, version: i64, first_position: Option<i64>) -> Result<Outcome, StoreError> {
+fn outcome_of(
+    ok: bool,
+    version: i64,
+    first_position: Option<i64>,
+    fenced: bool,
+) -> Result<Outcome, StoreError> {
     let version = to_u64(version, "a stream version")?;
     let first_position = match (ok, first_position) {
         (true, Some(p)) => Some(Position(to_u64(p, "a position")?)),
@@ -155,6 +197,7 @@ fn outcome_of(ok: bool, version: i64, first_position: Option<i64>) -> Result<Out
     Ok(Outcome {
         version,
         first_position,
+        fenced,
     })
 }
 

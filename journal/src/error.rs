@@ -38,6 +38,15 @@ pub enum StoreError {
         actual: u64,
     },
 
+    /// The append required a lease its writer no longer holds (another node claimed the
+    /// run). Nothing was written; the writer must stop driving the stream.
+    #[error("{holder} no longer holds the lease of {stream} at epoch {epoch}")]
+    Fenced {
+        stream: StreamName,
+        holder: String,
+        epoch: u64,
+    },
+
     /// The append itself is malformed (no events, too many, too large). Nothing was written.
     #[error("invalid append to {stream}: {reason}")]
     InvalidAppend { stream: StreamName, reason: String },

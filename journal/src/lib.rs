@@ -16,6 +16,7 @@ pub mod embedded;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod lease;
 pub mod limits;
 pub mod memory;
 pub mod record;
@@ -28,5 +29,6 @@ pub use event::{
     AppendResult, EventType, ExpectedVersion, ImportResult, NewEvent, RecordedEvent, StreamInfo,
 };
 pub use ids::{Position, Seq, StreamName, StreamNameError, Timestamp};
+pub use lease::{Claimed, Fence, FenceOp, Leases, SoleNode, FIRST_EPOCH};
 pub use memory::MemoryStore;
 pub use store::{stream_ids_with_prefix, EventStore};

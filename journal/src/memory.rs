@@ -96,6 +96,17 @@ impl EventStore for MemoryStore {
         })
     }
 
+    /// One process writes this store (its lock says so): no other lease holder to fence out.
+    async fn append_fenced(
+        &self,
+        stream: &StreamName,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        _fence: &crate::lease::Fence,
+    ) -> Result<AppendResult, StoreError> {
+        self.append(stream, expected, events).await
+    }
+
     async fn import(&self, events: Vec<RecordedEvent>) -> Result<ImportResult, StoreError> {
         check_import(&events)?;
         let mut inner = self.lock();

@@ -12,6 +12,7 @@ use crate::event::{
     AppendResult, ExpectedVersion, ImportResult, NewEvent, RecordedEvent, StreamInfo,
 };
 use crate::ids::{Position, Seq, StreamName};
+use crate::lease::Fence;
 
 #[async_trait]
 pub trait EventStore: Send + Sync + 'static {
@@ -25,6 +26,19 @@ pub trait EventStore: Send + Sync + 'static {
         stream: &StreamName,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError>;
+
+    /// As [`EventStore::append`], written only while `fence` holds its lease (see
+    /// [`crate::lease`]); else [`StoreError::Fenced`] and nothing is written. A store that only
+    /// one process ever writes (the embedded and memory stores) has no other holder to fence
+    /// out, and appends as [`EventStore::append`] does. Required, not defaulted: a wrapper
+    /// that forgot to pass the fence on would silently unfence every append.
+    async fn append_fenced(
+        &self,
+        stream: &StreamName,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        fence: &Fence,
     ) -> Result<AppendResult, StoreError>;
 
     /// Appends events read from another journal (a restore from an archive), as ONE atomic,

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use journal::{ExpectedVersion, NewEvent, StoreError};
+use journal::{NewEvent, StoreError};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -141,9 +141,7 @@ impl Runs {
             NewEvent::new(called_by.tag(), called_by.encode()),
         ];
         match self
-            .inner
-            .store
-            .append(&stream, ExpectedVersion::NoStream, events)
+            .append_new_run(&call.child_run_id, &stream, events)
             .await
         {
             Ok(_) => {

@@ -73,6 +73,26 @@ pub(super) async fn drive(runs: Runs, run_id: String, wake: Arc<Notify>, loaded:
     let mut failures: u32 = 0;
     let mut parked_at = None;
     let mut wake_at_ms = None;
+    // With several nodes, only the holder of the run's lease drives it: another node's
+    // driver is asked to look instead (a resume this node recorded, say).
+    loop {
+        match runs.inner().leases.acquire(&run_id).await {
+            Ok(true) => break,
+            Ok(false) => {
+                runs.inner().leases.poke(&run_id).await;
+                runs.drop_driver(&run_id);
+                return;
+            }
+            Err(error) => {
+                failures = failures.saturating_add(1);
+                let backoff = (100u64 << failures.min(10)).min(DRIVER_BACKOFF_MS_MAX);
+                tracing::warn!(%run_id, %error, backoff_ms = backoff, "cannot claim a run's lease; retrying");
+                tokio::time::sleep(Duration::from_millis(backoff)).await;
+            }
+        }
+    }
+    failures = 0;
+    let mut lease_lost = false;
     loop {
         match turn(&runs, &run_id, &wake, &mut memory).await {
             Ok(Progress::Continue) => failures = 0,
@@ -84,6 +104,12 @@ pub(super) async fn drive(runs: Runs, run_id: String, wake: Arc<Notify>, loaded:
             Ok(Progress::Asleep(due)) => {
                 parked_at = memory.loaded.as_ref().map(|loaded| loaded.version);
                 wake_at_ms = Some(due);
+                break;
+            }
+            // Another node drives it now: stop without a word to waiters here (they watch
+            // the journal instead).
+            Err(RunsError::LeaseLost(_)) => {
+                lease_lost = true;
                 break;
             }
             // Reading it again would fail again: the run is quarantined, not retried.
@@ -101,8 +127,11 @@ pub(super) async fn drive(runs: Runs, run_id: String, wake: Arc<Notify>, loaded:
             }
         }
     }
+    let mut ended = false;
     if let Some(loaded) = &memory.loaded {
         let status = loaded.state.status();
+        // A lease of a run that never started (its creating append did not land) ends too.
+        ended = status.is_terminal() || loaded.state.status.is_none();
         if status.is_terminal() {
             metrics::counter!(
                 "duro_runs_ended_total",
@@ -112,11 +141,28 @@ pub(super) async fn drive(runs: Runs, run_id: String, wake: Arc<Notify>, loaded:
             .increment(1);
         }
     }
-    // Dropping `memory` aborts attempts still in flight: the run has ended without them.
+    // Dropping `memory` aborts attempts still in flight: the run has ended without them (or
+    // another node carries them out again).
     drop(memory);
+    let leases = &runs.inner().leases;
     match parked_at {
-        Some(version) => runs.park_driver(&run_id, version, wake_at_ms).await,
-        None => runs.forget_driver(&run_id),
+        _ if lease_lost => runs.drop_driver(&run_id),
+        Some(version) => {
+            // Freed before the driver goes: a resume on another node can then claim it.
+            leases.release(&run_id, wake_at_ms).await;
+            runs.park_driver(&run_id, version, wake_at_ms).await
+        }
+        None => {
+            if ended {
+                // Usually gone with the run's last append already (appended by this driver).
+                leases.finish(&run_id).await;
+            } else {
+                // Quarantined, or waiting on what only another run's end wakes (a child):
+                // free, for whichever node learns of it.
+                leases.release(&run_id, None).await;
+            }
+            runs.forget_driver(&run_id)
+        }
     }
 }
 

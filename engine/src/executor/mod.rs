@@ -10,11 +10,13 @@ pub mod action;
 pub mod agent_calls;
 pub mod children;
 mod clock;
+mod cluster;
 pub mod deltas;
 mod driver;
 pub mod email;
 mod idempotency;
 mod in_flight;
+mod leases;
 mod replay;
 mod rerun;
 mod sleepers;
@@ -45,6 +47,7 @@ pub use duro_core::view::{
 };
 use duro_core::{fold, scope};
 pub use idempotency::{KEY_BYTES_MAX, KEY_TTL_MS};
+pub use leases::lease_key;
 pub use replay::Against;
 pub use rerun::Rerun;
 pub use snapshots::{RunSnapshots, SNAPSHOT_AFTER_EVENTS};
@@ -108,6 +111,9 @@ pub enum RunsError {
         run_id: String,
         corruption: Corruption,
     },
+    /// Another node claimed the run's lease: this process must stop driving it.
+    #[error("run {0} is driven by another node now")]
+    LeaseLost(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -130,6 +136,8 @@ pub(crate) struct Inner {
     sleepers: sleepers::Sleepers,
     /// Snapshots of long runs, loaded from instead of their first event.
     snapshots: Arc<RunSnapshots>,
+    /// The runs whose lease this process holds (several nodes on one journal).
+    leases: leases::RunLeases,
 }
 
 /// A version's checked steps and their plan.
@@ -209,6 +217,24 @@ impl Runs {
         integrations: Integrations,
         snapshots: Arc<RunSnapshots>,
     ) -> Runs {
+        Runs::with_leases(
+            store,
+            clock,
+            integrations,
+            snapshots,
+            Arc::new(journal::SoleNode::default()),
+        )
+    }
+
+    /// As `with_snapshots`, driving only the runs whose lease this node holds in `leases`
+    /// (several nodes on one journal; `SoleNode` alone).
+    pub fn with_leases(
+        store: Arc<dyn EventStore>,
+        clock: Arc<dyn Clock>,
+        integrations: Integrations,
+        snapshots: Arc<RunSnapshots>,
+        leases: Arc<dyn journal::Leases>,
+    ) -> Runs {
         Runs {
             inner: Arc::new(Inner {
                 workflows: Workflows::with_catalog(store.clone(), integrations.catalog.clone()),
@@ -221,6 +247,7 @@ impl Runs {
                 deltas: deltas::ModelDeltas::default(),
                 sleepers: sleepers::Sleepers::default(),
                 snapshots,
+                leases: leases::RunLeases::new(leases),
             }),
         }
     }
@@ -388,11 +415,9 @@ impl Runs {
         // An earlier start that claimed the key may have died before writing RunStarted;
         // then this start writes it. If the run exists, NoStream fails harmlessly.
         let appended = self
-            .inner
-            .store
-            .append(
+            .append_new_run(
+                &run_id,
                 &stream,
-                ExpectedVersion::NoStream,
                 vec![NewEvent::new(started.tag(), started.encode())],
             )
             .await;
@@ -468,7 +493,7 @@ impl Runs {
                 step_id,
                 payload_json: payload.to_string(),
             };
-            if self.append(run_id, loaded.version, &event).await? {
+            if self.record_input(run_id, loaded.version, &event).await? {
                 self.ensure_driver(run_id);
                 return self.get(run_id).await;
             }
@@ -492,7 +517,7 @@ impl Runs {
             let event = RunEvent::RunCancelled {
                 reason: reason.to_owned(),
             };
-            if self.append(run_id, loaded.version, &event).await? {
+            if self.record_input(run_id, loaded.version, &event).await? {
                 self.ensure_driver(run_id);
                 self.cancel_children(&loaded.state.children, reason).await;
                 return self.get(run_id).await;
@@ -624,6 +649,12 @@ impl Runs {
     /// has none).
     pub fn drivers_running(&self) -> usize {
         lock(&self.inner.drivers).len()
+    }
+
+    /// Forgets a driver that stops without the run having ended here (another node drives
+    /// it): waiters' watch closes, and they follow the journal instead.
+    pub(crate) fn drop_driver(&self, run_id: &str) {
+        lock(&self.inner.drivers).remove(run_id);
     }
 
     /// Called by a driver as it stops: tells waiters, then forgets the driver.
@@ -801,32 +832,43 @@ impl Runs {
         Ok(last)
     }
 
-    /// Appends `events` as one atomic append expecting `version`; false if another writer
-    /// got there first.
+    /// A driver's append: `events` as one atomic append expecting `version`; false if
+    /// another writer got there first. With several nodes it carries this node's lease of the
+    /// run (deleting it with an event that ends the run); `LeaseLost` when another node has
+    /// claimed it since.
     pub(crate) async fn append_all(
         &self,
         run_id: &str,
         version: u64,
         events: &[RunEvent],
     ) -> Result<bool, RunsError> {
-        let stream = run_stream(run_id)?;
-        let batch = events
-            .iter()
-            .map(|e| NewEvent::new(e.tag(), e.encode()))
-            .collect();
+        let ends = events.iter().any(|event| {
+            matches!(
+                event,
+                RunEvent::RunCompleted { .. }
+                    | RunEvent::RunFailed { .. }
+                    | RunEvent::RunCancelled { .. }
+            )
+        });
+        let fence = self.inner.leases.fence(run_id, ends);
         match self
-            .inner
-            .store
-            .append(&stream, ExpectedVersion::Exact(version), batch)
+            .append_events(run_id, version, events, fence.as_ref())
             .await
         {
-            Ok(_) => Ok(true),
-            Err(StoreError::Conflict { .. }) => Ok(false),
-            Err(other) => Err(other.into()),
+            Ok(true) if ends && fence.is_some() => {
+                self.inner.leases.ended(run_id);
+                Ok(true)
+            }
+            Err(RunsError::Store(StoreError::Fenced { .. })) => {
+                self.inner.leases.lost(run_id);
+                Err(RunsError::LeaseLost(run_id.to_owned()))
+            }
+            other => other,
         }
     }
 
-    /// Appends one event expecting `version`; false if another writer got there first.
+    /// Appends one event as a driver expecting `version`; false if another writer got there
+    /// first.
     pub(crate) async fn append(
         &self,
         run_id: &str,
@@ -835,6 +877,74 @@ impl Runs {
     ) -> Result<bool, RunsError> {
         self.append_all(run_id, version, std::slice::from_ref(event))
             .await
+    }
+
+    /// Records what a caller asked of a run (a resume, a cancel), expecting `version`; false
+    /// if another writer got there first. Not fenced: any node takes requests for any run,
+    /// and the expected version keeps it from interleaving with the run's driver, wherever
+    /// that runs.
+    async fn record_input(
+        &self,
+        run_id: &str,
+        version: u64,
+        event: &RunEvent,
+    ) -> Result<bool, RunsError> {
+        self.append_events(run_id, version, std::slice::from_ref(event), None)
+            .await
+    }
+
+    async fn append_events(
+        &self,
+        run_id: &str,
+        version: u64,
+        events: &[RunEvent],
+        fence: Option<&journal::Fence>,
+    ) -> Result<bool, RunsError> {
+        let stream = run_stream(run_id)?;
+        let batch = events
+            .iter()
+            .map(|e| NewEvent::new(e.tag(), e.encode()))
+            .collect();
+        let expected = ExpectedVersion::Exact(version);
+        let appended = match fence {
+            None => self.inner.store.append(&stream, expected, batch).await,
+            Some(fence) => {
+                self.inner
+                    .store
+                    .append_fenced(&stream, expected, batch, fence)
+                    .await
+            }
+        };
+        match appended {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict { .. }) => Ok(false),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Appends the first events of a new run (`NoStream`); with several nodes, creates its
+    /// lease, held by this node, in the same append.
+    pub(crate) async fn append_new_run(
+        &self,
+        run_id: &str,
+        stream: &StreamName,
+        events: Vec<NewEvent>,
+    ) -> Result<journal::AppendResult, StoreError> {
+        let store = &self.inner.store;
+        let appended = match self.inner.leases.creating() {
+            None => {
+                store
+                    .append(stream, ExpectedVersion::NoStream, events)
+                    .await
+            }
+            Some(fence) => {
+                store
+                    .append_fenced(stream, ExpectedVersion::NoStream, events, &fence)
+                    .await
+            }
+        }?;
+        self.inner.leases.created(run_id);
+        Ok(appended)
     }
 }
 

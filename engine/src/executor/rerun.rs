@@ -76,10 +76,7 @@ impl Runs {
             .iter()
             .map(|e| NewEvent::new(e.tag(), e.encode()))
             .collect();
-        self.inner
-            .store
-            .append(&stream, ExpectedVersion::NoStream, batch)
-            .await?;
+        self.append_new_run(&run_id, &stream, batch).await?;
         metrics::counter!("duro_runs_started_total", "workflow" => workflow.id.clone())
             .increment(1);
         let link = RunEvent::RunRerun {

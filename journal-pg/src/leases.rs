@@ -1,0 +1,298 @@
+//! [`PgLeases`]: the leases of runs and triggers to nodes sharing one PostgreSQL journal
+//! (table `duro_leases`, migrations/0002_leases.sql; `journal::lease` says what they mean).
+//! Every statement reads expiry on the database's clock (`duro_now_ms()`), so the nodes'
+//! clocks need not agree. Pokes travel by NOTIFY on `duro_poke[_{schema}]`; a node whose
+//! LISTEN connection is down misses them, and its drivers find the change at their next turn
+//! (the expected version fences them meanwhile).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use journal::{Claimed, Leases, StoreError};
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+use crate::{db_error, to_i64_saturating, to_u64, PgStore};
+
+/// Pokes kept for a receiver that lags; past this it loses the oldest (its drivers then find
+/// the change at their next turn).
+const POKES_QUEUED_MAX: usize = 1024;
+/// How long the poke listener waits before reconnecting after its connection failed.
+const RELISTEN_AFTER: Duration = Duration::from_secs(1);
+
+/// The leases of one node (`node`) in the store's database.
+pub struct PgLeases {
+    pool: PgPool,
+    node: Arc<str>,
+    ttl_ms: u64,
+    channel: String,
+    pokes: broadcast::Sender<String>,
+    listener: JoinHandle<()>,
+}
+
+impl Drop for PgLeases {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+type ClaimRow = (String, i64, Option<String>);
+
+fn claimed(rows: Vec<ClaimRow>, node: &str) -> Result<Vec<Claimed>, StoreError> {
+    rows.into_iter()
+        .map(|(key, epoch, previous)| {
+            Ok(Claimed {
+                key,
+                epoch: to_u64(epoch, "a lease epoch")?,
+                taken_from: previous.filter(|p| p != node),
+            })
+        })
+        .collect()
+}
+
+impl PgLeases {
+    /// The leases `node` holds in `store`'s database, each lasting `ttl` unless renewed.
+    pub fn new(store: &PgStore, node: impl Into<Arc<str>>, ttl: Duration) -> PgLeases {
+        let (pokes, _) = broadcast::channel(POKES_QUEUED_MAX);
+        let channel = store.channel.replacen("duro_journal", "duro_poke", 1);
+        let listen_pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_lazy_with(store.connect_options.clone());
+        let listener = tokio::spawn(listen_for_pokes(
+            listen_pool,
+            channel.clone(),
+            pokes.clone(),
+        ));
+        PgLeases {
+            pool: store.pool.clone(),
+            node: node.into(),
+            ttl_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
+            channel,
+            pokes,
+            listener,
+        }
+    }
+}
+
+async fn listen_for_pokes(pool: PgPool, channel: String, pokes: broadcast::Sender<String>) {
+    loop {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::warn!(%error, "leases: cannot connect to LISTEN for pokes");
+                tokio::time::sleep(RELISTEN_AFTER).await;
+                continue;
+            }
+        };
+        listener.eager_reconnect(false);
+        if let Err(error) = listener.listen(&channel).await {
+            tracing::warn!(%error, "leases: cannot LISTEN for pokes");
+            tokio::time::sleep(RELISTEN_AFTER).await;
+            continue;
+        }
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(notification)) => {
+                    let _ = pokes.send(notification.payload().to_owned());
+                }
+                Ok(None) => {
+                    tracing::warn!("leases: the LISTEN connection for pokes dropped; reconnecting");
+                    break;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "leases: LISTEN for pokes failed; reconnecting");
+                    tokio::time::sleep(RELISTEN_AFTER).await;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The bounds `[low, high)` of keys under a prefix (see `crate::prefix_range`); none when no
+/// key can have it.
+fn range(prefix: &str) -> Result<(String, String), StoreError> {
+    crate::prefix_range(prefix).ok_or_else(|| {
+        StoreError::io(
+            "claiming leases",
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("no key can start with {prefix:?}"),
+            ),
+        )
+    })
+}
+
+#[async_trait]
+impl Leases for PgLeases {
+    fn node(&self) -> &Arc<str> {
+        &self.node
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+
+    fn ttl_ms(&self) -> u64 {
+        self.ttl_ms
+    }
+
+    async fn claim(&self, key: &str) -> Result<Option<Claimed>, StoreError> {
+        Ok(self.claim_many(&[key.to_owned()]).await?.pop())
+    }
+
+    async fn claim_many(&self, keys: &[String]) -> Result<Vec<Claimed>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Free, expired or this node's (a restart, or a driver starting again): a new epoch.
+        // The old holder is read in the same statement, locked, for the takeover count.
+        let rows: Vec<ClaimRow> = sqlx::query_as(
+            "WITH now AS (SELECT duro_now_ms() AS ms), \
+             old AS (SELECT l.key, l.holder FROM duro_leases l, now \
+                     WHERE l.key = ANY($1) \
+                       AND (l.holder IS NULL OR l.holder = $2 OR l.expires_at < now.ms) \
+                     ORDER BY l.key FOR UPDATE OF l) \
+             UPDATE duro_leases l SET holder = $2, epoch = l.epoch + 1, \
+                    expires_at = (SELECT ms FROM now) + $3, wake_at = NULL \
+             FROM old WHERE l.key = old.key \
+             RETURNING l.key, l.epoch, old.holder",
+        )
+        .bind(keys)
+        .bind(&*self.node)
+        .bind(to_i64_saturating(self.ttl_ms))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| db_error("claiming leases in PostgreSQL", e))?;
+        claimed(rows, &self.node)
+    }
+
+    async fn claim_due(
+        &self,
+        prefix: &str,
+        grace_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        let (low, high) = range(prefix)?;
+        // SKIP LOCKED: nodes claiming at the same time split the work instead of queueing.
+        let rows: Vec<ClaimRow> = sqlx::query_as(
+            "WITH now AS (SELECT duro_now_ms() AS ms), \
+             expired AS (SELECT l.key, l.holder FROM duro_leases l, now \
+                WHERE l.holder IS NOT NULL AND l.expires_at < now.ms \
+                  AND l.key >= $1 AND l.key < $2 \
+                ORDER BY l.expires_at LIMIT $5 FOR UPDATE OF l SKIP LOCKED), \
+             waking AS (SELECT l.key, l.holder FROM duro_leases l, now \
+                WHERE l.holder IS NULL AND l.wake_at <= now.ms - $4 \
+                  AND l.key >= $1 AND l.key < $2 \
+                ORDER BY l.wake_at LIMIT $5 FOR UPDATE OF l SKIP LOCKED), \
+             due AS (SELECT * FROM expired UNION ALL SELECT * FROM waking) \
+             UPDATE duro_leases l SET holder = $3, epoch = l.epoch + 1, \
+                    expires_at = (SELECT ms FROM now) + $6, wake_at = NULL \
+             FROM due WHERE l.key = due.key \
+             RETURNING l.key, l.epoch, due.holder",
+        )
+        .bind(low)
+        .bind(high)
+        .bind(&*self.node)
+        .bind(to_i64_saturating(grace_ms))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(to_i64_saturating(self.ttl_ms))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| db_error("claiming due leases in PostgreSQL", e))?;
+        claimed(rows, &self.node)
+    }
+
+    async fn reclaim_own(&self, prefix: &str) -> Result<Vec<Claimed>, StoreError> {
+        let (low, high) = range(prefix)?;
+        let rows: Vec<ClaimRow> = sqlx::query_as(
+            "UPDATE duro_leases l SET epoch = l.epoch + 1, \
+                    expires_at = duro_now_ms() + $4, wake_at = NULL \
+             WHERE l.holder = $3 AND l.key >= $1 AND l.key < $2 \
+             RETURNING l.key, l.epoch, l.holder",
+        )
+        .bind(low)
+        .bind(high)
+        .bind(&*self.node)
+        .bind(to_i64_saturating(self.ttl_ms))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| db_error("reclaiming this node's leases in PostgreSQL", e))?;
+        claimed(rows, &self.node)
+    }
+
+    async fn release(
+        &self,
+        key: &str,
+        epoch: u64,
+        wake_at_ms: Option<i64>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE duro_leases SET holder = NULL, expires_at = 0, wake_at = $4 \
+             WHERE key = $1 AND holder = $2 AND epoch = $3",
+        )
+        .bind(key)
+        .bind(&*self.node)
+        .bind(to_i64_saturating(epoch))
+        .bind(wake_at_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db_error(format!("releasing the lease of {key}"), e))?;
+        Ok(())
+    }
+
+    async fn finish(&self, key: &str, epoch: u64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM duro_leases WHERE key = $1 AND holder = $2 AND epoch = $3")
+            .bind(key)
+            .bind(&*self.node)
+            .bind(to_i64_saturating(epoch))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| db_error(format!("deleting the lease of {key}"), e))?;
+        Ok(())
+    }
+
+    async fn renew(&self) -> Result<u64, StoreError> {
+        let done =
+            sqlx::query("UPDATE duro_leases SET expires_at = duro_now_ms() + $2 WHERE holder = $1")
+                .bind(&*self.node)
+                .bind(to_i64_saturating(self.ttl_ms))
+                .execute(&self.pool)
+                .await
+                .map_err(|e| db_error("renewing this node's leases", e))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn seed(&self, keys: &[String]) -> Result<u64, StoreError> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let done = sqlx::query(
+            "INSERT INTO duro_leases (key, holder, epoch, expires_at, wake_at) \
+             SELECT k, NULL, 1, 0, 0 FROM unnest($1::text[]) AS k \
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(keys)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db_error("creating leases of unfinished runs", e))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn poke(&self, key: &str) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(&self.channel)
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| db_error(format!("poking {key}"), e))?;
+        Ok(())
+    }
+
+    fn pokes(&self) -> broadcast::Receiver<String> {
+        self.pokes.subscribe()
+    }
+}
