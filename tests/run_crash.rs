@@ -6,6 +6,8 @@
 //! StepCompleted in its journal, and every request the counter server saw for a (run, step)
 //! carried that pair in its Idempotency-Key.
 
+mod support;
+
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -13,56 +15,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::Router;
 use engine::events::RunEvent;
 use journal::{EmbeddedConfig, EmbeddedStore, EventStore, Seq, StreamName};
 use rand::Rng;
+use support::counter::{counter_server, Seen};
 
 const RUNS: usize = 200;
 const KILLS: usize = 10;
-
-/// Every request the counter server saw: (path, Idempotency-Key).
-type Seen = Arc<Mutex<Vec<(String, String)>>>;
-
-async fn counter_server() -> (String, Seen) {
-    let seen: Seen = Arc::new(Mutex::new(Vec::new()));
-    let record = |path: &'static str, seen: Seen| {
-        move |headers: HeaderMap| {
-            let seen = seen.clone();
-            async move {
-                let key = headers
-                    .get("idempotency-key")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_string();
-                let mut seen = seen.lock().expect("lock");
-                seen.push((path.to_string(), key.clone()));
-                // /flaky fails the first two requests of each run.
-                let run = key.split(':').next().unwrap_or_default().to_string();
-                let tries = seen
-                    .iter()
-                    .filter(|(p, k)| p == path && k.starts_with(&format!("{run}:")))
-                    .count();
-                if path == "/flaky" && tries <= 2 {
-                    (StatusCode::SERVICE_UNAVAILABLE, "{}")
-                } else {
-                    (StatusCode::OK, "{\"ok\":true}")
-                }
-            }
-        }
-    };
-    let app = Router::new()
-        .route("/count", post(record("/count", seen.clone())))
-        .route("/flaky", post(record("/flaky", seen.clone())));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, seen)
-}
 
 fn spawn_child(data_dir: &Path, counter_url: &str) -> (Child, Arc<Mutex<Vec<String>>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_duro"))
