@@ -208,6 +208,21 @@ async fn serve(args: Settings) -> anyhow::Result<()> {
     let store_rebuild = opened.rebuild;
     // After the journal: its lock keeps two servers from creating the key file at once.
     let secret_key = secret_key(&args.data_dir)?;
+    if let Some(postgres) = &opened.postgres {
+        // Every node seals and opens the same connection secrets: they must share the key.
+        let mine = secret_key.fingerprint_hex();
+        let shared = postgres
+            .settle("secret_key_fingerprint", &mine)
+            .await
+            .context("comparing the secret key with the other nodes'")?;
+        anyhow::ensure!(
+            shared == mine,
+            "this node's secret key (fingerprint {mine}) is not the one the nodes on this \
+             PostgreSQL database use (fingerprint {shared}): give every node the same \
+             DURO_SECRET_KEY (or copy the key file of the first node into this node's data \
+             directory), else connection secrets sealed by one node cannot be opened by another"
+        );
+    }
     let read_models =
         readmodels::ReadModels::open(&readmodels::dir_in(&args.data_dir), store.clone())
             .context("opening the read models")?;
@@ -342,6 +357,8 @@ struct OpenedJournal {
     exclusive: Option<journal_pg::ExclusiveLock>,
     /// This node's run leases.
     leases: Arc<dyn journal::Leases>,
+    /// The PostgreSQL journal, for the settings the nodes share.
+    postgres: Option<Arc<journal_pg::PgStore>>,
 }
 
 async fn open_journal(args: &Settings) -> anyhow::Result<OpenedJournal> {
@@ -362,6 +379,7 @@ async fn open_journal(args: &Settings) -> anyhow::Result<OpenedJournal> {
                 store: Arc::new(store),
                 exclusive: None,
                 leases: Arc::new(journal::SoleNode::new(args.node_id.as_str())),
+                postgres: None,
             })
         }
         JournalSettings::Postgres { url, pool_size } => {
@@ -388,7 +406,8 @@ async fn open_journal(args: &Settings) -> anyhow::Result<OpenedJournal> {
                 args.node_id.as_str(),
                 LEASE_TTL,
             ));
-            let store: Arc<dyn journal::EventStore> = Arc::new(store);
+            let postgres = Arc::new(store);
+            let store: Arc<dyn journal::EventStore> = postgres.clone();
             tracing::info!(
                 data_dir = %args.data_dir.display(),
                 position = store.subscribe().borrow().0,
@@ -400,6 +419,7 @@ async fn open_journal(args: &Settings) -> anyhow::Result<OpenedJournal> {
                 rebuild: None,
                 exclusive: Some(exclusive),
                 leases,
+                postgres: Some(postgres),
             })
         }
     }

@@ -72,6 +72,8 @@ impl Node {
             .env_remove("DURO_CONFIG")
             .env("DURO_DATABASE_URL", database_url)
             .env("DURO_NODE_ID", &self.id)
+            // The nodes open each other's connection secrets: one key for all.
+            .env("DURO_SECRET_KEY", "5e".repeat(32))
             .env("RUST_LOG", "info")
             .data_dir(&self.dir)
             .port(self.port)

@@ -19,6 +19,8 @@ use support::api::Api;
 use support::Serve;
 
 const KEY: &str = "postgres-serve-test-key-0123456789";
+/// The key sealing connection secrets, the same on every node.
+const SECRET_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_run_outlives_a_sigkill_and_a_new_data_directory() {
@@ -32,6 +34,7 @@ async fn scenario(database_url: String) {
             .bootstrap_key(KEY)
             .env_remove("DURO_CONFIG")
             .env("DURO_DATABASE_URL", &database_url)
+            .env("DURO_SECRET_KEY", SECRET_KEY)
             .data_dir(dir)
     };
     let mut first = serve(first_dir.path()).start();
@@ -71,6 +74,29 @@ async fn scenario(database_url: String) {
         "every series names the node: {metrics}"
     );
     drop(second);
+
+    // A node with another secret key would write secrets the others cannot open: refused.
+    let odd_dir = tempfile::tempdir().expect("tempdir");
+    let log = odd_dir.path().join("serve.log");
+    let odd = serve(&odd_dir.path().join("data"))
+        .env("DURO_SECRET_KEY", "fe".repeat(32))
+        .stderr_file(&log)
+        .spawn();
+    let exited = tokio::task::spawn_blocking(move || {
+        let mut odd = odd;
+        odd.child.wait().expect("the odd node exits")
+    })
+    .await
+    .expect("join");
+    assert!(
+        !exited.success(),
+        "a node with another secret key must not start"
+    );
+    let logged = std::fs::read_to_string(&log).expect("the log");
+    assert!(
+        logged.contains("give every node the same DURO_SECRET_KEY"),
+        "{logged}"
+    );
 
     // kill -9, then a server with a new, empty data directory on the same database.
     let _ = first.child.kill();

@@ -121,3 +121,10 @@ BEGIN
     END IF;
 END;
 $$;
+
+-- Settings every node must share, first come first served: the fingerprint of the data key
+-- that seals connection secrets (a node with another key could not read them).
+CREATE TABLE duro_settings (
+    name text PRIMARY KEY,
+    value text NOT NULL
+);

@@ -351,6 +351,31 @@ impl PgStore {
         }))
     }
 
+    /// The value of the shared setting `name`: `value` if none was set yet (it is now), else
+    /// the one set first. Nodes that must agree (on the fingerprint of the key sealing
+    /// connection secrets, say) compare theirs with the answer.
+    pub async fn settle(&self, name: &str, value: &str) -> Result<String, StoreError> {
+        // Two nodes setting it at once: the loser's statement can see neither its own insert
+        // (refused) nor the winner's row (not in its snapshot); asked again, it sees it.
+        for _ in 0..3 {
+            let settled: Option<String> = sqlx::query_scalar(
+                "WITH new AS (INSERT INTO duro_settings (name, value) VALUES ($1, $2) \
+                              ON CONFLICT (name) DO NOTHING RETURNING value) \
+                 SELECT value FROM new UNION ALL \
+                 SELECT value FROM duro_settings WHERE name = $1 LIMIT 1",
+            )
+            .bind(name)
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| db_error(format!("reading the shared setting {name}"), e))?;
+            if let Some(settled) = settled {
+                return Ok(settled);
+            }
+        }
+        Err(bad_row(format!("the shared setting {name} cannot be read")))
+    }
+
     fn publish(&self, position: Position) {
         publish(&self.committed, position);
     }
