@@ -1,6 +1,8 @@
 //! `duro bench http`: the REST API end to end over loopback TCP. An in-process server on the
-//! embedded journal (or the journal in PostgreSQL, `--database-url`), and C clients sending `POST /api/v1/workflows/{id}/run` (5 transform
-//! steps by default) without or with `?wait=30`, or `GET /api/v1/runs/{id}`.
+//! embedded journal (or the journal in PostgreSQL, `--database-url`), or with `--nodes N`
+//! N `duro serve` processes on one PostgreSQL journal (the clients spread over them
+//! round-robin), and C clients sending `POST /api/v1/workflows/{id}/run` (5 transform steps
+//! by default) without or with `?wait=30`, or `GET /api/v1/runs/{id}`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,9 +39,14 @@ pub struct HttpBenchArgs {
     /// database, the benchmark's workflows and runs stay in it.
     #[arg(long)]
     database_url: Option<String>,
-    /// Connections of the PostgreSQL pool (`duro serve --database-pool-size`).
+    /// Connections of the PostgreSQL pool (`duro serve --database-pool-size`), per node.
     #[arg(long, default_value_t = 16)]
     database_pool_size: u32,
+    /// Start this many `duro serve` processes on the --database-url journal (node ids
+    /// bench-1..N, data directories DATA_DIR/node-N) and spread the clients over them,
+    /// instead of serving in this process.
+    #[arg(long)]
+    nodes: Option<usize>,
     #[arg(long, value_enum, default_value_t = Mode::RunWait)]
     mode: Mode,
     /// Transform steps per run.
@@ -68,14 +75,27 @@ struct HttpBenchResult {
     requests_per_sec: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// `duro serve` processes measured (`--nodes`); absent for the in-process server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nodes: Option<usize>,
+    /// Each node's peak resident memory, in MiB (`--nodes`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    node_peak_rss_mib: Vec<f64>,
 }
 
 pub fn run(args: HttpBenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.steps >= 1, "--steps must be at least 1");
     anyhow::ensure!(args.concurrency >= 1, "--concurrency must be at least 1");
     anyhow::ensure!(args.seconds > 0.0, "--seconds must be positive");
+    if let Some(nodes) = args.nodes {
+        anyhow::ensure!(nodes >= 1, "--nodes must be at least 1");
+        anyhow::ensure!(
+            args.database_url.is_some(),
+            "--nodes needs --database-url: nodes share a PostgreSQL journal"
+        );
+    }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let (elapsed, mut latencies_us) = runtime.block_on(measure(&args))?;
+    let (elapsed, mut latencies_us, node_peak_rss_mib) = runtime.block_on(measure(&args))?;
     latencies_us.sort_unstable();
     let requests = latencies_us.len() as u64;
     let result = HttpBenchResult {
@@ -92,27 +112,51 @@ pub fn run(args: HttpBenchArgs) -> anyhow::Result<()> {
         requests_per_sec: round2(requests as f64 / elapsed),
         p50_ms: round2(percentile(&latencies_us, 0.50) as f64 / 1000.0),
         p99_ms: round2(percentile(&latencies_us, 0.99) as f64 / 1000.0),
+        nodes: args.nodes,
+        node_peak_rss_mib,
     };
     if args.json {
         println!("{}", serde_json::to_string(&result)?);
     } else {
         println!(
-            "http bench {:?} ({}): {} steps, {} clients, {} s: {} requests, {:.0}/s, p50 {} ms, p99 {} ms",
+            "http bench {:?} ({}{}): {} steps, {} clients, {} s: {} requests, {:.0}/s, p50 {} ms, p99 {} ms{}",
             result.mode,
             result.journal,
+            result
+                .nodes
+                .map(|n| format!(", {n} nodes"))
+                .unwrap_or_default(),
             result.steps,
             result.concurrency,
             result.seconds,
             result.requests,
             result.requests_per_sec,
             result.p50_ms,
-            result.p99_ms
+            result.p99_ms,
+            if result.node_peak_rss_mib.is_empty() {
+                String::new()
+            } else {
+                format!(", peak RSS per node {:?} MiB", result.node_peak_rss_mib)
+            }
         );
     }
     Ok(())
 }
 
-async fn measure(args: &HttpBenchArgs) -> anyhow::Result<(f64, Vec<u64>)> {
+/// Servers under measurement: their base URLs and an admin key; they stop when dropped.
+struct Servers {
+    bases: Vec<String>,
+    key: String,
+    /// The in-process server's stop signal and task.
+    in_process: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    )>,
+    nodes: Vec<super::nodes::Node>,
+}
+
+/// The in-process server, on the embedded journal or PostgreSQL.
+async fn in_process(args: &HttpBenchArgs) -> anyhow::Result<Servers> {
     let store: Arc<dyn EventStore> = match &args.database_url {
         Some(url) => {
             std::fs::create_dir_all(&args.data_dir)?;
@@ -147,7 +191,53 @@ async fn measure(args: &HttpBenchArgs) -> anyhow::Result<(f64, Vec<u64>)> {
     let server = tokio::spawn(api::serve(listener, state, async {
         let _ = stopped.await;
     }));
+    Ok(Servers {
+        bases: vec![base],
+        key,
+        in_process: Some((stop, server)),
+        nodes: Vec::new(),
+    })
+}
 
+/// `count` `duro serve` processes on the PostgreSQL journal at `url`.
+async fn processes(args: &HttpBenchArgs, url: &str, count: usize) -> anyhow::Result<Servers> {
+    let key = format!("bench-{:032x}", rand::random::<u128>());
+    let secret = format!("{:064x}", rand::random::<u128>());
+    let pool = args.database_pool_size.to_string();
+    let mut nodes = Vec::with_capacity(count);
+    for i in 1..=count {
+        let dir = args.data_dir.join(format!("node-{i}"));
+        let node_id = format!("bench-{i}");
+        let node = super::nodes::Node::start(
+            &dir,
+            &["--database-pool-size", &pool],
+            &[
+                ("DURO_DATABASE_URL", url),
+                ("DURO_NODE_ID", &node_id),
+                ("DURO_BOOTSTRAP_KEY", &key),
+                ("DURO_SECRET_KEY", &secret),
+                // The benchmark measures the servers, not the per-key limit.
+                ("DURO_EXECUTE_RATE_LIMIT", "4000000000"),
+            ],
+            Duration::from_secs(120),
+        )?;
+        nodes.push(node);
+    }
+    Ok(Servers {
+        bases: nodes.iter().map(super::nodes::Node::base_url).collect(),
+        key,
+        in_process: None,
+        nodes,
+    })
+}
+
+async fn measure(args: &HttpBenchArgs) -> anyhow::Result<(f64, Vec<u64>, Vec<f64>)> {
+    let servers = match (args.nodes, &args.database_url) {
+        (Some(count), Some(url)) => processes(args, url, count).await?,
+        _ => in_process(args).await?,
+    };
+    let key = servers.key.clone();
+    let base = servers.bases[0].clone();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .build()?;
@@ -171,13 +261,13 @@ async fn measure(args: &HttpBenchArgs) -> anyhow::Result<(f64, Vec<u64>)> {
         .send()
         .await?
         .error_for_status()?;
-    let run_url = format!("{base}/api/v1/workflows/{workflow_id}/run");
-    let target = match args.mode {
-        Mode::Run => run_url.clone(),
-        Mode::RunWait => format!("{run_url}?wait=30"),
+    let run_path = format!("/api/v1/workflows/{workflow_id}/run");
+    let path = match args.mode {
+        Mode::Run => run_path.clone(),
+        Mode::RunWait => format!("{run_path}?wait=30"),
         Mode::Get => {
             let done: Value = client
-                .post(format!("{run_url}?wait=30"))
+                .post(format!("{base}{run_path}?wait=30"))
                 .header("x-api-key", &key)
                 .json(&json!({"input": {"n": 1}}))
                 .send()
@@ -185,17 +275,20 @@ async fn measure(args: &HttpBenchArgs) -> anyhow::Result<(f64, Vec<u64>)> {
                 .json()
                 .await?;
             let run_id = done["data"]["id"].as_str().context("no run id")?;
-            format!("{base}/api/v1/runs/{run_id}")
+            format!("/api/v1/runs/{run_id}")
         }
     };
 
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(args.seconds);
     let mut tasks = Vec::new();
-    for _ in 0..args.concurrency {
+    for client_index in 0..args.concurrency {
         let client = client.clone();
         let key = key.clone();
-        let target = target.clone();
+        let target = format!(
+            "{}{path}",
+            servers.bases[client_index % servers.bases.len()]
+        );
         let mode = args.mode;
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
@@ -226,7 +319,13 @@ async fn measure(args: &HttpBenchArgs) -> anyhow::Result<(f64, Vec<u64>)> {
         latencies.extend(task.await??);
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let _ = stop.send(());
-    server.await??;
-    Ok((elapsed, latencies))
+    let mut peaks = Vec::new();
+    for node in &servers.nodes {
+        peaks.push(round2(node.peak_rss_kib()? as f64 / 1024.0));
+    }
+    if let Some((stop, server)) = servers.in_process {
+        let _ = stop.send(());
+        server.await??;
+    }
+    Ok((elapsed, latencies, peaks))
 }

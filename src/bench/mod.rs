@@ -4,6 +4,7 @@ pub mod archive;
 pub mod foreach;
 pub mod http;
 pub mod journal;
+mod nodes;
 pub mod rebuild;
 pub mod recovery;
 pub mod runs;
