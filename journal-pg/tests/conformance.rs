@@ -260,3 +260,40 @@ async fn appends_go_on_after_connections_are_killed() {
     })
     .await;
 }
+
+/// `sslmode=require` in the URL: the journal's connections are encrypted (the server on this
+/// machine and CI's has TLS on; a server without it refuses, naming TLS).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_use_tls_when_the_url_asks() {
+    with_database(|url| async move {
+        let separator = if url.contains('?') { '&' } else { '?' };
+        let tls_url = format!("{url}{separator}sslmode=require");
+        let store = match PgStore::connect(&tls_url, PgOptions::default()).await {
+            Ok(store) => store,
+            Err(error) => {
+                let text = format!("{error:?}");
+                assert!(
+                    text.to_lowercase().contains("tls") || text.contains("SSL"),
+                    "{text}"
+                );
+                eprintln!("skipping: this PostgreSQL does not offer TLS: {error}");
+                return;
+            }
+        };
+        let encrypted: bool =
+            sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                .fetch_one(store.pool())
+                .await
+                .expect("ask the server");
+        assert!(encrypted, "the connection is not encrypted");
+        store
+            .append(
+                &stream("tls-1"),
+                ExpectedVersion::NoStream,
+                vec![event("over TLS")],
+            )
+            .await
+            .expect("append over TLS");
+    })
+    .await;
+}
