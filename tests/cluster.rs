@@ -24,7 +24,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use engine::events::RunEvent;
 use journal::{EventStore, Seq, StreamName};
 use serde_json::{json, Value};
 use sqlx::{Connection, PgConnection};
@@ -237,17 +236,7 @@ async fn check_journal(database_url: &str, acknowledged: &[(String, usize, Insta
             .read_stream(&stream, Seq(1), 1000)
             .await
             .expect("read");
-        let mut completions: HashMap<String, usize> = HashMap::new();
-        let mut completed = 0;
-        for recorded in &events {
-            match RunEvent::decode(recorded.event_type, &recorded.data).expect("decode") {
-                RunEvent::StepCompleted { step_id, .. } => {
-                    *completions.entry(step_id).or_default() += 1
-                }
-                RunEvent::RunCompleted { .. } => completed += 1,
-                _ => {}
-            }
-        }
+        let (completions, completed) = support::run_events::completions(&events);
         assert_eq!(completed, 1, "run {run_id}: one RunCompleted");
         for step in STEPS {
             assert_eq!(

@@ -15,7 +15,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use engine::events::RunEvent;
 use journal::{EmbeddedConfig, EmbeddedStore, EventStore, Seq, StreamName};
 use rand::Rng;
 use support::counter::{counter_server, Seen};
@@ -130,18 +129,8 @@ async fn check_journal(dir: &Path, started: &HashMap<String, String>, seen: &See
             .read_stream(&stream, Seq(1), 1000)
             .await
             .expect("read");
-        let mut completions: HashMap<String, usize> = HashMap::new();
-        let mut completed_run = false;
-        for recorded in &events {
-            match RunEvent::decode(recorded.event_type, &recorded.data).expect("decode") {
-                RunEvent::StepCompleted { step_id, .. } => {
-                    *completions.entry(step_id).or_default() += 1
-                }
-                RunEvent::RunCompleted { .. } => completed_run = true,
-                _ => {}
-            }
-        }
-        assert!(completed_run, "run {run_id} completed");
+        let (completions, completed) = support::run_events::completions(&events);
+        assert_eq!(completed, 1, "run {run_id} completed once");
         for step in ["prepare", "call-a", "nap", "flaky", "finish"] {
             assert_eq!(
                 completions.get(step),

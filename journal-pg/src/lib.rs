@@ -69,7 +69,8 @@ impl Default for PgOptions {
     }
 }
 
-/// A session advisory lock ([`PgStore::try_exclusive`]), released when dropped.
+/// A session advisory lock ([`PgStore::try_exclusive`], [`PgStore::try_shared`]), released
+/// when dropped.
 pub struct ExclusiveLock {
     _connection: sqlx::PgConnection,
 }
@@ -312,40 +313,37 @@ impl PgStore {
     /// Takes PostgreSQL's session advisory lock `key` on a connection of its own, held until
     /// the returned guard is dropped or the process dies (the server then ends the session
     /// and frees the lock: a SIGKILLed holder never leaves it stuck). `Ok(None)` when another
-    /// session holds it. `duro serve` takes one so that, until runs are leased to nodes, one
-    /// server at a time drives a database's runs.
+    /// session holds it. `duro journal import` takes it, so that nothing else writes while it
+    /// imports.
     pub async fn try_exclusive(&self, key: i64) -> Result<Option<ExclusiveLock>, StoreError> {
-        let mut connection = self
-            .pool
-            .acquire()
+        self.try_advisory_lock(key, "SELECT pg_try_advisory_lock($1)")
             .await
-            .map_err(|e| db_error("taking a connection for the advisory lock", e))?
-            .detach();
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(key)
-            .fetch_one(&mut connection)
-            .await
-            .map_err(|e| db_error("taking the advisory lock", e))?;
-        Ok(locked.then_some(ExclusiveLock {
-            _connection: connection,
-        }))
     }
 
     /// As [`PgStore::try_exclusive`], shared: any number of sessions hold it together, and
     /// none while one holds it exclusively. Every `duro serve` holds it shared, so an import
     /// (exclusive) never runs beside a server.
     pub async fn try_shared(&self, key: i64) -> Result<Option<ExclusiveLock>, StoreError> {
+        self.try_advisory_lock(key, "SELECT pg_try_advisory_lock_shared($1)")
+            .await
+    }
+
+    async fn try_advisory_lock(
+        &self,
+        key: i64,
+        statement: &'static str,
+    ) -> Result<Option<ExclusiveLock>, StoreError> {
         let mut connection = self
             .pool
             .acquire()
             .await
             .map_err(|e| db_error("taking a connection for the advisory lock", e))?
             .detach();
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock_shared($1)")
+        let locked: bool = sqlx::query_scalar(statement)
             .bind(key)
             .fetch_one(&mut connection)
             .await
-            .map_err(|e| db_error("taking the shared advisory lock", e))?;
+            .map_err(|e| db_error("taking the advisory lock", e))?;
         Ok(locked.then_some(ExclusiveLock {
             _connection: connection,
         }))

@@ -16,6 +16,7 @@ use serde_json::Value;
 pub mod api;
 pub mod browser;
 pub mod counter;
+pub mod run_events;
 
 /// The `duro` binary under test, as a command to add arguments and environment to.
 pub fn duro_command() -> Command {
