@@ -308,6 +308,7 @@ async fn resume_through_another_node(apis: &[Api]) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
+    let resumed = Instant::now();
     let (status, body) = apis[2]
         .call(
             reqwest::Method::POST,
@@ -317,6 +318,10 @@ async fn resume_through_another_node(apis: &[Api]) {
         .await;
     assert!(status == 200 || status == 202, "{status} {body}");
     let (status, body) = waiter.await.expect("join");
+    eprintln!(
+        "resume through node 3 to node 1's ?wait answer: {} ms",
+        resumed.elapsed().as_millis()
+    );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["status"], "completed", "{body}");
     assert_eq!(body["data"]["output"]["approved"], true, "{body}");

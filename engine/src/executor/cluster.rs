@@ -47,8 +47,14 @@ impl Runs {
         }
         let runs = self.clone();
         Ok(tokio::spawn(async move {
-            runs.seed_leases(&index).await;
+            // Beside the keeper, not before it: seeding a large index takes longer than a
+            // lease lives, and this node's leases must be renewed meanwhile.
+            let seeding = {
+                let runs = runs.clone();
+                tokio::spawn(async move { runs.seed_leases(&index).await })
+            };
             runs.keep_leases().await;
+            seeding.abort();
         }))
     }
 
