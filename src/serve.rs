@@ -290,6 +290,7 @@ async fn serve(args: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, "serving");
+    let runs = state.runs.clone();
     api::serve(listener, state, shutdown_signal())
         .await
         .context("serving HTTP")?;
@@ -297,6 +298,7 @@ async fn serve(args: Settings) -> anyhow::Result<()> {
     supervisor.abort();
     if let Some(cluster) = cluster {
         cluster.abort();
+        runs.leave_cluster().await;
     }
     runner.stop();
     if let Err(error) = projections.flush() {

@@ -203,6 +203,33 @@ async fn scenario(database_url: String) {
     // Back under its id (its leases were all taken over meanwhile).
     nodes[0].start(&database_url);
     resume_through_another_node(&apis).await;
+
+    // A node stopped with SIGTERM frees its leases as it goes: its runs are carried on by the
+    // others without waiting for the leases to expire.
+    let mut left = Vec::new();
+    for n in 0..20 {
+        if let Some(run_id) = apis[1].start_run(&workflow, json!({"n": 1000 + n})).await {
+            left.push(run_id);
+        }
+    }
+    let stopped = Instant::now();
+    let mut server = nodes[1].server.take().expect("node 2 runs");
+    assert_eq!(server.stop(), Some(0), "node 2 stops cleanly");
+    for run_id in &left {
+        let run = apis[2]
+            .until_status(
+                run_id,
+                &["completed", "failed", "cancelled"],
+                Duration::from_secs(60),
+            )
+            .await;
+        assert_eq!(run["status"], "completed", "{run}");
+    }
+    eprintln!(
+        "{} runs of node 2 ended {} ms after its SIGTERM",
+        left.len(),
+        stopped.elapsed().as_millis()
+    );
 }
 
 /// Kills every session of the test database but this one's (the nodes' pools, LISTEN
