@@ -73,8 +73,8 @@ pub struct Outside {
     pub smtp: Option<mail::SmtpSettings>,
     /// Where snapshots of long runs are kept (the data directory's; none by default).
     pub snapshots: Arc<engine::executor::RunSnapshots>,
-    /// The run leases of this node: `SoleNode` alone on its journal (the default), or the
-    /// PostgreSQL journal's for several nodes.
+    /// The leases of this node's runs and triggers: `SoleNode` alone on its journal (the
+    /// default), or the PostgreSQL journal's for several nodes.
     pub leases: Arc<dyn journal::Leases>,
 }
 
@@ -146,6 +146,7 @@ impl AppState {
             Connections::with_catalog(store.clone(), secret_key, outside.catalog.clone())
                 .with_outbound(outside.outbound.clone())
                 .with_clock(clock.clone());
+        let leases = outside.leases.clone();
         let runs = Runs::with_leases(
             store.clone(),
             clock.clone(),
@@ -159,11 +160,14 @@ impl AppState {
             outside.leases,
         );
         let triggers = Triggers::new(store.clone());
-        let trigger_runner = Runner::with_credentials(
+        // With several nodes, each schedule or polling trigger runs on the node holding its
+        // lease (the same leases as runs').
+        let trigger_runner = Runner::for_node(
             triggers.clone(),
             runs.clone(),
             clock,
-            Arc::new(connections.clone()),
+            Some(Arc::new(connections.clone())),
+            leases,
         );
         AppState {
             trigger_runner,

@@ -266,6 +266,31 @@ impl Leases for PgLeases {
         Ok(done.rows_affected())
     }
 
+    async fn held(&self, prefix: &str) -> Result<Vec<Claimed>, StoreError> {
+        let (low, high) = range(prefix)?;
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT l.key, l.epoch FROM duro_leases l \
+             WHERE l.holder = $1 AND l.expires_at > duro_now_ms() \
+               AND l.key >= $2 AND l.key < $3 \
+             ORDER BY l.key",
+        )
+        .bind(&*self.node)
+        .bind(low)
+        .bind(high)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| db_error("reading this node's leases in PostgreSQL", e))?;
+        rows.into_iter()
+            .map(|(key, epoch)| {
+                Ok(Claimed {
+                    key,
+                    epoch: to_u64(epoch, "a lease epoch")?,
+                    taken_from: None,
+                })
+            })
+            .collect()
+    }
+
     async fn seed(&self, keys: &[String]) -> Result<u64, StoreError> {
         if keys.is_empty() {
             return Ok(0);

@@ -275,3 +275,54 @@ async fn pokes_reach_every_node() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_lists_the_leases_it_holds_and_not_those_it_lost() {
+    with_database(|url| async move {
+        let store = store(&url).await;
+        let a = PgLeases::new(&store, "a", SHORT);
+        let b = PgLeases::new(&store, "b", Duration::from_secs(30));
+        let keys: Vec<String> = ["trigger-1", "trigger-2", "run-1"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        // Trigger leases: seeded free, then claimed (claims never create a lease).
+        assert_eq!(a.seed(&keys).await.expect("seed"), 3);
+        let claimed = a.claim_many(&keys).await.expect("claim");
+        assert_eq!(claimed.len(), 3);
+        let held = a.held("trigger-").await.expect("held");
+        let listed: Vec<(&str, u64)> = held.iter().map(|c| (c.key.as_str(), c.epoch)).collect();
+        assert_eq!(
+            listed,
+            vec![("trigger-1", 2), ("trigger-2", 2)],
+            "only under the prefix"
+        );
+        assert!(b.held("trigger-").await.expect("held").is_empty());
+        assert!(
+            b.claim_many(&keys).await.expect("claim").is_empty(),
+            "a's are live"
+        );
+
+        // a's leases expire: a holds none; b takes them over from a.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            a.held("trigger-").await.expect("held").is_empty(),
+            "expired"
+        );
+        let taken = b.claim_many(&keys[..2]).await.expect("claim");
+        assert!(
+            taken.iter().all(|c| c.taken_from.as_deref() == Some("a")),
+            "{taken:?}"
+        );
+        let held = b.held("trigger-").await.expect("held");
+        assert_eq!(held.len(), 2);
+        // Finishing a lease deletes it: no one holds it.
+        b.finish("trigger-1", held[0].epoch).await.expect("finish");
+        let held = b.held("trigger-").await.expect("held");
+        assert_eq!(
+            held.iter().map(|c| c.key.as_str()).collect::<Vec<_>>(),
+            vec!["trigger-2"]
+        );
+    })
+    .await;
+}

@@ -107,6 +107,15 @@ pub trait Leases: Send + Sync + 'static {
     /// Extends every lease this node holds; returns how many.
     async fn renew(&self) -> Result<u64, StoreError>;
 
+    /// The leases under `prefix` this node holds now (not expired), with their epochs
+    /// (`taken_from` is none): what a node checks to learn that another took one over. The
+    /// default knows none, so a caller claims every key it wants each time (claiming a lease
+    /// this node holds succeeds, with a new epoch): right, at the price of the epochs.
+    async fn held(&self, prefix: &str) -> Result<Vec<Claimed>, StoreError> {
+        let _ = prefix;
+        Ok(Vec::new())
+    }
+
     /// Creates free leases, due at once, for keys that have none (runs a journal import
     /// brought, or any a lost write left without one); returns how many were created.
     async fn seed(&self, keys: &[String]) -> Result<u64, StoreError>;

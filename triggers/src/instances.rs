@@ -24,7 +24,7 @@ const TRIGGER_EVENTS_MAX: usize = 100_000;
 pub const SLUG_BYTES_MAX: usize = 100;
 /// Most triggers one listing scans.
 pub const LIST_SCAN_MAX: usize = 10_000;
-const STREAM_PREFIX: &str = "trigger-";
+pub(crate) const STREAM_PREFIX: &str = "trigger-";
 const SLUG_PREFIX: &str = "trgslug-";
 const SLUG_CLAIMED: EventType = EventType(510);
 /// `trghook-{webhookId}`: names the trigger a webhook URL belongs to.
@@ -618,7 +618,7 @@ impl Triggers {
             for info in &page {
                 scanned += 1;
                 let id = info.stream.as_str().trim_start_matches(STREAM_PREFIX);
-                if let Some(record) = self.read(id).await? {
+                if let Some(record) = self.read_at(id, info.version).await? {
                     if !record.deleted && filter.accepts(&record) {
                         found.push(record);
                         if found.len() == limit {
@@ -712,6 +712,20 @@ impl Triggers {
             .collect::<Result<Vec<_>, TriggerError>>()?;
         samples.reverse();
         Ok(samples)
+    }
+
+    /// As [`Triggers::read`] for a stream whose version is known (a listing's): the cached
+    /// fold without a read when it is that version, so listing triggers that did not change
+    /// reads no stream (the runner of several nodes lists them every second).
+    async fn read_at(&self, id: &str, version: u64) -> Result<Option<TriggerRecord>, TriggerError> {
+        let cached = lock(&self.folded)
+            .get(id)
+            .filter(|record| record.stream_version == version)
+            .cloned();
+        match cached {
+            Some(record) => Ok(Some(record)),
+            None => self.read(id).await,
+        }
     }
 
     /// The trigger as its stream tells it, folding only what was appended since the cached

@@ -10,18 +10,28 @@
 //!   cursor (TriggerCursorAdvanced) moves past it, so a crash re-polls but never re-runs an
 //!   item, and an item whose run cannot start is never skipped. The cursor is by id or, with
 //!   `timestampField`, by time (`poll_cursor`); `polling_frequency` (ms) sets the interval.
+//!
+//! With several nodes on one journal (leases shared, `journal::Leases::shared`), a trigger's
+//! task runs only on the node that holds the trigger's lease (key: its stream's name,
+//! `trigger-{id}`). Every [`LEASE_CHECK_EVERY`] the supervisor lists the triggers, reads
+//! which trigger leases this node still holds, claims those of enabled triggers it does not
+//! (free, new, or expired: their node died), starts the tasks of the leases it holds and
+//! stops the others, and deletes the leases of triggers disabled or deleted. The node's run
+//! keeper renews every lease it holds, trigger leases included. A node alone on its journal
+//! (`SoleNode`) runs every trigger, as before.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use engine::executor::{Clock, Runs, StartRun};
+use journal::{Leases, SoleNode};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::instances::{TriggerEvent, TriggerFilter, TriggerRecord, Triggers};
+use crate::instances::{TriggerEvent, TriggerFilter, TriggerRecord, Triggers, STREAM_PREFIX};
 use crate::poll_cursor::Cursor;
 pub use crate::poll_cursor::CURSOR_IDS_MAX;
 use crate::schedule::{self, OverlapDecision, ScheduleConfig};
@@ -32,6 +42,10 @@ use crate::schedule::{self, OverlapDecision, ScheduleConfig};
 const FULL_SCAN_EVERY: Duration = Duration::from_secs(600);
 /// How soon a reconcile that failed (the journal unreadable) is tried again.
 const RECONCILE_RETRY: Duration = Duration::from_secs(5);
+/// With several nodes: how often the supervisor lists the triggers (changes made through
+/// other nodes' APIs), checks which trigger leases this node still holds, and claims those
+/// no live node holds. A dead node's triggers move within its lease's lifetime plus this.
+pub const LEASE_CHECK_EVERY: Duration = Duration::from_secs(1);
 /// How often the wall clock is compared with the monotonic one. Schedule tasks sleep on the
 /// monotonic clock until their next tick; if the wall clock jumps (NTP, a suspended VM) they
 /// are woken to plan again, so one check serves every schedule.
@@ -49,6 +63,20 @@ const POLL_BODY_MAX: usize = 8 * 1024 * 1024;
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A trigger's lease key: its stream's name, as a run's is (`run-{id}`).
+pub fn lease_key(trigger_id: &str) -> String {
+    format!("{STREAM_PREFIX}{trigger_id}")
+}
+
+/// The trigger leases this node holds (several nodes only).
+#[derive(Default)]
+struct HeldLeases {
+    /// Trigger id to the epoch of its lease.
+    epochs: HashMap<String, u64>,
+    /// When the database last confirmed them.
+    confirmed_at: Option<Instant>,
 }
 
 /// A running task and the trigger definition it was started for.
@@ -79,12 +107,15 @@ pub struct Runner {
     changed: Notify,
     /// Wakes every sleeping schedule task to plan again: the wall clock jumped.
     replan: Notify,
+    /// This node's leases; with a sole node every trigger runs here.
+    leases: Arc<dyn Leases>,
+    held: Mutex<HeldLeases>,
 }
 
 impl Runner {
     /// A runner whose polling triggers name no connection.
     pub fn new(triggers: Triggers, runs: Runs, clock: Arc<dyn Clock>) -> Arc<Runner> {
-        Runner::build(triggers, runs, clock, None)
+        Runner::for_node(triggers, runs, clock, None, Arc::new(SoleNode::default()))
     }
 
     /// A runner whose polling triggers' connections present `credentials`' headers.
@@ -94,14 +125,24 @@ impl Runner {
         clock: Arc<dyn Clock>,
         credentials: Arc<dyn CredentialSource>,
     ) -> Arc<Runner> {
-        Runner::build(triggers, runs, clock, Some(credentials))
+        Runner::for_node(
+            triggers,
+            runs,
+            clock,
+            Some(credentials),
+            Arc::new(SoleNode::default()),
+        )
     }
 
-    fn build(
+    /// A runner of one node among those `leases` name: with shared leases (several nodes on
+    /// one journal) it runs only the triggers whose lease this node holds; with a
+    /// [`SoleNode`], every trigger.
+    pub fn for_node(
         triggers: Triggers,
         runs: Runs,
         clock: Arc<dyn Clock>,
         credentials: Option<Arc<dyn CredentialSource>>,
+        leases: Arc<dyn Leases>,
     ) -> Arc<Runner> {
         Arc::new(Runner {
             credentials,
@@ -111,6 +152,8 @@ impl Runner {
             tasks: Mutex::new(HashMap::new()),
             changed: Notify::new(),
             replan: Notify::new(),
+            leases,
+            held: Mutex::new(HeldLeases::default()),
         })
     }
 
@@ -119,36 +162,59 @@ impl Runner {
         lock(&self.tasks).len()
     }
 
+    /// The ids of the triggers whose lease this node holds (empty with a sole node, which
+    /// needs none).
+    pub fn leased(&self) -> Vec<String> {
+        let mut ids: Vec<String> = lock(&self.held).epochs.keys().cloned().collect();
+        ids.sort_unstable();
+        ids
+    }
+
     /// Tells the supervisor a trigger changed (created, edited, enabled, disabled, deleted).
     pub fn changed(&self) {
         self.changed.notify_one();
     }
 
     /// Starts the supervisor: it reconciles tasks with the journal now, on every `changed`,
-    /// and every [`FULL_SCAN_EVERY`] as a safety net; and it checks the wall clock every
+    /// and every [`FULL_SCAN_EVERY`] as a safety net (with several nodes, every
+    /// [`LEASE_CHECK_EVERY`], with the leases); and it checks the wall clock every
     /// [`CLOCK_CHECK_EVERY`]. Between ticks that is all the runner does: each schedule task
     /// sleeps until its own next tick (a due-time wait, not a scan).
     pub fn spawn(self: &Arc<Runner>) -> JoinHandle<()> {
         let runner = self.clone();
+        let shared = runner.leases.shared();
         tokio::spawn(async move {
             let mut next_scan = tokio::time::Instant::now();
-            let mut reconcile = true;
+            let mut next_lease_check = tokio::time::Instant::now() + LEASE_CHECK_EVERY;
+            // A full reconcile restarts tasks that ended (a panic, an invalid schedule); a
+            // lease check only follows the leases and the triggers' changes.
+            let mut reconcile = Some(true);
             let mut clock_mark = (tokio::time::Instant::now(), runner.clock.now_ms());
             loop {
-                if reconcile {
-                    next_scan = tokio::time::Instant::now() + FULL_SCAN_EVERY;
-                    if let Err(error) = runner.reconcile().await {
+                if let Some(full) = reconcile {
+                    let now = tokio::time::Instant::now();
+                    if full {
+                        next_scan = now + FULL_SCAN_EVERY;
+                    }
+                    next_lease_check = now + LEASE_CHECK_EVERY;
+                    if let Err(error) = runner.reconcile(full).await {
                         tracing::warn!(%error, "trigger runner cannot read the triggers; retrying");
                         // Try again soon rather than at the next full scan.
-                        next_scan = tokio::time::Instant::now() + RECONCILE_RETRY;
+                        next_scan = now
+                            + if shared {
+                                LEASE_CHECK_EVERY
+                            } else {
+                                RECONCILE_RETRY
+                            };
                     }
                 }
                 let next_check = clock_mark.0 + CLOCK_CHECK_EVERY;
                 tokio::select! {
-                    _ = runner.changed.notified() => reconcile = true,
-                    _ = tokio::time::sleep_until(next_scan) => reconcile = true,
+                    _ = runner.changed.notified() => reconcile = Some(true),
+                    _ = tokio::time::sleep_until(next_scan) => reconcile = Some(true),
+                    _ = tokio::time::sleep_until(next_lease_check), if shared => reconcile = Some(false),
                     _ = tokio::time::sleep_until(next_check) => {
-                        reconcile = false;
+                        reconcile = None;
                         let now = (tokio::time::Instant::now(), runner.clock.now_ms());
                         let monotonic_ms = now.0.duration_since(clock_mark.0).as_millis() as i64;
                         let wall_ms = now.1 - clock_mark.1;
@@ -170,21 +236,35 @@ impl Runner {
         }
     }
 
-    async fn reconcile(self: &Arc<Runner>) -> Result<(), crate::instances::TriggerError> {
-        let wanted: HashMap<String, TriggerRecord> = self
-            .triggers
-            .list_all(&TriggerFilter::default())
-            .await?
-            .into_iter()
-            .filter(|t| t.enabled && matches!(t.spec.kind.as_str(), "schedule" | "polling"))
-            .map(|t| (t.id.clone(), t))
-            .collect();
+    /// Starts and stops tasks to match the enabled schedule and polling triggers (with
+    /// several nodes, those whose lease this node holds). `restart_ended`: tasks that ended
+    /// are started again.
+    async fn reconcile(
+        self: &Arc<Runner>,
+        restart_ended: bool,
+    ) -> Result<(), crate::instances::TriggerError> {
+        let listed = self.triggers.list_all(&TriggerFilter::default()).await;
+        let mut wanted: HashMap<String, TriggerRecord> = match listed {
+            Ok(listed) => listed
+                .into_iter()
+                .filter(|t| t.enabled && matches!(t.spec.kind.as_str(), "schedule" | "polling"))
+                .map(|t| (t.id.clone(), t))
+                .collect(),
+            Err(error) => {
+                self.unconfirmed();
+                return Err(error);
+            }
+        };
+        if self.leases.shared() {
+            let mine = self.lease_triggers(&wanted).await;
+            wanted.retain(|id, _| mine.contains(id));
+        }
         let mut tasks = lock(&self.tasks);
         tasks.retain(|id, task| {
             let keep = wanted
                 .get(id)
                 .is_some_and(|t| t.updated_at_us == task.updated_at_us)
-                && !task.handle.is_finished();
+                && !(restart_ended && task.handle.is_finished());
             if !keep {
                 task.handle.abort();
             }
@@ -208,7 +288,99 @@ impl Runner {
                 },
             );
         }
+        metrics::gauge!("duro_trigger_tasks")
+            .set(tasks.values().filter(|t| !t.handle.is_finished()).count() as f64);
         Ok(())
+    }
+
+    /// Several nodes: brings this node's trigger leases in line with the `wanted` triggers
+    /// (enabled schedules and polling) and returns the ids of those it holds now. Reads the
+    /// leases it still holds (another node takes one only once it expired: this node was
+    /// cut off or stalled), claims those of wanted triggers it does not hold (creating a
+    /// free lease for a trigger that has none; a live lease of another node is not taken),
+    /// and deletes those of triggers no longer wanted (disabled, deleted, another type).
+    async fn lease_triggers(&self, wanted: &HashMap<String, TriggerRecord>) -> HashSet<String> {
+        let held = match self.leases.held(STREAM_PREFIX).await {
+            Ok(held) => held,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read this node's trigger leases");
+                self.unconfirmed();
+                return lock(&self.held).epochs.keys().cloned().collect();
+            }
+        };
+        let mut epochs: HashMap<String, u64> = held
+            .into_iter()
+            .filter_map(|lease| {
+                let id = lease.key.strip_prefix(STREAM_PREFIX)?.to_owned();
+                Some((id, lease.epoch))
+            })
+            .collect();
+        let missing: Vec<String> = wanted
+            .keys()
+            .filter(|id| !epochs.contains_key(*id))
+            .map(|id| lease_key(id))
+            .collect();
+        if !missing.is_empty() {
+            // Claims take existing leases only: a new trigger's is created free first (a
+            // no-op for those that have one).
+            if let Err(error) = self.leases.seed(&missing).await {
+                tracing::warn!(%error, "cannot create the leases of new triggers");
+            }
+            match self.leases.claim_many(&missing).await {
+                Ok(claimed) => {
+                    for lease in claimed {
+                        let Some(id) = lease.key.strip_prefix(STREAM_PREFIX) else {
+                            continue;
+                        };
+                        if let Some(from) = &lease.taken_from {
+                            took_over(id, from);
+                        }
+                        epochs.insert(id.to_owned(), lease.epoch);
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "cannot claim trigger leases"),
+            }
+        }
+        let unwanted: Vec<(String, u64)> = epochs
+            .iter()
+            .filter(|(id, _)| !wanted.contains_key(*id))
+            .map(|(id, epoch)| (id.clone(), *epoch))
+            .collect();
+        for (id, epoch) in unwanted {
+            epochs.remove(&id);
+            if let Err(error) = self.leases.finish(&lease_key(&id), epoch).await {
+                tracing::warn!(trigger = %id, %error, "cannot delete the lease of a trigger no longer running; it will expire");
+            }
+        }
+        let mut state = lock(&self.held);
+        for id in state.epochs.keys() {
+            if wanted.contains_key(id) && !epochs.contains_key(id) {
+                tracing::info!(trigger = %id, "another node holds this trigger's lease now: its task here stops");
+            }
+        }
+        state.epochs = epochs;
+        state.confirmed_at = Some(Instant::now());
+        state.epochs.keys().cloned().collect()
+    }
+
+    /// Several nodes: the trigger leases could not be confirmed. Once they have not been for
+    /// a lease's lifetime, another node may hold them: every task here stops until they are.
+    fn unconfirmed(&self) {
+        if !self.leases.shared() {
+            return;
+        }
+        let ttl = Duration::from_millis(self.leases.ttl_ms());
+        let mut state = lock(&self.held);
+        let stale = state.confirmed_at.is_none_or(|at| at.elapsed() >= ttl);
+        if stale && !state.epochs.is_empty() {
+            tracing::warn!(
+                triggers = state.epochs.len(),
+                "trigger leases unconfirmed for a lease's lifetime: their tasks here stop"
+            );
+            state.epochs.clear();
+            drop(state);
+            self.stop();
+        }
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -720,6 +892,12 @@ impl ScheduleState {
             self.recent_runs.pop_front();
         }
     }
+}
+
+/// Logs and counts a takeover of a trigger from a node whose lease expired.
+fn took_over(trigger_id: &str, from: &str) {
+    tracing::info!(trigger = %trigger_id, from_node = %from, "took over a trigger from a node whose lease expired");
+    metrics::counter!("duro_lease_takeovers_total", "kind" => "trigger").increment(1);
 }
 
 fn backoff(failures: u32) -> Duration {
