@@ -22,7 +22,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use engine::executor::{Clock, Runs, StartRun};
@@ -30,6 +30,7 @@ use journal::{Leases, SoleNode};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::instances::{TriggerEvent, TriggerFilter, TriggerRecord, Triggers, STREAM_PREFIX};
 use crate::poll_cursor::Cursor;
@@ -229,11 +230,13 @@ impl Runner {
         })
     }
 
-    /// Stops every task (shutdown).
+    /// Stops every task (shutdown). The trigger leases this node holds are left to expire
+    /// (their tasks are gone: another node takes them over then).
     pub fn stop(&self) {
         for (_, task) in lock(&self.tasks).drain() {
             task.handle.abort();
         }
+        lock(&self.held).epochs.clear();
     }
 
     /// Starts and stops tasks to match the enabled schedule and polling triggers (with
@@ -370,14 +373,13 @@ impl Runner {
             return;
         }
         let ttl = Duration::from_millis(self.leases.ttl_ms());
-        let mut state = lock(&self.held);
+        let state = lock(&self.held);
         let stale = state.confirmed_at.is_none_or(|at| at.elapsed() >= ttl);
         if stale && !state.epochs.is_empty() {
             tracing::warn!(
                 triggers = state.epochs.len(),
                 "trigger leases unconfirmed for a lease's lifetime: their tasks here stop"
             );
-            state.epochs.clear();
             drop(state);
             self.stop();
         }
