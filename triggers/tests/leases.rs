@@ -92,7 +92,7 @@ impl Leases for FakeLeases {
     }
 
     async fn claim_many(&self, keys: &[String]) -> Result<Vec<Claimed>, StoreError> {
-        let mut table = self.table.lock().unwrap();
+        let mut table = self.table.lock().expect("the lease table");
         let mut claimed = Vec::new();
         for key in keys {
             let Some(row) = table.rows.get_mut(key) else {
@@ -133,7 +133,7 @@ impl Leases for FakeLeases {
     }
 
     async fn finish(&self, key: &str, epoch: u64) -> Result<(), StoreError> {
-        let mut table = self.table.lock().unwrap();
+        let mut table = self.table.lock().expect("the lease table");
         let held = table
             .rows
             .get(key)
@@ -145,7 +145,7 @@ impl Leases for FakeLeases {
     }
 
     async fn renew(&self) -> Result<u64, StoreError> {
-        let mut table = self.table.lock().unwrap();
+        let mut table = self.table.lock().expect("the lease table");
         let mut renewed = 0;
         for row in table.rows.values_mut() {
             if row.holder.as_deref() == Some(&*self.node) {
@@ -157,7 +157,7 @@ impl Leases for FakeLeases {
     }
 
     async fn held(&self, prefix: &str) -> Result<Vec<Claimed>, StoreError> {
-        let table = self.table.lock().unwrap();
+        let table = self.table.lock().expect("the lease table");
         Ok(table
             .rows
             .iter()
@@ -175,7 +175,7 @@ impl Leases for FakeLeases {
     }
 
     async fn seed(&self, keys: &[String]) -> Result<u64, StoreError> {
-        let mut table = self.table.lock().unwrap();
+        let mut table = self.table.lock().expect("the lease table");
         let mut created = 0;
         for key in keys {
             table.rows.entry(key.clone()).or_insert_with(|| {
@@ -311,7 +311,7 @@ async fn a_schedule_runs_on_the_node_holding_its_lease_and_moves_when_that_node_
     assert_eq!(node_b.leased(), vec![trigger.id.clone()]);
     assert!(node_a.leased().is_empty());
     assert_eq!(
-        table.lock().unwrap().takeovers,
+        table.lock().expect("the lease table").takeovers,
         vec![(lease_key(&trigger.id), "a".to_owned(), "b".to_owned())]
     );
 
@@ -335,7 +335,7 @@ async fn a_schedule_runs_on_the_node_holding_its_lease_and_moves_when_that_node_
     // Then b loses the lease (as if it had stalled past its expiry and a had claimed it): at
     // its next check b stops its task, and a, finding the lease its own, starts one.
     {
-        let mut table = table.lock().unwrap();
+        let mut table = table.lock().expect("the lease table");
         let row = table
             .rows
             .get_mut(&lease_key(&trigger.id))
@@ -361,7 +361,7 @@ async fn a_schedule_runs_on_the_node_holding_its_lease_and_moves_when_that_node_
     assert!(
         !table
             .lock()
-            .unwrap()
+            .expect("the lease table")
             .rows
             .contains_key(&lease_key(&trigger.id)),
         "the disabled trigger's lease is deleted"
