@@ -198,6 +198,8 @@ async fn schedule(database_url: String) {
     let mut took_over: Option<(String, Duration)> = None;
     let mut ticks_resumed: Option<Duration> = None;
     let mut holders_seen: Vec<String> = Vec::new();
+    // Samples where the one node running the trigger is its lease's holder.
+    let mut agreed = 0;
     loop {
         let mut running = Vec::new();
         for node in nodes.iter().filter(|n| n.server.is_some()) {
@@ -218,6 +220,9 @@ async fn schedule(database_url: String) {
         if let Some(held_by) = &held_by {
             if holders_seen.last() != Some(held_by) {
                 holders_seen.push(held_by.clone());
+            }
+            if running == [held_by.clone()] {
+                agreed += 1;
             }
         }
         match killed {
@@ -270,8 +275,12 @@ async fn schedule(database_url: String) {
     let (new_holder, takeover) = took_over.expect("another node took the trigger over");
     let resumed = ticks_resumed.expect("ticks resumed");
     eprintln!(
-        "holders: {holders_seen:?}; killed {} at {killed_unix:.1}; {new_holder} took over after {takeover:?}; ticks resumed after {resumed:?}",
+        "holders: {holders_seen:?}; killed {} at {killed_unix:.1}; {new_holder} took over after {takeover:?}; ticks resumed after {resumed:?}; {agreed} samples agreed",
         nodes[killed_index].id
+    );
+    assert!(
+        agreed >= 10,
+        "the lease holder runs the trigger (in {agreed} samples)"
     );
     assert!(
         resumed <= Duration::from_secs(10),
