@@ -231,12 +231,26 @@ impl Runner {
     }
 
     /// Stops every task (shutdown). The trigger leases this node holds are left to expire
-    /// (their tasks are gone: another node takes them over then).
+    /// (their tasks are gone: another node takes them over then); [`Runner::shutdown`] frees
+    /// them instead.
     pub fn stop(&self) {
         for (_, task) in lock(&self.tasks).drain() {
             task.handle.abort();
         }
         lock(&self.held).epochs.clear();
+    }
+
+    /// Stops every task and frees the trigger leases this node holds, so that other nodes
+    /// claim them at their next check instead of after the leases expire (a graceful
+    /// shutdown; abort the supervisor first, or it claims them again).
+    pub async fn shutdown(&self) {
+        let held: Vec<(String, u64)> = lock(&self.held).epochs.drain().collect();
+        self.stop();
+        for (id, epoch) in held {
+            if let Err(error) = self.leases.release(&lease_key(&id), epoch, None).await {
+                tracing::warn!(trigger = %id, %error, "cannot free a trigger's lease; it will expire");
+            }
+        }
     }
 
     /// Starts and stops tasks to match the enabled schedule and polling triggers (with
