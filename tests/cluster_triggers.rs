@@ -26,6 +26,9 @@ use support::api::Api;
 use support::{Serve, Server};
 
 const KEY: &str = "cluster-triggers-test-key-0123456789";
+/// Nodes on one database seal connection secrets with one key (a node with another refuses
+/// to start).
+const SECRET_KEY: &str = "7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c";
 /// Polls sleep this long at most.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -51,6 +54,7 @@ fn start_nodes(database_url: &str, count: usize, logs: &Path) -> Vec<Node> {
                 .env_remove("DURO_CONFIG")
                 .env("DURO_DATABASE_URL", database_url)
                 .env("DURO_NODE_ID", &id)
+                .env("DURO_SECRET_KEY", SECRET_KEY)
                 .env("RUST_LOG", "info")
                 .stderr_file(&log)
                 .start();
