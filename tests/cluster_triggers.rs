@@ -5,6 +5,8 @@
 //!   it over and its ticks go on within 10 s, and every tick from the first to the last has
 //!   exactly one run (the ticks missed during the takeover are less than a minute late, so
 //!   they run, docs/triggers.md);
+//! - a polling trigger over a feed that grows by an item every 300 ms, its holder SIGKILLed
+//!   mid-way: one node polls at a time, and every item has exactly one run;
 //! - a webhook delivered twice at once, to two nodes, with one delivery id starts one run.
 //!
 //! Needs PostgreSQL at `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`); each
@@ -31,6 +33,21 @@ const KEY: &str = "cluster-triggers-test-key-0123456789";
 const SECRET_KEY: &str = "7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c";
 /// Polls sleep this long at most.
 const POLL: Duration = Duration::from_millis(100);
+
+/// How many nodes report running a trigger task (`duro_trigger_tasks` above 0), by id.
+async fn running_nodes(nodes: &[Node]) -> Vec<String> {
+    let mut running = Vec::new();
+    for node in nodes.iter().filter(|n| n.server.is_some()) {
+        if metric(&node.api, "duro_trigger_tasks{")
+            .await
+            .unwrap_or(0.0)
+            > 0.0
+        {
+            running.push(node.id.clone());
+        }
+    }
+    running
+}
 
 /// The tests take turns: three servers each are enough for two cores.
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -478,6 +495,163 @@ async fn webhook(database_url: String) {
     }
     let ended = nodes[2].api.ended(&run_id, Duration::from_secs(30)).await;
     assert_eq!(ended["status"], "completed", "{ended}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polled_feed_runs_each_item_once_on_three_nodes_through_a_sigkill() {
+    let _turn = TURN.lock().await;
+    pg::with_databases("duro_ctrig_poll", 1, |urls| polling(urls[0].clone())).await;
+}
+
+async fn polling(database_url: String) {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    // The feed: item-1 .. item-n, n growing by one every 300 ms until frozen.
+    let started = Instant::now();
+    let frozen = Arc::new(AtomicBool::new(false));
+    let served = Arc::new(AtomicUsize::new(0));
+    let (feed_frozen, feed_served) = (frozen.clone(), served.clone());
+    let feed = axum::Router::new().route(
+        "/feed",
+        axum::routing::get(move || {
+            let grown = started.elapsed().as_millis() as usize / 300 + 1;
+            let count = if feed_frozen.load(Ordering::SeqCst) {
+                feed_served.load(Ordering::SeqCst)
+            } else {
+                feed_served.fetch_max(grown, Ordering::SeqCst).max(grown)
+            };
+            let items: Vec<Value> = (1..=count)
+                .map(|n| json!({"id": format!("item-{n}")}))
+                .collect();
+            async move { axum::Json(json!({ "items": items })) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let feed_address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, feed).await });
+
+    let logs = tempfile::tempdir().expect("tempdir");
+    let mut nodes = start_nodes(&database_url, 3, logs.path());
+    let mut database = PgConnection::connect(&database_url)
+        .await
+        .expect("connect to the test database");
+    let workflow = nodes[0]
+        .api
+        .active_workflow(json!({
+            "name": "per item",
+            "steps": [{"id": "echo", "type": "transform",
+                       "config": {"mapping": {"id": "{{input.item.id}}"}}}]
+        }))
+        .await;
+    let (status, body) = nodes[2]
+        .api
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/triggers/feed",
+            Some(json!({
+                "type": "polling", "workflowId": workflow,
+                "config": {"url": format!("http://{feed_address}/feed"),
+                           "interval": "200ms", "itemsPointer": "/items"}
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let trigger = body["data"]["id"].as_str().expect("trigger id").to_owned();
+    let lease = format!("trigger-{trigger}");
+    let created = Instant::now();
+
+    // At 5 s the lease's holder is SIGKILLed; the feed stops growing 4 s after another node
+    // took the trigger over.
+    let mut killed: Option<(String, Instant)> = None;
+    let mut took_over: Option<Duration> = None;
+    loop {
+        let running = running_nodes(&nodes).await;
+        assert!(
+            running.len() <= 1,
+            "two nodes poll at once: {running:?}\n{}",
+            logs_of(&nodes)
+        );
+        let held_by = holder(&mut database, &lease).await;
+        match &killed {
+            None if created.elapsed() >= Duration::from_secs(5) => {
+                let held_by = held_by.expect("a node holds the trigger's lease");
+                let node = nodes
+                    .iter_mut()
+                    .find(|n| n.id == held_by)
+                    .expect("the holder is a node");
+                let mut server = node.server.take().expect("running");
+                server.child.kill().expect("kill -9");
+                server.child.wait().expect("reap");
+                killed = Some((held_by, Instant::now()));
+            }
+            None => {}
+            Some((dead, at)) => {
+                if took_over.is_none() && held_by.as_ref().is_some_and(|h| h != dead) {
+                    took_over = Some(at.elapsed());
+                }
+                assert!(
+                    at.elapsed() < Duration::from_secs(15) || took_over.is_some(),
+                    "no node took the trigger over\n{}",
+                    logs_of(&nodes)
+                );
+                if took_over.is_some_and(|t| at.elapsed() >= t + Duration::from_secs(4)) {
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    frozen.store(true, Ordering::SeqCst);
+    // A request that read the clock before the freeze has answered by now.
+    tokio::time::sleep(POLL).await;
+    let items = served.load(Ordering::SeqCst);
+    let takeover = took_over.expect("taken over");
+    eprintln!("polling: {items} items served; taken over after {takeover:?}");
+    assert!(
+        takeover <= Duration::from_secs(10),
+        "taken over after {takeover:?}"
+    );
+
+    // Every item served runs, once.
+    let survivor = nodes.iter().find(|n| n.server.is_some()).expect("a node");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let keys = loop {
+        let runs = runs_of(&survivor.api, &workflow).await;
+        let keys: Vec<String> = runs
+            .into_iter()
+            .map(|(id, key)| key.unwrap_or_else(|| panic!("run {id} has no key")))
+            .collect();
+        if keys.len() >= items {
+            break keys;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} runs of {items} items\n{}",
+            keys.len(),
+            logs_of(&nodes)
+        );
+        tokio::time::sleep(POLL).await;
+    };
+    // Polls after the freeze find nothing new: the count stays.
+    let settle = Instant::now();
+    while settle.elapsed() < Duration::from_secs(1) {
+        tokio::time::sleep(POLL).await;
+    }
+    let keys_after = runs_of(&survivor.api, &workflow).await.len();
+    let unique: HashSet<&String> = keys.iter().collect();
+    assert_eq!(unique.len(), keys.len(), "an item ran twice: {keys:?}");
+    assert_eq!(
+        keys_after,
+        keys.len(),
+        "runs after the feed stopped growing"
+    );
+    let expected: HashSet<String> = (1..=items).map(|n| format!("{trigger}:item-{n}")).collect();
+    assert_eq!(
+        unique.into_iter().cloned().collect::<HashSet<String>>(),
+        expected
+    );
 }
 
 fn nodes_url(node: &Node) -> &str {

@@ -539,27 +539,50 @@ impl Triggers {
         }
     }
 
+    /// Enables or disables the trigger. A trigger that fires meanwhile (its decisions moved
+    /// the stream) is read again and the change tried again, as for an edit.
     pub async fn set_enabled(
         &self,
         id: &str,
         enabled: bool,
         by: Option<String>,
     ) -> Result<TriggerRecord, TriggerError> {
-        let record = self.get(id).await?;
-        if record.enabled != enabled {
-            let event = TriggerEvent::TriggerStatusChanged { enabled, by };
-            self.append(id, ExpectedVersion::Exact(record.stream_version), &event)
-                .await?;
+        let mut attempts = 0;
+        loop {
+            let record = self.get(id).await?;
+            if record.enabled == enabled {
+                return Ok(record);
+            }
+            let event = TriggerEvent::TriggerStatusChanged {
+                enabled,
+                by: by.clone(),
+            };
+            match self
+                .append(id, ExpectedVersion::Exact(record.stream_version), &event)
+                .await
+            {
+                Err(TriggerError::Conflict(_)) if attempts < UPDATE_ATTEMPTS_MAX => attempts += 1,
+                Err(other) => return Err(other),
+                Ok(()) => return self.get(id).await,
+            }
         }
-        self.get(id).await
     }
 
-    /// Deletes the trigger for good: it fires nothing more; its runs are untouched.
+    /// Deletes the trigger for good: it fires nothing more; its runs are untouched. Retried
+    /// like [`Triggers::set_enabled`] when the trigger fires meanwhile.
     pub async fn delete(&self, id: &str, by: Option<String>) -> Result<(), TriggerError> {
-        let record = self.get(id).await?;
-        let event = TriggerEvent::TriggerDeleted { by };
-        self.append(id, ExpectedVersion::Exact(record.stream_version), &event)
-            .await
+        let mut attempts = 0;
+        loop {
+            let record = self.get(id).await?;
+            let event = TriggerEvent::TriggerDeleted { by: by.clone() };
+            match self
+                .append(id, ExpectedVersion::Exact(record.stream_version), &event)
+                .await
+            {
+                Err(TriggerError::Conflict(_)) if attempts < UPDATE_ATTEMPTS_MAX => attempts += 1,
+                other => return other,
+            }
+        }
     }
 
     /// Records a decision of the trigger (fired, skipped, rejected, cursor advanced).
