@@ -300,7 +300,7 @@ async fn serve(args: Settings) -> anyhow::Result<()> {
         cluster.abort();
         runs.leave_cluster().await;
     }
-    runner.stop();
+    runner.shutdown().await;
     if let Err(error) = projections.flush() {
         tracing::warn!(%error, "flushing the read models (they catch up on the next start)");
     }
