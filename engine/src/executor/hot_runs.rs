@@ -153,24 +153,26 @@ fn gauge(cache: &Lru) {
 fn estimated_bytes(run_id: &str, loaded: &Loaded) -> usize {
     const STEP: usize = 160;
     let state = &loaded.state;
-    let texts = |values: &mut dyn Iterator<Item = usize>| values.sum::<usize>();
-    let steps = texts(&mut state.steps.iter().map(|(id, step)| {
-        id.len()
-            + STEP
-            + match step {
-                StepState::Completed { output_json, .. } => output_json.len() * 2,
-                StepState::Resumed { payload_json } => payload_json.len(),
-                StepState::AttemptFailed { error, .. } => error.message.len(),
-                _ => 0,
-            }
-    }));
-    let requests = texts(
-        &mut state
-            .requests
-            .values()
-            .flat_map(|bodies| bodies.iter().map(|b| b.len() + 24)),
-    );
-    let resumed = texts(&mut state.resumed.iter().map(|(k, v)| k.len() + v.len()));
+    let steps: usize = state
+        .steps
+        .iter()
+        .map(|(id, step)| {
+            id.len()
+                + STEP
+                + match step {
+                    StepState::Completed { output_json, .. } => output_json.len() * 2,
+                    StepState::Resumed { payload_json } => payload_json.len(),
+                    StepState::AttemptFailed { error, .. } => error.message.len(),
+                    _ => 0,
+                }
+        })
+        .sum();
+    let requests: usize = state
+        .requests
+        .values()
+        .flat_map(|bodies| bodies.iter().map(|body| body.len() + 24))
+        .sum();
+    let resumed: usize = state.resumed.iter().map(|(k, v)| k.len() + v.len()).sum();
     512 + run_id.len() * 2
         + state.input_json.len() * 3
         + state.output_json.as_ref().map_or(0, String::len)
