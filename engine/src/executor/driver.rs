@@ -46,6 +46,16 @@ enum Progress {
     Asleep(i64),
 }
 
+/// What a new driver starts from.
+pub(super) enum Seed {
+    /// Nothing: it reads the run from the journal.
+    Journal,
+    /// The run as it stands in the journal (just read, or just written by the caller).
+    Current(Loaded),
+    /// The state the run's last driver left (`hot_runs`): the journal may hold more.
+    Behind(Loaded),
+}
+
 /// What the driver remembers between turns.
 struct Memory {
     loaded: Option<Loaded>,
@@ -61,9 +71,14 @@ struct Memory {
     in_flight: InFlight,
 }
 
-pub(super) async fn drive(runs: Runs, run_id: String, wake: Arc<Notify>, loaded: Option<Loaded>) {
+pub(super) async fn drive(runs: Runs, run_id: String, wake: Arc<Notify>, seed: Seed) {
+    let (loaded, stale) = match seed {
+        Seed::Journal => (None, true),
+        Seed::Current(loaded) => (Some(loaded), false),
+        Seed::Behind(cached) => (runs.hot_seed(&run_id, cached).await, true),
+    };
     let mut memory = Memory {
-        stale: loaded.is_none(),
+        stale,
         loaded,
         steps: None,
         context: RunContext::default(),
@@ -143,6 +158,7 @@ pub(super) async fn drive(runs: Runs, run_id: String, wake: Arc<Notify>, loaded:
     }
     // Dropping `memory` aborts attempts still in flight: the run has ended without them (or
     // another node carries them out again).
+    let loaded = memory.loaded.take();
     drop(memory);
     let leases = &runs.inner().leases;
     match parked_at {
@@ -150,7 +166,7 @@ pub(super) async fn drive(runs: Runs, run_id: String, wake: Arc<Notify>, loaded:
         Some(version) => {
             // Freed before the driver goes: a resume on another node can then claim it.
             leases.release(&run_id, wake_at_ms).await;
-            runs.park_driver(&run_id, version, wake_at_ms).await
+            runs.park_driver(&run_id, version, wake_at_ms, loaded).await
         }
         None => {
             if ended {

@@ -14,6 +14,7 @@ mod cluster;
 pub mod deltas;
 mod driver;
 pub mod email;
+mod hot_runs;
 mod idempotency;
 mod in_flight;
 mod leases;
@@ -46,6 +47,7 @@ pub use duro_core::view::{
     StepTimes, StepView,
 };
 use duro_core::{fold, scope};
+pub use hot_runs::{HOT_RUNS_BYTES_MAX, HOT_RUNS_MAX};
 pub use idempotency::{KEY_BYTES_MAX, KEY_TTL_MS};
 pub use leases::lease_key;
 pub use replay::Against;
@@ -138,6 +140,8 @@ pub(crate) struct Inner {
     snapshots: Arc<RunSnapshots>,
     /// The runs whose lease this process holds (several nodes on one journal).
     leases: leases::RunLeases,
+    /// The folded state of runs whose driver stopped to wait, for their next driver.
+    hot: hot_runs::HotRuns,
 }
 
 /// A version's checked steps and their plan.
@@ -248,6 +252,7 @@ impl Runs {
                 sleepers: sleepers::Sleepers::default(),
                 snapshots,
                 leases: leases::RunLeases::new(leases),
+                hot: hot_runs::HotRuns::default(),
             }),
         }
     }
@@ -466,8 +471,21 @@ impl Runs {
 
     /// Resumes a paused run; `payload` becomes the waiting step's output.
     pub async fn resume(&self, run_id: &str, payload: Value) -> Result<RunView, RunsError> {
+        // The state the run's last driver left, when cached, spares reading the whole run
+        // twice (here, then by the driver the resume starts).
+        let mut known = self.inner.hot.take(run_id);
         loop {
-            let loaded = self.load(run_id).await?;
+            let cached = match known.take() {
+                Some(cached) => self.hot_seed(run_id, cached).await,
+                None => None,
+            };
+            let mut loaded = match cached {
+                Some(mut cached) => {
+                    self.refresh(run_id, &mut cached).await?;
+                    cached
+                }
+                None => self.load(run_id).await?,
+            };
             if loaded.version == 0 {
                 return Err(RunsError::RunNotFound(run_id.to_owned()));
             }
@@ -494,9 +512,11 @@ impl Runs {
                 payload_json: payload.to_string(),
             };
             if self.record_input(run_id, loaded.version, &event).await? {
-                self.ensure_driver(run_id);
+                loaded.apply(&event);
+                self.start_driver(run_id, Some(loaded));
                 return self.get(run_id).await;
             }
+            known = Some(loaded);
         }
     }
 
@@ -600,8 +620,20 @@ impl Runs {
             driver.wake.notify_one();
             return;
         }
-        // A driver looks at the run now: it no longer sleeps in the queue.
+        // A driver looks at the run now: it no longer sleeps in the queue. It starts from the
+        // state it is handed, else from the one its last driver left (behind the journal
+        // by whatever woke it), else from the journal.
         self.inner.sleepers.forget(run_id);
+        let seed = match loaded {
+            Some(loaded) => {
+                self.inner.hot.forget(run_id);
+                driver::Seed::Current(loaded)
+            }
+            None => match self.inner.hot.take(run_id) {
+                Some(cached) => driver::Seed::Behind(cached),
+                None => driver::Seed::Journal,
+            },
+        };
         let wake = Arc::new(Notify::new());
         drivers.insert(
             run_id.to_owned(),
@@ -610,7 +642,7 @@ impl Runs {
                 ended: watch::Sender::new(false),
             },
         );
-        tokio::spawn(driver::drive(self.clone(), run_id.to_owned(), wake, loaded));
+        tokio::spawn(driver::drive(self.clone(), run_id.to_owned(), wake, seed));
     }
 
     /// Called by a driver that stopped because its run, at stream `version`, only waits for
@@ -619,7 +651,19 @@ impl Runs {
     /// run ended (`wait_for_end` then watches the journal). A resume or a cancel appended meanwhile may have woken only
     /// the leaving driver, so the stream's version is read again after the driver is gone
     /// from the map: if the run moved on, a driver starts for it.
-    pub(crate) async fn park_driver(&self, run_id: &str, version: u64, wake_at_ms: Option<i64>) {
+    /// The state the driver had folded (`loaded`, at `version`) is kept for the next one.
+    pub(crate) async fn park_driver(
+        &self,
+        run_id: &str,
+        version: u64,
+        wake_at_ms: Option<i64>,
+        loaded: Option<Loaded>,
+    ) {
+        // Cached while the driver is still in the map, so that whoever starts the next one
+        // (only once this one is gone) finds it.
+        if let Some(loaded) = loaded.filter(|loaded| loaded.version == version) {
+            self.inner.hot.put(run_id, loaded);
+        }
         let handle = lock(&self.inner.drivers).remove(run_id);
         let moved_on = match run_stream(run_id) {
             Ok(stream) => self
@@ -657,8 +701,34 @@ impl Runs {
         lock(&self.inner.drivers).remove(run_id);
     }
 
+    /// How many waiting runs' folded states are cached for their next driver.
+    pub fn hot_runs_cached(&self) -> usize {
+        self.inner.hot.len()
+    }
+
+    /// Bounds the cache of waiting runs' folded states (`HOT_RUNS_MAX`, `HOT_RUNS_BYTES_MAX`
+    /// by default); 0 entries turns it off.
+    pub fn limit_hot_runs(&self, entries_max: usize, bytes_max: usize) {
+        self.inner.hot.limit(entries_max, bytes_max);
+    }
+
+    /// A cached state about to seed a driver, if the journal holds at least the events it
+    /// reflects (a stream only grows, so anything else means the journal was replaced under
+    /// the process): then it is refreshed with the events after it like any stale state.
+    pub(crate) async fn hot_seed(&self, run_id: &str, cached: Loaded) -> Option<Loaded> {
+        let stream = run_stream(run_id).ok()?;
+        let current = self.inner.store.stream_version(&stream).await.ok()?;
+        if current < cached.version {
+            tracing::warn!(%run_id, cached = cached.version, current,
+                "a cached run state is ahead of its journal: read again");
+            return None;
+        }
+        Some(cached)
+    }
+
     /// Called by a driver as it stops: tells waiters, then forgets the driver.
     pub(crate) fn forget_driver(&self, run_id: &str) {
+        self.inner.hot.forget(run_id);
         if let Some(driver) = lock(&self.inner.drivers).remove(run_id) {
             driver.ended.send_replace(true);
         }
