@@ -133,6 +133,7 @@ fn check(case: Damage) {
         let log = dir.path().join("second.log");
         let mut server = Serve::new()
             .data_dir(&data_dir)
+            .env("DURO_NODE_ID", "rebuilt")
             .bootstrap_key(KEY)
             .env_remove("DURO_CONFIG")
             .stderr_file(&log)
@@ -148,7 +149,7 @@ fn check(case: Damage) {
 
         let metrics = api.text("/metrics").await;
         let counted = format!(
-            "duro_derived_rebuilds_total{{store=\"{}\",reason=\"{}\"}} 1",
+            "duro_derived_rebuilds_total{{node=\"rebuilt\",store=\"{}\",reason=\"{}\"}} 1",
             case.store, case.reason
         );
         assert!(metrics.contains(&counted), "{counted} not in:\n{metrics}");
@@ -159,7 +160,7 @@ fn check(case: Damage) {
         };
         assert!(
             metrics.contains(&format!(
-                "duro_derived_rebuilds_total{{store=\"{other}\",reason=\"{}\"}} 0",
+                "duro_derived_rebuilds_total{{node=\"rebuilt\",store=\"{other}\",reason=\"{}\"}} 0",
                 case.reason
             )),
             "the other store is not rebuilt:\n{metrics}"
