@@ -13,8 +13,8 @@
 //! timer when `TimerFired` was recorded (its lateness: that time minus the timer's due time).
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,6 +30,7 @@ use engine::run::RunStatus;
 use journal::{EmbeddedConfig, EmbeddedStore, EventStore, Seq, StreamName};
 use serde::Serialize;
 
+use super::nodes::{free_port, ready, status_kib};
 use super::round2;
 
 /// Longest wait for the server to answer `/readyz`.
@@ -702,27 +703,6 @@ fn read_outcomes(
     })
 }
 
-fn free_port() -> anyhow::Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(listener.local_addr()?)
-}
-
-/// True when `GET /readyz` answers 200.
-fn ready(address: SocketAddr) -> bool {
-    let attempt = || -> std::io::Result<bool> {
-        let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(1))?;
-        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        stream.write_all(
-            format!("GET /readyz HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )?;
-        let mut head = [0u8; 12];
-        stream.read_exact(&mut head)?;
-        Ok(head.starts_with(b"HTTP/1.1 200"))
-    };
-    attempt().unwrap_or(false)
-}
-
 /// The child's user+system CPU time, in clock ticks.
 fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
@@ -758,12 +738,4 @@ fn wait_quiet(pid: u32) -> anyhow::Result<Option<Instant>> {
         last = now;
     }
     Ok(None)
-}
-
-fn status_kib(status: &str, field: &str) -> Option<u64> {
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
 }
