@@ -47,7 +47,7 @@ const SHORT: Duration = Duration::from_millis(40);
 async fn a_node_that_lost_its_lease_cannot_append() {
     with_database(|url| async move {
         let store = store(&url).await;
-        let a = PgLeases::new(&store, "a", SHORT);
+        let a = PgLeases::new(&store, "a", Duration::from_millis(300));
         let b = PgLeases::new(&store, "b", Duration::from_secs(30));
         let run = stream("run-1");
 
@@ -61,6 +61,7 @@ async fn a_node_that_lost_its_lease_cannot_append() {
             )
             .await
             .expect("created");
+        a.renew().await.expect("renew");
         assert_eq!(b.claim("run-1").await.expect("claim"), None);
         // Creating it again is a conflict (the stream exists), not a second lease.
         let again = store
@@ -77,12 +78,17 @@ async fn a_node_that_lost_its_lease_cannot_append() {
         );
 
         // a stalls past its expiry: b takes the run over, with a new epoch.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let claimed = b
-            .claim("run-1")
-            .await
-            .expect("claim")
-            .expect("expired: claimed");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let claimed = loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if let Some(claimed) = b.claim("run-1").await.expect("claim") {
+                break claimed;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a's lease never expired"
+            );
+        };
         assert_eq!(claimed.epoch, FIRST_EPOCH + 1);
         assert_eq!(claimed.taken_from.as_deref(), Some("a"));
 
@@ -280,7 +286,8 @@ async fn pokes_reach_every_node() {
 async fn a_node_lists_the_leases_it_holds_and_not_those_it_lost() {
     with_database(|url| async move {
         let store = store(&url).await;
-        let a = PgLeases::new(&store, "a", SHORT);
+        // Long enough for the checks while it lives, whatever the machine's load.
+        let a = PgLeases::new(&store, "a", Duration::from_millis(300));
         let b = PgLeases::new(&store, "b", Duration::from_secs(30));
         let keys: Vec<String> = ["trigger-1", "trigger-2", "run-1"]
             .into_iter()
@@ -304,11 +311,14 @@ async fn a_node_lists_the_leases_it_holds_and_not_those_it_lost() {
         );
 
         // a's leases expire: a holds none; b takes them over from a.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(
-            a.held("trigger-").await.expect("held").is_empty(),
-            "expired"
-        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !a.held("trigger-").await.expect("held").is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a's leases never expired"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let taken = b.claim_many(&keys[..2]).await.expect("claim");
         assert!(
             taken.iter().all(|c| c.taken_from.as_deref() == Some("a")),
