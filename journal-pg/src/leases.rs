@@ -1,41 +1,28 @@
 //! [`PgLeases`]: the leases of runs and triggers to nodes sharing one PostgreSQL journal
 //! (table `duro_leases`, migrations/0002_leases.sql; `journal::lease` says what they mean).
 //! Every statement reads expiry on the database's clock (`duro_now_ms()`), so the nodes'
-//! clocks need not agree. Pokes travel by NOTIFY on `duro_poke[_{schema}]`; a node whose
-//! LISTEN connection is down misses them, and its drivers find the change at their next turn
-//! (the expected version fences them meanwhile).
+//! clocks need not agree. Pokes travel by NOTIFY on `duro_poke[_{schema}]`, heard on the
+//! store's own LISTEN connection; a node whose LISTEN connection is down misses them, and its
+//! drivers find the change at their next turn (the expected version fences them meanwhile).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use journal::{Claimed, Leases, StoreError};
-use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use sqlx::postgres::PgPool;
 use tokio::sync::broadcast;
-use tokio::task::JoinHandle;
 
 use crate::{db_error, to_i64_saturating, to_u64, PgStore};
-
-/// Pokes kept for a receiver that lags; past this it loses the oldest (its drivers then find
-/// the change at their next turn).
-const POKES_QUEUED_MAX: usize = 1024;
-/// How long the poke listener waits before reconnecting after its connection failed.
-const RELISTEN_AFTER: Duration = Duration::from_secs(1);
 
 /// The leases of one node (`node`) in the store's database.
 pub struct PgLeases {
     pool: PgPool,
     node: Arc<str>,
     ttl_ms: u64,
+    /// The store's poke channel, and the pokes its LISTEN task hears.
     channel: String,
     pokes: broadcast::Sender<String>,
-    listener: JoinHandle<()>,
-}
-
-impl Drop for PgLeases {
-    fn drop(&mut self) {
-        self.listener.abort();
-    }
 }
 
 type ClaimRow = (String, i64, Option<String>);
@@ -55,59 +42,12 @@ fn claimed(rows: Vec<ClaimRow>, node: &str) -> Result<Vec<Claimed>, StoreError> 
 impl PgLeases {
     /// The leases `node` holds in `store`'s database, each lasting `ttl` unless renewed.
     pub fn new(store: &PgStore, node: impl Into<Arc<str>>, ttl: Duration) -> PgLeases {
-        let (pokes, _) = broadcast::channel(POKES_QUEUED_MAX);
-        let channel = store.channel.replacen("duro_journal", "duro_poke", 1);
-        let listen_pool = PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_lazy_with(store.connect_options.clone());
-        let listener = tokio::spawn(listen_for_pokes(
-            listen_pool,
-            channel.clone(),
-            pokes.clone(),
-        ));
         PgLeases {
             pool: store.pool.clone(),
             node: node.into(),
             ttl_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
-            channel,
-            pokes,
-            listener,
-        }
-    }
-}
-
-async fn listen_for_pokes(pool: PgPool, channel: String, pokes: broadcast::Sender<String>) {
-    loop {
-        let mut listener = match PgListener::connect_with(&pool).await {
-            Ok(listener) => listener,
-            Err(error) => {
-                tracing::warn!(%error, "leases: cannot connect to LISTEN for pokes");
-                tokio::time::sleep(RELISTEN_AFTER).await;
-                continue;
-            }
-        };
-        listener.eager_reconnect(false);
-        if let Err(error) = listener.listen(&channel).await {
-            tracing::warn!(%error, "leases: cannot LISTEN for pokes");
-            tokio::time::sleep(RELISTEN_AFTER).await;
-            continue;
-        }
-        loop {
-            match listener.try_recv().await {
-                Ok(Some(notification)) => {
-                    let _ = pokes.send(notification.payload().to_owned());
-                }
-                Ok(None) => {
-                    tracing::warn!("leases: the LISTEN connection for pokes dropped; reconnecting");
-                    break;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "leases: LISTEN for pokes failed; reconnecting");
-                    tokio::time::sleep(RELISTEN_AFTER).await;
-                    break;
-                }
-            }
+            channel: store.poke_channel.clone(),
+            pokes: store.pokes.clone(),
         }
     }
 }

@@ -30,13 +30,17 @@ use journal::{
 };
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Executor};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 mod leases;
 mod writer;
 
 pub use leases::PgLeases;
+
+/// Lease pokes kept for a receiver that lags; past this it loses the oldest (its drivers then
+/// find the change at their next turn).
+const POKES_QUEUED_MAX: usize = 1024;
 
 /// How often the head is read while the LISTEN connection is down, so subscribers still learn
 /// of other processes' appends (late by up to this much).
@@ -79,10 +83,12 @@ pub struct ExclusiveLock {
 /// are serialized by the database, and each process's subscribers hear of all of them.
 pub struct PgStore {
     pool: PgPool,
-    /// How to open a connection of its own (the lease pokes' LISTEN).
-    connect_options: PgConnectOptions,
     /// The notification channel of this schema's appends.
     channel: String,
+    /// The channel of lease pokes (`PgLeases::poke`), heard on the same LISTEN connection.
+    poke_channel: String,
+    /// The pokes heard, for `PgLeases::pokes`.
+    pokes: broadcast::Sender<String>,
     committed: Arc<watch::Sender<Position>>,
     listener: JoinHandle<()>,
     /// The queue of the group-commit task (`writer`). Dropping the store closes it, and the
@@ -265,8 +271,7 @@ impl PgStore {
         let listen_pool = PgPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(options.acquire_timeout)
-            .connect_lazy_with(connect_options.clone());
-        let listen_options = connect_options;
+            .connect_lazy_with(connect_options);
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await
@@ -282,11 +287,14 @@ impl PgStore {
         };
         let head = read_head(&pool).await?;
         let committed = Arc::new(watch::Sender::new(head));
+        let poke_channel = channel.replacen("duro_journal", "duro_poke", 1);
+        let (pokes, _) = broadcast::channel(POKES_QUEUED_MAX);
         let listener = tokio::spawn(follow_other_appends(
             pool.clone(),
             listen_pool,
-            channel.clone(),
+            [channel.clone(), poke_channel.clone()],
             committed.clone(),
+            pokes.clone(),
         ));
         let (appends, queue) = mpsc::channel(APPEND_QUEUE_MAX);
         tokio::spawn(writer::run(
@@ -297,8 +305,9 @@ impl PgStore {
         ));
         Ok(PgStore {
             pool,
-            connect_options: listen_options,
             channel,
+            poke_channel,
+            pokes,
             committed,
             listener,
             appends,
@@ -400,19 +409,22 @@ async fn read_head(pool: &PgPool) -> Result<Position, StoreError> {
     Ok(Position(to_u64(last, "the head's position")?))
 }
 
-/// Publishes the positions other processes append, as their notifications arrive. While the
-/// LISTEN connection is down, reads the head every second instead; after it reconnects, reads
-/// the head once to catch up on the notifications sent in between.
+/// Publishes the positions other processes append, as their notifications arrive, and passes
+/// lease pokes on to `pokes` (one LISTEN connection for both: `channels` = [appends, pokes]).
+/// While the LISTEN connection is down, reads the head every second instead; after it
+/// reconnects, reads the head once to catch up on the notifications sent in between (pokes
+/// sent meanwhile are lost: their drivers find the change at their next turn).
 async fn follow_other_appends(
     pool: PgPool,
     listen_pool: PgPool,
-    channel: String,
+    channels: [String; 2],
     committed: Arc<watch::Sender<Position>>,
+    pokes: broadcast::Sender<String>,
 ) {
     let mut listener: Option<PgListener> = None;
     loop {
         let Some(active) = listener.as_mut() else {
-            match listen(&listen_pool, &channel).await {
+            match listen(&listen_pool, &channels).await {
                 Ok(fresh) => {
                     listener = Some(fresh);
                     poll_head(&pool, &committed).await;
@@ -426,6 +438,9 @@ async fn follow_other_appends(
             continue;
         };
         match active.try_recv().await {
+            Ok(Some(notification)) if notification.channel() == channels[1] => {
+                let _ = pokes.send(notification.payload().to_owned());
+            }
             Ok(Some(notification)) => match notification.payload().parse::<u64>() {
                 Ok(position) => publish(&committed, Position(position)),
                 Err(_) => tracing::warn!(
@@ -448,11 +463,13 @@ async fn follow_other_appends(
     }
 }
 
-async fn listen(pool: &PgPool, channel: &str) -> Result<PgListener, sqlx::Error> {
+async fn listen(pool: &PgPool, channels: &[String; 2]) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     // Reconnection is ours (above), so that every reconnection is followed by a head read.
     listener.eager_reconnect(false);
-    listener.listen(channel).await?;
+    listener
+        .listen_all(channels.iter().map(String::as_str))
+        .await?;
     Ok(listener)
 }
 
